@@ -1,0 +1,104 @@
+#include "weir_config.h"
+#include "core/str.h"
+
+#include <ctype.h>
+#include "core/core.h"
+
+static int lower(int c);
+
+static int
+lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+int
+weir_str_eq(const weir_str_t *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s->len == n && memcmp(s->data, lit, n) == 0;
+}
+
+int
+weir_strncaseeq(const char *a, const char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (lower((unsigned char) a[i]) != lower((unsigned char) b[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+weir_str_caseeq(const weir_str_t *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s->len == n && weir_strncaseeq(s->data, lit, n);
+}
+
+/* Tokens are separated by commas with optional whitespace around them. */
+int
+weir_str_has_token(const weir_str_t *value, const char *token)
+{
+    const char *p = value->data, *last = value->data + value->len, *start;
+    size_t      n = strlen(token), len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+        start = p;
+        while (p < last && *p != ',') {
+            p++;
+        }
+        len = (size_t) (p - start);
+        while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == n && weir_strncaseeq(start, token, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+weir_str_atoi64(const char *p, size_t len, int64_t *out)
+{
+    int64_t v = 0;
+    size_t  i;
+
+    if (len == 0) {
+        return WEIR_ERROR;
+    }
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return WEIR_ERROR;
+        }
+        if (v > (INT64_MAX - (p[i] - '0')) / 10) {
+            return WEIR_ERROR;
+        }
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return WEIR_OK;
+}
+
+size_t
+weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz)
+{
+    if (dstsz == 0) {
+        return 0;
+    }
+    if (len > dstsz - 1) {
+        len = dstsz - 1;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return len;
+}

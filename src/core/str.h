@@ -1,0 +1,38 @@
+/*
+ * Length-delimited strings: slices into buffers owned elsewhere.
+ */
+#ifndef WEIR_STR_H
+#define WEIR_STR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct weir_str_s {
+    size_t      len;
+    const char *data;
+} weir_str_t;
+
+#define weir_string(s) { sizeof(s) - 1, (s) }
+#define weir_null_string { 0, NULL }
+#define weir_str_set(str, text) \
+    do { (str)->len = sizeof(text) - 1; (str)->data = (text); } while (0)
+
+/* Case-sensitive and ASCII case-insensitive comparison of a slice with a
+ * NUL-terminated literal; return 1 on equality. */
+int weir_str_eq(const weir_str_t *s, const char *lit);
+int weir_str_caseeq(const weir_str_t *s, const char *lit);
+int weir_strncaseeq(const char *a, const char *b, size_t n);
+
+/* Find a token in a comma-separated header value (case-insensitive),
+ * e.g. "keep-alive, Upgrade" contains "upgrade". Returns 1 if present. */
+int weir_str_has_token(const weir_str_t *value, const char *token);
+
+/* Parse a non-negative decimal without sign or spaces; WEIR_ERROR on
+ * overflow, empty input or a non-digit. */
+int weir_str_atoi64(const char *p, size_t len, int64_t *out);
+
+/* Copy at most dstsz-1 bytes and NUL-terminate; returns bytes copied. */
+size_t weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz);
+
+#endif /* WEIR_STR_H */
