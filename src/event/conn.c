@@ -1,0 +1,271 @@
+#include "weir_config.h"
+#include "event/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+/* Keep at most this many closed connection objects for reuse: enough to
+ * absorb bursts without holding memory after a spike forever. */
+#define WEIR_CONN_FREE_MAX 1024
+
+static weir_conn_t *free_list;
+static size_t       nfree;
+static weir_conn_t *all_head;
+static size_t       nconns;
+static uint64_t     conn_number;
+
+static void dispatch(void *ptr, unsigned events);
+static void list_remove(weir_conn_t *c);
+
+
+
+weir_conn_t *
+weir_conn_get(int fd)
+{
+    weir_conn_t *c = free_list;
+    unsigned     instance;
+
+    if (c) {
+        free_list = c->next;
+        nfree--;
+        instance = !c->instance;
+    } else {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            return NULL;
+        }
+        instance = 0;
+    }
+    memset(c, 0, sizeof(*c));
+    c->instance = instance;
+    c->fd = fd;
+    c->read.data = c;
+    c->write.data = c;
+    c->write.write = 1;
+    c->log = weir_errlog;
+    c->number = ++conn_number;
+    c->log.connection = c->number;
+    c->recv = weir_conn_recv;
+    c->writev = weir_conn_writev;
+    c->sendfile = weir_conn_sendfile;
+    weir_loop_set_dispatch(dispatch);
+    if (weir_loop_add(fd, (void *) ((uintptr_t) c | c->instance))
+        != WEIR_OK) {
+        c->fd = -1;
+        c->next = free_list;
+        free_list = c;
+        nfree++;
+        return NULL;
+    }
+    c->next = all_head;
+    if (all_head) {
+        all_head->prev = c;
+    }
+    all_head = c;
+    nconns++;
+    return c;
+}
+
+static void
+list_remove(weir_conn_t *c)
+{
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        all_head = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    c->prev = c->next = NULL;
+    nconns--;
+}
+
+void
+weir_conn_close(weir_conn_t *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    weir_timer_del(&c->read);
+    weir_timer_del(&c->write);
+    weir_event_unpost(&c->read);
+    weir_event_unpost(&c->write);
+    /* close() drops the epoll registration too: no separate EPOLL_CTL_DEL
+     * (one syscall less per connection). */
+    close(c->fd);
+    c->fd = -1;
+    list_remove(c);
+    if (nfree < WEIR_CONN_FREE_MAX) {
+        c->next = free_list;
+        free_list = c;
+        nfree++;
+    } else {
+        free(c);
+    }
+}
+
+size_t
+weir_conn_count(void)
+{
+    return nconns;
+}
+
+weir_conn_t *
+weir_conn_first(void)
+{
+    return all_head;
+}
+
+/* epoll hands back the tagged pointer. A closed connection has fd -1; a
+ * closed and reused one has the other instance bit: both are stale. */
+static void
+dispatch(void *ptr, unsigned events)
+{
+    weir_conn_t *c = (weir_conn_t *) ((uintptr_t) ptr & ~(uintptr_t) 1);
+    unsigned     instance = (unsigned) ((uintptr_t) ptr & 1);
+
+    if (c->fd < 0 || c->instance != instance) {
+        return;
+    }
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        c->read.error = 1;
+        c->write.error = 1;
+    }
+    if (events & EPOLLRDHUP) {
+        c->read.eof = 1;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+        c->read.ready = 1;
+        c->read.handler(&c->read);
+        if (c->fd < 0 || c->instance != instance) {
+            return;
+        }
+    }
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+        c->write.ready = 1;
+        c->write.handler(&c->write);
+    }
+}
+
+ssize_t
+weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
+{
+    ssize_t n;
+
+    for (;;) {
+        n = recv(c->fd, buf, len, 0);
+        if (n >= 0) {
+            if (n == 0) {
+                c->read.eof = 1;
+            }
+            /* A short read means the socket is drained (edge-triggered),
+             * unless the peer closed. */
+            if ((size_t) n < len) {
+                c->read.ready = 0;
+            }
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->read.ready = 0;
+            return WEIR_AGAIN;
+        }
+        c->read.error = 1;
+        return WEIR_ERROR;
+    }
+}
+
+ssize_t
+weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt)
+{
+    ssize_t n;
+    size_t  want = 0;
+    int     i;
+
+    for (i = 0; i < iovcnt; i++) {
+        want += iov[i].iov_len;
+    }
+    for (;;) {
+        n = writev(c->fd, iov, iovcnt);
+        if (n >= 0) {
+            if ((size_t) n < want) {
+                c->write.ready = 0;
+            }
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->write.ready = 0;
+            return WEIR_AGAIN;
+        }
+        c->write.error = 1;
+        return WEIR_ERROR;
+    }
+}
+
+ssize_t
+weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset, size_t len)
+{
+    ssize_t n;
+
+    for (;;) {
+        n = sendfile(c->fd, fd, offset, len);
+        if (n >= 0) {
+            if ((size_t) n < len) {
+                c->write.ready = 0;
+            }
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->write.ready = 0;
+            return WEIR_AGAIN;
+        }
+        c->write.error = 1;
+        return WEIR_ERROR;
+    }
+}
+
+size_t
+weir_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len,
+    int with_port)
+{
+    char ip[INET6_ADDRSTRLEN];
+    int  n;
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        n = with_port ? snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port))
+                      : snprintf(buf, len, "%s", ip);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        n = with_port
+                ? snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port))
+                : snprintf(buf, len, "%s", ip);
+    } else if (sa->sa_family == AF_UNIX) {
+        n = snprintf(buf, len, "unix:");
+    } else {
+        n = snprintf(buf, len, "?");
+    }
+    if (n < 0) {
+        return 0;
+    }
+    return (size_t) n < len ? (size_t) n : len - 1;
+}

@@ -1,0 +1,76 @@
+/*
+ * Connections: an fd with its read and write events, owner data, log
+ * context and a small transport interface (recv/send/writev/sendfile) so
+ * that protocol code never calls the socket or TLS layer directly.
+ *
+ * Connection objects are recycled through a free list; each reuse flips
+ * the instance bit so that a stale epoll event for a closed-and-reused
+ * slot is recognised and dropped (STYLE 17).
+ */
+#ifndef WEIR_EVENT_CONN_H
+#define WEIR_EVENT_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "core/core.h"
+#include "core/log.h"
+#include "event/loop.h"
+
+typedef struct weir_conn_s weir_conn_t;
+
+typedef ssize_t (*weir_recv_pt)(weir_conn_t *c, char *buf, size_t len);
+typedef ssize_t (*weir_writev_pt)(weir_conn_t *c, struct iovec *iov,
+    int iovcnt);
+typedef ssize_t (*weir_sendfile_pt)(weir_conn_t *c, int fd, off_t *offset,
+    size_t len);
+
+struct weir_conn_s {
+    int                      fd;
+    weir_event_t             read;
+    weir_event_t             write;
+    void                    *data;         /* protocol state */
+    void                    *listener;     /* weir_listener_t * or NULL */
+    weir_log_t               log;
+    struct sockaddr_storage  sockaddr;
+    socklen_t                socklen;
+    char                     addr_text[48];
+    uint64_t                 number;       /* "*N" in the error log */
+    uint64_t                 requests;     /* served on this connection */
+    weir_msec_t              start_msec;
+    weir_recv_pt             recv;
+    weir_writev_pt           writev;
+    weir_sendfile_pt         sendfile;
+    weir_conn_t             *prev, *next;  /* all-connections list */
+    unsigned                 instance:1;
+    unsigned                 is_listener:1;
+    unsigned                 idle:1;       /* between keep-alive requests */
+    unsigned                 close:1;      /* close after this response */
+};
+
+/* A connection for an accepted or connected fd (non-blocking already).
+ * Registers it with the loop. NULL on ENOMEM (fd left open). */
+weir_conn_t *weir_conn_get(int fd);
+
+/* Unregister, cancel timers and posted events, close the fd and recycle
+ * the object. */
+void weir_conn_close(weir_conn_t *c);
+
+/* Number of open (non-listener) connections and the list of them. */
+size_t weir_conn_count(void);
+weir_conn_t *weir_conn_first(void);
+
+/* Plain socket transport. recv: >0 bytes, 0 EOF, WEIR_AGAIN, WEIR_ERROR
+ * (errno set). writev/sendfile: bytes written, WEIR_AGAIN, WEIR_ERROR. */
+ssize_t weir_conn_recv(weir_conn_t *c, char *buf, size_t len);
+ssize_t weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt);
+ssize_t weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset,
+    size_t len);
+
+/* Format a socket address as "1.2.3.4:80" / "[::1]:80" (or without the
+ * port when with_port is 0). Returns the length. */
+size_t weir_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len,
+    int with_port);
+
+#endif /* WEIR_EVENT_CONN_H */

@@ -1,0 +1,175 @@
+#include "weir_config.h"
+#include "event/listen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int open_socket(const weir_listen_want_t *w, char *err, size_t errlen);
+static weir_listen_sock_t *find(const weir_listen_group_t *g,
+    const struct sockaddr *addr, socklen_t addrlen, int slot);
+
+int
+weir_sockaddr_equal(const struct sockaddr *a, socklen_t alen,
+    const struct sockaddr *b, socklen_t blen)
+{
+    if (a->sa_family != b->sa_family) {
+        return 0;
+    }
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *) a, *y = (const void *) b;
+        return x->sin_port == y->sin_port
+               && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *) a, *y = (const void *) b;
+        return x->sin6_port == y->sin6_port
+               && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+static weir_listen_sock_t *
+find(const weir_listen_group_t *g, const struct sockaddr *addr,
+    socklen_t addrlen, int slot)
+{
+    size_t i;
+
+    for (i = 0; i < g->n; i++) {
+        if (g->socks[i].slot == slot
+            && weir_sockaddr_equal((const struct sockaddr *) &g->socks[i].addr,
+                                   g->socks[i].addrlen, addr, addrlen)) {
+            return &g->socks[i];
+        }
+    }
+    return NULL;
+}
+
+int
+weir_listen_group_fd(const weir_listen_group_t *g, const struct sockaddr *addr,
+    socklen_t addrlen, int slot)
+{
+    weir_listen_sock_t *s = find(g, addr, addrlen, slot);
+
+    return s ? s->fd : -1;
+}
+
+static int
+open_socket(const weir_listen_want_t *w, char *err, size_t errlen)
+{
+    int fd, on = 1;
+
+    fd = socket(w->addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket() for %s failed: %s", w->text,
+                 strerror(errno));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
+        || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) {
+        snprintf(err, errlen, "setsockopt(SO_REUSEPORT) for %s failed: %s",
+                 w->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (w->addr->sa_family == AF_INET6) {
+        /* "[::]:80" means IPv6 only, so that "0.0.0.0:80" can coexist. */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    }
+    if (bind(fd, w->addr, w->addrlen) < 0) {
+        snprintf(err, errlen, "bind() to %s failed: %s", w->text,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, w->backlog > 0 ? w->backlog : 511) < 0) {
+        snprintf(err, errlen, "listen() on %s failed: %s", w->text,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int
+weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
+    size_t nwant, int nslots, char *err, size_t errlen)
+{
+    weir_listen_sock_t *socks, *old;
+    size_t              i, n = 0, total = nwant * (size_t) nslots;
+    int                 slot;
+
+    socks = calloc(total ? total : 1, sizeof(*socks));
+    if (socks == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return WEIR_ERROR;
+    }
+    for (i = 0; i < g->n; i++) {
+        g->socks[i].keep = 0;
+    }
+    for (i = 0; i < nwant; i++) {
+        for (slot = 0; slot < nslots; slot++) {
+            weir_listen_sock_t *s = &socks[n++];
+
+            memcpy(&s->addr, want[i].addr, want[i].addrlen);
+            s->addrlen = want[i].addrlen;
+            snprintf(s->text, sizeof(s->text), "%s", want[i].text);
+            s->backlog = want[i].backlog;
+            s->slot = slot;
+            old = find(g, want[i].addr, want[i].addrlen, slot);
+            if (old && !old->keep) {
+                old->keep = 1;
+                s->fd = old->fd;
+                continue;
+            }
+            s->fd = open_socket(&want[i], err, errlen);
+            if (s->fd < 0) {
+                goto failed;
+            }
+            s->keep = 1;   /* newly opened: roll back on failure */
+        }
+    }
+    /* Success: close what is no longer wanted. */
+    for (i = 0; i < g->n; i++) {
+        if (!g->socks[i].keep) {
+            close(g->socks[i].fd);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        socks[i].keep = 0;
+    }
+    free(g->socks);
+    g->socks = socks;
+    g->n = n;
+    return WEIR_OK;
+
+failed:
+    for (i = 0; i + 1 < n; i++) {
+        if (socks[i].keep) {
+            close(socks[i].fd);
+        }
+    }
+    for (i = 0; i < g->n; i++) {
+        g->socks[i].keep = 0;
+    }
+    free(socks);
+    return WEIR_ERROR;
+}
+
+void
+weir_listen_group_close(weir_listen_group_t *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n; i++) {
+        close(g->socks[i].fd);
+    }
+    free(g->socks);
+    g->socks = NULL;
+    g->n = 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The listener group: for each listen address one SO_REUSEPORT socket per
+ * worker slot, created and held by the master for its whole life so that a
+ * crashed worker's queue waits for its replacement and a reload hands the
+ * same sockets to the new generation (DESIGN §2).
+ */
+#ifndef WEIR_EVENT_LISTEN_H
+#define WEIR_EVENT_LISTEN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "core/core.h"
+
+typedef struct weir_listen_sock_s {
+    struct sockaddr_storage addr;
+    socklen_t               addrlen;
+    char                    text[64];
+    int                     backlog;
+    int                     slot;    /* worker slot that accepts on it */
+    int                     fd;
+    unsigned                keep:1;  /* marked during a sync */
+} weir_listen_sock_t;
+
+typedef struct weir_listen_group_s {
+    weir_listen_sock_t *socks;
+    size_t              n;
+} weir_listen_group_t;
+
+/* A wanted address (from the configuration). */
+typedef struct weir_listen_want_s {
+    const struct sockaddr *addr;
+    socklen_t              addrlen;
+    const char            *text;
+    int                    backlog;
+} weir_listen_want_t;
+
+/* Make the group hold exactly one socket per (wanted address, slot <
+ * nslots): sockets already open for an address and slot are kept (same
+ * fd), new ones are bound, and ones no longer wanted are closed. On a bind
+ * or listen failure nothing is closed, the new sockets opened so far are
+ * rolled back, and WEIR_ERROR is returned with a message in err. */
+int weir_listen_group_sync(weir_listen_group_t *g,
+    const weir_listen_want_t *want, size_t nwant, int nslots, char *err,
+    size_t errlen);
+
+/* The fd for (address, slot), or -1. */
+int weir_listen_group_fd(const weir_listen_group_t *g,
+    const struct sockaddr *addr, socklen_t addrlen, int slot);
+
+/* Close every socket (master exit). */
+void weir_listen_group_close(weir_listen_group_t *g);
+
+/* Compare two socket addresses (family, address, port). 1 if equal. */
+int weir_sockaddr_equal(const struct sockaddr *a, socklen_t alen,
+    const struct sockaddr *b, socklen_t blen);
+
+#endif /* WEIR_EVENT_LISTEN_H */
