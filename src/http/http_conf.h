@@ -1,0 +1,137 @@
+/*
+ * The configuration model of the HTTP side: [http], [server], [route].
+ * Filled by the config loader (src/proc/config.c), immutable afterwards.
+ * Strings are NUL-terminated and live in the config arena.
+ */
+#ifndef WEIR_HTTP_CONF_H
+#define WEIR_HTTP_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "core/core.h"
+
+typedef struct weir_listen_conf_s {
+    struct sockaddr_storage addr;
+    socklen_t               addrlen;
+    char                    text[64];     /* "127.0.0.1:8080", "[::1]:80" */
+    unsigned                tls:1;
+    int                     backlog;      /* default 511 */
+    const char             *file;         /* where it was declared */
+    int                     line;
+} weir_listen_conf_t;
+
+/* "Name: value" pairs of add_header / set_header; remove_header has no
+ * value (NULL). */
+typedef struct weir_header_edit_s {
+    char *name;
+    char *value;
+} weir_header_edit_t;
+
+/* error_page = 502 503 504 /errors/50x.html : a file under the route's
+ * root (or the server's html dir) served with the original status. */
+typedef struct weir_error_page_s {
+    int   status;
+    char *path;
+} weir_error_page_t;
+
+enum weir_match_type {
+    WEIR_MATCH_PREFIX = 0,  /* "/assets/" */
+    WEIR_MATCH_EXACT,       /* "= /exact" */
+    WEIR_MATCH_REGEX        /* "~ regex" (PCRE2, JIT) */
+};
+
+enum weir_route_handler {
+    WEIR_ROUTE_STATIC = 0,  /* root = dir */
+    WEIR_ROUTE_RETURN,      /* return = CODE [URL|text] */
+    WEIR_ROUTE_PROXY        /* upstream = NAME */
+};
+
+enum weir_log_format {
+    WEIR_LOG_FORMAT_COMBINED = 0,
+    WEIR_LOG_FORMAT_JSON,
+    WEIR_LOG_FORMAT_CUSTOM
+};
+
+typedef struct weir_server_conf_s weir_server_conf_t;
+
+typedef struct weir_route_conf_s {
+    char                 *name;
+    weir_server_conf_t   *server;        /* resolved from `server = NAME` */
+    int                   match_type;    /* enum weir_match_type */
+    char                 *match;         /* the prefix, exact path or regex */
+    size_t                match_len;
+    void                 *regex;         /* pcre2_code * (compiled, JIT) */
+    int                   handler;       /* enum weir_route_handler */
+
+    /* static */
+    char                 *root;          /* absolute path */
+    char                **index;         /* default {"index.html"} */
+    size_t                nindex;
+    int                   autoindex;     /* reserved: 0 */
+
+    /* return */
+    int                   return_code;
+    char                 *return_text;   /* URL for 3xx, body otherwise */
+
+    /* proxy (runtime arrives with the proxy issue) */
+    char                 *upstream_name;
+    void                 *upstream;      /* weir_upstream_conf_t * */
+    char                 *cache_name;
+    void                 *cache;         /* weir_cache_conf_t * */
+    char                 *host_header;   /* NULL: pass the client's Host */
+
+    weir_header_edit_t   *add_headers;   /* response */
+    size_t                nadd_headers;
+    weir_header_edit_t   *set_headers;   /* request to upstream */
+    size_t                nset_headers;
+    weir_header_edit_t   *remove_headers;/* request to upstream */
+    size_t                nremove_headers;
+
+    weir_error_page_t    *error_pages;   /* route's, then [http]'s */
+    size_t                nerror_pages;
+
+    int64_t               client_max_body_size; /* -1: inherit [http] */
+    const char           *file;
+    int                   line;
+} weir_route_conf_t;
+
+struct weir_server_conf_s {
+    char                 *name;
+    weir_listen_conf_t   *listens;
+    size_t                nlistens;
+    char                **server_names;  /* reserved for Host matching */
+    size_t                nserver_names;
+    char                 *tls_certificate;
+    char                 *tls_certificate_key;
+    weir_route_conf_t   **routes;        /* file order */
+    size_t                nroutes;
+    const char           *file;
+    int                   line;
+};
+
+typedef struct weir_http_conf_s {
+    char                 *access_log;    /* absolute path, NULL when off */
+    int                   log_format;    /* enum weir_log_format */
+    char                 *log_format_string; /* for CUSTOM */
+    weir_msec_t           keepalive_timeout;     /* 75s */
+    int64_t               keepalive_requests;    /* 1000 */
+    weir_msec_t           client_header_timeout; /* 10s */
+    weir_msec_t           client_body_timeout;   /* 30s */
+    weir_msec_t           send_timeout;          /* 60s */
+    int64_t               client_max_body_size;  /* 1m; 0 = unlimited */
+    int64_t               max_header_size;       /* 16k */
+    int64_t               client_body_buffer_size; /* 16k */
+    weir_msec_t           lingering_timeout;     /* 5s */
+    char                 *server_tokens;         /* "weir" | off -> NULL */
+    weir_error_page_t    *error_pages;
+    size_t                nerror_pages;
+    char                 *mime_types;    /* absolute path (conf/mime.types) */
+
+    weir_server_conf_t  **servers;
+    size_t                nservers;
+    weir_route_conf_t   **routes;        /* all, file order */
+    size_t                nroutes;
+} weir_http_conf_t;
+
+#endif /* WEIR_HTTP_CONF_H */

@@ -1,0 +1,154 @@
+#include "weir_config.h"
+#include "http/route.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/core.h"
+
+/* Captures are not used yet; a few pairs keep pcre2_match() from
+ * returning 0 ("ovector too small") for patterns with groups. */
+#define ROUTE_OVECTOR_PAIRS 16
+
+static int regex_compile(weir_route_conf_t *r, const char *pattern,
+    int caseless, char *err, size_t errlen);
+static pcre2_match_data *match_data(void);
+
+/*
+ * Pointers into `value` are kept (r->match), so the caller passes a string
+ * that lives as long as the route: the config loader hands in an arena
+ * copy.
+ */
+int
+weir_route_match_parse(weir_route_conf_t *r, const char *value, char *err,
+    size_t errlen)
+{
+    const char *p = value;
+    int         caseless = 0;
+
+    r->regex = NULL;
+    if (p[0] == '/') {
+        r->match_type = WEIR_MATCH_PREFIX;
+    } else if (p[0] == '=' || p[0] == '~') {
+        r->match_type = p[0] == '=' ? WEIR_MATCH_EXACT : WEIR_MATCH_REGEX;
+        p++;
+        if (r->match_type == WEIR_MATCH_REGEX && *p == '*') {
+            caseless = 1;       /* "~* regex", as in nginx */
+            p++;
+        }
+        if (*p != ' ' && *p != '\t') {
+            snprintf(err, errlen, "expected a blank after \"%.*s\"",
+                     (int) (p - value), value);
+            return WEIR_ERROR;
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (r->match_type == WEIR_MATCH_EXACT && *p != '/') {
+            snprintf(err, errlen, "exact match \"%s\" must start with '/'",
+                     p);
+            return WEIR_ERROR;
+        }
+        if (*p == '\0') {
+            snprintf(err, errlen, "empty regex");
+            return WEIR_ERROR;
+        }
+    } else {
+        snprintf(err, errlen, "invalid match \"%s\": expected \"/prefix\", "
+                 "\"= /exact\" or \"~ regex\"", value);
+        return WEIR_ERROR;
+    }
+    r->match = (char *) p;
+    r->match_len = strlen(p);
+    if (r->match_type == WEIR_MATCH_REGEX) {
+        return regex_compile(r, p, caseless, err, errlen);
+    }
+    return WEIR_OK;
+}
+
+static int
+regex_compile(weir_route_conf_t *r, const char *pattern, int caseless,
+    char *err, size_t errlen)
+{
+    pcre2_code  *re;
+    int          errcode;
+    PCRE2_SIZE   erroff;
+    PCRE2_UCHAR  msg[256];
+
+    re = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED,
+                       caseless ? PCRE2_CASELESS : 0, &errcode, &erroff,
+                       NULL);
+    if (re == NULL) {
+        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        snprintf(err, errlen, "regex error at offset %zu: %s",
+                 (size_t) erroff, (const char *) msg);
+        return WEIR_ERROR;
+    }
+#ifdef WEIR_HAVE_PCRE2_JIT
+    /* A JIT failure (no executable memory, say) is not fatal: the
+     * interpreter gives the same answers, only slower. */
+    (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+#endif
+    r->regex = re;
+    return WEIR_OK;
+}
+
+void
+weir_route_free(weir_route_conf_t *r)
+{
+    if (r->regex) {
+        pcre2_code_free(r->regex);
+        r->regex = NULL;
+    }
+}
+
+/* One match block for the whole process: workers are single-threaded and
+ * only ask yes or no, so nothing is kept between calls. It is created on
+ * first use and lives as long as the process. */
+static pcre2_match_data *
+match_data(void)
+{
+    static pcre2_match_data *md;
+
+    if (md == NULL) {
+        md = pcre2_match_data_create(ROUTE_OVECTOR_PAIRS, NULL);
+    }
+    return md;
+}
+
+int
+weir_route_matches(const weir_route_conf_t *r, const char *path, size_t len)
+{
+    pcre2_match_data *md;
+
+    switch (r->match_type) {
+    case WEIR_MATCH_PREFIX:
+        return len >= r->match_len
+               && memcmp(path, r->match, r->match_len) == 0;
+    case WEIR_MATCH_EXACT:
+        return len == r->match_len && memcmp(path, r->match, len) == 0;
+    case WEIR_MATCH_REGEX:
+        md = match_data();
+        if (md == NULL || r->regex == NULL) {
+            return 0;   /* out of memory: no route rather than a crash */
+        }
+        return pcre2_match(r->regex, (PCRE2_SPTR) path, len, 0, 0, md,
+                           NULL) >= 0;
+    default:
+        return 0;
+    }
+}
+
+weir_route_conf_t *
+weir_route_find(const weir_server_conf_t *srv, const char *path, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < srv->nroutes; i++) {
+        if (weir_route_matches(srv->routes[i], path, len)) {
+            return srv->routes[i];
+        }
+    }
+    return NULL;
+}

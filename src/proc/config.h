@@ -1,0 +1,73 @@
+/*
+ * The whole configuration: load, validate, dump. Loading is the same path
+ * for start-up, `weir -t` and reload (STYLE 15): it never touches anything
+ * live, and the result is an immutable snapshot owned by its own arena.
+ */
+#ifndef WEIR_PROC_CONFIG_H
+#define WEIR_PROC_CONFIG_H
+
+#include <stdio.h>
+#include "core/core.h"
+#include "core/pool.h"
+#include "http/http_conf.h"
+#include "upstream/upstream_conf.h"
+#include "cache/cache_conf.h"
+#include "admin/admin_conf.h"
+
+typedef struct weir_main_conf_s {
+    int64_t       workers;           /* 0 in file = auto: resolved to ncpu */
+    char         *error_log;         /* absolute path; NULL = stderr */
+    int           log_level;         /* WEIR_LOG_*; default notice */
+    char         *pid;               /* absolute path */
+    int           daemon;            /* on */
+    char         *user;              /* NULL: do not switch */
+    char         *group;             /* NULL: user's primary group */
+    int64_t       shm_size;          /* 32m */
+    weir_msec_t   shutdown_timeout;  /* 30s */
+    int           worker_cpu_affinity; /* off; on = pin worker i to cpu i */
+    int64_t       worker_rlimit_nofile; /* 0 = leave as is */
+    int64_t       worker_connections;   /* 10000 per worker */
+} weir_main_conf_t;
+
+typedef struct weir_config_s {
+    weir_pool_t          *pool;      /* owns everything below */
+    char                 *file;      /* absolute config path */
+    char                 *prefix;    /* absolute prefix, ends without '/' */
+    uint64_t              generation;/* set by the master */
+
+    weir_main_conf_t      main;
+    weir_http_conf_t      http;
+    weir_upstream_conf_t **upstreams;
+    size_t                nupstreams;
+    weir_cache_conf_t   **caches;
+    size_t                ncaches;
+    int                   has_admin;
+    weir_admin_conf_t     admin;
+} weir_config_t;
+
+/* Errors are collected, not just the first: each is one line
+ * "file:line: [section] key: reason" (or "file:line: reason" for lines
+ * that are not key = value, or "file: reason" for whole-file problems). */
+typedef struct weir_config_errors_s {
+    char   **lines;
+    size_t   n;
+    size_t   cap;
+} weir_config_errors_t;
+
+/* Load and validate `path` (relative paths inside are under `prefix`).
+ * On success returns a config; on failure NULL with every problem in errs
+ * (the caller frees errs with weir_config_errors_free). */
+weir_config_t *weir_config_load(const char *path, const char *prefix,
+    weir_config_errors_t *errs);
+
+void weir_config_free(weir_config_t *cf);
+void weir_config_errors_free(weir_config_errors_t *errs);
+
+/* Print the effective configuration, defaults included, as a valid INI
+ * file (weir -T). */
+void weir_config_dump(const weir_config_t *cf, FILE *out);
+
+/* Total number of listen sockets per worker (servers + admin). */
+size_t weir_config_nlistens(const weir_config_t *cf);
+
+#endif /* WEIR_PROC_CONFIG_H */

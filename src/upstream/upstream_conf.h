@@ -1,0 +1,69 @@
+/*
+ * The configuration model of [upstream NAME] sections. Parsed and
+ * validated now; the runtime arrives with the proxy issue.
+ */
+#ifndef WEIR_UPSTREAM_CONF_H
+#define WEIR_UPSTREAM_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "core/core.h"
+
+enum weir_balance {
+    WEIR_BALANCE_ROUND_ROBIN = 0,
+    WEIR_BALANCE_LEAST_CONN,
+    WEIR_BALANCE_HASH,
+    WEIR_BALANCE_RANDOM
+};
+
+/* retry_on bits */
+#define WEIR_RETRY_ERROR     0x01
+#define WEIR_RETRY_TIMEOUT   0x02
+#define WEIR_RETRY_HTTP_502  0x04
+#define WEIR_RETRY_HTTP_503  0x08
+#define WEIR_RETRY_HTTP_504  0x10
+#define WEIR_RETRY_HTTP_500  0x20
+#define WEIR_RETRY_HTTP_429  0x40
+
+typedef struct weir_peer_conf_s {
+    char                    text[64];   /* "127.0.0.1:3000" */
+    struct sockaddr_storage addr;
+    socklen_t               addrlen;
+    int                     weight;       /* weight=N, default 1 */
+    int                     max_fails;    /* max_fails=N, default upstream's */
+    weir_msec_t             fail_timeout; /* fail_timeout=T */
+    unsigned                backup:1;
+    unsigned                down:1;
+} weir_peer_conf_t;
+
+typedef struct weir_upstream_conf_s {
+    char              *name;
+    weir_peer_conf_t  *peers;
+    size_t             npeers;
+    int                balance;           /* enum weir_balance */
+    char              *hash_key;          /* for balance = hash: "$remote_addr" */
+    int64_t            keepalive;         /* idle pooled conns per worker: 32 */
+    weir_msec_t        keepalive_timeout; /* 60s */
+    int64_t            keepalive_requests;/* 1000 */
+    weir_msec_t        connect_timeout;   /* 2s */
+    weir_msec_t        send_timeout;      /* 30s */
+    weir_msec_t        read_timeout;      /* 30s */
+    int64_t            retries;           /* 1 */
+    unsigned           retry_on;          /* WEIR_RETRY_*: error timeout */
+    int                retry_non_idempotent; /* off */
+    int64_t            retry_budget;      /* percent of active requests: 20 */
+    int64_t            max_fails;         /* 3 */
+    weir_msec_t        fail_timeout;      /* 10s */
+    char              *health_check;      /* path, NULL = off */
+    weir_msec_t        health_interval;   /* 5s */
+    weir_msec_t        health_timeout;    /* 2s */
+    int64_t            health_fall;       /* 3 */
+    int64_t            health_rise;       /* 2 */
+    weir_msec_t        slow_start;        /* 0 */
+    int64_t            panic_threshold;   /* percent: 50 */
+    const char        *file;
+    int                line;
+} weir_upstream_conf_t;
+
+#endif /* WEIR_UPSTREAM_CONF_H */
