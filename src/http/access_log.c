@@ -1,0 +1,434 @@
+#include "weir_config.h"
+#include "http/access_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/wtime.h"
+#include "event/loop.h"
+
+#define LOG_BUF_SIZE   65536
+#define LOG_LINE_MAX   8192
+#define MAX_SEGMENTS   64
+
+enum var_id {
+    V_LITERAL = 0, V_REMOTE_ADDR, V_TIME_LOCAL, V_TIME_ISO8601, V_REQUEST,
+    V_STATUS, V_BODY_BYTES_SENT, V_BYTES_SENT, V_REQUEST_TIME,
+    V_UPSTREAM_ADDR, V_UPSTREAM_STATUS, V_UPSTREAM_CONNECT_TIME,
+    V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
+    V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
+    V_REMOTE_USER, V_ERROR_CODE, V_HTTP
+};
+
+static const struct {
+    const char *name;
+    int         id;
+} vars[] = {
+    { "remote_addr", V_REMOTE_ADDR },
+    { "time_local", V_TIME_LOCAL },
+    { "time_iso8601", V_TIME_ISO8601 },
+    { "request", V_REQUEST },
+    { "status", V_STATUS },
+    { "body_bytes_sent", V_BODY_BYTES_SENT },
+    { "bytes_sent", V_BYTES_SENT },
+    { "request_time", V_REQUEST_TIME },
+    { "upstream_addr", V_UPSTREAM_ADDR },
+    { "upstream_status", V_UPSTREAM_STATUS },
+    { "upstream_connect_time", V_UPSTREAM_CONNECT_TIME },
+    { "upstream_response_time", V_UPSTREAM_RESPONSE_TIME },
+    { "cache_status", V_CACHE_STATUS },
+    { "retries", V_RETRIES },
+    { "request_id", V_REQUEST_ID },
+    { "host", V_HOST },
+    { "request_uri", V_REQUEST_URI },
+    { "request_method", V_REQUEST_METHOD },
+    { "uri", V_URI },
+    { "args", V_ARGS },
+    { "server_name", V_SERVER_NAME },
+    { "remote_user", V_REMOTE_USER },
+    { "error_code", V_ERROR_CODE },
+};
+
+typedef struct segment_s {
+    int         id;
+    const char *text;       /* literal, or the header name for V_HTTP */
+    size_t      len;
+} segment_t;
+
+static weir_log_file_t *log_file;
+static int              format;
+static segment_t        segs[MAX_SEGMENTS];
+static size_t           nsegs;
+static char            *buf;
+static size_t           buf_len;
+static weir_event_t     flush_ev;
+
+static int compile(const char *fmt);
+static int var_lookup(const char *name, size_t len, segment_t *seg);
+static weir_str_t var_value(weir_request_t *r, const segment_t *s,
+    char *scratch, size_t cap);
+static size_t put_escaped(char *p, size_t cap, weir_str_t v, int json);
+static void flush_handler(weir_event_t *ev);
+
+static const char combined[] =
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status "
+    "$body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
+
+/* The json format: a fixed set of keys, in this order. */
+static const char *const json_keys[] = {
+    "time", "remote_addr", "request", "status", "body_bytes_sent",
+    "request_time", "request_id", "host", "http_referer", "http_user_agent",
+    "upstream_addr", "upstream_status", "upstream_connect_time",
+    "upstream_response_time", "cache_status", "retries", "error_code"
+};
+
+int
+weir_access_log_var_known(const char *name, size_t len)
+{
+    segment_t s;
+
+    return var_lookup(name, len, &s) == WEIR_OK;
+}
+
+static int
+var_lookup(const char *name, size_t len, segment_t *seg)
+{
+    size_t i;
+
+    if (len > 5 && memcmp(name, "http_", 5) == 0) {
+        seg->id = V_HTTP;
+        seg->text = name + 5;
+        seg->len = len - 5;
+        return WEIR_OK;
+    }
+    if (len == 4 && memcmp(name, "time", 4) == 0) {
+        seg->id = V_TIME_ISO8601;
+        return WEIR_OK;
+    }
+    for (i = 0; i < weir_nelems(vars); i++) {
+        if (strlen(vars[i].name) == len && memcmp(vars[i].name, name, len) == 0) {
+            seg->id = vars[i].id;
+            seg->text = NULL;
+            seg->len = 0;
+            return WEIR_OK;
+        }
+    }
+    return WEIR_ERROR;
+}
+
+static int
+compile(const char *fmt)
+{
+    const char *p = fmt, *start;
+
+    nsegs = 0;
+    while (*p) {
+        if (nsegs == MAX_SEGMENTS) {
+            return WEIR_ERROR;
+        }
+        if (*p == '$') {
+            start = ++p;
+            while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+                   || *p == '_' || (*p >= 'A' && *p <= 'Z')) {
+                p++;
+            }
+            if (var_lookup(start, (size_t) (p - start), &segs[nsegs])
+                != WEIR_OK) {
+                return WEIR_ERROR;
+            }
+            nsegs++;
+            continue;
+        }
+        start = p;
+        while (*p && *p != '$') {
+            p++;
+        }
+        segs[nsegs].id = V_LITERAL;
+        segs[nsegs].text = start;
+        segs[nsegs].len = (size_t) (p - start);
+        nsegs++;
+    }
+    return WEIR_OK;
+}
+
+int
+weir_access_log_init(const weir_http_conf_t *conf, weir_log_file_t *file)
+{
+    size_t i;
+
+    log_file = file;
+    if (file == NULL) {
+        return WEIR_OK;
+    }
+    format = conf->log_format;
+    if (format == WEIR_LOG_FORMAT_JSON) {
+        nsegs = weir_nelems(json_keys);
+        for (i = 0; i < nsegs; i++) {
+            var_lookup(json_keys[i], strlen(json_keys[i]), &segs[i]);
+        }
+    } else if (compile(format == WEIR_LOG_FORMAT_CUSTOM
+                           ? conf->log_format_string : combined) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
+                       "invalid access log format");
+        return WEIR_ERROR;
+    }
+    buf = malloc(LOG_BUF_SIZE);
+    if (buf == NULL) {
+        return WEIR_ERROR;
+    }
+    buf_len = 0;
+    flush_ev.handler = flush_handler;
+    return WEIR_OK;
+}
+
+static weir_str_t
+var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
+{
+    weir_str_t                v = { 1, "-" };
+    const weir_http_header_t *h;
+    int                       n = -1;
+
+    switch (s->id) {
+    case V_LITERAL:
+        v.data = s->text;
+        v.len = s->len;
+        return v;
+    case V_REMOTE_ADDR:
+        v.data = r->c->addr_text;
+        v.len = strlen(r->c->addr_text);
+        return v;
+    case V_TIME_LOCAL:
+        v.data = weir_cached_log_time;
+        v.len = strlen(v.data);
+        return v;
+    case V_TIME_ISO8601:
+        v.data = weir_cached_iso8601;
+        v.len = strlen(v.data);
+        return v;
+    case V_REQUEST:
+        if (r->request_line.len) {
+            return r->request_line;
+        }
+        return v;
+    case V_STATUS:
+        n = snprintf(scratch, cap, "%d", r->status);
+        break;
+    case V_BODY_BYTES_SENT:
+        n = snprintf(scratch, cap, "%llu",
+                     (unsigned long long) r->body_bytes_sent);
+        break;
+    case V_BYTES_SENT:
+        n = snprintf(scratch, cap, "%llu", (unsigned long long) r->bytes_sent);
+        break;
+    case V_REQUEST_TIME: {
+        weir_msec_t ms = weir_current_msec - r->start_msec;
+        n = snprintf(scratch, cap, "%lld.%03lld", (long long) (ms / 1000),
+                     (long long) (ms % 1000));
+        break;
+    }
+    case V_RETRIES:
+        n = snprintf(scratch, cap, "%d", r->retries);
+        break;
+    case V_UPSTREAM_ADDR:
+        if (r->upstream_addr) {
+            v.data = r->upstream_addr;
+            v.len = strlen(v.data);
+        }
+        return v;
+    case V_UPSTREAM_STATUS:
+        if (r->upstream_status) {
+            n = snprintf(scratch, cap, "%d", r->upstream_status);
+        }
+        break;
+    case V_UPSTREAM_CONNECT_TIME:
+    case V_UPSTREAM_RESPONSE_TIME: {
+        weir_msec_t ms = s->id == V_UPSTREAM_CONNECT_TIME
+                             ? r->upstream_connect_ms
+                             : r->upstream_response_ms;
+        if (ms >= 0) {
+            n = snprintf(scratch, cap, "%lld.%03lld", (long long) (ms / 1000),
+                         (long long) (ms % 1000));
+        }
+        break;
+    }
+    case V_REQUEST_ID:
+        v.data = r->request_id;
+        v.len = 32;
+        return v;
+    case V_HOST:
+        if (r->h_host) {
+            v.data = r->h_host->value;
+            v.len = r->h_host->value_len;
+        }
+        return v;
+    case V_REQUEST_URI:
+        if (r->uri.len) {
+            return r->uri;
+        }
+        return v;
+    case V_REQUEST_METHOD:
+        if (r->method_name.len) {
+            return r->method_name;
+        }
+        return v;
+    case V_URI:
+        if (r->path.len) {
+            return r->path;
+        }
+        return v;
+    case V_ARGS:
+        if (r->args.len) {
+            return r->args;
+        }
+        return v;
+    case V_SERVER_NAME:
+        v.data = r->hc->srv->name;
+        v.len = strlen(v.data);
+        return v;
+    case V_ERROR_CODE:
+        if (r->error_code) {
+            v.data = r->error_code;
+            v.len = strlen(v.data);
+        }
+        return v;
+    case V_HTTP: {
+        char   name[128];
+        size_t i;
+        for (i = 0; i < s->len && i < sizeof(name) - 1; i++) {
+            name[i] = s->text[i] == '_' ? '-' : s->text[i];
+        }
+        name[i] = '\0';
+        h = weir_http_header_find(r, name);
+        if (h) {
+            v.data = h->value;
+            v.len = h->value_len;
+        }
+        return v;
+    }
+    default:
+        return v;   /* upstream and cache variables: "-" until they exist */
+    }
+    if (n > 0 && (size_t) n < cap) {
+        v.data = scratch;
+        v.len = (size_t) n;
+    }
+    return v;
+}
+
+/* Escape so that a line stays one line and, for json, valid JSON. */
+static size_t
+put_escaped(char *p, size_t cap, weir_str_t v, int json)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t            i, n = 0;
+    unsigned char     ch;
+
+    for (i = 0; i < v.len; i++) {
+        ch = (unsigned char) v.data[i];
+        if (n + 6 >= cap) {
+            break;
+        }
+        if (ch == '"' || ch == '\\') {
+            p[n++] = '\\';
+            p[n++] = (char) ch;
+        } else if (ch < 0x20 || ch == 0x7f || (!json && ch >= 0x80)) {
+            if (json) {
+                memcpy(p + n, "\\u00", 4);
+                n += 4;
+            } else {
+                p[n++] = '\\';
+                p[n++] = 'x';
+            }
+            p[n++] = hex[ch >> 4];
+            p[n++] = hex[ch & 0xf];
+        } else {
+            p[n++] = (char) ch;
+        }
+    }
+    return n;
+}
+
+void
+weir_access_log_write(weir_request_t *r)
+{
+    char       line[LOG_LINE_MAX], scratch[64];
+    size_t     n = 0, i, cap = sizeof(line) - 2;
+    weir_str_t v;
+    int        json = format == WEIR_LOG_FORMAT_JSON;
+
+    if (log_file == NULL) {
+        return;
+    }
+    if (json) {
+        line[n++] = '{';
+    }
+    for (i = 0; i < nsegs && n < cap; i++) {
+        v = var_value(r, &segs[i], scratch, sizeof(scratch));
+        if (json) {
+            int numeric = segs[i].id == V_STATUS
+                          || segs[i].id == V_BODY_BYTES_SENT
+                          || segs[i].id == V_REQUEST_TIME
+                          || segs[i].id == V_RETRIES;
+            int k = snprintf(line + n, cap - n, "%s\"%s\":%s", i ? "," : "",
+                             json_keys[i], numeric ? "" : "\"");
+            if (k < 0 || (size_t) k >= cap - n) {
+                break;
+            }
+            n += (size_t) k;
+            n += put_escaped(line + n, cap - n, v, 1);
+            if (!numeric && n < cap) {
+                line[n++] = '"';
+            }
+        } else if (segs[i].id == V_LITERAL) {
+            size_t k = weir_min(v.len, cap - n);
+            memcpy(line + n, v.data, k);
+            n += k;
+        } else {
+            n += put_escaped(line + n, cap - n, v, 0);
+        }
+    }
+    if (json && n < cap) {
+        line[n++] = '}';
+    }
+    line[n++] = '\n';
+    if (buf_len + n > LOG_BUF_SIZE) {
+        weir_access_log_flush();
+    }
+    memcpy(buf + buf_len, line, n);
+    buf_len += n;
+    if (flush_ev.heap_slot == 0) {
+        weir_timer_add(&flush_ev, 1000);
+    }
+}
+
+void
+weir_access_log_flush(void)
+{
+    size_t  off = 0;
+    ssize_t w;
+
+    while (off < buf_len) {
+        w = write(log_file->fd, buf + off, buf_len - off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                           "write() to access log \"%s\" failed",
+                           log_file->path ? log_file->path : "-");
+            break;
+        }
+        off += (size_t) w;
+    }
+    buf_len = 0;
+    weir_timer_del(&flush_ev);
+}
+
+static void
+flush_handler(weir_event_t *ev)
+{
+    (void) ev;
+    weir_access_log_flush();
+}

@@ -1,0 +1,1117 @@
+#include "weir_config.h"
+#include "http/request.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/wtime.h"
+#include "http/access_log.h"
+#include "http/handler.h"
+#include "http/response.h"
+#include "http/route.h"
+
+/*
+ * States of a client connection (handler on the read / write event):
+ *
+ *   wait_request   idle keep-alive or fresh: no buffer held
+ *   read_head      reading and parsing the request head
+ *   read_body      reading (and discarding) the request body
+ *   (handler)      static / return: sets the response up
+ *   send           writing the response head and body
+ *   linger         half-closed, draining input before close()
+ */
+
+#define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
+#define WEIR_HTTP_POOL_SIZE  4096
+#define WEIR_HTTP_BUF_FREE_MAX 256
+
+weir_http_ctx_t weir_http;
+
+static weir_buf_t *buf_free_list[WEIR_HTTP_BUF_FREE_MAX];
+static size_t      nbuf_free;
+static uint64_t    rid_state[2];
+
+static void set_state(weir_conn_t *c, weir_event_handler_pt rh,
+    weir_event_handler_pt wh, const char *action);
+static void empty_handler(weir_event_t *ev);
+static void wait_request(weir_event_t *rev);
+static int buf_get(weir_http_conn_t *hc);
+static void buf_release(weir_http_conn_t *hc);
+static weir_request_t *request_create(weir_http_conn_t *hc);
+static void read_head(weir_event_t *rev);
+static int recv_into_buf(weir_http_conn_t *hc);
+static void process_head(weir_request_t *r, size_t consumed);
+static void request_id(char *out);
+static void index_headers(weir_request_t *r);
+static int head_too_large(weir_request_t *r, size_t size, int complete);
+static void start_body(weir_request_t *r);
+static void send_continue(weir_request_t *r);
+static void read_body(weir_event_t *rev);
+static int consume_body(weir_request_t *r);
+static void send_handler(weir_event_t *wev);
+static int send_some(weir_request_t *r);
+static void finalize(weir_request_t *r);
+static void keepalive(weir_http_conn_t *hc);
+static void lingering_close(weir_http_conn_t *hc);
+static void linger_handler(weir_event_t *rev);
+static void close_connection(weir_http_conn_t *hc);
+static void close_fd(void *data);
+static size_t log_context(weir_log_t *log, char *buf, size_t len);
+
+/* ---- connection setup ---------------------------------------------------- */
+
+void
+weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
+{
+    weir_http_conn_t *hc = calloc(1, sizeof(*hc));
+
+    if (hc == NULL) {
+        weir_log_error(WEIR_LOG_ERR, &c->log, errno, "calloc() failed");
+        weir_conn_close(c);
+        return;
+    }
+    hc->c = c;
+    hc->srv = srv;
+    c->data = hc;
+    c->log.handler = log_context;
+    c->log.data = hc;
+    c->idle = 1;
+    set_state(c, wait_request, empty_handler, "waiting for request");
+    /* The first request gets client_header_timeout to arrive. */
+    weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
+    if (weir_http.quitting) {
+        c->close = 1;
+    }
+}
+
+static void
+set_state(weir_conn_t *c, weir_event_handler_pt rh, weir_event_handler_pt wh,
+    const char *action)
+{
+    c->read.handler = rh;
+    c->write.handler = wh;
+    c->log.action = action;
+}
+
+static void
+empty_handler(weir_event_t *ev)
+{
+    (void) ev;
+}
+
+static size_t
+log_context(weir_log_t *log, char *buf, size_t len)
+{
+    weir_http_conn_t *hc = log->data;
+    weir_request_t   *r = hc->r;
+    int               n;
+
+    if (r && r->request_line.len) {
+        n = snprintf(buf, len, ", client: %s, server: %s, request: \"%.*s\""
+                     ", id: %s", hc->c->addr_text, hc->srv->name,
+                     (int) weir_min(r->request_line.len, 1024),
+                     r->request_line.data, r->request_id);
+    } else {
+        n = snprintf(buf, len, ", client: %s, server: %s", hc->c->addr_text,
+                     hc->srv->name);
+    }
+    if (n < 0) {
+        return 0;
+    }
+    return (size_t) n < len ? (size_t) n : len - 1;
+}
+
+/* ---- buffers: idle connections hold none ----------------------------------- */
+
+static int
+buf_get(weir_http_conn_t *hc)
+{
+    weir_buf_t *b;
+    size_t      size;
+
+    if (hc->buf) {
+        return WEIR_OK;
+    }
+    if (nbuf_free) {
+        hc->buf = buf_free_list[--nbuf_free];
+        hc->buf->pos = hc->buf->last = hc->buf->start;
+        return WEIR_OK;
+    }
+    size = (size_t) weir_http.conf->max_header_size + WEIR_HTTP_BUF_EXTRA;
+    b = malloc(sizeof(*b) + size);
+    if (b == NULL) {
+        weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "malloc() failed");
+        return WEIR_ERROR;
+    }
+    b->start = b->pos = b->last = (char *) (b + 1);
+    b->end = b->start + size;
+    hc->buf = b;
+    return WEIR_OK;
+}
+
+static void
+buf_release(weir_http_conn_t *hc)
+{
+    if (hc->buf == NULL) {
+        return;
+    }
+    if (nbuf_free < WEIR_HTTP_BUF_FREE_MAX) {
+        buf_free_list[nbuf_free++] = hc->buf;
+    } else {
+        free(hc->buf);
+    }
+    hc->buf = NULL;
+}
+
+/* ---- waiting for a request --------------------------------------------------- */
+
+static void
+wait_request(weir_event_t *rev)
+{
+    weir_conn_t      *c = rev->data;
+    weir_http_conn_t *hc = c->data;
+    int               rc;
+
+    if (rev->timedout) {
+        /* Idle keep-alive or a client that never sent a byte: close
+         * silently, there is no request to answer. */
+        close_connection(hc);
+        return;
+    }
+    if (buf_get(hc) != WEIR_OK) {
+        close_connection(hc);
+        return;
+    }
+    rc = recv_into_buf(hc);
+    if (rc == WEIR_AGAIN && weir_buf_size(hc->buf) == 0) {
+        buf_release(hc);
+        return;
+    }
+    if (rc == WEIR_ERROR || rc == WEIR_DONE) {
+        close_connection(hc);
+        return;
+    }
+    if (request_create(hc) == NULL) {
+        close_connection(hc);
+        return;
+    }
+    c->idle = 0;
+    weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
+    set_state(c, read_head, empty_handler, "reading client request head");
+    read_head(rev);
+}
+
+/* Read what the socket has into the free tail of the buffer. WEIR_OK
+ * (got bytes), WEIR_AGAIN (nothing now), WEIR_DONE (EOF), WEIR_ERROR. */
+static int
+recv_into_buf(weir_http_conn_t *hc)
+{
+    weir_buf_t *b = hc->buf;
+    ssize_t     n;
+
+    if (weir_buf_free(b) == 0) {
+        return WEIR_OK;
+    }
+    n = hc->c->recv(hc->c, b->last, weir_buf_free(b));
+    if (n == WEIR_AGAIN) {
+        return WEIR_AGAIN;
+    }
+    if (n == WEIR_ERROR) {
+        if (errno != ECONNRESET) {
+            weir_log_error(WEIR_LOG_INFO, &hc->c->log, errno,
+                           "recv() failed");
+        }
+        return WEIR_ERROR;
+    }
+    if (n == 0) {
+        return WEIR_DONE;
+    }
+    b->last += n;
+    return WEIR_OK;
+}
+
+static weir_request_t *
+request_create(weir_http_conn_t *hc)
+{
+    weir_pool_t    *pool;
+    weir_request_t *r;
+
+    pool = weir_pool_create(WEIR_HTTP_POOL_SIZE);
+    if (pool == NULL) {
+        weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "out of memory");
+        return NULL;
+    }
+    r = weir_pcalloc(pool, sizeof(*r));
+    if (r == NULL) {
+        weir_pool_destroy(pool);
+        return NULL;
+    }
+    r->c = hc->c;
+    r->hc = hc;
+    r->pool = pool;
+    r->body_fd = -1;
+    r->content_length = -1;
+    r->start_msec = weir_current_msec;
+    r->upstream_connect_ms = -1;
+    r->upstream_response_ms = -1;
+    r->head.headers = r->headers;
+    r->head.max_headers = WEIR_HTTP_MAX_HEADERS;
+    request_id(r->request_id);
+    hc->r = r;
+    /* Pipelined input starts the buffer: move it to the front so the
+     * whole buffer is available to this request's head. */
+    weir_buf_compact(hc->buf);
+    return r;
+}
+
+/* A 128-bit id from a per-worker xorshift generator seeded from the
+ * kernel: unique enough for correlating logs, no syscall per request. */
+static void
+request_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t          v[2], s1, s0;
+    int               i, k;
+
+    if (rid_state[0] == 0 && rid_state[1] == 0) {
+        FILE *f = fopen("/dev/urandom", "re");
+        if (f == NULL || fread(rid_state, sizeof(rid_state), 1, f) != 1) {
+            rid_state[0] = (uint64_t) getpid() * 0x9e3779b97f4a7c15ULL;
+            rid_state[1] = (uint64_t) weir_current_msec | 1;
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
+    for (k = 0; k < 2; k++) {
+        s1 = rid_state[0];
+        s0 = rid_state[1];
+        rid_state[0] = s0;
+        s1 ^= s1 << 23;
+        rid_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+        v[k] = rid_state[1] + s0;
+    }
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < 16; i++) {
+            out[k * 16 + i] = hex[(v[k] >> (60 - 4 * i)) & 0xf];
+        }
+    }
+    out[32] = '\0';
+}
+
+/* ---- the request head ------------------------------------------------------ */
+
+static void
+read_head(weir_event_t *rev)
+{
+    weir_conn_t      *c = rev->data;
+    weir_http_conn_t *hc = c->data;
+    weir_request_t   *r = hc->r;
+    size_t            consumed = 0;
+    int               rc;
+
+    if (rev->timedout) {
+        weir_log_error(WEIR_LOG_INFO, &c->log, 0, "client timed out");
+        r->keepalive = 0;
+        weir_http_finalize_error(r, 408, "REQUEST_TIMEOUT");
+        return;
+    }
+    for (;;) {
+        r->head.num_headers = 0;
+        r->head.line_len = 0;
+        rc = weir_http_parse_request(hc->buf->pos, weir_buf_size(hc->buf),
+                                     &r->head, &consumed);
+        if (rc > 0) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, 0,
+                           "client sent invalid request: %s at byte %zu",
+                           weir_http_error_text(rc), r->head.error_pos);
+            r->lingering = 1;
+            weir_http_finalize_error(r, weir_http_error_status(rc),
+                                     "BAD_REQUEST");
+            return;
+        }
+        if (head_too_large(r, rc == WEIR_OK ? consumed
+                                            : weir_buf_size(hc->buf),
+                           rc == WEIR_OK)) {
+            return;
+        }
+        if (rc == WEIR_OK) {
+            process_head(r, consumed);
+            return;
+        }
+        {
+            weir_buf_t *b = hc->buf;
+            ssize_t     n = c->recv(c, b->last, (size_t) (b->end - b->last));
+
+            if (n == WEIR_AGAIN) {
+                return;
+            }
+            if (n == WEIR_ERROR || n == 0) {
+                if (n == 0 && weir_buf_size(b) > 0) {
+                    weir_log_error(WEIR_LOG_INFO, &c->log, 0,
+                                   "client closed connection while sending "
+                                   "request head");
+                }
+                close_connection(hc);
+                return;
+            }
+            b->last += n;
+        }
+    }
+}
+
+/* max_header_size bounds the head: a request line alone over it is 414,
+ * otherwise 431. `size` is the whole head when `complete`, else what we
+ * have of it (which already reaches the limit when size >= limit). */
+static int
+head_too_large(weir_request_t *r, size_t size, int complete)
+{
+    size_t limit = (size_t) weir_http.conf->max_header_size;
+
+    if (complete ? size <= limit : size < limit) {
+        return 0;
+    }
+    r->lingering = 1;
+    if (r->head.line_len == 0 || r->head.line_len > limit) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent too long request line");
+        weir_http_finalize_error(r, 414, "URI_TOO_LONG");
+    } else {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent too large request header");
+        weir_http_finalize_error(r, 431, "HEADERS_TOO_LARGE");
+    }
+    return 1;
+}
+
+static void
+index_headers(weir_request_t *r)
+{
+    size_t                    i;
+    const weir_http_header_t *h;
+
+    for (i = 0; i < r->head.num_headers; i++) {
+        h = &r->headers[i];
+#define HDR(field, lit)                                                      \
+        if (h->name_len == sizeof(lit) - 1                                   \
+            && weir_strncaseeq(h->name, lit, sizeof(lit) - 1)) {             \
+            r->field = h;                                                    \
+            continue;                                                        \
+        }
+        HDR(h_host, "host")
+        HDR(h_accept, "accept")
+        HDR(h_user_agent, "user-agent")
+        HDR(h_referer, "referer")
+        HDR(h_if_none_match, "if-none-match")
+        HDR(h_if_modified_since, "if-modified-since")
+        HDR(h_range, "range")
+        HDR(h_if_range, "if-range")
+#undef HDR
+    }
+}
+
+static const struct {
+    const char *name;
+    size_t      len;
+    int         id;
+} methods[] = {
+    { "GET", 3, WEIR_HTTP_GET },       { "HEAD", 4, WEIR_HTTP_HEAD },
+    { "POST", 4, WEIR_HTTP_POST },     { "PUT", 3, WEIR_HTTP_PUT },
+    { "DELETE", 6, WEIR_HTTP_DELETE }, { "OPTIONS", 7, WEIR_HTTP_OPTIONS },
+    { "PATCH", 5, WEIR_HTTP_PATCH },   { "TRACE", 5, WEIR_HTTP_TRACE },
+    { "CONNECT", 7, WEIR_HTTP_CONNECT },
+};
+
+static void
+process_head(weir_request_t *r, size_t consumed)
+{
+    weir_http_conn_t *hc = r->hc;
+    const weir_http_conf_t *conf = weir_http.conf;
+    const char       *q;
+    char             *path;
+    size_t            i, plen;
+    int               rc;
+    int64_t           limit;
+
+    r->method = WEIR_HTTP_OTHER;
+    r->method_name.data = r->head.method;
+    r->method_name.len = r->head.method_len;
+    for (i = 0; i < weir_nelems(methods); i++) {
+        if (r->head.method_len == methods[i].len
+            && memcmp(r->head.method, methods[i].name, methods[i].len) == 0) {
+            r->method = methods[i].id;
+            break;
+        }
+    }
+    r->request_line.data = r->head.method;
+    r->request_line.len = r->head.line_len;
+    while (r->request_line.len
+           && (r->request_line.data[r->request_line.len - 1] == '\n'
+               || r->request_line.data[r->request_line.len - 1] == '\r')) {
+        r->request_line.len--;
+    }
+    r->uri.data = r->head.target;
+    r->uri.len = r->head.target_len;
+    hc->buf->pos += consumed;
+    index_headers(r);
+    r->header_only = r->method == WEIR_HTTP_HEAD;
+
+    rc = weir_http_request_framing(&r->head, &r->framing);
+    if (rc != WEIR_OK) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid request: %s",
+                       weir_http_error_text(rc));
+        r->lingering = 1;
+        weir_http_finalize_error(r, weir_http_error_status(rc),
+                                 "BAD_REQUEST");
+        return;
+    }
+    r->keepalive = r->framing.keepalive;
+
+    if (r->method == WEIR_HTTP_CONNECT || r->uri.data[0] != '/') {
+        /* Absolute-form and authority-form are for proxies we are not;
+         * an asterisk only fits OPTIONS. */
+        if (!(r->uri.len == 1 && r->uri.data[0] == '*'
+              && r->method == WEIR_HTTP_OPTIONS)
+            && !(r->uri.len > 7 && weir_strncaseeq(r->uri.data, "http", 4))) {
+            r->lingering = 1;
+            weir_http_finalize_error(r, 400, "BAD_REQUEST");
+            return;
+        }
+    }
+
+    path = weir_palloc(r->pool, r->uri.len + 2);
+    if (path == NULL) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    q = r->uri.data;
+    plen = r->uri.len;
+    if (q[0] != '/' && q[0] != '*') {
+        /* absolute-form: skip "scheme://authority" */
+        const char *p = memchr(q, ':', plen);
+        const char *s = (p && p + 3 <= q + plen) ? memchr(p + 3, '/',
+                                                   (size_t) (q + plen - p - 3))
+                                                 : NULL;
+        if (s == NULL) {
+            path[0] = '/';
+            path[1] = '\0';
+            plen = 0;
+            q = "/";
+        } else {
+            plen -= (size_t) (s - q);
+            q = s;
+        }
+    }
+    if (q[0] == '*') {
+        path[0] = '*';
+        path[1] = '\0';
+        r->path.len = 1;
+    } else if (plen) {
+        rc = weir_http_normalize_path(q, plen, path, r->uri.len + 2,
+                                      &r->path.len);
+        if (rc != WEIR_OK) {
+            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                           "client sent invalid path");
+            weir_http_finalize_error(r, 400, "BAD_REQUEST");
+            return;
+        }
+    } else {
+        r->path.len = 1;
+    }
+    r->path.data = path;
+    {
+        const char *a = memchr(q, '?', plen);
+        if (a) {
+            r->args.data = a + 1;
+            r->args.len = (size_t) (q + plen - a - 1);
+        }
+    }
+
+    r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
+
+    limit = conf->client_max_body_size;
+    if (r->route && r->route->client_max_body_size >= 0) {
+        limit = r->route->client_max_body_size;
+    }
+    if (r->framing.body == WEIR_HTTP_BODY_LENGTH && limit > 0
+        && r->framing.content_length > (uint64_t) limit) {
+        weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                       "client intended to send too large body: %llu bytes",
+                       (unsigned long long) r->framing.content_length);
+        r->lingering = 1;
+        r->keepalive = 0;
+        weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
+        return;
+    }
+    start_body(r);
+}
+
+/* ---- the request body (discarded: static and return need none) -------- */
+
+static void
+start_body(weir_request_t *r)
+{
+    weir_conn_t *c = r->c;
+
+    if (r->framing.body == WEIR_HTTP_BODY_NONE
+        || (r->framing.body == WEIR_HTTP_BODY_LENGTH
+            && r->framing.content_length == 0)) {
+        weir_timer_del(&c->read);
+        set_state(c, empty_handler, empty_handler, "processing request");
+        weir_http_handle(r);
+        return;
+    }
+    r->body_left = r->framing.content_length;
+    r->body_base = r->hc->buf->pos;
+    if (r->route && r->route->handler == WEIR_ROUTE_PROXY) {
+        /* The proxy streams the body itself (weir_http_read_body). */
+        weir_timer_del(&c->read);
+        set_state(c, empty_handler, empty_handler, "processing request");
+        weir_http_handle(r);
+        return;
+    }
+    send_continue(r);
+    weir_timer_add(&c->read, weir_http.conf->client_body_timeout);
+    set_state(c, read_body, empty_handler, "reading client request body");
+    read_body(&c->read);
+}
+
+/* "100 Continue" when the client waits for it before sending the body.
+ * Tiny, and the socket buffer is empty at this point: a plain send()
+ * either fits or the client sends the body anyway after its timeout. */
+static void
+send_continue(weir_request_t *r)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t           n;
+
+    if (r->sent_continue || !r->framing.expect_continue
+        || r->head.version < 11) {
+        return;
+    }
+    r->sent_continue = 1;
+    n = send(r->c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+    (void) n;
+}
+
+ssize_t
+weir_http_read_body(weir_request_t *r, char *dst, size_t cap)
+{
+    weir_buf_t  *b = r->hc->buf;
+    const char  *data;
+    size_t       size, used, dlen, n;
+    int64_t      limit = weir_http.conf->client_max_body_size;
+    ssize_t      got;
+    int          rc;
+
+    if (r->route && r->route->client_max_body_size >= 0) {
+        limit = r->route->client_max_body_size;
+    }
+    for (;;) {
+        if (r->body_complete || r->framing.body == WEIR_HTTP_BODY_NONE
+            || (r->framing.body == WEIR_HTTP_BODY_LENGTH
+                && r->body_left == 0)) {
+            r->body_complete = 1;
+            return 0;
+        }
+        size = weir_buf_size(b);
+        if (size && r->framing.body == WEIR_HTTP_BODY_LENGTH) {
+            n = (size_t) weir_min((uint64_t) weir_min(size, cap),
+                                  r->body_left);
+            memcpy(dst, b->pos, n);
+            b->pos += n;
+            r->body_left -= n;
+            r->body_received += n;
+            return (ssize_t) n;
+        }
+        if (size) {
+            /* Feed at most cap bytes so a data span always fits dst. */
+            rc = weir_http_chunked_step(&r->chunked, b->pos,
+                                        weir_min(size, cap), &used, &data,
+                                        &dlen);
+            b->pos += used;
+            if (rc == WEIR_OK) {
+                r->body_received += dlen;
+                if (limit > 0 && r->body_received > (uint64_t) limit) {
+                    weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                                   "client sent too large chunked body");
+                    r->body_error = 413;
+                    return WEIR_ERROR;
+                }
+                memmove(dst, data, dlen);
+                return (ssize_t) dlen;
+            }
+            if (rc == WEIR_DONE) {
+                r->body_complete = 1;
+                return 0;
+            }
+            if (rc > 0) {
+                weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                               "client sent invalid chunked body: %s",
+                               weir_http_error_text(rc));
+                r->body_error = 400;
+                return WEIR_ERROR;
+            }
+            if (used) {
+                continue;
+            }
+        }
+        /* Need input: keep an incomplete chunk line, reuse the rest. */
+        size = weir_buf_size(b);
+        if (b->pos != r->body_base) {
+            memmove(r->body_base, b->pos, size);
+            b->pos = r->body_base;
+            b->last = r->body_base + size;
+        }
+        if (b->last == b->end) {
+            r->body_error = 400;
+            return WEIR_ERROR;
+        }
+        send_continue(r);
+        got = r->c->recv(r->c, b->last, (size_t) (b->end - b->last));
+        if (got == WEIR_AGAIN) {
+            return WEIR_AGAIN;
+        }
+        if (got <= 0) {
+            weir_log_error(WEIR_LOG_INFO, &r->c->log, got ? errno : 0,
+                           "client closed connection while sending body");
+            r->body_error = 0;
+            return WEIR_ERROR;
+        }
+        b->last += got;
+    }
+}
+
+void
+weir_http_set_handlers(weir_request_t *r, weir_event_handler_pt rh,
+    weir_event_handler_pt wh, const char *action)
+{
+    set_state(r->c, rh ? rh : empty_handler, wh ? wh : empty_handler, action);
+}
+
+void
+weir_http_finalize(weir_request_t *r)
+{
+    finalize(r);
+}
+
+void
+weir_http_abort(weir_request_t *r)
+{
+    r->keepalive = 0;
+    r->lingering = 0;
+    if (!r->logged) {
+        r->logged = 1;
+        weir_access_log_write(r);
+    }
+    close_connection(r->hc);
+}
+
+static void
+read_body(weir_event_t *rev)
+{
+    weir_conn_t      *c = rev->data;
+    weir_http_conn_t *hc = c->data;
+    weir_request_t   *r = hc->r;
+    weir_buf_t       *b = hc->buf;
+    int               rc;
+    ssize_t           n;
+
+    if (rev->timedout) {
+        weir_log_error(WEIR_LOG_INFO, &c->log, 0,
+                       "client timed out sending the request body");
+        r->keepalive = 0;
+        r->lingering = 1;
+        weir_http_finalize_error(r, 408, "REQUEST_TIMEOUT");
+        return;
+    }
+    for (;;) {
+        rc = consume_body(r);
+        if (rc == WEIR_DONE) {
+            weir_timer_del(&c->read);
+            set_state(c, empty_handler, empty_handler, "processing request");
+            weir_http_handle(r);
+            return;
+        }
+        if (rc != WEIR_AGAIN) {
+            return;   /* consume_body finalized the request */
+        }
+        n = c->recv(c, b->last, (size_t) (b->end - b->last));
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&c->read, weir_http.conf->client_body_timeout);
+            return;
+        }
+        if (n == WEIR_ERROR || n == 0) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, n ? errno : 0,
+                           "client closed connection while sending body");
+            close_connection(hc);
+            return;
+        }
+        b->last += n;
+    }
+}
+
+/* Eat body bytes from the buffer. WEIR_DONE when the body is complete
+ * (what follows in the buffer is the next pipelined request), WEIR_AGAIN
+ * for more input, WEIR_ERROR after finalizing an error response. */
+static int
+consume_body(weir_request_t *r)
+{
+    weir_buf_t  *b = r->hc->buf;
+    const char  *data;
+    size_t       size, used, dlen;
+    int64_t      limit = weir_http.conf->client_max_body_size;
+    int          rc;
+
+    if (r->route && r->route->client_max_body_size >= 0) {
+        limit = r->route->client_max_body_size;
+    }
+    while (b->pos < b->last) {
+        size = weir_buf_size(b);
+        if (r->framing.body == WEIR_HTTP_BODY_LENGTH) {
+            used = (size_t) weir_min((uint64_t) size, r->body_left);
+            b->pos += used;
+            r->body_left -= used;
+            r->body_received += used;
+            if (r->body_left == 0) {
+                return WEIR_DONE;
+            }
+            continue;
+        }
+        rc = weir_http_chunked_step(&r->chunked, b->pos, size, &used, &data,
+                                    &dlen);
+        b->pos += used;
+        if (rc == WEIR_OK) {
+            r->body_received += dlen;
+            if (limit > 0 && r->body_received > (uint64_t) limit) {
+                weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                               "client sent too large chunked body");
+                r->keepalive = 0;
+                r->lingering = 1;
+                weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
+                return WEIR_ERROR;
+            }
+            continue;
+        }
+        if (rc == WEIR_DONE) {
+            return WEIR_DONE;
+        }
+        if (rc == WEIR_AGAIN) {
+            break;
+        }
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid chunked body: %s",
+                       weir_http_error_text(rc));
+        r->keepalive = 0;
+        r->lingering = 1;
+        weir_http_finalize_error(r, 400, "BAD_REQUEST");
+        return WEIR_ERROR;
+    }
+    if (r->framing.body == WEIR_HTTP_BODY_LENGTH && r->body_left == 0) {
+        return WEIR_DONE;
+    }
+    /* Keep an incomplete chunk line; reuse the rest of the buffer. */
+    size = weir_buf_size(b);
+    if (b->pos != r->body_base) {
+        memmove(r->body_base, b->pos, size);
+        b->pos = r->body_base;
+        b->last = r->body_base + size;
+    }
+    return WEIR_AGAIN;
+}
+
+/* ---- response headers ---------------------------------------------------- */
+
+int
+weir_http_add_header(weir_request_t *r, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+    if (r->nresp == WEIR_HTTP_MAX_RESP_HEADERS) {
+        return WEIR_ERROR;
+    }
+    r->resp_names[r->nresp].data = name;
+    r->resp_names[r->nresp].len = nlen;
+    r->resp_values[r->nresp].data = value;
+    r->resp_values[r->nresp].len = vlen;
+    r->nresp++;
+    return WEIR_OK;
+}
+
+static void
+close_fd(void *data)
+{
+    close((int) (intptr_t) data);
+}
+
+int
+weir_http_attach_file(weir_request_t *r, int fd)
+{
+    if (weir_pool_cleanup_add(r->pool, close_fd, (void *) (intptr_t) fd)
+        != 0) {
+        close(fd);
+        return WEIR_ERROR;
+    }
+    r->body_fd = fd;
+    return WEIR_OK;
+}
+
+const weir_http_header_t *
+weir_http_header_find(const weir_request_t *r, const char *name)
+{
+    size_t i, n = strlen(name);
+
+    for (i = 0; i < r->head.num_headers; i++) {
+        if (r->headers[i].name_len == n
+            && weir_strncaseeq(r->headers[i].name, name, n)) {
+            return &r->headers[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- sending ----------------------------------------------------------------- */
+
+void
+weir_http_send_response(weir_request_t *r)
+{
+    weir_conn_t *c = r->c;
+
+    if (weir_http.quitting || c->close
+        || c->requests + 1 >= (uint64_t) weir_http.conf->keepalive_requests) {
+        r->keepalive = 0;
+    }
+    if (weir_http_response_head(r) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &c->log, 0,
+                       "cannot build the response head");
+        close_connection(r->hc);
+        return;
+    }
+    set_state(c, empty_handler, send_handler, "sending response to client");
+    send_handler(&c->write);
+}
+
+static void
+send_handler(weir_event_t *wev)
+{
+    weir_conn_t    *c = wev->data;
+    weir_request_t *r = ((weir_http_conn_t *) c->data)->r;
+    int             rc;
+
+    if (wev->timedout) {
+        weir_log_error(WEIR_LOG_INFO, &c->log, 0,
+                       "client timed out reading the response");
+        r->keepalive = 0;
+        r->lingering = 0;
+        finalize(r);
+        return;
+    }
+    rc = send_some(r);
+    if (rc == WEIR_AGAIN) {
+        weir_timer_add(&c->write, weir_http.conf->send_timeout);
+        return;
+    }
+    weir_timer_del(&c->write);
+    if (rc == WEIR_ERROR) {
+        r->keepalive = 0;
+        r->lingering = 0;
+    }
+    finalize(r);
+}
+
+/* Write the head (and a memory body) with writev, then the file body with
+ * sendfile. WEIR_OK when all is sent, WEIR_AGAIN, WEIR_ERROR. */
+static int
+send_some(weir_request_t *r)
+{
+    weir_conn_t  *c = r->c;
+    struct iovec  iov[2];
+    ssize_t       n;
+    size_t        want;
+    int           cnt;
+
+    while (r->out_sent < r->out_len + r->body_mem_len) {
+        cnt = 0;
+        if (r->out_sent < r->out_len) {
+            iov[cnt].iov_base = r->out + r->out_sent;
+            iov[cnt++].iov_len = r->out_len - r->out_sent;
+            if (r->body_mem_len) {
+                iov[cnt].iov_base = (void *) r->body_mem;
+                iov[cnt++].iov_len = r->body_mem_len;
+            }
+        } else {
+            size_t off = r->out_sent - r->out_len;
+            iov[cnt].iov_base = (void *) (r->body_mem + off);
+            iov[cnt++].iov_len = r->body_mem_len - off;
+        }
+        n = c->writev(c, iov, cnt);
+        if (n == WEIR_AGAIN) {
+            return WEIR_AGAIN;
+        }
+        if (n == WEIR_ERROR) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
+            return WEIR_ERROR;
+        }
+        r->out_sent += (size_t) n;
+        r->bytes_sent += (uint64_t) n;
+    }
+    r->body_bytes_sent = r->out_sent > r->out_len && !r->header_only
+                             ? r->out_sent - r->out_len
+                             : 0;
+    while (r->body_fd >= 0 && r->body_off < r->body_end) {
+        want = (size_t) weir_min(r->body_end - r->body_off, (off_t) 1 << 30);
+        off_t before = r->body_off;
+        n = c->sendfile(c, r->body_fd, &r->body_off, want);
+        if (n == WEIR_AGAIN) {
+            return WEIR_AGAIN;
+        }
+        if (n == WEIR_ERROR) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, errno,
+                           "sendfile() failed");
+            return WEIR_ERROR;
+        }
+        if (n == 0) {
+            /* The file shrank under us: the response can only be cut. */
+            weir_log_error(WEIR_LOG_ERR, &c->log, 0,
+                           "file truncated while sending");
+            return WEIR_ERROR;
+        }
+        r->bytes_sent += (uint64_t) (r->body_off - before);
+        r->body_bytes_sent += (uint64_t) (r->body_off - before);
+    }
+    return WEIR_OK;
+}
+
+/* ---- the end of a request -------------------------------------------------- */
+
+static void
+finalize(weir_request_t *r)
+{
+    weir_http_conn_t *hc = r->hc;
+    weir_conn_t      *c = r->c;
+    int               ka = r->keepalive, linger = r->lingering;
+
+    if (!r->logged) {
+        r->logged = 1;
+        weir_access_log_write(r);
+    }
+    c->requests++;
+    hc->r = NULL;
+    weir_pool_destroy(r->pool);     /* closes the body file too */
+    if (ka) {
+        keepalive(hc);
+    } else if (linger) {
+        lingering_close(hc);
+    } else {
+        close_connection(hc);
+    }
+}
+
+static void
+keepalive(weir_http_conn_t *hc)
+{
+    weir_conn_t *c = hc->c;
+
+    c->idle = 1;
+    set_state(c, wait_request, empty_handler, "keep-alive");
+    if (hc->buf && weir_buf_size(hc->buf) > 0) {
+        /* A pipelined request is already here: serve it next, after the
+         * current dispatch round, so deep pipelines do not recurse. */
+        weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
+        c->read.ready = 1;
+        weir_event_post(&c->read);
+        return;
+    }
+    buf_release(hc);
+    weir_timer_add(&c->read, weir_http.quitting
+                                 ? weir_min(1000, weir_http.conf->keepalive_timeout)
+                                 : weir_http.conf->keepalive_timeout);
+    /* Data may have arrived while we were writing: edge-triggered epoll
+     * already reported it, so look now rather than wait for a new edge. */
+    if (c->read.ready) {
+        weir_event_post(&c->read);
+    }
+}
+
+/* Closing a socket that still has unread input makes the kernel send a
+ * RST, which can destroy the error response before the client reads it.
+ * Half-close and drain for a while first. */
+static void
+lingering_close(weir_http_conn_t *hc)
+{
+    weir_conn_t *c = hc->c;
+
+    buf_release(hc);
+    if (shutdown(c->fd, SHUT_WR) < 0) {
+        close_connection(hc);
+        return;
+    }
+    hc->linger_deadline = weir_current_msec
+                          + weir_http.conf->lingering_timeout * 6;
+    set_state(c, linger_handler, empty_handler, "lingering close");
+    weir_timer_add(&c->read, weir_http.conf->lingering_timeout);
+    c->read.ready = 1;
+    weir_event_post(&c->read);
+}
+
+static void
+linger_handler(weir_event_t *rev)
+{
+    weir_conn_t      *c = rev->data;
+    weir_http_conn_t *hc = c->data;
+    char              drain[4096];
+    ssize_t           n;
+
+    if (rev->timedout || weir_current_msec >= hc->linger_deadline) {
+        close_connection(hc);
+        return;
+    }
+    do {
+        n = c->recv(c, drain, sizeof(drain));
+        if (n == 0 || n == WEIR_ERROR) {
+            close_connection(hc);
+            return;
+        }
+    } while (n > 0);
+    weir_timer_add(&c->read, weir_http.conf->lingering_timeout);
+}
+
+static void
+close_connection(weir_http_conn_t *hc)
+{
+    weir_conn_t *c = hc->c;
+
+    if (hc->r) {
+        weir_request_t *r = hc->r;
+        hc->r = NULL;
+        weir_pool_destroy(r->pool);
+    }
+    buf_release(hc);
+    c->data = NULL;
+    free(hc);
+    weir_conn_close(c);
+}
+
+/* ---- graceful stop ------------------------------------------------------------ */
+
+void
+weir_http_shutdown(weir_msec_t grace)
+{
+    weir_conn_t *c, *next;
+
+    weir_http.quitting = 1;
+    for (c = weir_conn_first(); c; c = next) {
+        next = c->next;
+        c->close = 1;
+        if (c->idle && !c->is_listener && c->data) {
+            /* Not cut at once: a request may be on its way. One that
+             * arrives during the grace is answered with close. */
+            weir_timer_add(&c->read, grace);
+        }
+    }
+}

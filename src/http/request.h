@@ -1,0 +1,161 @@
+/*
+ * The HTTP/1.1 server side of a connection: the request's way from the
+ * first byte to the access-log line (DESIGN §3). Each state is a handler on
+ * the connection's read or write event; transitions go through one function
+ * that also sets the log action.
+ */
+#ifndef WEIR_HTTP_REQUEST_H
+#define WEIR_HTTP_REQUEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "core/buf.h"
+#include "core/pool.h"
+#include "core/str.h"
+#include "event/conn.h"
+#include "http/http_conf.h"
+#include "http/mime.h"
+#include "http/parse.h"
+
+#define WEIR_HTTP_MAX_HEADERS      100
+#define WEIR_HTTP_MAX_RESP_HEADERS 128
+
+enum weir_http_method {
+    WEIR_HTTP_GET = 0, WEIR_HTTP_HEAD, WEIR_HTTP_POST, WEIR_HTTP_PUT,
+    WEIR_HTTP_DELETE, WEIR_HTTP_OPTIONS, WEIR_HTTP_PATCH, WEIR_HTTP_TRACE,
+    WEIR_HTTP_CONNECT, WEIR_HTTP_OTHER
+};
+
+struct weir_request_s;
+
+/* What every worker's HTTP side shares: set once per worker. */
+typedef struct weir_http_ctx_s {
+    const weir_http_conf_t *conf;
+    const weir_mime_t      *mime;
+    const char             *prefix;
+    int                     quitting;   /* graceful stop in progress */
+    /* The proxy handler, set by the worker (http does not depend on the
+     * upstream layer above it). */
+    void                  (*proxy)(struct weir_request_s *r);
+} weir_http_ctx_t;
+
+extern weir_http_ctx_t weir_http;
+
+typedef struct weir_http_conn_s weir_http_conn_t;
+
+typedef struct weir_request_s {
+    weir_conn_t               *c;
+    weir_http_conn_t          *hc;
+    weir_pool_t               *pool;
+    weir_http_request_head_t   head;
+    weir_http_header_t         headers[WEIR_HTTP_MAX_HEADERS];
+    weir_http_framing_t        framing;
+    int                        method;         /* enum weir_http_method */
+    weir_str_t                 method_name;
+    weir_str_t                 request_line;   /* without CRLF */
+    weir_str_t                 uri;            /* the request target */
+    weir_str_t                 path;           /* normalised, decoded */
+    weir_str_t                 args;           /* after '?' */
+    const weir_http_header_t  *h_host, *h_accept, *h_user_agent, *h_referer,
+                              *h_if_none_match, *h_if_modified_since,
+                              *h_range, *h_if_range;
+    const weir_route_conf_t   *route;
+    weir_msec_t                start_msec;
+    char                       request_id[33];
+
+    /* request body (read and discarded by the static/return handlers) */
+    uint64_t                   body_left;
+    uint64_t                   body_received;
+    weir_http_chunked_t        chunked;
+    char                      *body_base;      /* buffer after the head */
+
+    /* response */
+    int                        status;
+    const char                *error_code;     /* "NOT_FOUND", ... */
+    weir_str_t                 resp_names[WEIR_HTTP_MAX_RESP_HEADERS];
+    weir_str_t                 resp_values[WEIR_HTTP_MAX_RESP_HEADERS];
+    size_t                     nresp;
+    char                      *out;            /* response head + mem body */
+    size_t                     out_len, out_sent;
+    const char                *body_mem;       /* body in memory */
+    size_t                     body_mem_len;
+    int                        body_fd;        /* body from a file */
+    off_t                      body_off, body_end;
+    off_t                      content_length; /* -1: none */
+    uint64_t                   bytes_sent;     /* whole response */
+    uint64_t                   body_bytes_sent;
+    unsigned                   keepalive:1;
+    unsigned                   header_only:1;  /* HEAD, 304, 204 */
+    unsigned                   discard_body:1;
+    unsigned                   lingering:1;    /* unread input may remain */
+    unsigned                   logged:1;
+    unsigned                   sent_continue:1;
+    unsigned                   body_complete:1;
+    unsigned                   upgraded:1;      /* 101: Connection: upgrade */
+
+    /* filled by the proxy, for the access log */
+    char                      *upstream_addr;   /* "a:1, b:2" when retried */
+    int                        upstream_status; /* 0: none */
+    weir_msec_t                upstream_connect_ms;  /* -1: none */
+    weir_msec_t                upstream_response_ms; /* -1: none */
+    int                        retries;
+    int                        body_error;      /* status for a bad body */
+    void                      *proxy;           /* the proxy's state */
+} weir_request_t;
+
+struct weir_http_conn_s {
+    weir_conn_t              *c;
+    const weir_server_conf_t *srv;
+    weir_buf_t               *buf;      /* NULL while idle (no memory held) */
+    weir_request_t           *r;        /* the request in progress */
+    weir_msec_t               linger_deadline;
+};
+
+/* Take over a freshly accepted connection for the server srv. */
+void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv);
+
+/* Graceful stop: idle keep-alive connections get a short grace and are
+ * closed; requests in flight finish with "Connection: close". */
+void weir_http_shutdown(weir_msec_t grace);
+
+/* Response helpers used by the handlers. */
+int weir_http_add_header(weir_request_t *r, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+/* Send a response for status from a generated page (HTML, or JSON when the
+ * client accepts it) or the configured error_page, then finish. `code` is
+ * the stable error code ("NOT_FOUND"). */
+void weir_http_finalize_error(weir_request_t *r, int status,
+    const char *code);
+/* Start sending the response set up in r (status, headers, body source). */
+void weir_http_send_response(weir_request_t *r);
+
+/* Read up to cap bytes of the decoded request body into dst (the proxy
+ * streams it; chunk framing is removed). Sends "100 Continue" first when
+ * the client asked for it. Returns the count, 0 when the body is complete,
+ * WEIR_AGAIN when the client has to send more (wait for the read event),
+ * or WEIR_ERROR: r->body_error is then the status to answer (400 invalid
+ * chunking, 413 too large) or 0 when the client closed. */
+ssize_t weir_http_read_body(weir_request_t *r, char *dst, size_t cap);
+
+/* Swap the client connection's handlers (the proxy takes it over). */
+void weir_http_set_handlers(weir_request_t *r, weir_event_handler_pt rh,
+    weir_event_handler_pt wh, const char *action);
+
+/* The response is complete: log it, then keep-alive or close. */
+void weir_http_finalize(weir_request_t *r);
+
+/* Close the client connection at once (after an upstream failure once the
+ * head went out: the body is visibly truncated). Logs the request. */
+void weir_http_abort(weir_request_t *r);
+
+/* Make fd the response body source; it is closed with the request. */
+int weir_http_attach_file(weir_request_t *r, int fd);
+
+/* Find a request header (case-insensitive); NULL if absent. */
+const weir_http_header_t *weir_http_header_find(const weir_request_t *r,
+    const char *name);
+
+/* Standard reason phrase of a status code. */
+const char *weir_http_status_text(int status);
+
+#endif /* WEIR_HTTP_REQUEST_H */

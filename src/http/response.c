@@ -1,0 +1,269 @@
+#include "weir_config.h"
+#include "http/response.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/wtime.h"
+#include "http/route.h"
+#include "http/static.h"
+
+static int error_page(weir_request_t *r, int status);
+static void generated_page(weir_request_t *r, int status, const char *code);
+static int wants_json(const weir_request_t *r);
+
+const char *
+weir_http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default:  return status < 300 ? "OK" : status < 400 ? "Redirect"
+                     : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+int
+weir_http_response_head(weir_request_t *r)
+{
+    const weir_route_conf_t *rt = r->route;
+    const char *tokens = weir_http.conf->server_tokens;
+    size_t       size = 256, i;
+    char        *p, *last;
+    int          n;
+
+    for (i = 0; i < r->nresp; i++) {
+        size += r->resp_names[i].len + r->resp_values[i].len + 4;
+    }
+    if (rt) {
+        for (i = 0; i < rt->nadd_headers; i++) {
+            size += strlen(rt->add_headers[i].name)
+                    + strlen(rt->add_headers[i].value) + 4;
+        }
+    }
+    p = r->out = weir_palloc(r->pool, size);
+    if (p == NULL) {
+        return WEIR_ERROR;
+    }
+    last = p + size;
+
+#define PUT(...)                                                            \
+    do {                                                                    \
+        n = snprintf(p, (size_t) (last - p), __VA_ARGS__);                  \
+        if (n < 0 || n >= last - p) {                                       \
+            return WEIR_ERROR;                                              \
+        }                                                                   \
+        p += n;                                                             \
+    } while (0)
+
+    PUT("HTTP/1.1 %d %s\r\n", r->status, weir_http_status_text(r->status));
+    if (tokens) {
+        PUT("Server: %s\r\n", tokens);
+    }
+    PUT("Date: %s\r\n", weir_cached_http_time);
+    for (i = 0; i < r->nresp; i++) {
+        PUT("%.*s: %.*s\r\n", (int) r->resp_names[i].len,
+            r->resp_names[i].data, (int) r->resp_values[i].len,
+            r->resp_values[i].data);
+    }
+    if (r->content_length >= 0 && r->status != 304 && r->status != 204
+        && r->status >= 200) {
+        PUT("Content-Length: %lld\r\n", (long long) r->content_length);
+    }
+    if (r->upgraded) {
+        PUT("Connection: upgrade\r\n");
+    } else if (!r->keepalive) {
+        PUT("Connection: close\r\n");
+    } else if (r->head.version == 10) {
+        PUT("Connection: keep-alive\r\n");
+    }
+    if (rt) {
+        for (i = 0; i < rt->nadd_headers; i++) {
+            PUT("%s: %s\r\n", rt->add_headers[i].name,
+                rt->add_headers[i].value);
+        }
+    }
+    PUT("\r\n");
+#undef PUT
+    r->out_len = (size_t) (p - r->out);
+    r->out_sent = 0;
+    if (r->header_only || r->status == 304 || r->status == 204) {
+        r->body_mem_len = 0;
+        if (r->body_fd >= 0) {
+            r->body_end = r->body_off;
+        }
+    }
+    return WEIR_OK;
+}
+
+static int
+wants_json(const weir_request_t *r)
+{
+    const weir_http_header_t *h = r->h_accept;
+    size_t                    i;
+
+    if (h == NULL) {
+        return 0;
+    }
+    for (i = 0; i + 16 <= h->value_len; i++) {
+        if (weir_strncaseeq(h->value + i, "application/json", 16)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+generated_page(weir_request_t *r, int status, const char *code)
+{
+    const char *reason = weir_http_status_text(status);
+    char       *body;
+    size_t      cap = 512;
+    int         n;
+
+    body = weir_palloc(r->pool, cap);
+    if (body == NULL) {
+        r->body_mem = "";
+        r->body_mem_len = 0;
+        r->content_length = 0;
+        return;
+    }
+    if (wants_json(r)) {
+        n = snprintf(body, cap,
+                     "{\"status\":%d,\"error\":\"%s\",\"message\":\"%s\","
+                     "\"request_id\":\"%s\"}\n",
+                     status, code, reason, r->request_id);
+        weir_http_add_header(r, "Content-Type", 12, "application/json", 16);
+    } else {
+        n = snprintf(body, cap,
+                     "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+                     "\n<body>\n<h1>%d %s</h1>\n<p>%s</p>\n"
+                     "<p>request id: %s</p>\n<hr><p>weir</p>\n</body></html>\n",
+                     status, reason, status, reason, code, r->request_id);
+        weir_http_add_header(r, "Content-Type", 12, "text/html; charset=utf-8",
+                             24);
+    }
+    if (n < 0) {
+        n = 0;
+    }
+    r->body_mem = body;
+    r->body_mem_len = (size_t) n < cap ? (size_t) n : cap - 1;
+    r->content_length = (off_t) r->body_mem_len;
+}
+
+/* error_page = 404 /errors/404.html: served through the server's static
+ * route for that path, with the original status. */
+static int
+error_page(weir_request_t *r, int status)
+{
+    const weir_http_conf_t *conf = weir_http.conf;
+    const weir_error_page_t *pages[2] = { NULL, NULL };
+    size_t                   counts[2] = { 0, 0 }, k, i;
+    const char              *path = NULL;
+    const weir_route_conf_t *rt;
+    weir_static_req_t        sreq;
+    weir_static_res_t        sres;
+
+    if (r->route) {
+        pages[0] = r->route->error_pages;
+        counts[0] = r->route->nerror_pages;
+    }
+    pages[1] = conf->error_pages;
+    counts[1] = conf->nerror_pages;
+    for (k = 0; k < 2 && path == NULL; k++) {
+        for (i = 0; i < counts[k]; i++) {
+            if (pages[k][i].status == status) {
+                path = pages[k][i].path;
+                break;
+            }
+        }
+    }
+    if (path == NULL || r->hc == NULL) {
+        return WEIR_DECLINED;
+    }
+    rt = weir_route_find(r->hc->srv, path, strlen(path));
+    if (rt == NULL || rt->handler != WEIR_ROUTE_STATIC) {
+        return WEIR_DECLINED;
+    }
+    memset(&sreq, 0, sizeof(sreq));
+    sreq.root = rt->root;
+    sreq.index = rt->index;
+    sreq.nindex = rt->nindex;
+    sreq.path = path;
+    sreq.path_len = strlen(path);
+    sreq.method_get_or_head = 1;
+    sreq.mime = weir_http.mime;
+    if (weir_static_open(&sreq, &sres) != WEIR_OK || sres.status != 200) {
+        if (sres.fd >= 0) {
+            close(sres.fd);
+        }
+        return WEIR_DECLINED;
+    }
+    if (weir_http_attach_file(r, sres.fd) != WEIR_OK) {
+        return WEIR_DECLINED;
+    }
+    r->body_off = 0;
+    r->body_end = sres.file_size;
+    r->content_length = sres.file_size;
+    weir_http_add_header(r, "Content-Type", 12, sres.content_type,
+                         strlen(sres.content_type));
+    return WEIR_OK;
+}
+
+void
+weir_http_finalize_error(weir_request_t *r, int status, const char *code)
+{
+    /* A body set up for a normal response is dropped; headers added so
+     * far (Allow, Content-Range) stay. */
+    r->body_mem = NULL;
+    r->body_mem_len = 0;
+    r->body_fd = -1;
+    r->content_length = -1;
+    r->status = status;
+    r->error_code = code;
+    if (r->lingering || status == 408 || status >= 500) {
+        r->keepalive = 0;
+    }
+    if (status == 405) {
+        weir_http_add_header(r, "Allow", 5, "GET, HEAD", 9);
+    }
+    if (error_page(r, status) != WEIR_OK) {
+        generated_page(r, status, code);
+    }
+    weir_http_send_response(r);
+}
