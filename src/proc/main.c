@@ -1,0 +1,232 @@
+/*
+ * weir — command line: test the configuration, signal a running master, or
+ * become the master.
+ */
+#include "weir_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/core.h"
+#include "core/log.h"
+#include "core/wtime.h"
+#include "proc/config.h"
+#include "proc/master.h"
+
+typedef struct options_s {
+    const char *conf;
+    const char *prefix;
+    const char *signal;
+    int         test;
+    int         dump;
+} options_t;
+
+static void usage(FILE *out);
+static int parse_args(int argc, char **argv, options_t *o);
+static char *absolute(const char *path);
+static int send_signal(const weir_config_t *cf, const char *prefix,
+    const char *name);
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: weir [-c file] [-p prefix] [-t] [-T] [-s signal] [-V] [-h]\n"
+        "\n"
+        "  -c file    configuration file (default: prefix/conf/weir.ini)\n"
+        "  -p prefix  prefix for relative paths (default: %s)\n"
+        "  -t         test the configuration and exit\n"
+        "  -T         test, then print the effective configuration\n"
+        "  -s signal  send a signal to the running master: "
+        "reload, quit, stop, reopen\n"
+        "  -V         print version and configure options\n"
+        "  -h         this help\n", WEIR_DEFAULT_PREFIX);
+}
+
+static int
+parse_args(int argc, char **argv, options_t *o)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (a[0] != '-' || a[1] == '\0' || a[2] != '\0') {
+            fprintf(stderr, "weir: invalid option: \"%s\"\n", a);
+            return WEIR_ERROR;
+        }
+        switch (a[1]) {
+        case 'h':
+        case '?':
+            usage(stdout);
+            return WEIR_DONE;
+        case 'V':
+            printf("weir version %s\nbuilt by %s\nconfigure arguments: %s\n",
+                   WEIR_VERSION, WEIR_CC_VERSION, WEIR_CONFIGURE_ARGS);
+            return WEIR_DONE;
+        case 't':
+            o->test = 1;
+            break;
+        case 'T':
+            o->test = 1;
+            o->dump = 1;
+            break;
+        case 'c':
+        case 'p':
+        case 's':
+            if (i + 1 >= argc) {
+                fprintf(stderr, "weir: option \"-%c\" requires an argument\n",
+                        a[1]);
+                return WEIR_ERROR;
+            }
+            if (a[1] == 'c') {
+                o->conf = argv[++i];
+            } else if (a[1] == 'p') {
+                o->prefix = argv[++i];
+            } else {
+                o->signal = argv[++i];
+            }
+            break;
+        default:
+            fprintf(stderr, "weir: invalid option: \"%s\"\n", a);
+            return WEIR_ERROR;
+        }
+    }
+    return WEIR_OK;
+}
+
+static char *
+absolute(const char *path)
+{
+    char   cwd[PATH_MAX], *p;
+    size_t n;
+
+    if (path[0] == '/') {
+        p = strdup(path);
+    } else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return NULL;
+    } else {
+        n = strlen(cwd) + strlen(path) + 2;
+        p = malloc(n);
+        if (p) {
+            snprintf(p, n, "%s/%s", cwd, path);
+        }
+    }
+    /* No trailing slash: "prefix/logs" is built by appending. */
+    if (p) {
+        n = strlen(p);
+        while (n > 1 && p[n - 1] == '/') {
+            p[--n] = '\0';
+        }
+    }
+    return p;
+}
+
+static int
+send_signal(const weir_config_t *cf, const char *prefix, const char *name)
+{
+    static const struct {
+        const char *name;
+        int         signo;
+    } sigs[] = {
+        { "reload", SIGHUP }, { "quit", SIGQUIT }, { "stop", SIGTERM },
+        { "reopen", SIGUSR1 },
+    };
+    char   err[512], def[PATH_MAX];
+    const char *pidfile;
+    long   pid;
+    size_t i;
+
+    for (i = 0; i < weir_nelems(sigs); i++) {
+        if (strcmp(sigs[i].name, name) == 0) {
+            break;
+        }
+    }
+    if (i == weir_nelems(sigs)) {
+        fprintf(stderr, "weir: invalid signal \"%s\" (reload, quit, stop, "
+                "reopen)\n", name);
+        return 1;
+    }
+    if (cf && cf->main.pid) {
+        pidfile = cf->main.pid;
+    } else {
+        snprintf(def, sizeof(def), "%s/logs/weir.pid", prefix);
+        pidfile = def;
+    }
+    pid = weir_master_pid_read(pidfile, err, sizeof(err));
+    if (pid <= 0) {
+        fprintf(stderr, "weir: no running master: %s\n", err);
+        return 1;
+    }
+    if (kill((pid_t) pid, sigs[i].signo) < 0) {
+        fprintf(stderr, "weir: kill(%ld, %s) failed: %s\n", pid, name,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    options_t            o;
+    weir_config_errors_t errs = { NULL, 0, 0 };
+    weir_config_t       *cf;
+    char                *prefix, *conf, buf[PATH_MAX];
+    size_t               i;
+    int                  rc;
+
+    memset(&o, 0, sizeof(o));
+    rc = parse_args(argc, argv, &o);
+    if (rc != WEIR_OK) {
+        return rc == WEIR_DONE ? 0 : 1;
+    }
+    weir_time_update();
+    prefix = absolute(o.prefix ? o.prefix : WEIR_DEFAULT_PREFIX);
+    if (o.conf) {
+        conf = absolute(o.conf);
+    } else if (o.prefix) {
+        snprintf(buf, sizeof(buf), "%s/conf/weir.ini", prefix);
+        conf = strdup(buf);
+    } else {
+        conf = strdup(WEIR_DEFAULT_CONF);
+    }
+    if (prefix == NULL || conf == NULL) {
+        fprintf(stderr, "weir: out of memory\n");
+        return 1;
+    }
+
+    cf = weir_config_load(conf, prefix, &errs);
+    if (o.signal) {
+        /* Signalling needs only the pid file: fall back to the default
+         * path when the file does not load. */
+        rc = send_signal(cf, prefix, o.signal);
+        weir_config_errors_free(&errs);
+        if (cf) {
+            weir_config_free(cf);
+        }
+        return rc;
+    }
+    if (cf == NULL) {
+        for (i = 0; i < errs.n; i++) {
+            fprintf(stderr, "weir: %s\n", errs.lines[i]);
+        }
+        fprintf(stderr, "weir: configuration file %s test failed\n", conf);
+        weir_config_errors_free(&errs);
+        return 1;
+    }
+    if (o.test) {
+        fprintf(stderr, "weir: configuration file %s test is successful\n",
+                conf);
+        if (o.dump) {
+            weir_config_dump(cf, stdout);
+        }
+        weir_config_free(cf);
+        return 0;
+    }
+    return weir_master_run(cf);
+}

@@ -1,0 +1,732 @@
+#include "weir_config.h"
+#include "proc/master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/shm.h"
+#include "core/wtime.h"
+#include "event/listen.h"
+#include "proc/worker.h"
+
+#define MAX_WORKERS      256
+#define BACKOFF_MIN_MS   100
+#define BACKOFF_MAX_MS   5000
+#define QUICK_DEATH_MS   2000   /* a worker dying sooner is crash-looping */
+
+typedef struct worker_s {
+    pid_t        pid;           /* 0: free entry */
+    int          slot;
+    uint64_t     generation;
+    weir_msec_t  started;
+    unsigned     exiting:1;     /* told to stop: do not respawn */
+} worker_t;
+
+typedef struct slot_state_s {
+    int          quick_deaths;  /* consecutive */
+    weir_msec_t  respawn_at;    /* 0: none pending */
+} slot_state_t;
+
+static volatile sig_atomic_t sig_child, sig_reload, sig_quit, sig_terminate,
+                             sig_reopen, sig_winch, sig_alarm;
+
+static weir_config_t       *conf;
+static weir_listen_group_t  group;
+static worker_t             workers[MAX_WORKERS * 2];
+static slot_state_t         slots[MAX_WORKERS];
+static uint64_t             generation = 1;
+static uint64_t             restarts;
+static weir_log_file_t      errlog_file = { -1, NULL };
+static weir_log_file_t      access_file = { -1, NULL };
+static int                  workers_stopped;   /* after WINCH */
+
+/* Process counters in shared memory, for the metrics endpoint (workers
+ * read them; the segment outlives every generation). */
+typedef struct proc_stats_s {
+    weir_shm_counter_t workers_restarts_total;
+    weir_shm_counter_t reloads_total;
+    weir_shm_counter_t reloads_failed_total;
+    weir_shm_counter_t config_generation;
+} proc_stats_t;
+
+static weir_shm_t          *shm;
+static proc_stats_t        *stats;
+
+static void signal_handler(int signo);
+static int setup_signals(void);
+static int open_logs(const weir_config_t *cf, weir_log_file_t *el,
+    weir_log_file_t *al);
+static int sync_listeners(const weir_config_t *cf, char *err, size_t errlen);
+static int daemonize(void);
+static int pid_write(const char *path);
+static void pid_remove(const char *path);
+static pid_t spawn(int slot);
+static void spawn_all(void);
+static void signal_workers(int signo, uint64_t gen_below);
+static size_t live_workers(void);
+static void reap(void);
+static void schedule_respawns(void);
+static void arm_alarm(void);
+static void reload(void);
+static void reopen(void);
+static void chown_logs(void);
+
+static void
+signal_handler(int signo)
+{
+    switch (signo) {
+    case SIGCHLD:  sig_child = 1; break;
+    case SIGHUP:   sig_reload = 1; break;
+    case SIGQUIT:  sig_quit = 1; break;
+    case SIGTERM:
+    case SIGINT:   sig_terminate = 1; break;
+    case SIGUSR1:  sig_reopen = 1; break;
+    case SIGWINCH: sig_winch = 1; break;
+    case SIGALRM:  sig_alarm = 1; break;
+    default: break;
+    }
+}
+
+static int
+setup_signals(void)
+{
+    struct sigaction sa;
+    sigset_t         set;
+    int sigs[] = { SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1,
+                   SIGWINCH, SIGALRM };
+    size_t i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = signal_handler;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&set);
+    for (i = 0; i < weir_nelems(sigs); i++) {
+        if (sigaction(sigs[i], &sa, NULL) < 0) {
+            return WEIR_ERROR;
+        }
+        sigaddset(&set, sigs[i]);
+    }
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    /* Blocked except in sigsuspend(): the loop never misses one. */
+    return sigprocmask(SIG_BLOCK, &set, NULL) == 0 ? WEIR_OK : WEIR_ERROR;
+}
+
+static int
+open_logs(const weir_config_t *cf, weir_log_file_t *el, weir_log_file_t *al)
+{
+    el->fd = -1;
+    el->path = NULL;
+    al->fd = -1;
+    al->path = NULL;
+    if (cf->main.error_log && weir_log_file_open(el, cf->main.error_log) < 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot open error log \"%s\"", cf->main.error_log);
+        return WEIR_ERROR;
+    }
+    if (cf->http.access_log
+        && weir_log_file_open(al, cf->http.access_log) < 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot open access log \"%s\"", cf->http.access_log);
+        if (el->fd >= 0) {
+            close(el->fd);
+            free(el->path);
+            el->fd = -1;
+        }
+        return WEIR_ERROR;
+    }
+    return WEIR_OK;
+}
+
+static void
+close_log(weir_log_file_t *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    free(f->path);
+    f->fd = -1;
+    f->path = NULL;
+}
+
+static int
+sync_listeners(const weir_config_t *cf, char *err, size_t errlen)
+{
+    weir_listen_want_t want[256];
+    size_t             i, j, n = 0;
+
+    for (i = 0; i < cf->http.nservers; i++) {
+        const weir_server_conf_t *srv = cf->http.servers[i];
+        for (j = 0; j < srv->nlistens && n < weir_nelems(want); j++) {
+            want[n].addr = (const struct sockaddr *) &srv->listens[j].addr;
+            want[n].addrlen = srv->listens[j].addrlen;
+            want[n].text = srv->listens[j].text;
+            want[n].backlog = srv->listens[j].backlog;
+            n++;
+        }
+    }
+    return weir_listen_group_sync(&group, want, n, (int) cf->main.workers,
+                                  err, errlen);
+}
+
+static int
+daemonize(void)
+{
+    int fd;
+
+    switch (fork()) {
+    case -1:
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno, "fork() failed");
+        return WEIR_ERROR;
+    case 0:
+        break;
+    default:
+        _exit(0);
+    }
+    if (setsid() < 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno, "setsid() failed");
+        return WEIR_ERROR;
+    }
+    umask(022);
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        /* stderr too once the error log is a file of its own. */
+        if (weir_errlog.file->fd != STDERR_FILENO) {
+            dup2(fd, STDERR_FILENO);
+        }
+        if (fd > STDERR_FILENO) {
+            close(fd);
+        }
+    }
+    return WEIR_OK;
+}
+
+static int
+pid_write(const char *path)
+{
+    char buf[32];
+    int  fd, n;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot write pid file \"%s\"", path);
+        return WEIR_ERROR;
+    }
+    n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+    if (write(fd, buf, (size_t) n) != n) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot write pid file \"%s\"", path);
+        close(fd);
+        return WEIR_ERROR;
+    }
+    close(fd);
+    return WEIR_OK;
+}
+
+static void
+pid_remove(const char *path)
+{
+    char err[256];
+
+    /* Only our own: a newer master may have written it meanwhile. */
+    if (path && weir_master_pid_read(path, err, sizeof(err)) == getpid()) {
+        unlink(path);
+    }
+}
+
+long
+weir_master_pid_read(const char *path, char *err, size_t errlen)
+{
+    char    buf[32];
+    ssize_t n;
+    long    pid;
+    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open pid file \"%s\": %s", path,
+                 strerror(errno));
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        snprintf(err, errlen, "pid file \"%s\" is empty", path);
+        return 0;
+    }
+    buf[n] = '\0';
+    pid = strtol(buf, NULL, 10);
+    if (pid <= 0) {
+        snprintf(err, errlen, "invalid pid in \"%s\"", path);
+        return 0;
+    }
+    if (kill((pid_t) pid, 0) < 0 && errno == ESRCH) {
+        snprintf(err, errlen, "stale pid file \"%s\": process %ld is not "
+                 "running", path, pid);
+        return 0;
+    }
+    return pid;
+}
+
+static pid_t
+spawn(int slot)
+{
+    weir_worker_args_t args;
+    pid_t              pid;
+    size_t             i;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid == 0) {
+            break;
+        }
+    }
+    if (i == weir_nelems(workers)) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
+                       "too many worker processes");
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno, "fork() failed");
+        return -1;
+    }
+    if (pid == 0) {
+        args.cf = conf;
+        args.slot = slot;
+        args.generation = generation;
+        args.group = &group;
+        args.access_log = access_file.fd >= 0 ? &access_file : NULL;
+        weir_worker_run(&args);
+    }
+    workers[i].pid = pid;
+    workers[i].slot = slot;
+    workers[i].generation = generation;
+    workers[i].started = weir_current_msec;
+    workers[i].exiting = 0;
+    slots[slot].respawn_at = 0;
+    weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
+                   "started worker process %d (slot %d, generation %llu)",
+                   (int) pid, slot, (unsigned long long) generation);
+    return pid;
+}
+
+static void
+spawn_all(void)
+{
+    int slot;
+
+    for (slot = 0; slot < (int) conf->main.workers; slot++) {
+        spawn(slot);
+    }
+}
+
+/* Signal the workers older than gen_below (all if 0 is given as "any"). */
+static void
+signal_workers(int signo, uint64_t gen_below)
+{
+    size_t i;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid == 0) {
+            continue;
+        }
+        if (gen_below && workers[i].generation >= gen_below) {
+            continue;
+        }
+        if (signo == SIGQUIT || signo == SIGTERM) {
+            workers[i].exiting = 1;
+        }
+        if (kill(workers[i].pid, signo) < 0 && errno != ESRCH) {
+            weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                           "kill(%d, %d) failed", (int) workers[i].pid, signo);
+        }
+    }
+}
+
+static size_t
+live_workers(void)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        n += workers[i].pid != 0;
+    }
+    return n;
+}
+
+static void
+reap(void)
+{
+    pid_t       pid;
+    int         status, slot;
+    size_t      i;
+    worker_t   *w;
+    weir_msec_t lived;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        w = NULL;
+        for (i = 0; i < weir_nelems(workers); i++) {
+            if (workers[i].pid == pid) {
+                w = &workers[i];
+                break;
+            }
+        }
+        if (w == NULL) {
+            continue;
+        }
+        w->pid = 0;
+        slot = w->slot;
+        if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
+                           "worker process %d exited", (int) pid);
+            continue;
+        }
+        if (WIFSIGNALED(status)) {
+            weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                           "worker process %d exited on signal %d (slot %d, "
+                           "%s)", (int) pid, WTERMSIG(status), slot,
+                           WCOREDUMP(status) ? "core dumped" : "no core dump");
+        } else {
+            weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                           "worker process %d exited with code %d (slot %d)",
+                           (int) pid, WEXITSTATUS(status), slot);
+        }
+        if (w->exiting || w->generation != generation || sig_quit
+            || sig_terminate || workers_stopped) {
+            continue;
+        }
+        lived = weir_current_msec - w->started;
+        if (lived < QUICK_DEATH_MS) {
+            slots[slot].quick_deaths++;
+        } else {
+            slots[slot].quick_deaths = 0;
+        }
+        restarts++;
+        weir_shm_counter_add(&stats->workers_restarts_total, 1);
+        if (slots[slot].quick_deaths <= 1) {
+            /* The first death is replaced at once. */
+            weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                           "restarting worker slot %d (restart #%llu)", slot,
+                           (unsigned long long) restarts);
+            spawn(slot);
+        } else {
+            weir_msec_t d = BACKOFF_MIN_MS;
+            int         k;
+            for (k = 2; k < slots[slot].quick_deaths && d < BACKOFF_MAX_MS;
+                 k++) {
+                d *= 2;
+            }
+            d = weir_min(d, BACKOFF_MAX_MS);
+            slots[slot].respawn_at = weir_current_msec + d;
+            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                           "worker slot %d is crash-looping (%d quick exits): "
+                           "restart #%llu in %lld ms", slot,
+                           slots[slot].quick_deaths,
+                           (unsigned long long) restarts, (long long) d);
+        }
+    }
+}
+
+static void
+arm_alarm(void)
+{
+    struct itimerval it;
+    weir_msec_t      next = 0;
+    int              s;
+
+    for (s = 0; s < MAX_WORKERS; s++) {
+        if (slots[s].respawn_at && (next == 0 || slots[s].respawn_at < next)) {
+            next = slots[s].respawn_at;
+        }
+    }
+    memset(&it, 0, sizeof(it));
+    if (next) {
+        weir_msec_t d = weir_max(next - weir_current_msec, 1);
+        it.it_value.tv_sec = d / 1000;
+        it.it_value.tv_usec = (d % 1000) * 1000;
+    }
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void
+schedule_respawns(void)
+{
+    int s;
+
+    for (s = 0; s < MAX_WORKERS; s++) {
+        if (slots[s].respawn_at && slots[s].respawn_at <= weir_current_msec) {
+            slots[s].respawn_at = 0;
+            if (s < (int) conf->main.workers && !workers_stopped) {
+                spawn(s);
+            }
+        }
+    }
+    arm_alarm();
+}
+
+static void
+reload(void)
+{
+    weir_config_errors_t errs = { NULL, 0, 0 };
+    weir_config_t       *ncf;
+    weir_log_file_t      el, al;
+    char                 err[512];
+    size_t               i;
+
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "reloading configuration \"%s\"", conf->file);
+    ncf = weir_config_load(conf->file, conf->prefix, &errs);
+    if (ncf == NULL) {
+        for (i = 0; i < errs.n; i++) {
+            weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                           errs.lines[i]);
+        }
+        weir_config_errors_free(&errs);
+        weir_shm_counter_add(&stats->reloads_failed_total, 1);
+        return;
+    }
+    if ((size_t) ncf->main.shm_size != (size_t) conf->main.shm_size) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                       "shm_size changes take effect on restart only");
+    }
+    if (ncf->main.workers > MAX_WORKERS) {
+        ncf->main.workers = MAX_WORKERS;
+    }
+    if (open_logs(ncf, &el, &al) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "reload failed: cannot open the logs; keeping the "
+                       "running configuration");
+        weir_config_free(ncf);
+        return;
+    }
+    if (sync_listeners(ncf, err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                       err);
+        close_log(&el);
+        close_log(&al);
+        weir_config_free(ncf);
+        return;
+    }
+    /* Commit: new logs, new config, new generation on the same sockets. */
+    if (el.fd >= 0) {
+        close_log(&errlog_file);
+        errlog_file = el;
+        weir_errlog.file = &errlog_file;
+    }
+    weir_errlog.level = ncf->main.log_level;
+    close_log(&access_file);
+    access_file = al;
+    chown_logs();
+    ncf->generation = ++generation;
+    weir_shm_counter_add(&stats->reloads_total, 1);
+    weir_shm_counter_set(&stats->config_generation, generation);
+    weir_config_free(conf);
+    conf = ncf;
+    workers_stopped = 0;
+    memset(slots, 0, sizeof(slots));
+    arm_alarm();
+    spawn_all();
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "reload: generation %llu started",
+                   (unsigned long long) generation);
+    signal_workers(SIGQUIT, generation);
+}
+
+/* Files are created by the master (maybe root); workers that reopen them
+ * after a switch of user must be able to write. */
+static void
+chown_logs(void)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0 || conf == NULL || conf->main.user == NULL) {
+        return;
+    }
+    pw = getpwnam(conf->main.user);
+    if (pw == NULL) {
+        return;
+    }
+    if (errlog_file.fd >= 0 && fchown(errlog_file.fd, pw->pw_uid, (gid_t) -1)
+        < 0) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
+    }
+    if (access_file.fd >= 0 && fchown(access_file.fd, pw->pw_uid, (gid_t) -1)
+        < 0) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
+    }
+}
+
+static void
+reopen(void)
+{
+    if (errlog_file.fd >= 0 && weir_log_file_reopen(&errlog_file) < 0) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                       "cannot reopen \"%s\"", errlog_file.path);
+    }
+    if (access_file.fd >= 0 && weir_log_file_reopen(&access_file) < 0) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                       "cannot reopen \"%s\"", access_file.path);
+    }
+    chown_logs();
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "reopening logs");
+    signal_workers(SIGUSR1, 0);
+}
+
+int
+weir_master_run(weir_config_t *cf)
+{
+    sigset_t      empty;
+    struct rlimit rl;
+    int           terminating = 0, quitting = 0;
+    weir_msec_t   kill_at = 0;
+    char          err[512];
+
+    conf = cf;
+    conf->generation = generation;
+    if (conf->main.workers > MAX_WORKERS) {
+        conf->main.workers = MAX_WORKERS;
+    }
+    weir_time_update();
+    prctl(PR_SET_NAME, "weir-master", 0, 0, 0);
+
+    /* Use the hard limit for descriptors: idle keep-alive connections are
+     * cheap, running out of fds is not. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = cf->main.worker_rlimit_nofile > 0
+                          ? (rlim_t) weir_min((rlim_t) cf->main.worker_rlimit_nofile,
+                                              rl.rlim_max)
+                          : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (cf->main.pid && weir_master_pid_read(cf->main.pid, err, sizeof(err))
+        > 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
+                       "another master is running (pid file \"%s\")",
+                       cf->main.pid);
+        return 1;
+    }
+    if (open_logs(cf, &errlog_file, &access_file) != WEIR_OK) {
+        return 1;
+    }
+    shm = weir_shm_create((size_t) cf->main.shm_size, err, sizeof(err));
+    if (shm == NULL) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
+                       "cannot create shared memory: %s", err);
+        return 1;
+    }
+    stats = weir_shm_zone(shm, "weir:process", sizeof(*stats), NULL);
+    if (stats == NULL) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
+                       "shared memory (shm_size) too small");
+        return 1;
+    }
+    weir_shm_counter_set(&stats->config_generation, generation);
+    if (sync_listeners(cf, err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
+        return 1;
+    }
+    if (errlog_file.fd >= 0) {
+        weir_errlog.file = &errlog_file;
+    }
+    weir_errlog.level = cf->main.log_level;
+    chown_logs();
+    if (cf->main.daemon && daemonize() != WEIR_OK) {
+        return 1;
+    }
+    if (setup_signals() != WEIR_OK) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot set up signals");
+        return 1;
+    }
+    if (cf->main.pid && pid_write(cf->main.pid) != WEIR_OK) {
+        return 1;
+    }
+    if (geteuid() == 0 && cf->main.user == NULL) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                       "workers run as root: set \"user\" in [main]");
+    }
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "weir/%s started: %lld workers", WEIR_VERSION,
+                   (long long) cf->main.workers);
+    spawn_all();
+
+    sigemptyset(&empty);
+    for (;;) {
+        sigsuspend(&empty);
+        weir_time_update();
+
+        if (sig_child) {
+            sig_child = 0;
+            reap();
+            arm_alarm();
+        }
+        if (sig_alarm) {
+            sig_alarm = 0;
+            if (terminating && weir_current_msec >= kill_at) {
+                signal_workers(SIGKILL, 0);
+            }
+            schedule_respawns();
+        }
+        if ((quitting || terminating) && live_workers() == 0) {
+            break;
+        }
+        if (sig_terminate && !terminating) {
+            terminating = 1;
+            weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
+            signal_workers(SIGTERM, 0);
+            kill_at = weir_current_msec + 1000;
+            alarm(1);
+            if (live_workers() == 0) {
+                break;
+            }
+        }
+        if (sig_quit && !quitting && !terminating) {
+            quitting = 1;
+            weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "graceful stop");
+            memset(slots, 0, sizeof(slots));
+            arm_alarm();
+            signal_workers(SIGQUIT, 0);
+            if (live_workers() == 0) {
+                break;
+            }
+        }
+        if (sig_reload) {
+            sig_reload = 0;
+            if (!quitting && !terminating) {
+                reload();
+            }
+        }
+        if (sig_reopen) {
+            sig_reopen = 0;
+            reopen();
+        }
+        if (sig_winch) {
+            sig_winch = 0;
+            if (!quitting && !terminating) {
+                weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                               "gracefully stopping workers (WINCH)");
+                workers_stopped = 1;
+                memset(slots, 0, sizeof(slots));
+                arm_alarm();
+                signal_workers(SIGQUIT, 0);
+            }
+        }
+    }
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "exit");
+    pid_remove(cf == conf ? cf->main.pid : conf->main.pid);
+    weir_listen_group_close(&group);
+    return 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * The master process: owns the configuration, the logs, the listener group
+ * and the workers; acts on signals in one loop. Never touches a client byte.
+ */
+#ifndef WEIR_PROC_MASTER_H
+#define WEIR_PROC_MASTER_H
+
+#include "proc/config.h"
+
+/* Run the master with a loaded configuration (ownership passes to it).
+ * Returns the process exit code. */
+int weir_master_run(weir_config_t *cf);
+
+/* Read the pid in the pid file; 0 and a message in err if there is no
+ * running master behind it. */
+long weir_master_pid_read(const char *path, char *err, size_t errlen);
+
+#endif /* WEIR_PROC_MASTER_H */

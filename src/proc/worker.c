@@ -1,0 +1,372 @@
+#include "weir_config.h"
+#include "proc/worker.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/wtime.h"
+#include "event/conn.h"
+#include "event/loop.h"
+#include "http/access_log.h"
+#include "http/mime.h"
+#include "http/request.h"
+#include "upstream/proxy.h"
+#include "upstream/upstream.h"
+
+/* Accepting more than this many connections per wake-up would starve the
+ * connections already open; the rest is picked up on the next round. */
+#define ACCEPT_BATCH 64
+
+typedef struct listener_s {
+    const weir_server_conf_t *srv;
+    weir_conn_t              *lc;
+} listener_t;
+
+static volatile sig_atomic_t sig_quit, sig_terminate, sig_reopen;
+static listener_t           *listeners;
+static size_t                nlisteners;
+static const weir_worker_args_t *wa;
+static int64_t               max_conns;
+
+static void signal_handler(int signo);
+static void setup_signals(sigset_t *wait_mask);
+static void drop_privileges(const weir_main_conf_t *mc);
+static int open_listeners(void);
+static void accept_handler(weir_event_t *ev);
+static void stop_accepting(void);
+static void reopen_logs(void);
+static void worker_exit(int code) __attribute__((noreturn));
+
+static void
+signal_handler(int signo)
+{
+    switch (signo) {
+    case SIGQUIT: sig_quit = 1; break;
+    case SIGTERM:
+    case SIGINT:  sig_terminate = 1; break;
+    case SIGUSR1: sig_reopen = 1; break;
+    default: break;
+    }
+}
+
+static void
+setup_signals(sigset_t *wait_mask)
+{
+    struct sigaction sa;
+    sigset_t         block;
+    int              sigs[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
+    size_t           i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = signal_handler;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    for (i = 0; i < weir_nelems(sigs); i++) {
+        sigaction(sigs[i], &sa, NULL);
+        sigaddset(&block, sigs[i]);
+    }
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGWINCH, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGWINCH, &sa, NULL);
+    /* Blocked except inside epoll_pwait(): no flag is missed between a
+     * check and the wait. */
+    sigprocmask(SIG_SETMASK, &block, NULL);
+    sigemptyset(wait_mask);
+}
+
+static void
+drop_privileges(const weir_main_conf_t *mc)
+{
+    struct passwd *pw;
+    struct group  *gr;
+    gid_t          gid;
+
+    if (geteuid() != 0 || mc->user == NULL) {
+        return;
+    }
+    pw = getpwnam(mc->user);
+    if (pw == NULL) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "unknown user \"%s\"", mc->user);
+        worker_exit(2);
+    }
+    gid = pw->pw_gid;
+    if (mc->group) {
+        gr = getgrnam(mc->group);
+        if (gr == NULL) {
+            weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                           "unknown group \"%s\"", mc->group);
+            worker_exit(2);
+        }
+        gid = gr->gr_gid;
+    }
+    if (setgid(gid) < 0 || initgroups(mc->user, gid) < 0
+        || setuid(pw->pw_uid) < 0) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
+                       "cannot switch to user \"%s\"", mc->user);
+        worker_exit(2);
+    }
+    /* Allow core dumps after the switch: crash evidence matters. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+static int
+open_listeners(void)
+{
+    const weir_http_conf_t *http = &wa->cf->http;
+    const weir_listen_group_t *g = wa->group;
+    size_t i, j, k, n = 0;
+    int    fd, used;
+
+    for (i = 0; i < http->nservers; i++) {
+        n += http->servers[i]->nlistens;
+    }
+    listeners = calloc(n ? n : 1, sizeof(*listeners));
+    if (listeners == NULL) {
+        return WEIR_ERROR;
+    }
+    for (i = 0; i < http->nservers; i++) {
+        const weir_server_conf_t *srv = http->servers[i];
+        for (j = 0; j < srv->nlistens; j++) {
+            const weir_listen_conf_t *l = &srv->listens[j];
+            weir_conn_t *lc;
+
+            fd = weir_listen_group_fd(g, (const struct sockaddr *) &l->addr,
+                                      l->addrlen, wa->slot);
+            if (fd < 0) {
+                weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
+                               "no socket for %s in slot %d", l->text,
+                               wa->slot);
+                continue;
+            }
+            lc = weir_conn_get(fd);
+            if (lc == NULL) {
+                return WEIR_ERROR;
+            }
+            lc->is_listener = 1;
+            lc->log.connection = 0;
+            lc->read.handler = accept_handler;
+            lc->write.handler = accept_handler;
+            lc->data = &listeners[nlisteners];
+            listeners[nlisteners].srv = srv;
+            listeners[nlisteners].lc = lc;
+            nlisteners++;
+            /* Connections may already wait in the queue (a replaced
+             * worker): no edge will report them, so look now. */
+            lc->read.ready = 1;
+            weir_event_post(&lc->read);
+        }
+    }
+    /* The other slots' sockets are not ours: the master holds them. */
+    for (k = 0; k < g->n; k++) {
+        used = 0;
+        for (i = 0; i < nlisteners; i++) {
+            if (listeners[i].lc->fd == g->socks[k].fd) {
+                used = 1;
+            }
+        }
+        if (!used) {
+            close(g->socks[k].fd);
+        }
+    }
+    return WEIR_OK;
+}
+
+static void
+accept_handler(weir_event_t *ev)
+{
+    weir_conn_t            *lc = ev->data, *c;
+    listener_t             *ls = lc->data;
+    struct sockaddr_storage sa;
+    socklen_t               len;
+    int                     fd, i, on = 1;
+
+    if (ev->write && !ev->timedout) {
+        return;
+    }
+    ev->timedout = 0;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        if ((int64_t) (weir_conn_count() - nlisteners) >= max_conns) {
+            /* Leave the rest in the kernel queue; look again shortly. */
+            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                           "%lld worker_connections are not enough",
+                           (long long) max_conns);
+            weir_timer_add(&lc->read, 100);
+            return;
+        }
+        len = sizeof(sa);
+        fd = accept4(lc->fd, (struct sockaddr *) &sa, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                ev->ready = 0;
+                return;
+            }
+            if (errno == ECONNABORTED || errno == EINTR) {
+                continue;
+            }
+            weir_log_error(errno == EMFILE || errno == ENFILE ? WEIR_LOG_CRIT
+                                                             : WEIR_LOG_ERR,
+                           &weir_errlog, errno, "accept4() failed");
+            /* Out of descriptors: pause accepting instead of spinning. */
+            weir_timer_add(&lc->read, 500);
+            return;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+        c = weir_conn_get(fd);
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        memcpy(&c->sockaddr, &sa, len);
+        c->socklen = len;
+        weir_sockaddr_text((struct sockaddr *) &sa, c->addr_text,
+                           sizeof(c->addr_text), 0);
+        c->start_msec = weir_current_msec;
+        c->listener = ls;
+        weir_http_init_connection(c, ls->srv);
+    }
+    weir_event_post(ev);
+}
+
+static void
+stop_accepting(void)
+{
+    size_t i;
+
+    for (i = 0; i < nlisteners; i++) {
+        if (listeners[i].lc) {
+            /* Closes only this worker's copy; the master keeps the
+             * socket and its queue for the next generation. */
+            weir_conn_close(listeners[i].lc);
+            listeners[i].lc = NULL;
+        }
+    }
+    nlisteners = 0;
+}
+
+static void
+reopen_logs(void)
+{
+    weir_access_log_flush();
+    if (wa->access_log && weir_log_file_reopen(wa->access_log) < 0) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                       "cannot reopen access log \"%s\"",
+                       wa->access_log->path);
+    }
+    if (weir_errlog.file->path && weir_log_file_reopen(weir_errlog.file) < 0) {
+        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                       "cannot reopen error log \"%s\"",
+                       weir_errlog.file->path);
+    }
+}
+
+static void
+worker_exit(int code)
+{
+    weir_access_log_flush();
+    _exit(code);
+}
+
+void
+weir_worker_run(const weir_worker_args_t *args)
+{
+    const weir_config_t *cf = args->cf;
+    sigset_t             wait_mask;
+    weir_mime_t         *mime = NULL;
+    char                 err[512];
+    weir_msec_t          deadline = 0;
+
+    wa = args;
+    weir_log_slot = args->slot;
+    prctl(PR_SET_NAME, "weir-worker", 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    setup_signals(&wait_mask);
+    weir_time_update();
+
+    if (cf->main.worker_cpu_affinity) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(args->slot % CPU_SETSIZE, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+            weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno,
+                           "sched_setaffinity(%d) failed", args->slot);
+        }
+    }
+    drop_privileges(&cf->main);
+    max_conns = cf->main.worker_connections > 0 ? cf->main.worker_connections
+                                                : 10000;
+
+    if (cf->http.mime_types
+        && weir_mime_load(cf->http.mime_types, cf->pool, &mime, err,
+                          sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                       "%s; serving files as application/octet-stream", err);
+        mime = NULL;
+    }
+    weir_http.conf = &cf->http;
+    weir_http.mime = mime;
+    weir_http.prefix = cf->prefix;
+    weir_http.quitting = 0;
+    weir_http.proxy = weir_proxy_handle;
+    if (weir_upstream_init(cf->upstreams, cf->nupstreams) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "out of memory");
+        worker_exit(2);
+    }
+
+    if (weir_loop_init() != WEIR_OK
+        || weir_access_log_init(&cf->http, args->access_log) != WEIR_OK
+        || open_listeners() != WEIR_OK) {
+        worker_exit(2);
+    }
+    weir_loop_set_sigmask(&wait_mask);
+
+    for (;;) {
+        if (weir_loop_run_once(weir_http.quitting ? 500 : -1) != WEIR_OK) {
+            worker_exit(2);
+        }
+        if (sig_terminate) {
+            worker_exit(0);
+        }
+        if (sig_reopen) {
+            sig_reopen = 0;
+            reopen_logs();
+        }
+        if (sig_quit && !weir_http.quitting) {
+            stop_accepting();
+            /* Idle keep-alive connections get a short grace in which a
+             * request on its way is still answered (with close). */
+            weir_http_shutdown(weir_min(1000, cf->http.keepalive_timeout));
+            weir_proxy_shutdown();
+            deadline = weir_current_msec + cf->main.shutdown_timeout;
+        }
+        if (weir_http.quitting) {
+            if (weir_conn_count() == 0) {
+                worker_exit(0);
+            }
+            if (weir_current_msec >= deadline) {
+                weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                               "shutdown_timeout expired with %zu connections "
+                               "open: closing them", weir_conn_count());
+                worker_exit(0);
+            }
+        }
+    }
+}

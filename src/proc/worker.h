@@ -1,0 +1,24 @@
+/*
+ * A worker process: one epoll loop accepting on its slot's sockets of the
+ * listener group, serving HTTP until told to stop.
+ */
+#ifndef WEIR_PROC_WORKER_H
+#define WEIR_PROC_WORKER_H
+
+#include "core/log.h"
+#include "event/listen.h"
+#include "proc/config.h"
+
+typedef struct weir_worker_args_s {
+    const weir_config_t       *cf;
+    int                        slot;
+    uint64_t                   generation;
+    const weir_listen_group_t *group;
+    weir_log_file_t           *access_log;   /* NULL when off */
+} weir_worker_args_t;
+
+/* Run in the child after fork(); never returns. */
+void weir_worker_run(const weir_worker_args_t *args)
+    __attribute__((noreturn));
+
+#endif /* WEIR_PROC_WORKER_H */
