@@ -211,6 +211,11 @@ main(int argc, char **argv)
         }
         return rc;
     }
+    if (cf && weir_master_check(cf, buf, sizeof(buf)) != WEIR_OK) {
+        fprintf(stderr, "weir: %s\n", buf);
+        weir_config_free(cf);
+        cf = NULL;
+    }
     if (cf == NULL) {
         for (i = 0; i < errs.n; i++) {
             fprintf(stderr, "weir: %s\n", errs.lines[i]);

@@ -39,7 +39,7 @@ typedef struct slot_state_s {
 } slot_state_t;
 
 static volatile sig_atomic_t sig_child, sig_reload, sig_quit, sig_terminate,
-                             sig_reopen, sig_winch, sig_alarm;
+                             sig_reopen, sig_winch, sig_alarm, sig_upgrade;
 
 static weir_config_t       *conf;
 static weir_listen_group_t  group;
@@ -94,6 +94,7 @@ signal_handler(int signo)
     case SIGUSR1:  sig_reopen = 1; break;
     case SIGWINCH: sig_winch = 1; break;
     case SIGALRM:  sig_alarm = 1; break;
+    case SIGUSR2:  sig_upgrade = 1; break;
     default: break;
     }
 }
@@ -104,7 +105,7 @@ setup_signals(void)
     struct sigaction sa;
     sigset_t         set;
     int sigs[] = { SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1,
-                   SIGWINCH, SIGALRM };
+                   SIGWINCH, SIGALRM, SIGUSR2 };
     size_t i;
 
     memset(&sa, 0, sizeof(sa));
@@ -246,6 +247,28 @@ pid_remove(const char *path)
     if (path && weir_master_pid_read(path, err, sizeof(err)) == getpid()) {
         unlink(path);
     }
+}
+
+int
+weir_master_check(const weir_config_t *cf, char *err, size_t errlen)
+{
+    size_t i, j;
+
+    for (i = 0; i < cf->http.nservers; i++) {
+        const weir_server_conf_t *srv = cf->http.servers[i];
+        for (j = 0; j < srv->nlistens; j++) {
+            if (srv->listens[j].tls) {
+                /* Serving plain HTTP on a port meant for TLS would be
+                 * worse than refusing to start. */
+                snprintf(err, errlen, "%s:%d: [server %s] listen: TLS "
+                         "listeners are not implemented yet",
+                         srv->listens[j].file ? srv->listens[j].file : "?",
+                         srv->listens[j].line, srv->name);
+                return WEIR_ERROR;
+            }
+        }
+    }
+    return WEIR_OK;
 }
 
 long
@@ -502,6 +525,12 @@ reload(void)
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
                        "shm_size changes take effect on restart only");
     }
+    if (weir_master_check(ncf, err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                       err);
+        weir_config_free(ncf);
+        return;
+    }
     if (ncf->main.workers > MAX_WORKERS) {
         ncf->main.workers = MAX_WORKERS;
     }
@@ -712,6 +741,12 @@ weir_master_run(weir_config_t *cf)
         if (sig_reopen) {
             sig_reopen = 0;
             reopen();
+        }
+        if (sig_upgrade) {
+            sig_upgrade = 0;
+            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                           "binary upgrade (USR2) is not supported yet: "
+                           "signal ignored");
         }
         if (sig_winch) {
             sig_winch = 0;
