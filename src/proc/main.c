@@ -30,6 +30,7 @@ static int parse_args(int argc, char **argv, options_t *o);
 static char *absolute(const char *path);
 static int send_signal(const weir_config_t *cf, const char *prefix,
     const char *name);
+static int run(const options_t *o, const char *conf, const char *prefix);
 
 static void
 usage(FILE *out)
@@ -173,12 +174,9 @@ send_signal(const weir_config_t *cf, const char *prefix, const char *name)
 int
 main(int argc, char **argv)
 {
-    options_t            o;
-    weir_config_errors_t errs = { NULL, 0, 0 };
-    weir_config_t       *cf;
-    char                *prefix, *conf, buf[PATH_MAX];
-    size_t               i;
-    int                  rc;
+    options_t  o;
+    char      *prefix, *conf, buf[PATH_MAX];
+    int        rc;
 
     memset(&o, 0, sizeof(o));
     rc = parse_args(argc, argv, &o);
@@ -200,11 +198,27 @@ main(int argc, char **argv)
         return 1;
     }
 
+    rc = run(&o, conf, prefix);
+    free(prefix);
+    free(conf);
+    return rc;
+}
+
+/* Everything after the paths are known: test, signal, or run. */
+static int
+run(const options_t *o, const char *conf, const char *prefix)
+{
+    weir_config_errors_t errs = { NULL, 0, 0 };
+    weir_config_t       *cf;
+    char                 buf[PATH_MAX];
+    size_t               i;
+    int                  rc;
+
     cf = weir_config_load(conf, prefix, &errs);
-    if (o.signal) {
+    if (o->signal) {
         /* Signalling needs only the pid file: fall back to the default
          * path when the file does not load. */
-        rc = send_signal(cf, prefix, o.signal);
+        rc = send_signal(cf, prefix, o->signal);
         weir_config_errors_free(&errs);
         if (cf) {
             weir_config_free(cf);
@@ -224,10 +238,11 @@ main(int argc, char **argv)
         weir_config_errors_free(&errs);
         return 1;
     }
-    if (o.test) {
+    weir_config_errors_free(&errs);
+    if (o->test) {
         fprintf(stderr, "weir: configuration file %s test is successful\n",
                 conf);
-        if (o.dump) {
+        if (o->dump) {
             weir_config_dump(cf, stdout);
         }
         weir_config_free(cf);
@@ -235,3 +250,4 @@ main(int argc, char **argv)
     }
     return weir_master_run(cf);
 }
+

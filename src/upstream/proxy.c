@@ -461,9 +461,10 @@ buffer_body(proxy_t *p)
     ssize_t         n;
 
     for (;;) {
-        if (p->replay_len == REPLAY_MAX + 32) {
-            /* A chunked body larger than the replay buffer: stream it,
-             * starting with what was buffered (not retryable). */
+        if (p->replay_len == REPLAY_MAX) {
+            /* A chunked body that fills the replay buffer: stream it,
+             * starting with what was buffered (not retryable). The 32
+             * spare bytes take the chunk framing around it. */
             p->body_mode = 2;
             p->sbuf = weir_palloc(r->pool, SBUF_SIZE + 32);
             if (p->sbuf == NULL || build_head(p) != WEIR_OK) {
@@ -480,7 +481,7 @@ buffer_body(proxy_t *p)
             break;
         }
         n = weir_http_read_body(r, p->replay + p->replay_len,
-                                REPLAY_MAX + 32 - p->replay_len);
+                                REPLAY_MAX - p->replay_len);
         if (n == WEIR_AGAIN) {
             weir_timer_add(&r->c->read, weir_http.conf->client_body_timeout);
             return;
