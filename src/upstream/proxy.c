@@ -99,7 +99,7 @@ typedef struct proxy_s {
     weir_http_chunked_t        rch;
     uint64_t                   rleft;
     weir_msec_t                keepalive_hint;  /* ms, -1 none */
-    struct iovec               out[3];
+    struct iovec               out[6];
     int                        nout;
     char                       chunk_hdr[24];
     size_t                     pend_consume;  /* rbuf bytes freed by out */
@@ -110,6 +110,12 @@ typedef struct proxy_s {
 } proxy_t;
 
 static int weir_proxy_quitting;
+
+/* Response buffers are recycled: a 64 KiB malloc/free per request costs
+ * more than the whole parse. A few are kept, never more. */
+#define RBUF_FREE_MAX 32
+static char  *rbuf_free[RBUF_FREE_MAX];
+static size_t nrbuf_free;
 
 static void cleanup(void *data);
 static int build_head(proxy_t *p);
@@ -129,6 +135,8 @@ static void read_head(proxy_t *p);
 static void process_head(proxy_t *p);
 static int client_head(proxy_t *p);
 static void pump(proxy_t *p);
+static int produce(proxy_t *p);
+static int terminate(proxy_t *p);
 static void finish(proxy_t *p);
 static void tunnel(proxy_t *p);
 static void fail(proxy_t *p, int kind, int err, const char *detail);
@@ -152,6 +160,14 @@ cleanup(void *data)
     if (p->uc) {
         weir_conn_close(p->uc);
         p->uc = NULL;
+    }
+    if (p->rbuf) {
+        if (nrbuf_free < RBUF_FREE_MAX) {
+            rbuf_free[nrbuf_free++] = p->rbuf;
+        } else {
+            free(p->rbuf);
+        }
+        p->rbuf = NULL;
     }
 }
 
@@ -182,7 +198,7 @@ weir_proxy_handle(weir_request_t *r)
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
-    p->rbuf = weir_palloc(r->pool, RBUF_SIZE);
+    p->rbuf = nrbuf_free ? rbuf_free[--nrbuf_free] : malloc(RBUF_SIZE);
     if (p->rbuf == NULL) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
@@ -859,6 +875,12 @@ read_head(proxy_t *p)
             p->rb_last -= p->rb_pos;
             p->rb_pos = 0;
         }
+        if (!uc->read.ready) {
+            /* Edge-triggered: epoll tells us when the answer arrives; a
+             * recv() now would only say EAGAIN (one syscall saved per
+             * request). */
+            return;
+        }
         n = uc->recv(uc, p->rbuf + p->rb_last, RBUF_SIZE - p->rb_last);
         if (n == WEIR_AGAIN) {
             return;
@@ -997,6 +1019,12 @@ process_head(proxy_t *p)
     p->uc->log.action = "reading response body from upstream";
     weir_http_set_handlers(r, NULL, client_write_handler,
                            "sending response to client");
+    /* Whatever body came with the head goes out in the same writev. */
+    if (p->rb_pos < p->rb_last || p->rf.body == WEIR_HTTP_BODY_NONE) {
+        if (produce(p) == WEIR_OK) {
+            terminate(p);
+        }
+    }
     pump(p);
 }
 
@@ -1113,7 +1141,6 @@ queue_data(proxy_t *p, const char *data, size_t len)
 {
     int h;
 
-    p->nout = 0;
     if (p->client_chunked) {
         h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n", len);
         p->out[p->nout].iov_base = p->chunk_hdr;
@@ -1188,6 +1215,20 @@ produce(proxy_t *p)
     }
 }
 
+/* Once the body is complete, queue the last chunk behind whatever is
+ * pending (same writev). Returns 1 if it queued something. */
+static int
+terminate(proxy_t *p)
+{
+    if (!p->body_done || !p->client_chunked || p->terminator_sent) {
+        return 0;
+    }
+    p->terminator_sent = 1;
+    p->out[p->nout].iov_base = (void *) "0\r\n\r\n";
+    p->out[p->nout++].iov_len = 5;
+    return 1;
+}
+
 static void
 client_write_handler(weir_event_t *ev)
 {
@@ -1231,11 +1272,7 @@ pump(proxy_t *p)
             return;
         }
         if (p->body_done) {
-            if (p->client_chunked && !p->terminator_sent) {
-                p->terminator_sent = 1;
-                p->out[0].iov_base = (void *) "0\r\n\r\n";
-                p->out[0].iov_len = 5;
-                p->nout = 1;
+            if (terminate(p)) {
                 continue;
             }
             finish(p);
@@ -1243,6 +1280,7 @@ pump(proxy_t *p)
         }
         rc = produce(p);
         if (rc == WEIR_OK) {
+            terminate(p);
             continue;
         }
         if (rc == WEIR_ERROR) {
