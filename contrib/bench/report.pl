@@ -1,0 +1,148 @@
+#!/usr/bin/perl
+# report.pl RAWFILE - the summary tables of contrib/bench/run.
+#
+# RAWFILE holds tab-separated lines written by the run script:
+#   meta    KEY VALUE                      (clk_tck, duration, rounds, ...)
+#   run     ROUND SCENARIO PROXY CONNS RPS P50_MS P99_MS NON2XX SOCKERR
+#           REQUESTS CPU_TICKS SECONDS BYTES_PER_REQ ORIGIN_TICKS
+#   unavail PROXY REASON
+#   start   PROXY MS|-  NOTE
+#   idle    PROXY OK FAIL RSS_BEFORE_KB RSS_AFTER_KB NOTE
+# It prints medians over rounds per scenario and proxy, then the ratios of
+# weir to nginx and to HAProxy.
+use strict;
+use warnings;
+
+my $raw = shift or die "usage: report.pl RAWFILE\n";
+open(my $f, '<', $raw) or die "report.pl: $raw: $!\n";
+my (%meta, %runs, @order, %unavail, @start, @idle);
+while (<$f>) {
+    chomp;
+    my ($tag, @v) = split /\t/;
+    next unless defined $tag;
+    if ($tag eq 'meta') {
+        $meta{ $v[0] } = $v[1];
+    } elsif ($tag eq 'run') {
+        my $key = "$v[1]\t$v[2]";
+        push @order, $key unless $runs{$key};
+        push @{ $runs{$key} }, \@v;
+    } elsif ($tag eq 'unavail') {
+        $unavail{ $v[0] } = $v[1];
+    } elsif ($tag eq 'start') {
+        push @start, \@v;
+    } elsif ($tag eq 'idle') {
+        push @idle, \@v;
+    }
+}
+close $f;
+my $hz = $meta{clk_tck} || 100;
+
+sub median {
+    my @s = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @s;
+    my $m = int(@s / 2);
+    return @s % 2 ? $s[$m] : ($s[$m - 1] + $s[$m]) / 2;
+}
+sub fmt {
+    my ($fmt, $v) = @_;
+    return defined $v ? sprintf($fmt, $v) : '-';
+}
+
+# Per (scenario, proxy): medians of the per-run figures.
+my (%med, @scen, %seen);
+for my $key (@order) {
+    my ($sc, $px) = split /\t/, $key;
+    push @scen, $sc unless $seen{$sc}++;
+    my (@rps, @p50, @p99, @us, @pct, @mib, @ous, $err, $n);
+    for my $r (@{ $runs{$key} }) {
+        my (undef, undef, undef, undef, $rps, $p50, $p99, $non2xx, $sockerr,
+            $reqs, $ticks, $secs, $bytes, $oticks) = @$r;
+        $n++;
+        $err += $non2xx + $sockerr;
+        push @rps, $rps;
+        push @p50, $p50;
+        push @p99, $p99;
+        my $cpu = $ticks / $hz;
+        push @pct, 100 * $cpu / $secs if $secs > 0;
+        if ($reqs > 0) {
+            push @us, 1e6 * $cpu / $reqs;
+            push @ous, 1e6 * ($oticks / $hz) / $reqs if $px ne 'direct';
+            push @mib, 1e3 * $cpu / ($reqs * $bytes / 1048576)
+                if $bytes >= 1048576;
+        }
+    }
+    $med{$key} = {
+        conns => $runs{$key}[0][3], n => $n, err => $err,
+        rps => median(@rps), p50 => median(@p50), p99 => median(@p99),
+        us => median(@us), pct => median(@pct), mib => median(@mib),
+        ous => median(@ous),
+    };
+}
+
+print "Medians over $meta{rounds} round(s) of $meta{duration} s each "
+    . "(wrk -t$meta{threads}).\n"
+    . "CPU = utime+stime of the proxy's process tree during the run "
+    . "(for \"direct\": the origin's);\n"
+    . "origin = the origin's CPU per request; errors = non-2xx/3xx + socket "
+    . "errors, summed over rounds.\n\n";
+my @h = ('scenario', 'proxy', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors',
+         'CPU %', 'CPU us/req', 'CPU ms/MiB', 'origin us/req');
+my $line = "%-10s %-8s %5s %10s %8s %8s %7s %6s %10s %10s %13s\n";
+printf $line, @h;
+my @proxies = split / /, ($meta{proxies} // 'weir nginx haproxy');
+for my $sc (@scen) {
+    for my $px ('direct', @proxies) {
+        my $m = $med{"$sc\t$px"};
+        if (!$m) {
+            printf "%-10s %-8s %s\n", $sc, $px, 'unavailable (see below)'
+                if $px ne 'direct' && exists $unavail{$px};
+            next;
+        }
+        printf $line, $sc, $px, $m->{conns}, fmt('%.0f', $m->{rps}),
+            fmt('%.2f', $m->{p50}), fmt('%.2f', $m->{p99}), $m->{err},
+            fmt('%.0f', $m->{pct}), fmt('%.1f', $m->{us}),
+            fmt('%.2f', $m->{mib}), fmt('%.1f', $m->{ous});
+    }
+}
+for my $px (@proxies) {
+    print "\n$px: unavailable: $unavail{$px}\n" if exists $unavail{$px};
+}
+
+# Ratios: weir against each other proxy.  rps > 1 is better for weir;
+# CPU and p99 < 1 are better for weir.
+print "\nRatios weir/other (rps: higher is better; CPU us/req and p99: "
+    . "lower is better)\n";
+printf "%-10s %-14s %8s %12s %8s\n", 'scenario', 'ratio', 'rps', 'CPU us/req', 'p99';
+for my $sc (@scen) {
+    for my $other (grep { $_ ne 'weir' } @proxies) {
+        my ($w, $o) = ($med{"$sc\tweir"}, $med{"$sc\t$other"});
+        my $r = sub {
+            my $k = shift;
+            return 'n/a' unless $w && $o && $w->{$k} && $o->{$k};
+            return sprintf '%.2f', $w->{$k} / $o->{$k};
+        };
+        printf "%-10s %-14s %8s %12s %8s\n", $sc, "weir/$other",
+            $r->('rps'), $r->('us'), $r->('p99');
+    }
+}
+
+if (@idle) {
+    print "\nIdle keep-alive connections (worker VmRSS before and after "
+        . "opening them)\n";
+    printf "%-8s %8s %6s %12s %12s %14s  %s\n", 'proxy', 'open', 'failed',
+        'RSS before', 'RSS after', 'KiB/conn', 'note';
+    for my $i (@idle) {
+        my ($px, $ok, $fail, $b, $a, $note) = @$i;
+        my $per = $ok > 0 ? sprintf('%.2f', ($a - $b) / $ok) : '-';
+        printf "%-8s %8s %6s %9s KiB %9s KiB %14s  %s\n", $px, $ok, $fail, $b,
+            $a, $per, $note // '';
+    }
+}
+if (@start) {
+    print "\nTime from exec to the first 200 through the proxy "
+        . "(origin already up)\n";
+    for my $s (@start) {
+        my ($px, $ms, $note) = @$s;
+        printf "%-8s %10s  %s\n", $px, $ms eq '-' ? '-' : "$ms ms", $note // '';
+    }
+}
