@@ -102,3 +102,19 @@ weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz)
     dst[len] = '\0';
     return len;
 }
+
+char *
+weir_sprint_u64(char *p, uint64_t v)
+{
+    char   tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}

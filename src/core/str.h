@@ -32,6 +32,20 @@ int weir_str_has_token(const weir_str_t *value, const char *token);
  * overflow, empty input or a non-digit. */
 int weir_str_atoi64(const char *p, size_t len, int64_t *out);
 
+/* Append n bytes at p into a buffer the caller sized; returns p + n.
+ * Head builders use these instead of snprintf (a profile hot spot). */
+static inline char *
+weir_cpymem(char *p, const void *src, size_t n)
+{
+    memcpy(p, src, n);
+    return p + n;
+}
+
+#define weir_cpylit(p, lit) weir_cpymem((p), (lit), sizeof(lit) - 1)
+
+/* Write v in decimal at p (at most 20 bytes); returns the end. */
+char *weir_sprint_u64(char *p, uint64_t v);
+
 /* Copy at most dstsz-1 bytes and NUL-terminate; returns bytes copied. */
 size_t weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz);
 

@@ -27,7 +27,7 @@
  */
 
 #define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
-#define WEIR_HTTP_POOL_SIZE  4096
+#define WEIR_HTTP_POOL_SIZE  8192
 #define WEIR_HTTP_BUF_FREE_MAX 256
 
 weir_http_ctx_t weir_http;
@@ -259,6 +259,14 @@ request_create(weir_http_conn_t *hc)
     r->start_msec = weir_current_msec;
     r->upstream_connect_ms = -1;
     r->upstream_response_ms = -1;
+    /* Not zeroed: the parser fills what it uses (a memset of the whole
+     * array per request showed up in profiles). */
+    r->headers = weir_palloc(pool, sizeof(weir_http_header_t)
+                                   * WEIR_HTTP_MAX_HEADERS);
+    if (r->headers == NULL) {
+        weir_pool_destroy(pool);
+        return NULL;
+    }
     r->head.headers = r->headers;
     r->head.max_headers = WEIR_HTTP_MAX_HEADERS;
     request_id(r->request_id);
@@ -832,8 +840,25 @@ int
 weir_http_add_header(weir_request_t *r, const char *name, size_t nlen,
     const char *value, size_t vlen)
 {
-    if (r->nresp == WEIR_HTTP_MAX_RESP_HEADERS) {
-        return WEIR_ERROR;
+    if (r->nresp == r->resp_cap) {
+        size_t      cap = r->resp_cap ? r->resp_cap * 2 : 16;
+        weir_str_t *n, *v;
+
+        if (cap > WEIR_HTTP_MAX_RESP_HEADERS) {
+            return WEIR_ERROR;
+        }
+        n = weir_palloc(r->pool, cap * sizeof(*n));
+        v = weir_palloc(r->pool, cap * sizeof(*v));
+        if (n == NULL || v == NULL) {
+            return WEIR_ERROR;
+        }
+        if (r->nresp) {
+            memcpy(n, r->resp_names, r->nresp * sizeof(*n));
+            memcpy(v, r->resp_values, r->nresp * sizeof(*v));
+        }
+        r->resp_names = n;
+        r->resp_values = v;
+        r->resp_cap = cap;
     }
     r->resp_names[r->nresp].data = name;
     r->resp_names[r->nresp].len = nlen;

@@ -48,7 +48,7 @@ typedef struct weir_request_s {
     weir_http_conn_t          *hc;
     weir_pool_t               *pool;
     weir_http_request_head_t   head;
-    weir_http_header_t         headers[WEIR_HTTP_MAX_HEADERS];
+    weir_http_header_t        *headers;        /* WEIR_HTTP_MAX_HEADERS */
     weir_http_framing_t        framing;
     int                        method;         /* enum weir_http_method */
     weir_str_t                 method_name;
@@ -72,9 +72,9 @@ typedef struct weir_request_s {
     /* response */
     int                        status;
     const char                *error_code;     /* "NOT_FOUND", ... */
-    weir_str_t                 resp_names[WEIR_HTTP_MAX_RESP_HEADERS];
-    weir_str_t                 resp_values[WEIR_HTTP_MAX_RESP_HEADERS];
-    size_t                     nresp;
+    weir_str_t                *resp_names;     /* grown on demand */
+    weir_str_t                *resp_values;
+    size_t                     nresp, resp_cap;
     char                      *out;            /* response head + mem body */
     size_t                     out_len, out_sent;
     const char                *body_mem;       /* body in memory */

@@ -63,10 +63,15 @@ weir_http_response_head(weir_request_t *r)
 {
     const weir_route_conf_t *rt = r->route;
     const char *tokens = weir_http.conf->server_tokens;
-    size_t       size = 256, i;
-    char        *p, *last;
-    int          n;
+    const char *reason = weir_http_status_text(r->status);
+    size_t       size, i;
+    char        *p;
 
+    /* An exact upper bound, so the appends below need no checks. */
+    size = 64 + strlen(reason) + 40 + 48 + 32 + 4;
+    if (tokens) {
+        size += 12 + strlen(tokens);
+    }
     for (i = 0; i < r->nresp; i++) {
         size += r->resp_names[i].len + r->resp_values[i].len + 4;
     }
@@ -80,46 +85,48 @@ weir_http_response_head(weir_request_t *r)
     if (p == NULL) {
         return WEIR_ERROR;
     }
-    last = p + size;
-
-#define PUT(...)                                                            \
-    do {                                                                    \
-        n = snprintf(p, (size_t) (last - p), __VA_ARGS__);                  \
-        if (n < 0 || n >= last - p) {                                       \
-            return WEIR_ERROR;                                              \
-        }                                                                   \
-        p += n;                                                             \
-    } while (0)
-
-    PUT("HTTP/1.1 %d %s\r\n", r->status, weir_http_status_text(r->status));
+    p = weir_cpylit(p, "HTTP/1.1 ");
+    p = weir_sprint_u64(p, (uint64_t) (r->status % 1000));
+    *p++ = ' ';
+    p = weir_cpymem(p, reason, strlen(reason));
+    p = weir_cpylit(p, "\r\n");
     if (tokens) {
-        PUT("Server: %s\r\n", tokens);
+        p = weir_cpylit(p, "Server: ");
+        p = weir_cpymem(p, tokens, strlen(tokens));
+        p = weir_cpylit(p, "\r\n");
     }
-    PUT("Date: %s\r\n", weir_cached_http_time);
+    p = weir_cpylit(p, "Date: ");
+    p = weir_cpymem(p, weir_cached_http_time, strlen(weir_cached_http_time));
+    p = weir_cpylit(p, "\r\n");
     for (i = 0; i < r->nresp; i++) {
-        PUT("%.*s: %.*s\r\n", (int) r->resp_names[i].len,
-            r->resp_names[i].data, (int) r->resp_values[i].len,
-            r->resp_values[i].data);
+        p = weir_cpymem(p, r->resp_names[i].data, r->resp_names[i].len);
+        p = weir_cpylit(p, ": ");
+        p = weir_cpymem(p, r->resp_values[i].data, r->resp_values[i].len);
+        p = weir_cpylit(p, "\r\n");
     }
     if (r->content_length >= 0 && r->status != 304 && r->status != 204
         && r->status >= 200) {
-        PUT("Content-Length: %lld\r\n", (long long) r->content_length);
+        p = weir_cpylit(p, "Content-Length: ");
+        p = weir_sprint_u64(p, (uint64_t) r->content_length);
+        p = weir_cpylit(p, "\r\n");
     }
     if (r->upgraded) {
-        PUT("Connection: upgrade\r\n");
+        p = weir_cpylit(p, "Connection: upgrade\r\n");
     } else if (!r->keepalive) {
-        PUT("Connection: close\r\n");
+        p = weir_cpylit(p, "Connection: close\r\n");
     } else if (r->head.version == 10) {
-        PUT("Connection: keep-alive\r\n");
+        p = weir_cpylit(p, "Connection: keep-alive\r\n");
     }
     if (rt) {
         for (i = 0; i < rt->nadd_headers; i++) {
-            PUT("%s: %s\r\n", rt->add_headers[i].name,
-                rt->add_headers[i].value);
+            const weir_header_edit_t *h = &rt->add_headers[i];
+            p = weir_cpymem(p, h->name, strlen(h->name));
+            p = weir_cpylit(p, ": ");
+            p = weir_cpymem(p, h->value, strlen(h->value));
+            p = weir_cpylit(p, "\r\n");
         }
     }
-    PUT("\r\n");
-#undef PUT
+    p = weir_cpylit(p, "\r\n");
     r->out_len = (size_t) (p - r->out);
     r->out_sent = 0;
     if (r->header_only || r->status == 304 || r->status == 204) {

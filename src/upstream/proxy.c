@@ -94,7 +94,7 @@ typedef struct proxy_s {
     char                      *rbuf;
     size_t                     rb_pos, rb_last;
     weir_http_response_head_t  rh;
-    weir_http_header_t         rheaders[MAX_RESP_HEADERS];
+    weir_http_header_t        *rheaders;      /* MAX_RESP_HEADERS */
     weir_http_framing_t        rf;
     weir_http_chunked_t        rch;
     uint64_t                   rleft;
@@ -195,6 +195,12 @@ weir_proxy_handle(weir_request_t *r)
                     || p->uconf->retry_non_idempotent;
     r->c->data = r->hc;
     if (p->u == NULL) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    p->rheaders = weir_palloc(r->pool,
+                              sizeof(weir_http_header_t) * MAX_RESP_HEADERS);
+    if (p->rheaders == NULL) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
@@ -312,16 +318,21 @@ edited(const weir_route_conf_t *rt, const char *name, size_t len)
     return 0;
 }
 
+#define APPEND(str, len) (s = weir_cpymem(s, (str), (len)))
+#define LIT(lit)         (s = weir_cpylit(s, lit))
+
 static int
 build_head(proxy_t *p)
 {
     weir_request_t          *r = p->r;
     const weir_route_conf_t *rt = r->route;
     const weir_http_header_t *h, *xff = NULL, *via = NULL, *rid = NULL;
-    size_t                   size = 512, i;
-    char                    *s, *last;
-    int                      n;
+    size_t                   size = 768, i;
+    char                    *s;
 
+    /* An upper bound of everything appended below, so the appends need
+     * no checks (the Host value may appear twice: Host and
+     * X-Forwarded-Host). */
     for (i = 0; i < r->head.num_headers; i++) {
         size += r->headers[i].name_len + r->headers[i].value_len + 4;
     }
@@ -329,32 +340,28 @@ build_head(proxy_t *p)
         size += strlen(rt->set_headers[i].name)
                 + strlen(rt->set_headers[i].value) + 4;
     }
-    size += r->uri.len + (rt->host_header ? strlen(rt->host_header) : 0)
-            + sizeof(r->c->addr_text) + 64;
+    size += r->method_name.len + r->uri.len
+            + (rt->host_header ? strlen(rt->host_header) : 0)
+            + (r->h_host ? 2 * r->h_host->value_len : 0)
+            + sizeof(r->c->addr_text) + sizeof(r->request_id)
+            + (p->u->npeers ? strlen(p->u->peers[0].conf->text) : 0);
     s = p->head = weir_palloc(r->pool, size);
     if (s == NULL) {
         return WEIR_ERROR;
     }
-    last = s + size;
 
-#define PUT(...)                                                            \
-    do {                                                                    \
-        n = snprintf(s, (size_t) (last - s), __VA_ARGS__);                  \
-        if (n < 0 || n >= last - s) {                                       \
-            return WEIR_ERROR;                                              \
-        }                                                                   \
-        s += n;                                                             \
-    } while (0)
-
-    PUT("%.*s %.*s HTTP/1.1\r\n", (int) r->method_name.len,
-        r->method_name.data, (int) r->uri.len, r->uri.data);
+    APPEND(r->method_name.data, r->method_name.len);
+    LIT(" ");
+    APPEND(r->uri.data, r->uri.len);
+    LIT(" HTTP/1.1\r\nHost: ");
     if (rt->host_header) {
-        PUT("Host: %s\r\n", rt->host_header);
+        APPEND(rt->host_header, strlen(rt->host_header));
     } else if (r->h_host) {
-        PUT("Host: %.*s\r\n", (int) r->h_host->value_len, r->h_host->value);
-    } else {
-        PUT("Host: %s\r\n", p->u->npeers ? p->u->peers[0].conf->text : "");
+        APPEND(r->h_host->value, r->h_host->value_len);
+    } else if (p->u->npeers) {
+        APPEND(p->u->peers[0].conf->text, strlen(p->u->peers[0].conf->text));
     }
+    LIT("\r\n");
     for (i = 0; i < r->head.num_headers; i++) {
         h = &r->headers[i];
         if (h->name_len == 15 && weir_strncaseeq(h->name, "x-forwarded-for", 15)) {
@@ -370,27 +377,33 @@ build_head(proxy_t *p)
             || edited(rt, h->name, h->name_len)) {
             continue;
         }
-        PUT("%.*s: %.*s\r\n", (int) h->name_len, h->name, (int) h->value_len,
-            h->value);
+        APPEND(h->name, h->name_len);
+        LIT(": ");
+        APPEND(h->value, h->value_len);
+        LIT("\r\n");
     }
+    LIT("X-Forwarded-For: ");
     if (xff) {
-        PUT("X-Forwarded-For: %.*s, %s\r\n", (int) xff->value_len, xff->value,
-            r->c->addr_text);
-    } else {
-        PUT("X-Forwarded-For: %s\r\n", r->c->addr_text);
+        APPEND(xff->value, xff->value_len);
+        LIT(", ");
     }
-    PUT("X-Forwarded-Proto: http\r\n");
+    APPEND(r->c->addr_text, strlen(r->c->addr_text));
+    LIT("\r\nX-Forwarded-Proto: http\r\n");
     if (r->h_host) {
-        PUT("X-Forwarded-Host: %.*s\r\n", (int) r->h_host->value_len,
-            r->h_host->value);
+        LIT("X-Forwarded-Host: ");
+        APPEND(r->h_host->value, r->h_host->value_len);
+        LIT("\r\n");
     }
+    LIT("Via: ");
     if (via) {
-        PUT("Via: %.*s, 1.1 weir\r\n", (int) via->value_len, via->value);
-    } else {
-        PUT("Via: 1.1 weir\r\n");
+        APPEND(via->value, via->value_len);
+        LIT(", ");
     }
+    LIT("1.1 weir\r\n");
     if (rid == NULL) {
-        PUT("X-Request-Id: %s\r\n", r->request_id);
+        LIT("X-Request-Id: ");
+        APPEND(r->request_id, strlen(r->request_id));
+        LIT("\r\n");
     } else if (rid->value_len > 0) {
         /* Keep the caller's id so logs on both sides correlate. */
         size_t k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
@@ -398,34 +411,44 @@ build_head(proxy_t *p)
         r->request_id[k] = '\0';
     }
     for (i = 0; i < rt->nset_headers; i++) {
-        if (rt->set_headers[i].value[0] != '\0') {
-            PUT("%s: %s\r\n", rt->set_headers[i].name,
-                rt->set_headers[i].value);
+        const weir_header_edit_t *e = &rt->set_headers[i];
+        if (e->value[0] != '\0') {
+            APPEND(e->name, strlen(e->name));
+            LIT(": ");
+            APPEND(e->value, strlen(e->value));
+            LIT("\r\n");
         }
     }
-    if (p->body_mode == 1 && !p->up_chunked) {
-        PUT("Content-Length: %zu\r\n", p->replay_len);
-    } else if (p->body_mode == 1) {
-        /* A chunked body that fit the replay buffer goes with a length. */
-        PUT("Content-Length: %zu\r\n", p->replay_len);
+    if (p->body_mode == 1) {
+        /* A buffered body (even one that came chunked) goes with its
+         * length: simplest for every upstream. */
+        LIT("Content-Length: ");
+        s = weir_sprint_u64(s, p->replay_len);
+        LIT("\r\n");
     } else if (p->body_mode == 2 && p->up_chunked) {
-        PUT("Transfer-Encoding: chunked\r\n");
+        LIT("Transfer-Encoding: chunked\r\n");
     } else if (p->body_mode == 2) {
-        PUT("Content-Length: %llu\r\n",
-            (unsigned long long) r->framing.content_length);
+        LIT("Content-Length: ");
+        s = weir_sprint_u64(s, r->framing.content_length);
+        LIT("\r\n");
     }
     if (r->framing.upgrade) {
         const weir_http_header_t *up = weir_http_header_find(r, "upgrade");
-        PUT("Connection: upgrade\r\nUpgrade: %.*s\r\n",
-            up ? (int) up->value_len : 0, up ? up->value : "");
+        LIT("Connection: upgrade\r\nUpgrade: ");
+        if (up) {
+            APPEND(up->value, up->value_len);
+        }
+        LIT("\r\n");
     } else if (p->uconf->keepalive == 0) {
-        PUT("Connection: close\r\n");
+        LIT("Connection: close\r\n");
     }
-    PUT("\r\n");
-#undef PUT
+    LIT("\r\n");
     p->head_len = (size_t) (s - p->head);
     return WEIR_OK;
 }
+
+#undef APPEND
+#undef LIT
 
 /* ---- request body: small ones are buffered (replayable) ----------------- */
 
