@@ -5,10 +5,7 @@
  * empty, "." or ".." segment left.
  */
 #include "weir_config.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "http/parse.h"
-#pragma GCC diagnostic pop
 
 #include <stdlib.h>
 #include <string.h>

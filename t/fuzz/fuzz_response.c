@@ -2,10 +2,7 @@
  * libFuzzer harness: response head parser and response framing.
  */
 #include "weir_config.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "http/parse.h"
-#pragma GCC diagnostic pop
 
 #include <stdlib.h>
 #include <string.h>

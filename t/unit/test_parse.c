@@ -1,14 +1,10 @@
 /*
- * Unit tests of src/http/parse.c: table tests (valid, every split point,
+ * Unit tests of src/http/parse*.c: table tests (valid, every split point,
  * invalid), framing rules, the chunked decoder fed in every way, path
  * normalisation, and guard-page tests that crash on any over-read.
  */
 #include "weir_config.h"
-/* parse.h carries a nested comment opener (see src/http/parse.c) */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "http/parse.h"
-#pragma GCC diagnostic pop
 
 #include <check.h>
 #include <stdio.h>

@@ -1,0 +1,57 @@
+/*
+ * What the three files of the configuration loader share, and nothing
+ * else: config.c (sections, their constructors, the load entry point),
+ * config_check.c (the merge and cross-reference pass, STYLE 14) and
+ * config_schema.c (the key rows, their setters and the dump). Private to
+ * src/proc/config*.c; the public face is proc/config.h.
+ */
+#ifndef WEIR_PROC_CONFIG_T_H
+#define WEIR_PROC_CONFIG_T_H
+
+#include <stddef.h>
+#include "core/core.h"
+#include "core/conf.h"
+#include "http/http_conf.h"
+#include "proc/config.h"
+
+/* Section indices: rows in config_schema.c, sections in config.c. */
+enum {
+    SEC_MAIN = 0, SEC_HTTP, SEC_UPSTREAM, SEC_CACHE, SEC_SERVER, SEC_ROUTE,
+    SEC_ADMIN
+};
+
+/* Units for defaults and limits. */
+#define MS(n)  ((int64_t) (n))
+#define SEC(n) ((int64_t) (n) * 1000)
+#define KB(n)  ((int64_t) (n) * 1024)
+#define MB(n)  ((int64_t) (n) * 1024 * 1024)
+
+/* What a [route] needs during loading beyond its public model. The model
+ * is the first member, so the section object is the route itself. */
+typedef struct route_ext_s {
+    weir_route_conf_t  r;
+    char              *server_name;
+    char              *match_text;   /* as written, for the dump */
+} route_ext_t;
+
+typedef struct load_s {
+    weir_config_t         *cf;
+    weir_config_errors_t  *errs;
+    weir_conf_t            conf;
+    const char            *shown;    /* the path as given, for messages */
+} load_t;
+
+/* The key rows of every section (config_schema.c). */
+extern const weir_conf_cmd_t  weir_config_cmds[];
+extern const size_t           weir_config_ncmds;
+
+/* After parsing: defaults that depend on other values, merges and
+ * cross-references (config_check.c). Errors go through ld->conf; returns
+ * WEIR_ERROR if there were any. */
+int weir_config_check(load_t *ld);
+
+/* [admin] without `listen`: set 127.0.0.1:9145 through the same setter a
+ * written `listen` goes through (config_schema.c). */
+void weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a);
+
+#endif /* WEIR_PROC_CONFIG_T_H */

@@ -1,0 +1,425 @@
+#include "weir_config.h"
+#include "proc/config-t.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/conf.h"
+#include "core/units.h"
+
+/*
+ * The pass after parsing (STYLE 14): values that depend on others
+ * (workers = auto, mime_types, cache paths, [admin] defaults), merges
+ * from [http] into routes, and cross-references (route -> server,
+ * upstream, cache; listens that cannot all be bound). Every error names
+ * file:line, the section and the key.
+ */
+
+static char *dir_of(weir_pool_t *pool, const char *file);
+static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
+static void check_caches(load_t *ld);
+static void check_server(load_t *ld, weir_server_conf_t *s);
+static void check_tls_file(load_t *ld, weir_server_conf_t *s,
+    const char *key, const char *path, const weir_listen_conf_t *l);
+static void check_route(load_t *ld, route_ext_t *x);
+static void route_handler(load_t *ld, weir_route_conf_t *r);
+static void route_refs(load_t *ld, weir_route_conf_t *r);
+static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
+static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
+static void check_listens(load_t *ld);
+static void xerror(load_t *ld, int line, const char *type, const char *name,
+    const char *key, const char *fmt, ...) WEIR_PRINTF(6, 7);
+static int line_of(load_t *ld, const void *obj, const char *key,
+    int fallback);
+
+/* ---- defaults and cross-references (STYLE 14) -------------------------- */
+
+/* An error about a section after parsing: "file:line: [type name] key: ". */
+static void
+xerror(load_t *ld, int line, const char *type, const char *name,
+    const char *key, const char *fmt, ...)
+{
+    char    label[160], msg[768];
+    va_list ap;
+
+    snprintf(label, sizeof(label), name ? "[%s %s]" : "[%s]", type, name);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    weir_conf_error_at(&ld->conf, ld->conf.file, line, label, key, "%s",
+                       msg);
+}
+
+/* The line of key in obj's section, or the section's own line. */
+static int
+line_of(load_t *ld, const void *obj, const char *key, int fallback)
+{
+    int line = weir_conf_key_line(&ld->conf, obj, key);
+
+    return line ? line : fallback;
+}
+
+int
+weir_config_check(load_t *ld)
+{
+    weir_config_t *cf = ld->cf;
+    weir_conf_t   *c = &ld->conf;
+    size_t         i;
+    long           ncpu;
+    char          *dir;
+
+    if (cf->main.workers == 0) {
+        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        cf->main.workers = ncpu > 0 ? ncpu : 1;
+    }
+    if (cf->http.mime_types == NULL) {
+        dir = dir_of(c->pool, cf->file);
+        cf->http.mime_types = dir ? weir_palloc(c->pool, strlen(dir) + 12)
+                                  : NULL;
+        if (cf->http.mime_types == NULL) {
+            weir_conf_error(c, "out of memory");
+            return WEIR_ERROR;
+        }
+        sprintf(cf->http.mime_types, "%s/mime.types", dir);
+    }
+    for (i = 0; i < cf->nupstreams; i++) {
+        check_upstream(ld, cf->upstreams[i]);
+    }
+    check_caches(ld);
+    for (i = 0; i < cf->http.nservers; i++) {
+        check_server(ld, cf->http.servers[i]);
+    }
+    for (i = 0; i < cf->http.nroutes; i++) {
+        check_route(ld, (route_ext_t *) (void *) cf->http.routes[i]);
+    }
+    if (cf->has_admin && cf->admin.nlistens == 0) {
+        weir_config_admin_listen_default(c, &cf->admin);
+    }
+    if (cf->has_admin && cf->admin.nallow == 0) {
+        static char *loopback[] = { "127.0.0.1/32", "::1/128" };
+        cf->admin.allow = loopback;
+        cf->admin.nallow = 2;
+    }
+    check_listens(ld);
+    return c->nerrors ? WEIR_ERROR : WEIR_OK;
+}
+
+static void
+check_upstream(load_t *ld, weir_upstream_conf_t *u)
+{
+    size_t i, primary = 0;
+
+    for (i = 0; i < u->npeers; i++) {
+        weir_peer_conf_t *p = &u->peers[i];
+        if (p->max_fails < 0) {
+            p->max_fails = (int) u->max_fails;
+        }
+        if (p->fail_timeout < 0) {
+            p->fail_timeout = u->fail_timeout;
+        }
+        primary += !p->backup;
+    }
+    if (primary == 0) {
+        xerror(ld, line_of(ld, u, "server", u->line), "upstream", u->name,
+               "server", "%s", u->npeers
+               ? "only backup servers: at least one non-backup server is "
+                 "required"
+               : "missing: an upstream needs at least one server");
+    }
+    if (u->balance == WEIR_BALANCE_HASH && u->hash_key == NULL) {
+        u->hash_key = "$remote_addr";
+    }
+}
+
+static void
+check_caches(load_t *ld)
+{
+    weir_config_t     *cf = ld->cf;
+    weir_cache_conf_t *k;
+    size_t             i, j;
+    char               rel[300];
+
+    for (i = 0; i < cf->ncaches; i++) {
+        k = cf->caches[i];
+        if (k->path == NULL) {
+            snprintf(rel, sizeof(rel), "cache/%s", k->name);
+            k->path = weir_conf_path(&ld->conf, rel);
+        }
+        for (j = 0; k->path && j < i; j++) {
+            if (strcmp(cf->caches[j]->path, k->path) == 0) {
+                xerror(ld, line_of(ld, k, "path", k->line), "cache", k->name,
+                       "path", "\"%s\" is already used by [cache %s]",
+                       k->path, cf->caches[j]->name);
+            }
+        }
+    }
+}
+
+static void
+check_tls_file(load_t *ld, weir_server_conf_t *s, const char *key,
+    const char *path, const weir_listen_conf_t *l)
+{
+    if (path == NULL) {
+        xerror(ld, s->line, "server", s->name, key, "missing (required by "
+               "\"listen = %s tls\" at line %d)", l->text, l->line);
+    } else if (access(path, R_OK) != 0) {
+        xerror(ld, line_of(ld, s, key, s->line), "server", s->name, key,
+               "cannot read \"%s\": %s", path, strerror(errno));
+    }
+}
+
+static void
+check_server(load_t *ld, weir_server_conf_t *s)
+{
+    size_t i;
+
+    if (s->nlistens == 0) {
+        xerror(ld, s->line, "server", s->name, "listen",
+               "missing: a server needs at least one listen");
+        return;
+    }
+    for (i = 0; i < s->nlistens; i++) {
+        if (s->listens[i].tls) {
+            check_tls_file(ld, s, "tls_certificate", s->tls_certificate,
+                           &s->listens[i]);
+            check_tls_file(ld, s, "tls_certificate_key",
+                           s->tls_certificate_key, &s->listens[i]);
+            break;
+        }
+    }
+}
+
+typedef struct listen_ref_s {
+    const weir_listen_conf_t *l;
+    const char               *type;
+    const char               *name;
+} listen_ref_t;
+
+/* Two listens that cannot both be bound are an error wherever they are:
+ * within a server, across servers and against [admin]. */
+static void
+check_listens(load_t *ld)
+{
+    weir_config_t *cf = ld->cf;
+    listen_ref_t  *refs;
+    size_t         n = 0, i, j, total = weir_config_nlistens(cf);
+
+    refs = weir_palloc(ld->conf.pool, (total + 1) * sizeof(*refs));
+    if (refs == NULL) {
+        return;
+    }
+    for (i = 0; i < cf->http.nservers; i++) {
+        weir_server_conf_t *s = cf->http.servers[i];
+        for (j = 0; j < s->nlistens; j++) {
+            refs[n++] = (listen_ref_t) { &s->listens[j], "server", s->name };
+        }
+    }
+    for (j = 0; cf->has_admin && j < cf->admin.nlistens; j++) {
+        refs[n++] = (listen_ref_t) { &cf->admin.listens[j], "admin", NULL };
+    }
+    for (i = 1; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (!weir_units_addr_conflict(&refs[i].l->addr, &refs[j].l->addr))
+            {
+                continue;
+            }
+            xerror(ld, refs[i].l->line, refs[i].type, refs[i].name, "listen",
+                   "%s conflicts with %s of [%s%s%s] at line %d",
+                   refs[i].l->text, refs[j].l->text, refs[j].type,
+                   refs[j].name ? " " : "", refs[j].name ? refs[j].name : "",
+                   refs[j].l->line);
+            break;
+        }
+    }
+}
+
+static weir_server_conf_t *
+route_server(load_t *ld, route_ext_t *x)
+{
+    weir_http_conf_t *h = &ld->cf->http;
+    size_t            i;
+
+    if (x->server_name == NULL) {
+        if (h->nservers == 1) {
+            return h->servers[0];
+        }
+        if (h->nservers == 0) {
+            xerror(ld, x->r.line, "route", x->r.name, "server",
+                   "missing: there is no [server] section");
+        } else {
+            xerror(ld, x->r.line, "route", x->r.name, "server", "missing: "
+                   "there are %zu [server] sections, name one with "
+                   "server = NAME", h->nservers);
+        }
+        return NULL;
+    }
+    for (i = 0; i < h->nservers; i++) {
+        if (strcmp(h->servers[i]->name, x->server_name) == 0) {
+            return h->servers[i];
+        }
+    }
+    xerror(ld, line_of(ld, x, "server", x->r.line), "route", x->r.name,
+           "server", "unknown server \"%s\" (no [server %s] section)",
+           x->server_name, x->server_name);
+    return NULL;
+}
+
+static void
+route_handler(load_t *ld, weir_route_conf_t *r)
+{
+    int         n = 0;
+    char        list[64] = "";
+    struct stat st;
+
+    if (r->root) {
+        n++;
+        r->handler = WEIR_ROUTE_STATIC;
+        strcat(list, "root");
+    }
+    if (r->return_code) {
+        n++;
+        r->handler = WEIR_ROUTE_RETURN;
+        strcat(list, n > 1 ? ", return" : "return");
+    }
+    if (r->upstream_name) {
+        n++;
+        r->handler = WEIR_ROUTE_PROXY;
+        strcat(list, n > 1 ? ", upstream" : "upstream");
+    }
+    if (n == 0) {
+        xerror(ld, r->line, "route", r->name, NULL,
+               "no handler: set one of root, return or upstream");
+    } else if (n > 1) {
+        xerror(ld, r->line, "route", r->name, NULL,
+               "several handlers (%s): set only one of root, return or "
+               "upstream", list);
+    }
+    if (r->root) {
+        const char *why = NULL;
+        if (stat(r->root, &st) != 0) {
+            why = strerror(errno);
+        } else if (!S_ISDIR(st.st_mode)) {
+            why = "not a directory";
+        }
+        if (why) {
+            xerror(ld, line_of(ld, r, "root", r->line), "route", r->name,
+                   "root", "\"%s\": %s", r->root, why);
+        }
+    }
+}
+
+static void
+route_refs(load_t *ld, weir_route_conf_t *r)
+{
+    weir_config_t *cf = ld->cf;
+    size_t         i;
+
+    if (r->upstream_name) {
+        for (i = 0; i < cf->nupstreams && !r->upstream; i++) {
+            if (strcmp(cf->upstreams[i]->name, r->upstream_name) == 0) {
+                r->upstream = cf->upstreams[i];
+            }
+        }
+        if (r->upstream == NULL) {
+            xerror(ld, line_of(ld, r, "upstream", r->line), "route", r->name,
+                   "upstream", "unknown upstream \"%s\" (no [upstream %s] "
+                   "section)", r->upstream_name, r->upstream_name);
+        }
+    }
+    if (r->cache_name == NULL) {
+        return;
+    }
+    if (r->upstream_name == NULL) {
+        xerror(ld, line_of(ld, r, "cache", r->line), "route", r->name,
+               "cache", "requires upstream (only proxied responses are "
+               "cached)");
+    }
+    for (i = 0; i < cf->ncaches && !r->cache; i++) {
+        if (strcmp(cf->caches[i]->name, r->cache_name) == 0) {
+            r->cache = cf->caches[i];
+        }
+    }
+    if (r->cache == NULL) {
+        xerror(ld, line_of(ld, r, "cache", r->line), "route", r->name,
+               "cache", "unknown cache \"%s\" (no [cache %s] section)",
+               r->cache_name, r->cache_name);
+    }
+}
+
+static void
+check_route(load_t *ld, route_ext_t *x)
+{
+    weir_route_conf_t  *r = &x->r;
+    weir_server_conf_t *s;
+    weir_route_conf_t **arr;
+    static char        *index_html[] = { "index.html" };
+
+    if (x->match_text == NULL && weir_conf_key_line(&ld->conf, x, "match")
+                                 == 0)
+    {
+        xerror(ld, r->line, "route", r->name, "match",
+               "missing (e.g. match = /, match = = /exact, match = ~ ^/re)");
+    }
+    route_handler(ld, r);
+    route_refs(ld, r);
+    if (r->client_max_body_size < 0) {
+        r->client_max_body_size = ld->cf->http.client_max_body_size;
+    }
+    if (r->nindex == 0) {
+        r->index = index_html;
+        r->nindex = 1;
+    }
+    merge_error_pages(ld, r);
+
+    s = route_server(ld, x);
+    if (s == NULL) {
+        return;
+    }
+    r->server = s;
+    x->server_name = s->name;
+    arr = weir_conf_grow(&ld->conf, s->routes, s->nroutes, sizeof(*arr));
+    if (arr) {
+        s->routes = arr;
+        arr[s->nroutes++] = r;
+    }
+}
+
+/* [http] error pages apply to routes that do not cover the same status;
+ * deduplicating by status keeps a dumped config loading back unchanged. */
+static void
+merge_error_pages(load_t *ld, weir_route_conf_t *r)
+{
+    weir_http_conf_t  *h = &ld->cf->http;
+    weir_error_page_t *arr;
+    size_t             i, j;
+
+    for (i = 0; i < h->nerror_pages; i++) {
+        for (j = 0; j < r->nerror_pages; j++) {
+            if (r->error_pages[j].status == h->error_pages[i].status) {
+                break;
+            }
+        }
+        if (j < r->nerror_pages) {
+            continue;
+        }
+        arr = weir_conf_grow(&ld->conf, r->error_pages, r->nerror_pages,
+                             sizeof(*arr));
+        if (arr == NULL) {
+            return;
+        }
+        r->error_pages = arr;
+        arr[r->nerror_pages++] = h->error_pages[i];
+    }
+}
+
+/* "/abs/dir/file" -> "/abs/dir"; "/file" -> "". */
+static char *
+dir_of(weir_pool_t *pool, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+
+    return weir_pstrndup(pool, file, slash ? (size_t) (slash - file) : 0);
+}

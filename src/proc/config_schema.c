@@ -1,0 +1,948 @@
+#include "weir_config.h"
+#include "proc/config-t.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "core/units.h"
+#include "http/route.h"
+
+/*
+ * The key rows of weir.ini (STYLE 12): one row per key with its type,
+ * offset and limits, the custom setters and dumpers for values the
+ * generic engine cannot judge alone, and the dump of a loaded config
+ * (weir -T) as a valid INI file.
+ */
+
+static int set_workers(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_workers(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_log_level(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_log_level(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static const char *path_word(const weir_conf_cmd_t *cmd);
+static int set_path_or(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_path_or(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_log_format(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_log_format(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_server_tokens(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_server_tokens(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_error_page(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_error_page(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_header(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static int set_peer(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static int peer_option(weir_conf_t *c, weir_peer_conf_t *peer, char *opt);
+static void dump_peer(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static int set_match(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_match(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_return(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value);
+static void dump_return(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int valid_token(const char *s, size_t len);
+static int valid_cidr(const char *s);
+
+#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
+#define CFIELD(obj, off, type) \
+    ((const type *) (const void *) ((const char *) (obj) + (off)))
+
+/* Schema rows (STYLE 12). */
+#define ROW(sec, key, type, st, f, min, max) \
+    { sec, key, type, offsetof(st, f), min, max, 0, NULL, NULL, NULL, 0 }
+#define ENUM(sec, key, st, f, enums) \
+    { sec, key, WEIR_CONF_ENUM, offsetof(st, f), 0, 0, 0, enums, NULL, \
+      NULL, 0 }
+#define CUSTOM(sec, key, st, f, set, dump) \
+    { sec, key, WEIR_CONF_CUSTOM, offsetof(st, f), 0, 0, 0, NULL, set, \
+      dump, 0 }
+#define LIST(sec, key, st, f, nf, set, dump) \
+    { sec, key, WEIR_CONF_CUSTOM, offsetof(st, f), 0, 0, WEIR_CONF_MULTI, \
+      NULL, set, dump, offsetof(st, nf) }
+#define WORDS(sec, key, st, f, nf, flags) \
+    { sec, key, WEIR_CONF_CUSTOM, offsetof(st, f), 0, 0, flags, NULL, \
+      set_words, weir_conf_dump_words, offsetof(st, nf) }
+
+#define NOMAX  WEIR_CONF_NOMAX
+
+#define W_STR   WEIR_CONF_STR
+#define W_PATH  WEIR_CONF_PATH
+#define W_INT   WEIR_CONF_INT
+#define W_SIZE  WEIR_CONF_SIZE
+#define W_MSEC  WEIR_CONF_MSEC
+#define W_FLAG  WEIR_CONF_FLAG
+
+typedef weir_main_conf_t     main_t;
+typedef weir_http_conf_t     http_t;
+typedef weir_upstream_conf_t ups_t;
+typedef weir_cache_conf_t    cache_t;
+typedef weir_server_conf_t   srv_t;
+typedef weir_admin_conf_t    admin_t;
+
+static const weir_conf_enum_t balance_enums[] = {
+    { "round_robin", WEIR_BALANCE_ROUND_ROBIN },
+    { "least_conn", WEIR_BALANCE_LEAST_CONN },
+    { "hash", WEIR_BALANCE_HASH },
+    { "random", WEIR_BALANCE_RANDOM },
+    { NULL, 0 }
+};
+
+static const weir_conf_enum_t retry_conds[] = {
+    { "error", WEIR_RETRY_ERROR }, { "timeout", WEIR_RETRY_TIMEOUT },
+    { "http_500", WEIR_RETRY_HTTP_500 }, { "http_502", WEIR_RETRY_HTTP_502 },
+    { "http_503", WEIR_RETRY_HTTP_503 }, { "http_504", WEIR_RETRY_HTTP_504 },
+    { "http_429", WEIR_RETRY_HTTP_429 }, { NULL, 0 }
+};
+
+const weir_conf_cmd_t weir_config_cmds[] = {
+    CUSTOM(SEC_MAIN, "workers", main_t, workers, set_workers, dump_workers),
+    CUSTOM(SEC_MAIN, "error_log", main_t, error_log, set_path_or,
+           dump_path_or),
+    CUSTOM(SEC_MAIN, "log_level", main_t, log_level, set_log_level,
+           dump_log_level),
+    ROW(SEC_MAIN, "pid", W_PATH, main_t, pid, 0, 0),
+    ROW(SEC_MAIN, "daemon", W_FLAG, main_t, daemon, 0, 0),
+    ROW(SEC_MAIN, "user", W_STR, main_t, user, 0, 0),
+    ROW(SEC_MAIN, "group", W_STR, main_t, group, 0, 0),
+    ROW(SEC_MAIN, "shm_size", W_SIZE, main_t, shm_size, MB(1), NOMAX),
+    ROW(SEC_MAIN, "shutdown_timeout", W_MSEC, main_t, shutdown_timeout,
+        0, NOMAX),
+    ROW(SEC_MAIN, "worker_cpu_affinity", W_FLAG, main_t,
+        worker_cpu_affinity, 0, 0),
+    ROW(SEC_MAIN, "worker_rlimit_nofile", W_INT, main_t,
+        worker_rlimit_nofile, 0, 1 << 30),
+    ROW(SEC_MAIN, "worker_connections", W_INT, main_t, worker_connections,
+        1, 1000000),
+
+    CUSTOM(SEC_HTTP, "access_log", http_t, access_log, set_path_or,
+           dump_path_or),
+    CUSTOM(SEC_HTTP, "log_format", http_t, log_format, set_log_format,
+           dump_log_format),
+    ROW(SEC_HTTP, "keepalive_timeout", W_MSEC, http_t, keepalive_timeout,
+        0, NOMAX),
+    ROW(SEC_HTTP, "keepalive_requests", W_INT, http_t, keepalive_requests,
+        1, NOMAX),
+    ROW(SEC_HTTP, "client_header_timeout", W_MSEC, http_t,
+        client_header_timeout, 1, NOMAX),
+    ROW(SEC_HTTP, "client_body_timeout", W_MSEC, http_t,
+        client_body_timeout, 1, NOMAX),
+    ROW(SEC_HTTP, "send_timeout", W_MSEC, http_t, send_timeout, 1, NOMAX),
+    ROW(SEC_HTTP, "client_max_body_size", W_SIZE, http_t,
+        client_max_body_size, 0, NOMAX),
+    ROW(SEC_HTTP, "max_header_size", W_SIZE, http_t, max_header_size,
+        KB(1), MB(1)),
+    ROW(SEC_HTTP, "client_body_buffer_size", W_SIZE, http_t,
+        client_body_buffer_size, KB(1), MB(64)),
+    ROW(SEC_HTTP, "lingering_timeout", W_MSEC, http_t, lingering_timeout,
+        0, NOMAX),
+    CUSTOM(SEC_HTTP, "server_tokens", http_t, server_tokens,
+           set_server_tokens, dump_server_tokens),
+    LIST(SEC_HTTP, "error_page", http_t, error_pages, nerror_pages,
+         set_error_page, dump_error_page),
+    ROW(SEC_HTTP, "mime_types", W_PATH, http_t, mime_types, 0, 0),
+
+    LIST(SEC_UPSTREAM, "server", ups_t, peers, npeers, set_peer, dump_peer),
+    ENUM(SEC_UPSTREAM, "balance", ups_t, balance, balance_enums),
+    ROW(SEC_UPSTREAM, "hash_key", W_STR, ups_t, hash_key, 0, 0),
+    ROW(SEC_UPSTREAM, "keepalive", W_INT, ups_t, keepalive, 0, 100000),
+    ROW(SEC_UPSTREAM, "keepalive_timeout", W_MSEC, ups_t, keepalive_timeout,
+        1, NOMAX),
+    ROW(SEC_UPSTREAM, "keepalive_requests", W_INT, ups_t,
+        keepalive_requests, 1, NOMAX),
+    ROW(SEC_UPSTREAM, "connect_timeout", W_MSEC, ups_t, connect_timeout,
+        1, NOMAX),
+    ROW(SEC_UPSTREAM, "send_timeout", W_MSEC, ups_t, send_timeout, 1, NOMAX),
+    ROW(SEC_UPSTREAM, "read_timeout", W_MSEC, ups_t, read_timeout, 1, NOMAX),
+    ROW(SEC_UPSTREAM, "retries", W_INT, ups_t, retries, 0, 100),
+    { SEC_UPSTREAM, "retry_on", WEIR_CONF_BITS, offsetof(ups_t, retry_on),
+      0, 0, 0, retry_conds, NULL, NULL, 0 },
+    ROW(SEC_UPSTREAM, "retry_non_idempotent", W_FLAG, ups_t,
+        retry_non_idempotent, 0, 0),
+    ROW(SEC_UPSTREAM, "retry_budget", W_INT, ups_t, retry_budget, 0, 100),
+    ROW(SEC_UPSTREAM, "max_fails", W_INT, ups_t, max_fails, 0, 1000),
+    ROW(SEC_UPSTREAM, "fail_timeout", W_MSEC, ups_t, fail_timeout, 1, NOMAX),
+    CUSTOM(SEC_UPSTREAM, "health_check", ups_t, health_check, set_uri_path,
+           weir_conf_dump_str),
+    ROW(SEC_UPSTREAM, "health_interval", W_MSEC, ups_t, health_interval,
+        MS(100), NOMAX),
+    ROW(SEC_UPSTREAM, "health_timeout", W_MSEC, ups_t, health_timeout,
+        1, NOMAX),
+    ROW(SEC_UPSTREAM, "health_fall", W_INT, ups_t, health_fall, 1, 100),
+    ROW(SEC_UPSTREAM, "health_rise", W_INT, ups_t, health_rise, 1, 100),
+    ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
+    ROW(SEC_UPSTREAM, "panic_threshold", W_INT, ups_t, panic_threshold,
+        0, 100),
+
+    ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
+    CUSTOM(SEC_CACHE, "levels", cache_t, levels, set_levels, dump_levels),
+    ROW(SEC_CACHE, "max_size", W_SIZE, cache_t, max_size, MB(1), NOMAX),
+    ROW(SEC_CACHE, "inactive", W_MSEC, cache_t, inactive, SEC(1), NOMAX),
+    ROW(SEC_CACHE, "key", W_STR, cache_t, key, 0, 0),
+    ROW(SEC_CACHE, "stale_if_error", W_MSEC, cache_t, stale_if_error,
+        0, NOMAX),
+    ROW(SEC_CACHE, "stale_while_revalidate", W_MSEC, cache_t,
+        stale_while_revalidate, 0, NOMAX),
+    ROW(SEC_CACHE, "lock_timeout", W_MSEC, cache_t, lock_timeout, 0, NOMAX),
+    ROW(SEC_CACHE, "max_object_size", W_SIZE, cache_t, max_object_size,
+        0, NOMAX),
+
+    LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
+         dump_listen),
+    WORDS(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
+          WEIR_CONF_MULTI),
+    ROW(SEC_SERVER, "tls_certificate", W_PATH, srv_t, tls_certificate, 0, 0),
+    ROW(SEC_SERVER, "tls_certificate_key", W_PATH, srv_t,
+        tls_certificate_key, 0, 0),
+
+    ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
+    CUSTOM(SEC_ROUTE, "match", route_ext_t, match_text, set_match,
+           dump_match),
+    ROW(SEC_ROUTE, "root", W_PATH, weir_route_conf_t, root, 0, 0),
+    WORDS(SEC_ROUTE, "index", weir_route_conf_t, index, nindex, 0),
+    CUSTOM(SEC_ROUTE, "return", weir_route_conf_t, return_code, set_return,
+           dump_return),
+    ROW(SEC_ROUTE, "upstream", W_STR, weir_route_conf_t, upstream_name,
+        0, 0),
+    ROW(SEC_ROUTE, "cache", W_STR, weir_route_conf_t, cache_name, 0, 0),
+    ROW(SEC_ROUTE, "host_header", W_STR, weir_route_conf_t, host_header,
+        0, 0),
+    LIST(SEC_ROUTE, "add_header", weir_route_conf_t, add_headers,
+         nadd_headers, set_header, dump_header),
+    LIST(SEC_ROUTE, "set_header", weir_route_conf_t, set_headers,
+         nset_headers, set_header, dump_header),
+    LIST(SEC_ROUTE, "remove_header", weir_route_conf_t, remove_headers,
+         nremove_headers, set_header, dump_header),
+    LIST(SEC_ROUTE, "error_page", weir_route_conf_t, error_pages,
+         nerror_pages, set_error_page, dump_error_page),
+    { SEC_ROUTE, "client_max_body_size", W_SIZE,
+      offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
+      NULL, NULL, 0 },
+
+    LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
+         dump_listen),
+    WORDS(SEC_ADMIN, "allow", admin_t, allow, nallow, WEIR_CONF_MULTI),
+};
+
+const size_t weir_config_ncmds = weir_nelems(weir_config_cmds);
+
+/* Variables an access log format may use (DESIGN §7). */
+static const char *const log_vars[] = {
+    "remote_addr", "time_local", "time_iso8601", "request", "status",
+    "body_bytes_sent", "request_time", "upstream_addr", "upstream_status",
+    "upstream_connect_time", "upstream_response_time", "cache_status",
+    "retries", "request_id", "host", "request_uri", NULL
+};
+
+/* ---- custom setters and dumpers ---------------------------------------- */
+
+/* RFC 9110 token: the characters a header name may hold. */
+static int
+valid_token(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!isalnum((unsigned char) s[i])
+            && strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+valid_cidr(const char *s)
+{
+    char            ip[INET6_ADDRSTRLEN];
+    unsigned char   bin[16];
+    const char     *slash = strchr(s, '/');
+    size_t          len = slash ? (size_t) (slash - s) : strlen(s);
+    int64_t         bits = -1;
+    int             v6;
+
+    if (len == 0 || len >= sizeof(ip)) {
+        return 0;
+    }
+    memcpy(ip, s, len);
+    ip[len] = '\0';
+    v6 = strchr(ip, ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, bin) != 1) {
+        return 0;
+    }
+    if (slash && weir_str_atoi64(slash + 1, strlen(slash + 1), &bits)
+                 != WEIR_OK)
+    {
+        return 0;
+    }
+    return bits <= (v6 ? 128 : 32);
+}
+
+static int
+set_workers(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    int64_t n;
+
+    if (strcmp(value, "auto") == 0) {
+        *FIELD(obj, cmd->offset, int64_t) = 0;
+        return WEIR_OK;
+    }
+    if (weir_str_atoi64(value, strlen(value), &n) != WEIR_OK || n < 1
+        || n > 1024)
+    {
+        weir_conf_error(c, "invalid value \"%s\", expected auto or a number "
+                        "1..1024", value);
+        return WEIR_ERROR;
+    }
+    *FIELD(obj, cmd->offset, int64_t) = n;
+    return WEIR_OK;
+}
+
+static void
+dump_workers(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    fprintf(out, "%s = %lld\n", cmd->key,
+            (long long) *CFIELD(obj, cmd->offset, int64_t));
+}
+
+static int
+set_log_level(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    int level = weir_log_level_parse(value);
+
+    if (level < 0) {
+        weir_conf_error(c, "invalid level \"%s\", expected debug | info | "
+                        "notice | warn | error | crit | alert | emerg",
+                        value);
+        return WEIR_ERROR;
+    }
+    *FIELD(obj, cmd->offset, int) = level;
+    return WEIR_OK;
+}
+
+static void
+dump_log_level(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    fprintf(out, "%s = %s\n", cmd->key,
+            weir_log_level_name(*CFIELD(obj, cmd->offset, int)));
+}
+
+/* error_log = path | stderr, access_log = path | off */
+static const char *
+path_word(const weir_conf_cmd_t *cmd)
+{
+    return strcmp(cmd->key, "error_log") == 0 ? "stderr" : "off";
+}
+
+static int
+set_path_or(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    char **field = FIELD(obj, cmd->offset, char *);
+
+    if (strcmp(value, path_word(cmd)) == 0) {
+        *field = NULL;
+        return WEIR_OK;
+    }
+    *field = weir_conf_path(c, value);
+    return *field ? WEIR_OK : WEIR_ERROR;
+}
+
+static void
+dump_path_or(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const char *v = *CFIELD(obj, cmd->offset, char *);
+
+    fprintf(out, "%s = %s\n", cmd->key, v ? v : path_word(cmd));
+}
+
+static int
+set_log_format(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_http_conf_t  *h = obj;
+    const char        *p, *name;
+    const char *const *v;
+    size_t             len;
+    int                rc = WEIR_OK;
+
+    (void) cmd;
+    if (strcmp(value, "combined") == 0 || strcmp(value, "json") == 0) {
+        h->log_format = value[0] == 'c' ? WEIR_LOG_FORMAT_COMBINED
+                                        : WEIR_LOG_FORMAT_JSON;
+        h->log_format_string = NULL;
+        return WEIR_OK;
+    }
+    for (p = strchr(value, '$'); p; p = strchr(p, '$')) {
+        name = ++p;
+        while (isalnum((unsigned char) *p) || *p == '_') {
+            p++;
+        }
+        len = (size_t) (p - name);
+        for (v = log_vars; *v; v++) {
+            if (strlen(*v) == len && memcmp(*v, name, len) == 0) {
+                break;
+            }
+        }
+        if (len == 0) {
+            weir_conf_error(c, "'$' without a variable name in \"%s\"",
+                            value);
+            rc = WEIR_ERROR;
+        } else if (*v == NULL && !(len > 5 && memcmp(name, "http_", 5) == 0))
+        {
+            weir_conf_error(c, "unknown variable \"$%.*s\"", (int) len,
+                            name);
+            rc = WEIR_ERROR;
+        }
+    }
+    h->log_format = WEIR_LOG_FORMAT_CUSTOM;
+    h->log_format_string = value;
+    return rc;
+}
+
+static void
+dump_log_format(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_http_conf_t *h = obj;
+
+    fprintf(out, "%s = %s\n", cmd->key,
+            h->log_format == WEIR_LOG_FORMAT_CUSTOM ? h->log_format_string
+            : h->log_format == WEIR_LOG_FORMAT_JSON ? "json" : "combined");
+}
+
+static int
+set_server_tokens(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    (void) c;
+    *FIELD(obj, cmd->offset, char *) = strcmp(value, "off") == 0 ? NULL
+        : strcmp(value, "on") == 0 ? "weir" : value;
+    return WEIR_OK;
+}
+
+static void
+dump_server_tokens(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const char *v = *CFIELD(obj, cmd->offset, char *);
+
+    fprintf(out, "%s = %s\n", cmd->key, v ? v : "off");
+}
+
+/* error_page = 502 503 504 /errors/50x.html */
+static int
+set_error_page(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_error_page_t **arr = FIELD(obj, cmd->offset, weir_error_page_t *);
+    size_t             *n = FIELD(obj, cmd->offset2, size_t);
+    char               *words[64], *w, *p = value;
+    size_t              nw = 0, i;
+    int64_t             code;
+
+    while ((w = weir_conf_next_word(&p)) != NULL && nw < weir_nelems(words)) {
+        words[nw++] = w;
+    }
+    if (nw < 2 || words[nw - 1][0] != '/') {
+        weir_conf_error(c, "expected \"CODE... /path\", e.g. error_page = "
+                        "502 503 /errors/50x.html");
+        return WEIR_ERROR;
+    }
+    for (i = 0; i + 1 < nw; i++) {
+        if (weir_str_atoi64(words[i], strlen(words[i]), &code) != WEIR_OK
+            || code < 300 || code > 599)
+        {
+            weir_conf_error(c, "invalid status \"%s\" (expected 300..599)",
+                            words[i]);
+            return WEIR_ERROR;
+        }
+    }
+    for (i = 0; i + 1 < nw; i++) {
+        weir_error_page_t *a = weir_conf_grow(c, *arr, *n, sizeof(**arr));
+        if (a == NULL) {
+            return WEIR_ERROR;
+        }
+        *arr = a;
+        a[*n].status = atoi(words[i]);
+        a[*n].path = words[nw - 1];
+        (*n)++;
+    }
+    return WEIR_OK;
+}
+
+static void
+dump_error_page(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_error_page_t *a = *CFIELD(obj, cmd->offset,
+                                         weir_error_page_t *);
+    size_t                   i, n = *CFIELD(obj, cmd->offset2, size_t);
+
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%s = %d %s\n", cmd->key, a[i].status, a[i].path);
+    }
+}
+
+/* add_header / set_header = Name: value; remove_header = Name */
+static int
+set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_header_edit_t **arr = FIELD(obj, cmd->offset, weir_header_edit_t *);
+    size_t              *n = FIELD(obj, cmd->offset2, size_t);
+    weir_header_edit_t  *a;
+    char                *colon = NULL, *v = NULL, *end;
+    int                  remove = strcmp(cmd->key, "remove_header") == 0;
+
+    if (!remove) {
+        colon = strchr(value, ':');
+        if (colon == NULL) {
+            weir_conf_error(c, "expected \"Name: value\", got \"%s\"", value);
+            return WEIR_ERROR;
+        }
+        *colon = '\0';
+        for (v = colon + 1; *v == ' ' || *v == '\t'; v++) { /* void */ }
+        if (*v == '\0') {
+            weir_conf_error(c, "empty value for header \"%s\"", value);
+            return WEIR_ERROR;
+        }
+    }
+    end = value + strlen(value);
+    while (end > value && (end[-1] == ' ' || end[-1] == '\t')) {
+        *--end = '\0';
+    }
+    if (!valid_token(value, strlen(value))) {
+        weir_conf_error(c, "invalid header name \"%s\"", value);
+        return WEIR_ERROR;
+    }
+    a = weir_conf_grow(c, *arr, *n, sizeof(*a));
+    if (a == NULL) {
+        return WEIR_ERROR;
+    }
+    *arr = a;
+    a[*n].name = value;
+    a[*n].value = v;
+    (*n)++;
+    return WEIR_OK;
+}
+
+static void
+dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_header_edit_t *a = *CFIELD(obj, cmd->offset,
+                                          weir_header_edit_t *);
+    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
+
+    for (i = 0; i < n; i++) {
+        if (a[i].value) {
+            fprintf(out, "%s = %s: %s\n", cmd->key, a[i].name, a[i].value);
+        } else {
+            fprintf(out, "%s = %s\n", cmd->key, a[i].name);
+        }
+    }
+}
+
+/* listen = ADDR [tls] [backlog=N] */
+static int
+set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_listen_conf_t **arr = FIELD(obj, cmd->offset, weir_listen_conf_t *);
+    size_t              *n = FIELD(obj, cmd->offset2, size_t);
+    weir_listen_conf_t   l;
+    char                 err[160], *p = value, *w;
+    int64_t              backlog;
+
+    memset(&l, 0, sizeof(l));
+    w = weir_conf_next_word(&p);
+    if (weir_units_parse_addr(w, WEIR_ADDR_LISTEN, &l.addr, &l.addrlen,
+                              l.text, sizeof(l.text), err, sizeof(err))
+        != WEIR_OK)
+    {
+        weir_conf_error(c, "%s", err);
+        return WEIR_ERROR;
+    }
+    l.backlog = 511;
+    while ((w = weir_conf_next_word(&p)) != NULL) {
+        if (strcmp(w, "tls") == 0 && cmd->section == SEC_SERVER) {
+            l.tls = 1;
+        } else if (strcmp(w, "tls") == 0) {
+            weir_conf_error(c, "tls is not supported on this listener");
+            return WEIR_ERROR;
+        } else if (strncmp(w, "backlog=", 8) == 0
+                   && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
+                      == WEIR_OK
+                   && backlog >= 1 && backlog <= 65535)
+        {
+            l.backlog = (int) backlog;
+        } else {
+            weir_conf_error(c, "invalid listen option \"%s\" (expected tls "
+                            "or backlog=1..65535)", w);
+            return WEIR_ERROR;
+        }
+    }
+    l.file = c->file;
+    l.line = c->line;
+    *arr = weir_conf_grow(c, *arr, *n, sizeof(l));
+    if (*arr == NULL) {
+        return WEIR_ERROR;
+    }
+    (*arr)[(*n)++] = l;
+    return WEIR_OK;
+}
+
+static void
+dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_listen_conf_t *a = *CFIELD(obj, cmd->offset,
+                                          weir_listen_conf_t *);
+    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
+
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%s = %s%s backlog=%d\n", cmd->key, a[i].text,
+                a[i].tls ? " tls" : "", a[i].backlog);
+    }
+}
+
+/* index, server_name, allow: the engine's word list, each word checked. */
+static int
+set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    size_t *n = FIELD(obj, cmd->offset2, size_t), first = *n, i;
+    char  **w;
+
+    if (weir_conf_set_words(c, cmd, obj, value) != WEIR_OK) {
+        return WEIR_ERROR;
+    }
+    w = *FIELD(obj, cmd->offset, char **);
+    for (i = first; i < *n; i++) {
+        if (strcmp(cmd->key, "allow") == 0 && !valid_cidr(w[i])) {
+            weir_conf_error(c, "invalid address \"%s\" (expected an IP or "
+                            "CIDR such as 10.0.0.0/8)", w[i]);
+        } else if (strcmp(cmd->key, "index") == 0 && strchr(w[i], '/')) {
+            weir_conf_error(c, "\"%s\": an index file name has no '/'",
+                            w[i]);
+        } else {
+            continue;
+        }
+        *n = first;
+        return WEIR_ERROR;
+    }
+    return WEIR_OK;
+}
+
+/* server = IP:PORT [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down]
+ */
+static int
+set_peer(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj, char *value)
+{
+    weir_upstream_conf_t *u = obj;
+    weir_peer_conf_t      peer, *a;
+    char                  err[160], *p = value, *w;
+    size_t                i;
+
+    (void) cmd;
+    memset(&peer, 0, sizeof(peer));
+    w = weir_conf_next_word(&p);
+    if (weir_units_parse_addr(w, 0, &peer.addr, &peer.addrlen, peer.text,
+                              sizeof(peer.text), err, sizeof(err)) != WEIR_OK)
+    {
+        weir_conf_error(c, "%s", err);
+        return WEIR_ERROR;
+    }
+    peer.weight = 1;
+    peer.max_fails = -1;          /* the upstream's, after parsing */
+    peer.fail_timeout = -1;
+    while ((w = weir_conf_next_word(&p)) != NULL) {
+        if (peer_option(c, &peer, w) != WEIR_OK) {
+            return WEIR_ERROR;
+        }
+    }
+    for (i = 0; i < u->npeers; i++) {
+        if (weir_units_addr_eq(&u->peers[i].addr, &peer.addr)) {
+            weir_conf_error(c, "duplicate server %s", peer.text);
+            return WEIR_ERROR;
+        }
+    }
+    a = weir_conf_grow(c, u->peers, u->npeers, sizeof(*a));
+    if (a == NULL) {
+        return WEIR_ERROR;
+    }
+    u->peers = a;
+    a[u->npeers++] = peer;
+    return WEIR_OK;
+}
+
+static int
+peer_option(weir_conf_t *c, weir_peer_conf_t *peer, char *opt)
+{
+    char    *eq = strchr(opt, '=');
+    int64_t  n = -1;
+
+    if (strcmp(opt, "backup") == 0) {
+        peer->backup = 1;
+        return WEIR_OK;
+    }
+    if (strcmp(opt, "down") == 0) {
+        peer->down = 1;
+        return WEIR_OK;
+    }
+    if (eq && strncmp(opt, "fail_timeout=", 13) == 0) {
+        if (weir_units_parse_msec(eq + 1, &n) == WEIR_OK && n > 0) {
+            peer->fail_timeout = n;
+            return WEIR_OK;
+        }
+        weir_conf_error(c, "invalid time in \"%s\"", opt);
+        return WEIR_ERROR;
+    }
+    if (eq && (strncmp(opt, "weight=", 7) == 0
+               || strncmp(opt, "max_fails=", 10) == 0))
+    {
+        int weight = opt[0] == 'w';
+        if (weir_str_atoi64(eq + 1, strlen(eq + 1), &n) != WEIR_OK
+            || n < weight || n > 1000)
+        {
+            weir_conf_error(c, "invalid number in \"%s\" (expected %d..1000)",
+                            opt, weight);
+            return WEIR_ERROR;
+        }
+        *(weight ? &peer->weight : &peer->max_fails) = (int) n;
+        return WEIR_OK;
+    }
+    weir_conf_error(c, "unknown server option \"%s\" (expected weight=N, "
+                    "max_fails=N, fail_timeout=T, backup or down)", opt);
+    return WEIR_ERROR;
+}
+
+static void
+dump_peer(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_upstream_conf_t *u = obj;
+    char                        t[32];
+    size_t                      i;
+
+    for (i = 0; i < u->npeers; i++) {
+        const weir_peer_conf_t *p = &u->peers[i];
+        weir_units_format_msec(p->fail_timeout, t, sizeof(t));
+        fprintf(out, "%s = %s weight=%d max_fails=%d fail_timeout=%s%s%s\n",
+                cmd->key, p->text, p->weight, p->max_fails, t,
+                p->backup ? " backup" : "", p->down ? " down" : "");
+    }
+}
+
+
+/* levels = 1:2 (one to three directory levels of 1 or 2 hex digits) */
+static int
+set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_cache_conf_t *k = obj;
+    const char        *p = value;
+    int                levels[3], n = 0;
+
+    (void) cmd;
+    for (;;) {
+        if ((*p != '1' && *p != '2') || n == 3) {
+            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
+                            "levels of 1 or 2, e.g. 1:2)", value);
+            return WEIR_ERROR;
+        }
+        levels[n++] = *p++ - '0';
+        if (*p == '\0') {
+            break;
+        }
+        if (*p++ != ':') {
+            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
+                            "levels of 1 or 2, e.g. 1:2)", value);
+            return WEIR_ERROR;
+        }
+    }
+    memset(k->levels, 0, sizeof(k->levels));
+    memcpy(k->levels, levels, (size_t) n * sizeof(int));
+    k->nlevels = n;
+    return WEIR_OK;
+}
+
+static void
+dump_levels(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_cache_conf_t *k = obj;
+    int                      i;
+
+    fprintf(out, "%s = ", cmd->key);
+    for (i = 0; i < k->nlevels; i++) {
+        fprintf(out, i ? ":%d" : "%d", k->levels[i]);
+    }
+    fputc('\n', out);
+}
+
+static int
+set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    if (value[0] != '/') {
+        weir_conf_error(c, "\"%s\" must be a path starting with '/'", value);
+        return WEIR_ERROR;
+    }
+    *FIELD(obj, cmd->offset, char *) = value;
+    return WEIR_OK;
+}
+
+static int
+set_match(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    route_ext_t *x = obj;
+    char         err[256];
+
+    (void) cmd;
+    if (weir_route_match_parse(&x->r, value, err, sizeof(err)) != WEIR_OK) {
+        weir_conf_error(c, "%s", err);
+        return WEIR_ERROR;
+    }
+    x->match_text = value;
+    return WEIR_OK;
+}
+
+static void
+dump_match(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    weir_conf_dump_str(cmd, obj, out);
+}
+
+/* return = CODE [URL | text] */
+static int
+set_return(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_route_conf_t *r = obj;
+    char              *p = value, *code = weir_conf_next_word(&p);
+    int64_t            n;
+    int                redirect;
+
+    (void) cmd;
+    if (weir_str_atoi64(code, strlen(code), &n) != WEIR_OK || n < 200
+        || n > 599)
+    {
+        weir_conf_error(c, "invalid status \"%s\" (expected 200..599)", code);
+        return WEIR_ERROR;
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    redirect = n == 301 || n == 302 || n == 303 || n == 307 || n == 308;
+    if (redirect && p[0] != '/' && p[0] != '$'
+        && strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0)
+    {
+        weir_conf_error(c, "return %d needs a URL (\"/path\" or "
+                        "\"https://...\")", (int) n);
+        return WEIR_ERROR;
+    }
+    r->return_code = (int) n;
+    r->return_text = *p ? p : NULL;
+    return WEIR_OK;
+}
+
+static void
+dump_return(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_route_conf_t *r = obj;
+
+    if (r->return_code == 0) {
+        fprintf(out, "; %s is not set\n", cmd->key);
+    } else {
+        fprintf(out, "%s = %d%s%s\n", cmd->key, r->return_code,
+                r->return_text ? " " : "",
+                r->return_text ? r->return_text : "");
+    }
+}
+
+/* The default goes through the row, like a written value, so it is
+ * validated and dumped the same way. */
+void
+weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a)
+{
+    const weir_conf_cmd_t *cmds = weir_config_cmds;
+    size_t                 i;
+
+    for (i = 0; i < weir_config_ncmds; i++) {
+        if (cmds[i].section == SEC_ADMIN
+            && strcmp(cmds[i].key, "listen") == 0)
+        {
+            char def[] = "127.0.0.1:9145";
+            (void) set_listen(c, &cmds[i], a, def);
+        }
+    }
+}
+
+/* ---- dump ------------------------------------------------------------- */
+
+void
+weir_config_dump(const weir_config_t *cf, FILE *out)
+{
+    const weir_conf_cmd_t *cmds = weir_config_cmds;
+    size_t                 i, n = weir_config_ncmds;
+
+    fprintf(out, "; weir %s: effective configuration of %s\n\n[main]\n",
+            WEIR_VERSION, cf->file);
+    weir_conf_dump(cmds, n, SEC_MAIN, &cf->main, out);
+    fputs("\n[http]\n", out);
+    weir_conf_dump(cmds, n, SEC_HTTP, &cf->http, out);
+    for (i = 0; i < cf->nupstreams; i++) {
+        fprintf(out, "\n[upstream %s]\n", cf->upstreams[i]->name);
+        weir_conf_dump(cmds, n, SEC_UPSTREAM, cf->upstreams[i], out);
+    }
+    for (i = 0; i < cf->ncaches; i++) {
+        fprintf(out, "\n[cache %s]\n", cf->caches[i]->name);
+        weir_conf_dump(cmds, n, SEC_CACHE, cf->caches[i], out);
+    }
+    for (i = 0; i < cf->http.nservers; i++) {
+        fprintf(out, "\n[server %s]\n", cf->http.servers[i]->name);
+        weir_conf_dump(cmds, n, SEC_SERVER, cf->http.servers[i], out);
+    }
+    for (i = 0; i < cf->http.nroutes; i++) {
+        fprintf(out, "\n[route %s]\n", cf->http.routes[i]->name);
+        weir_conf_dump(cmds, n, SEC_ROUTE, cf->http.routes[i], out);
+    }
+    if (cf->has_admin) {
+        fputs("\n[admin]\n", out);
+        weir_conf_dump(cmds, n, SEC_ADMIN, &cf->admin, out);
+    }
+}
