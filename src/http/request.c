@@ -28,19 +28,29 @@
 
 #define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
 #define WEIR_HTTP_POOL_SIZE  8192
-#define WEIR_HTTP_BUF_FREE_MAX 256
+#define WEIR_HTTP_BUF_SMALL  2048   /* most request heads fit */
+#define WEIR_HTTP_BUF_FREE_MAX 64
 
 weir_http_ctx_t weir_http;
 
-static weir_buf_t *buf_free_list[WEIR_HTTP_BUF_FREE_MAX];
-static size_t      nbuf_free;
+/* Two sizes: small for the common head, large (max_header_size plus room
+ * for body framing) when a head or a body needs it. A few of each are
+ * kept for reuse. */
+static weir_buf_t *small_free[WEIR_HTTP_BUF_FREE_MAX];
+static weir_buf_t *large_free[WEIR_HTTP_BUF_FREE_MAX];
+static size_t      nsmall_free, nlarge_free;
 static uint64_t    rid_state[2];
 
 static void set_state(weir_conn_t *c, weir_event_handler_pt rh,
     weir_event_handler_pt wh, const char *action);
 static void empty_handler(weir_event_t *ev);
 static void wait_request(weir_event_t *rev);
+static size_t large_size(void);
+static int buf_is_small(const weir_buf_t *b);
+static weir_buf_t *buf_alloc(int large);
+static void buf_put(weir_buf_t *b);
 static int buf_get(weir_http_conn_t *hc);
+static int buf_grow(weir_http_conn_t *hc, weir_request_t *r);
 static void buf_release(weir_http_conn_t *hc);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
@@ -128,44 +138,110 @@ log_context(weir_log_t *log, char *buf, size_t len)
 
 /* ---- buffers: idle connections hold none ----------------------------------- */
 
+static size_t
+large_size(void)
+{
+    return (size_t) weir_http.conf->max_header_size + WEIR_HTTP_BUF_EXTRA;
+}
+
+static int
+buf_is_small(const weir_buf_t *b)
+{
+    return (size_t) (b->end - b->start) < large_size();
+}
+
+static weir_buf_t *
+buf_alloc(int large)
+{
+    weir_buf_t *b;
+    size_t      size = large ? large_size()
+                             : weir_min(WEIR_HTTP_BUF_SMALL, large_size() - 1);
+
+    if (large ? nlarge_free : nsmall_free) {
+        b = large ? large_free[--nlarge_free] : small_free[--nsmall_free];
+    } else {
+        b = malloc(sizeof(*b) + size);
+        if (b == NULL) {
+            return NULL;
+        }
+        b->start = (char *) (b + 1);
+        b->end = b->start + size;
+    }
+    b->pos = b->last = b->start;
+    return b;
+}
+
+static void
+buf_put(weir_buf_t *b)
+{
+    if (buf_is_small(b) && nsmall_free < WEIR_HTTP_BUF_FREE_MAX) {
+        small_free[nsmall_free++] = b;
+    } else if (!buf_is_small(b) && nlarge_free < WEIR_HTTP_BUF_FREE_MAX) {
+        large_free[nlarge_free++] = b;
+    } else {
+        free(b);
+    }
+}
+
 static int
 buf_get(weir_http_conn_t *hc)
 {
-    weir_buf_t *b;
-    size_t      size;
-
     if (hc->buf) {
         return WEIR_OK;
     }
-    if (nbuf_free) {
-        hc->buf = buf_free_list[--nbuf_free];
-        hc->buf->pos = hc->buf->last = hc->buf->start;
-        return WEIR_OK;
-    }
-    size = (size_t) weir_http.conf->max_header_size + WEIR_HTTP_BUF_EXTRA;
-    b = malloc(sizeof(*b) + size);
-    if (b == NULL) {
+    hc->buf = buf_alloc(0);
+    if (hc->buf == NULL) {
         weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "malloc() failed");
         return WEIR_ERROR;
     }
-    b->start = b->pos = b->last = (char *) (b + 1);
-    b->end = b->start + size;
-    hc->buf = b;
     return WEIR_OK;
 }
 
 static void
 buf_release(weir_http_conn_t *hc)
 {
-    if (hc->buf == NULL) {
-        return;
+    if (hc->buf) {
+        buf_put(hc->buf);
+        hc->buf = NULL;
     }
-    if (nbuf_free < WEIR_HTTP_BUF_FREE_MAX) {
-        buf_free_list[nbuf_free++] = hc->buf;
-    } else {
-        free(hc->buf);
+}
+
+/* Move the connection to a large buffer. Slices of a parsed head point
+ * into the old one: shift them by the distance moved. */
+static int
+buf_grow(weir_http_conn_t *hc, weir_request_t *r)
+{
+    weir_buf_t *old = hc->buf, *b = buf_alloc(1);
+    ptrdiff_t   d;
+    size_t      i;
+
+#define MOVE(ptr) if ((ptr) != NULL) (ptr) += d
+    if (b == NULL) {
+        weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "malloc() failed");
+        return WEIR_ERROR;
     }
-    hc->buf = NULL;
+    memcpy(b->start, old->start, (size_t) (old->last - old->start));
+    d = b->start - old->start;
+    b->pos = old->pos + d;
+    b->last = old->last + d;
+    if (r && r->head.line_len) {
+        MOVE(r->head.method);
+        MOVE(r->head.target);
+        MOVE(r->method_name.data);
+        MOVE(r->request_line.data);
+        MOVE(r->uri.data);
+        if (r->args.len) {
+            MOVE(r->args.data);
+        }
+        for (i = 0; i < r->head.num_headers; i++) {
+            MOVE(r->headers[i].name);
+            MOVE(r->headers[i].value);
+        }
+    }
+#undef MOVE
+    buf_put(old);
+    hc->buf = b;
+    return WEIR_OK;
 }
 
 /* ---- waiting for a request --------------------------------------------------- */
@@ -351,6 +427,15 @@ read_head(weir_event_t *rev)
         if (rc == WEIR_OK) {
             process_head(r, consumed);
             return;
+        }
+        if (hc->buf->last == hc->buf->end && buf_is_small(hc->buf)) {
+            /* The head goes on past the small buffer. Nothing points into
+             * it yet (the parse restarts from the beginning). */
+            r->head.line_len = 0;
+            if (buf_grow(hc, NULL) != WEIR_OK) {
+                weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+                return;
+            }
         }
         {
             weir_buf_t *b = hc->buf;
@@ -567,6 +652,17 @@ start_body(weir_request_t *r)
 {
     weir_conn_t *c = r->c;
 
+    if (r->framing.body != WEIR_HTTP_BODY_NONE && buf_is_small(r->hc->buf)
+        && (size_t) (r->hc->buf->end - r->hc->buf->pos) < WEIR_HTTP_BUF_EXTRA
+        && !(r->framing.body == WEIR_HTTP_BODY_LENGTH
+             && r->framing.content_length == 0)) {
+        /* Bodies are read through the buffer behind the head: make sure
+         * a chunk-size line always fits. */
+        if (buf_grow(r->hc, r) != WEIR_OK) {
+            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+            return;
+        }
+    }
     if (r->framing.body == WEIR_HTTP_BODY_NONE
         || (r->framing.body == WEIR_HTTP_BODY_LENGTH
             && r->framing.content_length == 0)) {
