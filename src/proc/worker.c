@@ -204,10 +204,15 @@ accept_handler(weir_event_t *ev)
     ev->timedout = 0;
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if ((int64_t) (weir_conn_count() - nlisteners) >= max_conns) {
-            /* Leave the rest in the kernel queue; look again shortly. */
-            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                           "%lld worker_connections are not enough",
-                           (long long) max_conns);
+            /* Leave the rest in the kernel queue; look again shortly.
+             * Say so once a second at most, not on every retry. */
+            static weir_msec_t last_warn;
+            if (weir_current_msec - last_warn >= 1000 || last_warn == 0) {
+                last_warn = weir_current_msec;
+                weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                               "%lld worker_connections are not enough",
+                               (long long) max_conns);
+            }
             weir_timer_add(&lc->read, 100);
             return;
         }
