@@ -254,8 +254,9 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
         break;
     }
     case V_REQUEST_ID:
+        /* 32 hex digits, or the caller's shorter X-Request-Id. */
         v.data = r->request_id;
-        v.len = 32;
+        v.len = strlen(r->request_id);
         return v;
     case V_HOST:
         if (r->h_host) {

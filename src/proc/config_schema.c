@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include "core/conf.h"
 #include "core/log.h"
+#include "http/access_log.h"
 #include "core/str.h"
 #include "core/units.h"
 #include "http/route.h"
@@ -258,13 +259,6 @@ const weir_conf_cmd_t weir_config_cmds[] = {
 
 const size_t weir_config_ncmds = weir_nelems(weir_config_cmds);
 
-/* Variables an access log format may use (DESIGN §7). */
-static const char *const log_vars[] = {
-    "remote_addr", "time_local", "time_iso8601", "request", "status",
-    "body_bytes_sent", "request_time", "upstream_addr", "upstream_status",
-    "upstream_connect_time", "upstream_response_time", "cache_status",
-    "retries", "request_id", "host", "request_uri", NULL
-};
 
 /* ---- custom setters and dumpers ---------------------------------------- */
 
@@ -400,7 +394,6 @@ set_log_format(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
 {
     weir_http_conf_t  *h = obj;
     const char        *p, *name;
-    const char *const *v;
     size_t             len;
     int                rc = WEIR_OK;
 
@@ -417,17 +410,11 @@ set_log_format(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
             p++;
         }
         len = (size_t) (p - name);
-        for (v = log_vars; *v; v++) {
-            if (strlen(*v) == len && memcmp(*v, name, len) == 0) {
-                break;
-            }
-        }
         if (len == 0) {
             weir_conf_error(c, "'$' without a variable name in \"%s\"",
                             value);
             rc = WEIR_ERROR;
-        } else if (*v == NULL && !(len > 5 && memcmp(name, "http_", 5) == 0))
-        {
+        } else if (!weir_access_log_var_known(name, len)) {
             weir_conf_error(c, "unknown variable \"$%.*s\"", (int) len,
                             name);
             rc = WEIR_ERROR;

@@ -150,10 +150,10 @@ void
 weir_upstream_peer_failed(weir_peer_t *p)
 {
     const weir_upstream_conf_t *uc = p->up->conf;
-    int          max_fails = p->conf->max_fails > 0 ? p->conf->max_fails
-                                                     : (int) uc->max_fails;
-    weir_msec_t  window = p->conf->fail_timeout > 0 ? p->conf->fail_timeout
-                                                    : uc->fail_timeout;
+    /* The loader resolved the server line's values against the
+     * upstream's: max_fails=0 means never mark this peer down. */
+    int          max_fails = p->conf->max_fails;
+    weir_msec_t  window = p->conf->fail_timeout;
 
     if (p->fails == 0 || weir_current_msec - p->first_fail > window) {
         p->fails = 0;
