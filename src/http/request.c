@@ -12,6 +12,7 @@
 #include "core/wtime.h"
 #include "http/access_log.h"
 #include "http/handler.h"
+#include "http/request-t.h"
 #include "http/response.h"
 #include "http/route.h"
 
@@ -26,7 +27,6 @@
  *   linger         half-closed, draining input before close()
  */
 
-#define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
 #define WEIR_HTTP_POOL_SIZE  8192
 #define WEIR_HTTP_BUF_SMALL  2048   /* most request heads fit */
 #define WEIR_HTTP_BUF_FREE_MAX 64
@@ -41,16 +41,11 @@ static weir_buf_t *large_free[WEIR_HTTP_BUF_FREE_MAX];
 static size_t      nsmall_free, nlarge_free;
 static uint64_t    rid_state[2];
 
-static void set_state(weir_conn_t *c, weir_event_handler_pt rh,
-    weir_event_handler_pt wh, const char *action);
-static void empty_handler(weir_event_t *ev);
 static void wait_request(weir_event_t *rev);
 static size_t large_size(void);
-static int buf_is_small(const weir_buf_t *b);
 static weir_buf_t *buf_alloc(int large);
 static void buf_put(weir_buf_t *b);
 static int buf_get(weir_http_conn_t *hc);
-static int buf_grow(weir_http_conn_t *hc, weir_request_t *r);
 static void buf_release(weir_http_conn_t *hc);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
@@ -59,17 +54,12 @@ static void process_head(weir_request_t *r, size_t consumed);
 static void request_id(char *out);
 static void index_headers(weir_request_t *r);
 static int head_too_large(weir_request_t *r, size_t size, int complete);
-static void start_body(weir_request_t *r);
-static void send_continue(weir_request_t *r);
-static void read_body(weir_event_t *rev);
-static int consume_body(weir_request_t *r);
 static void send_handler(weir_event_t *wev);
 static int send_some(weir_request_t *r);
 static void finalize(weir_request_t *r);
 static void keepalive(weir_http_conn_t *hc);
 static void lingering_close(weir_http_conn_t *hc);
 static void linger_handler(weir_event_t *rev);
-static void close_connection(weir_http_conn_t *hc);
 static void close_fd(void *data);
 static size_t log_context(weir_log_t *log, char *buf, size_t len);
 
@@ -91,7 +81,8 @@ weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
     c->log.handler = log_context;
     c->log.data = hc;
     c->idle = 1;
-    set_state(c, wait_request, empty_handler, "waiting for request");
+    weir_http_set_state(c, wait_request, weir_http_empty_handler,
+                        "waiting for request");
     /* The first request gets client_header_timeout to arrive. */
     weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
     if (weir_http.quitting) {
@@ -99,17 +90,17 @@ weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
     }
 }
 
-static void
-set_state(weir_conn_t *c, weir_event_handler_pt rh, weir_event_handler_pt wh,
-    const char *action)
+void
+weir_http_set_state(weir_conn_t *c, weir_event_handler_pt rh,
+    weir_event_handler_pt wh, const char *action)
 {
     c->read.handler = rh;
     c->write.handler = wh;
     c->log.action = action;
 }
 
-static void
-empty_handler(weir_event_t *ev)
+void
+weir_http_empty_handler(weir_event_t *ev)
 {
     (void) ev;
 }
@@ -144,8 +135,8 @@ large_size(void)
     return (size_t) weir_http.conf->max_header_size + WEIR_HTTP_BUF_EXTRA;
 }
 
-static int
-buf_is_small(const weir_buf_t *b)
+int
+weir_http_buf_is_small(const weir_buf_t *b)
 {
     return (size_t) (b->end - b->start) < large_size();
 }
@@ -174,9 +165,10 @@ buf_alloc(int large)
 static void
 buf_put(weir_buf_t *b)
 {
-    if (buf_is_small(b) && nsmall_free < WEIR_HTTP_BUF_FREE_MAX) {
+    if (weir_http_buf_is_small(b) && nsmall_free < WEIR_HTTP_BUF_FREE_MAX) {
         small_free[nsmall_free++] = b;
-    } else if (!buf_is_small(b) && nlarge_free < WEIR_HTTP_BUF_FREE_MAX) {
+    } else if (!weir_http_buf_is_small(b)
+               && nlarge_free < WEIR_HTTP_BUF_FREE_MAX) {
         large_free[nlarge_free++] = b;
     } else {
         free(b);
@@ -208,8 +200,8 @@ buf_release(weir_http_conn_t *hc)
 
 /* Move the connection to a large buffer. Slices of a parsed head point
  * into the old one: shift them by the distance moved. */
-static int
-buf_grow(weir_http_conn_t *hc, weir_request_t *r)
+int
+weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r)
 {
     weir_buf_t *old = hc->buf, *b = buf_alloc(1);
     ptrdiff_t   d;
@@ -256,11 +248,11 @@ wait_request(weir_event_t *rev)
     if (rev->timedout) {
         /* Idle keep-alive or a client that never sent a byte: close
          * silently, there is no request to answer. */
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     if (buf_get(hc) != WEIR_OK) {
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     rc = recv_into_buf(hc);
@@ -269,16 +261,17 @@ wait_request(weir_event_t *rev)
         return;
     }
     if (rc == WEIR_ERROR || rc == WEIR_DONE) {
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     if (request_create(hc) == NULL) {
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     c->idle = 0;
     weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
-    set_state(c, read_head, empty_handler, "reading client request head");
+    weir_http_set_state(c, read_head, weir_http_empty_handler,
+                        "reading client request head");
     read_head(rev);
 }
 
@@ -428,11 +421,11 @@ read_head(weir_event_t *rev)
             process_head(r, consumed);
             return;
         }
-        if (hc->buf->last == hc->buf->end && buf_is_small(hc->buf)) {
+        if (hc->buf->last == hc->buf->end && weir_http_buf_is_small(hc->buf)) {
             /* The head goes on past the small buffer. Nothing points into
              * it yet (the parse restarts from the beginning). */
             r->head.line_len = 0;
-            if (buf_grow(hc, NULL) != WEIR_OK) {
+            if (weir_http_buf_grow(hc, NULL) != WEIR_OK) {
                 weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
                 return;
             }
@@ -450,7 +443,7 @@ read_head(weir_event_t *rev)
                                    "client closed connection while sending "
                                    "request head");
                 }
-                close_connection(hc);
+                weir_http_close_connection(hc);
                 return;
             }
             b->last += n;
@@ -642,161 +635,15 @@ process_head(weir_request_t *r, size_t consumed)
         weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
         return;
     }
-    start_body(r);
-}
-
-/* ---- the request body (discarded: static and return need none) -------- */
-
-static void
-start_body(weir_request_t *r)
-{
-    weir_conn_t *c = r->c;
-
-    if (r->framing.body != WEIR_HTTP_BODY_NONE && buf_is_small(r->hc->buf)
-        && (size_t) (r->hc->buf->end - r->hc->buf->pos) < WEIR_HTTP_BUF_EXTRA
-        && !(r->framing.body == WEIR_HTTP_BODY_LENGTH
-             && r->framing.content_length == 0)) {
-        /* Bodies are read through the buffer behind the head: make sure
-         * a chunk-size line always fits. */
-        if (buf_grow(r->hc, r) != WEIR_OK) {
-            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
-            return;
-        }
-    }
-    if (r->framing.body == WEIR_HTTP_BODY_NONE
-        || (r->framing.body == WEIR_HTTP_BODY_LENGTH
-            && r->framing.content_length == 0)) {
-        weir_timer_del(&c->read);
-        set_state(c, empty_handler, empty_handler, "processing request");
-        weir_http_handle(r);
-        return;
-    }
-    r->body_left = r->framing.content_length;
-    r->body_base = r->hc->buf->pos;
-    if (r->route && r->route->handler == WEIR_ROUTE_PROXY) {
-        /* The proxy streams the body itself (weir_http_read_body). */
-        weir_timer_del(&c->read);
-        set_state(c, empty_handler, empty_handler, "processing request");
-        weir_http_handle(r);
-        return;
-    }
-    send_continue(r);
-    weir_timer_add(&c->read, weir_http.conf->client_body_timeout);
-    set_state(c, read_body, empty_handler, "reading client request body");
-    read_body(&c->read);
-}
-
-/* "100 Continue" when the client waits for it before sending the body.
- * Tiny, and the socket buffer is empty at this point: a plain send()
- * either fits or the client sends the body anyway after its timeout. */
-static void
-send_continue(weir_request_t *r)
-{
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    ssize_t           n;
-
-    if (r->sent_continue || !r->framing.expect_continue
-        || r->head.version < 11) {
-        return;
-    }
-    r->sent_continue = 1;
-    n = send(r->c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-    (void) n;
-}
-
-ssize_t
-weir_http_read_body(weir_request_t *r, char *dst, size_t cap)
-{
-    weir_buf_t  *b = r->hc->buf;
-    const char  *data;
-    size_t       size, used, dlen, n;
-    int64_t      limit = weir_http.conf->client_max_body_size;
-    ssize_t      got;
-    int          rc;
-
-    if (r->route && r->route->client_max_body_size >= 0) {
-        limit = r->route->client_max_body_size;
-    }
-    for (;;) {
-        if (r->body_complete || r->framing.body == WEIR_HTTP_BODY_NONE
-            || (r->framing.body == WEIR_HTTP_BODY_LENGTH
-                && r->body_left == 0)) {
-            r->body_complete = 1;
-            return 0;
-        }
-        size = weir_buf_size(b);
-        if (size && r->framing.body == WEIR_HTTP_BODY_LENGTH) {
-            n = (size_t) weir_min((uint64_t) weir_min(size, cap),
-                                  r->body_left);
-            memcpy(dst, b->pos, n);
-            b->pos += n;
-            r->body_left -= n;
-            r->body_received += n;
-            return (ssize_t) n;
-        }
-        if (size) {
-            /* Feed at most cap bytes so a data span always fits dst. */
-            rc = weir_http_chunked_step(&r->chunked, b->pos,
-                                        weir_min(size, cap), &used, &data,
-                                        &dlen);
-            b->pos += used;
-            if (rc == WEIR_OK) {
-                r->body_received += dlen;
-                if (limit > 0 && r->body_received > (uint64_t) limit) {
-                    weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
-                                   "client sent too large chunked body");
-                    r->body_error = 413;
-                    return WEIR_ERROR;
-                }
-                memmove(dst, data, dlen);
-                return (ssize_t) dlen;
-            }
-            if (rc == WEIR_DONE) {
-                r->body_complete = 1;
-                return 0;
-            }
-            if (rc > 0) {
-                weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                               "client sent invalid chunked body: %s",
-                               weir_http_error_text(rc));
-                r->body_error = 400;
-                return WEIR_ERROR;
-            }
-            if (used) {
-                continue;
-            }
-        }
-        /* Need input: keep an incomplete chunk line, reuse the rest. */
-        size = weir_buf_size(b);
-        if (b->pos != r->body_base) {
-            memmove(r->body_base, b->pos, size);
-            b->pos = r->body_base;
-            b->last = r->body_base + size;
-        }
-        if (b->last == b->end) {
-            r->body_error = 400;
-            return WEIR_ERROR;
-        }
-        send_continue(r);
-        got = r->c->recv(r->c, b->last, (size_t) (b->end - b->last));
-        if (got == WEIR_AGAIN) {
-            return WEIR_AGAIN;
-        }
-        if (got <= 0) {
-            weir_log_error(WEIR_LOG_INFO, &r->c->log, got ? errno : 0,
-                           "client closed connection while sending body");
-            r->body_error = 0;
-            return WEIR_ERROR;
-        }
-        b->last += got;
-    }
+    weir_http_start_body(r);
 }
 
 void
 weir_http_set_handlers(weir_request_t *r, weir_event_handler_pt rh,
     weir_event_handler_pt wh, const char *action)
 {
-    set_state(r->c, rh ? rh : empty_handler, wh ? wh : empty_handler, action);
+    weir_http_set_state(r->c, rh ? rh : weir_http_empty_handler,
+                        wh ? wh : weir_http_empty_handler, action);
 }
 
 void
@@ -814,120 +661,7 @@ weir_http_abort(weir_request_t *r)
         r->logged = 1;
         weir_access_log_write(r);
     }
-    close_connection(r->hc);
-}
-
-static void
-read_body(weir_event_t *rev)
-{
-    weir_conn_t      *c = rev->data;
-    weir_http_conn_t *hc = c->data;
-    weir_request_t   *r = hc->r;
-    weir_buf_t       *b = hc->buf;
-    int               rc;
-    ssize_t           n;
-
-    if (rev->timedout) {
-        weir_log_error(WEIR_LOG_INFO, &c->log, 0,
-                       "client timed out sending the request body");
-        r->keepalive = 0;
-        r->lingering = 1;
-        weir_http_finalize_error(r, 408, "REQUEST_TIMEOUT");
-        return;
-    }
-    for (;;) {
-        rc = consume_body(r);
-        if (rc == WEIR_DONE) {
-            weir_timer_del(&c->read);
-            set_state(c, empty_handler, empty_handler, "processing request");
-            weir_http_handle(r);
-            return;
-        }
-        if (rc != WEIR_AGAIN) {
-            return;   /* consume_body finalized the request */
-        }
-        n = c->recv(c, b->last, (size_t) (b->end - b->last));
-        if (n == WEIR_AGAIN) {
-            weir_timer_add(&c->read, weir_http.conf->client_body_timeout);
-            return;
-        }
-        if (n == WEIR_ERROR || n == 0) {
-            weir_log_error(WEIR_LOG_INFO, &c->log, n ? errno : 0,
-                           "client closed connection while sending body");
-            close_connection(hc);
-            return;
-        }
-        b->last += n;
-    }
-}
-
-/* Eat body bytes from the buffer. WEIR_DONE when the body is complete
- * (what follows in the buffer is the next pipelined request), WEIR_AGAIN
- * for more input, WEIR_ERROR after finalizing an error response. */
-static int
-consume_body(weir_request_t *r)
-{
-    weir_buf_t  *b = r->hc->buf;
-    const char  *data;
-    size_t       size, used, dlen;
-    int64_t      limit = weir_http.conf->client_max_body_size;
-    int          rc;
-
-    if (r->route && r->route->client_max_body_size >= 0) {
-        limit = r->route->client_max_body_size;
-    }
-    while (b->pos < b->last) {
-        size = weir_buf_size(b);
-        if (r->framing.body == WEIR_HTTP_BODY_LENGTH) {
-            used = (size_t) weir_min((uint64_t) size, r->body_left);
-            b->pos += used;
-            r->body_left -= used;
-            r->body_received += used;
-            if (r->body_left == 0) {
-                return WEIR_DONE;
-            }
-            continue;
-        }
-        rc = weir_http_chunked_step(&r->chunked, b->pos, size, &used, &data,
-                                    &dlen);
-        b->pos += used;
-        if (rc == WEIR_OK) {
-            r->body_received += dlen;
-            if (limit > 0 && r->body_received > (uint64_t) limit) {
-                weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
-                               "client sent too large chunked body");
-                r->keepalive = 0;
-                r->lingering = 1;
-                weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
-                return WEIR_ERROR;
-            }
-            continue;
-        }
-        if (rc == WEIR_DONE) {
-            return WEIR_DONE;
-        }
-        if (rc == WEIR_AGAIN) {
-            break;
-        }
-        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                       "client sent invalid chunked body: %s",
-                       weir_http_error_text(rc));
-        r->keepalive = 0;
-        r->lingering = 1;
-        weir_http_finalize_error(r, 400, "BAD_REQUEST");
-        return WEIR_ERROR;
-    }
-    if (r->framing.body == WEIR_HTTP_BODY_LENGTH && r->body_left == 0) {
-        return WEIR_DONE;
-    }
-    /* Keep an incomplete chunk line; reuse the rest of the buffer. */
-    size = weir_buf_size(b);
-    if (b->pos != r->body_base) {
-        memmove(r->body_base, b->pos, size);
-        b->pos = r->body_base;
-        b->last = r->body_base + size;
-    }
-    return WEIR_AGAIN;
+    weir_http_close_connection(r->hc);
 }
 
 /* ---- response headers ---------------------------------------------------- */
@@ -1010,10 +744,11 @@ weir_http_send_response(weir_request_t *r)
     if (weir_http_response_head(r) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot build the response head");
-        close_connection(r->hc);
+        weir_http_close_connection(r->hc);
         return;
     }
-    set_state(c, empty_handler, send_handler, "sending response to client");
+    weir_http_set_state(c, weir_http_empty_handler, send_handler,
+                        "sending response to client");
     send_handler(&c->write);
 }
 
@@ -1129,7 +864,7 @@ finalize(weir_request_t *r)
     } else if (linger) {
         lingering_close(hc);
     } else {
-        close_connection(hc);
+        weir_http_close_connection(hc);
     }
 }
 
@@ -1139,7 +874,7 @@ keepalive(weir_http_conn_t *hc)
     weir_conn_t *c = hc->c;
 
     c->idle = 1;
-    set_state(c, wait_request, empty_handler, "keep-alive");
+    weir_http_set_state(c, wait_request, weir_http_empty_handler, "keep-alive");
     if (hc->buf && weir_buf_size(hc->buf) > 0) {
         /* A pipelined request is already here: serve it next, after the
          * current dispatch round, so deep pipelines do not recurse. */
@@ -1169,12 +904,13 @@ lingering_close(weir_http_conn_t *hc)
 
     buf_release(hc);
     if (shutdown(c->fd, SHUT_WR) < 0) {
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     hc->linger_deadline = weir_current_msec
                           + weir_http.conf->lingering_timeout * 6;
-    set_state(c, linger_handler, empty_handler, "lingering close");
+    weir_http_set_state(c, linger_handler, weir_http_empty_handler,
+                        "lingering close");
     weir_timer_add(&c->read, weir_http.conf->lingering_timeout);
     c->read.ready = 1;
     weir_event_post(&c->read);
@@ -1189,21 +925,21 @@ linger_handler(weir_event_t *rev)
     ssize_t           n;
 
     if (rev->timedout || weir_current_msec >= hc->linger_deadline) {
-        close_connection(hc);
+        weir_http_close_connection(hc);
         return;
     }
     do {
         n = c->recv(c, drain, sizeof(drain));
         if (n == 0 || n == WEIR_ERROR) {
-            close_connection(hc);
+            weir_http_close_connection(hc);
             return;
         }
     } while (n > 0);
     weir_timer_add(&c->read, weir_http.conf->lingering_timeout);
 }
 
-static void
-close_connection(weir_http_conn_t *hc)
+void
+weir_http_close_connection(weir_http_conn_t *hc)
 {
     weir_conn_t *c = hc->c;
 

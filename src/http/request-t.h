@@ -1,0 +1,36 @@
+/*
+ * Internals of the HTTP server side shared by request.c (connection,
+ * head, response) and request_body.c (the request body). Not a public
+ * face: only those two include this.
+ */
+#ifndef WEIR_HTTP_REQUEST_T_H
+#define WEIR_HTTP_REQUEST_T_H
+
+#include "core/buf.h"
+#include "http/request.h"
+
+#define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
+
+/* ---- request.c ---- */
+
+/* The one state transition: swap the connection's handlers and set the
+ * log action. */
+void weir_http_set_state(weir_conn_t *c, weir_event_handler_pt rh,
+    weir_event_handler_pt wh, const char *action);
+/* A handler for an event the state ignores. */
+void weir_http_empty_handler(weir_event_t *ev);
+/* Whether b is a small (head-only) buffer. */
+int weir_http_buf_is_small(const weir_buf_t *b);
+/* Move the connection to a large buffer, shifting r's parsed slices (r
+ * may be NULL). WEIR_OK or WEIR_ERROR (out of memory, logged). */
+int weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r);
+/* Free the connection (and its request, if any) and close the socket. */
+void weir_http_close_connection(weir_http_conn_t *hc);
+
+/* ---- request_body.c ---- */
+
+/* The head is parsed and routed: read and discard the body for handlers
+ * that need none, or leave it to the proxy; then weir_http_handle(). */
+void weir_http_start_body(weir_request_t *r);
+
+#endif /* WEIR_HTTP_REQUEST_T_H */

@@ -1,0 +1,142 @@
+/*
+ * Internals of the proxy shared by its three files (not a public face:
+ * only src/upstream/proxy*.c include this). proxy.c owns the entry point,
+ * connecting, and failures/retries; proxy_request.c the request head and
+ * body; proxy_response.c the response head, body and tunnel.
+ */
+#ifndef WEIR_UPSTREAM_PROXY_T_H
+#define WEIR_UPSTREAM_PROXY_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include "core/core.h"
+#include "http/request.h"
+#include "upstream/upstream.h"
+
+/*
+ * Phases of a proxied request. The upstream connection's and the client
+ * connection's event handlers both land in the function of the phase.
+ *
+ *   BUFFER   reading a small request body from the client (replayable)
+ *   CONNECT  connect() in progress
+ *   SEND     writing the request head (+ buffered body) upstream
+ *   STREAM   streaming a large request body client -> upstream
+ *   HEAD     waiting for and parsing the response head
+ *   BODY     streaming the response body upstream -> client
+ *   TUNNEL   upgraded connection: bytes both ways
+ */
+enum phase { P_BUFFER, P_CONNECT, P_SEND, P_STREAM, P_HEAD, P_BODY, P_TUNNEL,
+             P_DONE };
+
+/* One error taxonomy (DESIGN §4): logs, access log and retry decisions. */
+enum fail_kind {
+    F_CONNECT_REFUSED, F_CONNECT_TIMEOUT, F_SEND_ERROR, F_HEADER_TIMEOUT,
+    F_RESET_BEFORE_HEADERS, F_BAD_RESPONSE, F_READ_TIMEOUT, F_RESET_MID_BODY,
+    F_NO_PEER
+};
+
+#define REPLAY_MAX   65536     /* bodies up to this size are retryable */
+#define RBUF_SIZE    65536     /* upstream -> client */
+#define SBUF_SIZE    16384     /* client -> upstream (streaming) */
+#define MAX_TRIED    16
+#define MAX_RESP_HEADERS 100
+
+typedef struct proxy_s {
+    weir_request_t            *r;
+    weir_upstream_t           *u;
+    const weir_upstream_conf_t *uconf;
+    weir_peer_t               *peer;
+    weir_peer_t               *tried[MAX_TRIED];
+    size_t                     ntried;
+    int                        tries;
+    weir_conn_t               *uc;
+    int                        phase;
+
+    /* request */
+    char                      *head;
+    size_t                     head_len;
+    int                        body_mode;     /* 0 none, 1 buffered, 2 stream */
+    int                        up_chunked;    /* body sent chunked upstream */
+    char                      *replay;
+    size_t                     replay_len;
+    size_t                     sent;          /* of head + replay */
+    char                      *sbuf;
+    size_t                     s_pos, s_last;
+    unsigned                   client_body_done:1;
+    unsigned                   request_sent:1;
+    unsigned                   reused:1;
+    unsigned                   fresh_only:1;  /* retry: no pooled conn */
+    unsigned                   resp_started:1;
+    unsigned                   client_head_sent:1;
+    unsigned                   client_chunked:1;
+    unsigned                   body_done:1;
+    unsigned                   terminator_sent:1;
+    unsigned                   upstream_eof:1;
+    unsigned                   client_eof:1;
+    unsigned                   idempotent:1;
+
+    /* response */
+    char                      *rbuf;
+    size_t                     rb_pos, rb_last;
+    weir_http_response_head_t  rh;
+    weir_http_header_t        *rheaders;      /* MAX_RESP_HEADERS */
+    weir_http_framing_t        rf;
+    weir_http_chunked_t        rch;
+    uint64_t                   rleft;
+    weir_msec_t                keepalive_hint;  /* ms, -1 none */
+    struct iovec               out[6];
+    int                        nout;
+    char                       chunk_hdr[24];
+    size_t                     pend_consume;  /* rbuf bytes freed by out */
+
+    weir_msec_t                t_start, t_connect_start;
+    char                       addrs[256];
+    size_t                     addrs_len;
+} proxy_t;
+
+/* Set by weir_proxy_shutdown(): finished connections are not pooled. */
+extern int weir_proxy_quitting;
+
+/* ---- proxy.c ---- */
+
+/* The proxy state of the client connection whose event this is; NULL when
+ * the request is gone. */
+proxy_t *weir_proxy_from_client(weir_event_t *ev);
+/* Pick a peer (or a pooled connection) and start sending to it; fails
+ * with F_NO_PEER / F_CONNECT_REFUSED when it cannot. */
+void weir_proxy_connect_peer(proxy_t *p);
+/* Detach the upstream connection: pooled when reusable, else closed. */
+void weir_proxy_release_upstream(proxy_t *p, int reusable);
+/* Log the failure `kind` (enum fail_kind), then retry, answer with the
+ * error status, or cut a response whose head already went out. */
+void weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail);
+
+/* ---- proxy_request.c ---- */
+
+/* Build the rewritten request head into p->head. WEIR_OK or WEIR_ERROR
+ * (out of memory). */
+int weir_proxy_build_head(proxy_t *p);
+/* The client connection's read handler while the request body is read
+ * (buffered or streamed) or the connection is tunnelled. */
+void weir_proxy_client_body_handler(weir_event_t *ev);
+/* Read a small request body into the replay buffer, then connect. */
+void weir_proxy_buffer_body(proxy_t *p);
+/* Write the head and the buffered body upstream; then stream the body
+ * or wait for the response head. */
+void weir_proxy_send_request(proxy_t *p);
+/* Stream a large request body client -> upstream with back-pressure. */
+void weir_proxy_stream_body(proxy_t *p);
+
+/* ---- proxy_response.c ---- */
+
+/* Read and parse the response head; on success start the body or the
+ * tunnel. */
+void weir_proxy_read_head(proxy_t *p);
+/* Move the response body upstream -> client with back-pressure; finish
+ * the request when it is complete. */
+void weir_proxy_pump(proxy_t *p);
+/* Copy bytes both ways on an upgraded connection. */
+void weir_proxy_tunnel(proxy_t *p);
+
+#endif /* WEIR_UPSTREAM_PROXY_T_H */

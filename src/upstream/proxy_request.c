@@ -1,0 +1,444 @@
+#include "weir_config.h"
+#include "upstream/proxy-t.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/log.h"
+#include "core/str.h"
+#include "upstream/upstream.h"
+
+/* The request side of the proxy: the rewritten head, and the body either
+ * buffered (replayable on retry) or streamed. */
+
+static int hop_by_hop(const char *name, size_t len);
+static int listed_in_connection(const weir_request_t *r, const char *name,
+    size_t len);
+static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
+static void body_error(proxy_t *p);
+
+/* ---- the request head ------------------------------------------------------- */
+
+static int
+hop_by_hop(const char *name, size_t len)
+{
+    static const char *const hop[] = {
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-connection", "content-length", "host", "expect",
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"
+    };
+    size_t i;
+
+    for (i = 0; i < weir_nelems(hop); i++) {
+        if (strlen(hop[i]) == len && weir_strncaseeq(name, hop[i], len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Headers named by Connection are hop-by-hop too (RFC 9110 7.6.1). */
+static int
+listed_in_connection(const weir_request_t *r, const char *name, size_t len)
+{
+    char       tok[64];
+    weir_str_t v;
+    size_t     i;
+
+    if (len >= sizeof(tok)) {
+        return 0;
+    }
+    memcpy(tok, name, len);
+    tok[len] = '\0';
+    for (i = 0; i < r->head.num_headers; i++) {
+        const weir_http_header_t *h = &r->headers[i];
+        if (h->name_len == 10 && weir_strncaseeq(h->name, "connection", 10)) {
+            v.data = h->value;
+            v.len = h->value_len;
+            if (weir_str_has_token(&v, tok)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+edited(const weir_route_conf_t *rt, const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < rt->nremove_headers; i++) {
+        if (strlen(rt->remove_headers[i].name) == len
+            && weir_strncaseeq(rt->remove_headers[i].name, name, len)) {
+            return 1;
+        }
+    }
+    for (i = 0; i < rt->nset_headers; i++) {
+        if (strlen(rt->set_headers[i].name) == len
+            && weir_strncaseeq(rt->set_headers[i].name, name, len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define APPEND(str, len) (s = weir_cpymem(s, (str), (len)))
+#define LIT(lit)         (s = weir_cpylit(s, lit))
+
+int
+weir_proxy_build_head(proxy_t *p)
+{
+    weir_request_t          *r = p->r;
+    const weir_route_conf_t *rt = r->route;
+    const weir_http_header_t *h, *xff = NULL, *via = NULL, *rid = NULL;
+    size_t                   size = 768, i;
+    char                    *s;
+
+    /* An upper bound of everything appended below, so the appends need
+     * no checks (the Host value may appear twice: Host and
+     * X-Forwarded-Host). */
+    for (i = 0; i < r->head.num_headers; i++) {
+        size += r->headers[i].name_len + r->headers[i].value_len + 4;
+    }
+    for (i = 0; i < rt->nset_headers; i++) {
+        size += strlen(rt->set_headers[i].name)
+                + strlen(rt->set_headers[i].value) + 4;
+    }
+    size += r->method_name.len + r->uri.len
+            + (rt->host_header ? strlen(rt->host_header) : 0)
+            + (r->h_host ? 2 * r->h_host->value_len : 0)
+            + sizeof(r->c->addr_text) + sizeof(r->request_id)
+            + (p->u->npeers ? strlen(p->u->peers[0].conf->text) : 0);
+    s = p->head = weir_palloc(r->pool, size);
+    if (s == NULL) {
+        return WEIR_ERROR;
+    }
+
+    APPEND(r->method_name.data, r->method_name.len);
+    LIT(" ");
+    APPEND(r->uri.data, r->uri.len);
+    LIT(" HTTP/1.1\r\nHost: ");
+    if (rt->host_header) {
+        APPEND(rt->host_header, strlen(rt->host_header));
+    } else if (r->h_host) {
+        APPEND(r->h_host->value, r->h_host->value_len);
+    } else if (p->u->npeers) {
+        APPEND(p->u->peers[0].conf->text, strlen(p->u->peers[0].conf->text));
+    }
+    LIT("\r\n");
+    for (i = 0; i < r->head.num_headers; i++) {
+        h = &r->headers[i];
+        if (h->name_len == 15 && weir_strncaseeq(h->name, "x-forwarded-for", 15)) {
+            xff = h;
+        } else if (h->name_len == 3 && weir_strncaseeq(h->name, "via", 3)) {
+            via = h;
+        } else if (h->name_len == 12
+                   && weir_strncaseeq(h->name, "x-request-id", 12)) {
+            rid = h;
+        }
+        if (hop_by_hop(h->name, h->name_len)
+            || listed_in_connection(r, h->name, h->name_len)
+            || edited(rt, h->name, h->name_len)) {
+            continue;
+        }
+        APPEND(h->name, h->name_len);
+        LIT(": ");
+        APPEND(h->value, h->value_len);
+        LIT("\r\n");
+    }
+    LIT("X-Forwarded-For: ");
+    if (xff) {
+        APPEND(xff->value, xff->value_len);
+        LIT(", ");
+    }
+    APPEND(r->c->addr_text, strlen(r->c->addr_text));
+    LIT("\r\nX-Forwarded-Proto: http\r\n");
+    if (r->h_host) {
+        LIT("X-Forwarded-Host: ");
+        APPEND(r->h_host->value, r->h_host->value_len);
+        LIT("\r\n");
+    }
+    LIT("Via: ");
+    if (via) {
+        APPEND(via->value, via->value_len);
+        LIT(", ");
+    }
+    LIT("1.1 weir\r\n");
+    if (rid == NULL) {
+        LIT("X-Request-Id: ");
+        APPEND(r->request_id, strlen(r->request_id));
+        LIT("\r\n");
+    } else if (rid->value_len > 0) {
+        /* Keep the caller's id so logs on both sides correlate. */
+        size_t k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
+        memcpy(r->request_id, rid->value, k);
+        r->request_id[k] = '\0';
+    }
+    for (i = 0; i < rt->nset_headers; i++) {
+        const weir_header_edit_t *e = &rt->set_headers[i];
+        if (e->value[0] != '\0') {
+            APPEND(e->name, strlen(e->name));
+            LIT(": ");
+            APPEND(e->value, strlen(e->value));
+            LIT("\r\n");
+        }
+    }
+    if (p->body_mode == 1) {
+        /* A buffered body (even one that came chunked) goes with its
+         * length: simplest for every upstream. */
+        LIT("Content-Length: ");
+        s = weir_sprint_u64(s, p->replay_len);
+        LIT("\r\n");
+    } else if (p->body_mode == 2 && p->up_chunked) {
+        LIT("Transfer-Encoding: chunked\r\n");
+    } else if (p->body_mode == 2) {
+        LIT("Content-Length: ");
+        s = weir_sprint_u64(s, r->framing.content_length);
+        LIT("\r\n");
+    }
+    if (r->framing.upgrade) {
+        const weir_http_header_t *up = weir_http_header_find(r, "upgrade");
+        LIT("Connection: upgrade\r\nUpgrade: ");
+        if (up) {
+            APPEND(up->value, up->value_len);
+        }
+        LIT("\r\n");
+    } else if (p->uconf->keepalive == 0) {
+        LIT("Connection: close\r\n");
+    }
+    LIT("\r\n");
+    p->head_len = (size_t) (s - p->head);
+    return WEIR_OK;
+}
+
+#undef APPEND
+#undef LIT
+
+/* ---- request body: small ones are buffered (replayable) ----------------- */
+
+void
+weir_proxy_client_body_handler(weir_event_t *ev)
+{
+    proxy_t *p = weir_proxy_from_client(ev);
+
+    if (p == NULL) {
+        return;
+    }
+    if (ev->timedout) {
+        ev->timedout = 0;
+        weir_log_error(WEIR_LOG_INFO, &p->r->c->log, 0,
+                       "client timed out sending the request body");
+        p->r->lingering = 1;
+        weir_http_finalize_error(p->r, 408, "REQUEST_TIMEOUT");
+        return;
+    }
+    if (p->phase == P_BUFFER) {
+        weir_proxy_buffer_body(p);
+    } else if (p->phase == P_STREAM) {
+        weir_proxy_stream_body(p);
+    } else if (p->phase == P_TUNNEL) {
+        weir_proxy_tunnel(p);
+    }
+}
+
+static void
+body_error(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+
+    if (r->body_error == 0) {
+        /* The client went away: nobody to answer. */
+        weir_http_abort(r);
+        return;
+    }
+    r->lingering = 1;
+    weir_http_finalize_error(r, r->body_error,
+                             r->body_error == 413 ? "BODY_TOO_LARGE"
+                                                  : "BAD_REQUEST");
+}
+
+void
+weir_proxy_buffer_body(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    ssize_t         n;
+
+    for (;;) {
+        if (p->replay_len == REPLAY_MAX) {
+            /* A chunked body that fills the replay buffer: stream it,
+             * starting with what was buffered (not retryable). The 32
+             * spare bytes take the chunk framing around it. */
+            p->body_mode = 2;
+            p->sbuf = weir_palloc(r->pool, SBUF_SIZE + 32);
+            if (p->sbuf == NULL || weir_proxy_build_head(p) != WEIR_OK) {
+                weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+                return;
+            }
+            n = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n",
+                         p->replay_len);
+            memmove(p->replay + n, p->replay, p->replay_len);
+            memcpy(p->replay, p->chunk_hdr, (size_t) n);
+            p->replay_len += (size_t) n;
+            p->replay[p->replay_len++] = '\r';
+            p->replay[p->replay_len++] = '\n';
+            break;
+        }
+        n = weir_http_read_body(r, p->replay + p->replay_len,
+                                REPLAY_MAX - p->replay_len);
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&r->c->read, weir_http.conf->client_body_timeout);
+            return;
+        }
+        if (n == WEIR_ERROR) {
+            body_error(p);
+            return;
+        }
+        if (n == 0) {
+            p->client_body_done = 1;
+            break;
+        }
+        p->replay_len += (size_t) n;
+    }
+    weir_timer_del(&r->c->read);
+    weir_http_set_handlers(r, NULL, NULL, "proxying");
+    if (p->body_mode == 1 && weir_proxy_build_head(p) != WEIR_OK) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    weir_proxy_connect_peer(p);
+}
+
+/* ---- sending the request ---------------------------------------------------------- */
+
+void
+weir_proxy_send_request(proxy_t *p)
+{
+    weir_conn_t  *uc = p->uc;
+    struct iovec  iov[2];
+    size_t        total = p->head_len + p->replay_len;
+    ssize_t       n;
+    int           cnt;
+
+    while (p->sent < total) {
+        cnt = 0;
+        if (p->sent < p->head_len) {
+            iov[cnt].iov_base = p->head + p->sent;
+            iov[cnt++].iov_len = p->head_len - p->sent;
+            if (p->replay_len) {
+                iov[cnt].iov_base = p->replay;
+                iov[cnt++].iov_len = p->replay_len;
+            }
+        } else {
+            iov[cnt].iov_base = p->replay + (p->sent - p->head_len);
+            iov[cnt++].iov_len = total - p->sent;
+        }
+        n = uc->writev(uc, iov, cnt);
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&uc->write, p->uconf->send_timeout);
+            return;
+        }
+        if (n == WEIR_ERROR) {
+            weir_proxy_fail(p, F_SEND_ERROR, errno, NULL);
+            return;
+        }
+        p->sent += (size_t) n;
+    }
+    weir_timer_del(&uc->write);
+    if (p->body_mode == 2 && !p->client_body_done) {
+        if (p->sbuf == NULL) {
+            p->sbuf = weir_palloc(p->r->pool, SBUF_SIZE + 32);
+            if (p->sbuf == NULL) {
+                weir_proxy_fail(p, F_SEND_ERROR, ENOMEM, NULL);
+                return;
+            }
+        }
+        p->phase = P_STREAM;
+        weir_http_set_handlers(p->r, weir_proxy_client_body_handler, NULL,
+                               "proxying request body");
+        weir_proxy_stream_body(p);
+        return;
+    }
+    p->request_sent = 1;
+    p->phase = P_HEAD;
+    uc->log.action = "reading response head from upstream";
+    weir_timer_add(&uc->read, p->uconf->read_timeout);
+    weir_proxy_read_head(p);
+}
+
+/* Client body -> sbuf -> upstream, one buffer at a time: the client is
+ * read only when the upstream took the previous buffer (back-pressure). */
+void
+weir_proxy_stream_body(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_conn_t    *uc = p->uc;
+    struct iovec    iov;
+    ssize_t         n;
+    int             h;
+
+    for (;;) {
+        if (p->s_pos < p->s_last) {
+            iov.iov_base = p->sbuf + p->s_pos;
+            iov.iov_len = p->s_last - p->s_pos;
+            n = uc->writev(uc, &iov, 1);
+            if (n == WEIR_AGAIN) {
+                weir_timer_add(&uc->write, p->uconf->send_timeout);
+                weir_timer_del(&r->c->read);
+                return;
+            }
+            if (n == WEIR_ERROR) {
+                weir_proxy_fail(p, F_SEND_ERROR, errno, NULL);
+                return;
+            }
+            p->s_pos += (size_t) n;
+            continue;
+        }
+        weir_timer_del(&uc->write);
+        if (p->client_body_done) {
+            break;
+        }
+        /* Room for a chunk header in front and CRLF behind. */
+        p->s_pos = p->s_last = 0;
+        n = weir_http_read_body(r, p->sbuf + 16, SBUF_SIZE - 16);
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&r->c->read, weir_http.conf->client_body_timeout);
+            return;
+        }
+        if (n == WEIR_ERROR) {
+            /* The upstream got part of a body: it must not see a
+             * complete-looking request. */
+            weir_proxy_release_upstream(p, 0);
+            body_error(p);
+            return;
+        }
+        weir_timer_del(&r->c->read);
+        if (n == 0) {
+            p->client_body_done = 1;
+            if (p->up_chunked) {
+                memcpy(p->sbuf, "0\r\n\r\n", 5);
+                p->s_last = 5;
+            }
+            continue;
+        }
+        if (p->up_chunked) {
+            h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n",
+                         (size_t) n);
+            p->s_pos = (size_t) (16 - h);
+            memcpy(p->sbuf + p->s_pos, p->chunk_hdr, (size_t) h);
+            memcpy(p->sbuf + 16 + n, "\r\n", 2);
+            p->s_last = 16 + (size_t) n + 2;
+        } else {
+            p->s_pos = 16;
+            p->s_last = 16 + (size_t) n;
+        }
+    }
+    p->request_sent = 1;
+    weir_http_set_handlers(r, NULL, NULL, "proxying");
+    if (p->phase == P_STREAM) {
+        p->phase = P_HEAD;
+        uc->log.action = "reading response head from upstream";
+        weir_timer_add(&uc->read, p->uconf->read_timeout);
+        weir_proxy_read_head(p);
+    }
+}

@@ -1,0 +1,622 @@
+#include "weir_config.h"
+#include "upstream/proxy-t.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "core/log.h"
+#include "core/wtime.h"
+#include "http/response.h"
+#include "upstream/upstream.h"
+
+/* The response side of the proxy: the response head, the body streamed
+ * to the client with back-pressure, and upgraded connections. */
+
+static void process_head(proxy_t *p);
+static void keepalive_hint(proxy_t *p);
+static int client_head(proxy_t *p);
+static int resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h);
+static void client_write_handler(weir_event_t *ev);
+static int flush_out(proxy_t *p);
+static int produce(proxy_t *p);
+static void queue_data(proxy_t *p, const char *data, size_t len);
+static int terminate(proxy_t *p);
+static void finish(proxy_t *p);
+
+/* ---- the response head -------------------------------------------------------- */
+
+void
+weir_proxy_read_head(proxy_t *p)
+{
+    weir_conn_t *uc = p->uc;
+    size_t       consumed;
+    ssize_t      n;
+    int          rc;
+
+    for (;;) {
+        if (p->rb_last > p->rb_pos) {
+            p->rh.headers = p->rheaders;
+            p->rh.max_headers = MAX_RESP_HEADERS;
+            p->rh.num_headers = 0;
+            rc = weir_http_parse_response(p->rbuf + p->rb_pos,
+                                          p->rb_last - p->rb_pos, &p->rh,
+                                          &consumed);
+            if (rc == WEIR_OK) {
+                if (p->rh.status >= 100 && p->rh.status < 200
+                    && p->rh.status != 101) {
+                    /* Interim responses are not forwarded. */
+                    p->rb_pos += consumed;
+                    continue;
+                }
+                p->rb_pos += consumed;
+                process_head(p);
+                return;
+            }
+            if (rc > 0) {
+                weir_proxy_fail(p, F_BAD_RESPONSE, 0, weir_http_error_text(rc));
+                return;
+            }
+            if (p->rb_pos == 0 && p->rb_last == RBUF_SIZE) {
+                weir_proxy_fail(p, F_BAD_RESPONSE, 0,
+                                "response head too large");
+                return;
+            }
+        }
+        if (p->rb_pos > 0) {
+            memmove(p->rbuf, p->rbuf + p->rb_pos, p->rb_last - p->rb_pos);
+            p->rb_last -= p->rb_pos;
+            p->rb_pos = 0;
+        }
+        if (!uc->read.ready) {
+            /* Edge-triggered: epoll tells us when the answer arrives; a
+             * recv() now would only say EAGAIN (one syscall saved per
+             * request). */
+            return;
+        }
+        n = uc->recv(uc, p->rbuf + p->rb_last, RBUF_SIZE - p->rb_last);
+        if (n == WEIR_AGAIN) {
+            return;
+        }
+        if (n == WEIR_ERROR || n == 0) {
+            if (p->rb_last == 0) {
+                weir_proxy_fail(p, F_RESET_BEFORE_HEADERS, n ? errno : 0, NULL);
+            } else {
+                weir_proxy_fail(p, F_BAD_RESPONSE, n ? errno : 0,
+                                "connection closed inside the response head");
+            }
+            return;
+        }
+        p->resp_started = 1;
+        p->rb_last += (size_t) n;
+    }
+}
+
+static int
+resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h)
+{
+    static const char *const hop[] = {
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-connection", "content-length", "date", "server"
+    };
+    size_t     i;
+    char       tok[64];
+    weir_str_t v;
+
+    for (i = 0; i < weir_nelems(hop); i++) {
+        if (strlen(hop[i]) == h->name_len
+            && weir_strncaseeq(h->name, hop[i], h->name_len)) {
+            return 1;
+        }
+    }
+    if (h->name_len >= sizeof(tok)) {
+        return 0;
+    }
+    memcpy(tok, h->name, h->name_len);
+    tok[h->name_len] = '\0';
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *c = &p->rheaders[i];
+        if (c->name_len == 10 && weir_strncaseeq(c->name, "connection", 10)) {
+            v.data = c->value;
+            v.len = c->value_len;
+            if (weir_str_has_token(&v, tok)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* "Keep-Alive: timeout=5": expire the pooled connection before the peer
+ * does, so that we do not reuse one it is about to close. */
+static void
+keepalive_hint(proxy_t *p)
+{
+    size_t i, k;
+
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        if (h->name_len != 10 || !weir_strncaseeq(h->name, "keep-alive", 10)) {
+            continue;
+        }
+        for (k = 0; k + 8 <= h->value_len; k++) {
+            if (weir_strncaseeq(h->value + k, "timeout=", 8)) {
+                int64_t secs = 0;
+                size_t  e = k + 8;
+                while (e < h->value_len && h->value[e] >= '0'
+                       && h->value[e] <= '9' && secs < 100000) {
+                    secs = secs * 10 + (h->value[e++] - '0');
+                }
+                p->keepalive_hint = secs * 1000 - 1000;
+                return;
+            }
+        }
+    }
+}
+
+static void
+process_head(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    int             rc;
+
+    weir_timer_del(&p->uc->read);
+    r->upstream_status = p->rh.status;
+    rc = weir_http_response_framing(&p->rh, r->method == WEIR_HTTP_HEAD,
+                                    &p->rf);
+    if (rc != WEIR_OK) {
+        weir_proxy_fail(p, F_BAD_RESPONSE, 0, weir_http_error_text(rc));
+        return;
+    }
+    if (p->rh.status == 101 && !r->framing.upgrade) {
+        weir_proxy_fail(p, F_BAD_RESPONSE, 0,
+                        "101 to a request that did not upgrade");
+        return;
+    }
+    if (!p->request_sent) {
+        /* Answered before the body was all sent: the rest of the client's
+         * body stays unread, so the client connection cannot be reused
+         * and neither can the upstream one. */
+        r->keepalive = 0;
+        r->lingering = 1;
+        weir_http_set_handlers(r, NULL, NULL, "proxying");
+        weir_timer_del(&r->c->read);
+    }
+    keepalive_hint(p);
+    p->rleft = p->rf.content_length;
+    weir_upstream_peer_ok(p->peer);
+    if (client_head(p) != WEIR_OK) {
+        weir_proxy_release_upstream(p, 0);
+        weir_http_abort(r);
+        return;
+    }
+    r->upstream_response_ms = weir_current_msec - p->t_start;
+    if (p->rh.status == 101) {
+        p->phase = P_TUNNEL;
+        if (p->sbuf == NULL) {
+            p->sbuf = weir_palloc(r->pool, SBUF_SIZE + 32);
+        }
+        if (p->sbuf == NULL) {
+            weir_proxy_release_upstream(p, 0);
+            weir_http_abort(r);
+            return;
+        }
+        p->s_pos = p->s_last = 0;
+        r->keepalive = 0;
+        weir_http_set_handlers(r, weir_proxy_client_body_handler,
+                               client_write_handler, "tunnelling");
+        p->uc->log.action = "tunnelling";
+        weir_proxy_tunnel(p);
+        return;
+    }
+    p->phase = P_BODY;
+    p->uc->log.action = "reading response body from upstream";
+    weir_http_set_handlers(r, NULL, client_write_handler,
+                           "sending response to client");
+    /* Whatever body came with the head goes out in the same writev. */
+    if (p->rb_pos < p->rb_last || p->rf.body == WEIR_HTTP_BODY_NONE) {
+        if (produce(p) == WEIR_OK) {
+            terminate(p);
+        }
+    }
+    weir_proxy_pump(p);
+}
+
+static int
+client_head(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    size_t          i;
+
+    r->status = p->rh.status;
+    r->nresp = 0;
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        int pass_length = h->name_len == 14
+                          && weir_strncaseeq(h->name, "content-length", 14)
+                          && p->rf.body == WEIR_HTTP_BODY_NONE;
+        int pass_upgrade = p->rh.status == 101 && h->name_len == 7
+                           && weir_strncaseeq(h->name, "upgrade", 7);
+
+        /* HEAD and 304 keep the length of the representation. */
+        if (!pass_length && !pass_upgrade && resp_hop_by_hop(p, h)) {
+            continue;
+        }
+        if (weir_http_add_header(r, h->name, h->name_len, h->value,
+                                 h->value_len) != WEIR_OK) {
+            weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                           "too many response headers from upstream");
+            return WEIR_ERROR;
+        }
+    }
+    r->content_length = -1;
+    switch (p->rf.body) {
+    case WEIR_HTTP_BODY_LENGTH:
+        r->content_length = (off_t) p->rf.content_length;
+        break;
+    case WEIR_HTTP_BODY_CHUNKED:
+    case WEIR_HTTP_BODY_CLOSE:
+        if (r->head.version >= 11) {
+            p->client_chunked = 1;
+            weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+        } else {
+            r->keepalive = 0;   /* the end is the close */
+        }
+        break;
+    default:
+        break;
+    }
+    if (p->rh.status == 101) {
+        r->upgraded = 1;
+        r->keepalive = 0;
+    }
+    if (weir_http.quitting || r->c->close) {
+        r->keepalive = 0;
+    }
+    if (weir_http_response_head(r) != WEIR_OK) {
+        return WEIR_ERROR;
+    }
+    p->out[0].iov_base = r->out;
+    p->out[0].iov_len = r->out_len;
+    p->nout = 1;
+    p->pend_consume = 0;
+    p->client_head_sent = 1;   /* from here on, failures truncate */
+    return WEIR_OK;
+}
+
+/* ---- the response body ----------------------------------------------------------- */
+
+/* Write the pending iovecs to the client. WEIR_OK when all went out,
+ * WEIR_AGAIN, WEIR_ERROR. */
+static int
+flush_out(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_conn_t    *c = r->c;
+    ssize_t         n;
+    size_t          k;
+    int             i;
+
+    while (p->nout > 0) {
+        n = c->writev(c, p->out, p->nout);
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&c->write, weir_http.conf->send_timeout);
+            return WEIR_AGAIN;
+        }
+        if (n == WEIR_ERROR) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, errno,
+                           "writev() to client failed");
+            return WEIR_ERROR;
+        }
+        r->bytes_sent += (uint64_t) n;
+        k = (size_t) n;
+        for (i = 0; i < p->nout && k >= p->out[i].iov_len; i++) {
+            k -= p->out[i].iov_len;
+        }
+        if (i == p->nout) {
+            p->nout = 0;
+            break;
+        }
+        memmove(p->out, p->out + i, sizeof(p->out[0]) * (size_t) (p->nout - i));
+        p->nout -= i;
+        p->out[0].iov_base = (char *) p->out[0].iov_base + k;
+        p->out[0].iov_len -= k;
+    }
+    weir_timer_del(&c->write);
+    p->rb_pos += p->pend_consume;
+    p->pend_consume = 0;
+    return WEIR_OK;
+}
+
+/* Queue one span of body data (inside rbuf) for the client, chunk-framed
+ * when we re-chunk. */
+static void
+queue_data(proxy_t *p, const char *data, size_t len)
+{
+    int h;
+
+    if (p->client_chunked) {
+        h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n", len);
+        p->out[p->nout].iov_base = p->chunk_hdr;
+        p->out[p->nout++].iov_len = (size_t) h;
+    }
+    p->out[p->nout].iov_base = (void *) data;
+    p->out[p->nout++].iov_len = len;
+    if (p->client_chunked) {
+        p->out[p->nout].iov_base = (void *) "\r\n";
+        p->out[p->nout++].iov_len = 2;
+    }
+    p->r->body_bytes_sent += len;
+}
+
+/* Produce output from what rbuf holds. WEIR_OK: something queued or the
+ * body is complete; WEIR_AGAIN: rbuf needs more; WEIR_ERROR: bad chunk. */
+static int
+produce(proxy_t *p)
+{
+    size_t      avail = p->rb_last - p->rb_pos, n, used, dlen;
+    const char *data;
+    int         rc;
+
+    switch (p->rf.body) {
+    case WEIR_HTTP_BODY_NONE:
+        p->body_done = 1;
+        return WEIR_OK;
+    case WEIR_HTTP_BODY_LENGTH:
+        if (p->rleft == 0) {
+            p->body_done = 1;
+            return WEIR_OK;
+        }
+        if (avail == 0) {
+            return WEIR_AGAIN;
+        }
+        n = (size_t) weir_min((uint64_t) avail, p->rleft);
+        queue_data(p, p->rbuf + p->rb_pos, n);
+        p->pend_consume = n;
+        p->rleft -= n;
+        return WEIR_OK;
+    case WEIR_HTTP_BODY_CLOSE:
+        if (avail == 0) {
+            if (p->upstream_eof) {
+                p->body_done = 1;
+                return WEIR_OK;
+            }
+            return WEIR_AGAIN;
+        }
+        queue_data(p, p->rbuf + p->rb_pos, avail);
+        p->pend_consume = avail;
+        return WEIR_OK;
+    default:
+        while (p->rb_pos < p->rb_last) {
+            rc = weir_http_chunked_step(&p->rch, p->rbuf + p->rb_pos, avail,
+                                        &used, &data, &dlen);
+            p->rb_pos += used;
+            avail -= used;
+            if (rc == WEIR_OK) {
+                queue_data(p, data, dlen);
+                return WEIR_OK;
+            }
+            if (rc == WEIR_DONE) {
+                p->body_done = 1;
+                return WEIR_OK;
+            }
+            if (rc > 0) {
+                return WEIR_ERROR;
+            }
+            break;
+        }
+        return WEIR_AGAIN;
+    }
+}
+
+/* Once the body is complete, queue the last chunk behind whatever is
+ * pending (same writev). Returns 1 if it queued something. */
+static int
+terminate(proxy_t *p)
+{
+    if (!p->body_done || !p->client_chunked || p->terminator_sent) {
+        return 0;
+    }
+    p->terminator_sent = 1;
+    p->out[p->nout].iov_base = (void *) "0\r\n\r\n";
+    p->out[p->nout++].iov_len = 5;
+    return 1;
+}
+
+static void
+client_write_handler(weir_event_t *ev)
+{
+    proxy_t *p = weir_proxy_from_client(ev);
+
+    if (p == NULL) {
+        return;
+    }
+    if (ev->timedout) {
+        ev->timedout = 0;
+        weir_log_error(WEIR_LOG_INFO, &p->r->c->log, 0,
+                       "client timed out reading the response");
+        weir_proxy_release_upstream(p, 0);
+        weir_http_abort(p->r);
+        return;
+    }
+    if (p->phase == P_BODY) {
+        weir_proxy_pump(p);
+    } else if (p->phase == P_TUNNEL) {
+        weir_proxy_tunnel(p);
+    }
+}
+
+/* Move the response body: write what is pending; only when the client
+ * took it, parse/read more from the upstream (back-pressure). */
+void
+weir_proxy_pump(proxy_t *p)
+{
+    weir_conn_t *uc = p->uc;
+    ssize_t      n;
+    int          rc;
+
+    for (;;) {
+        rc = flush_out(p);
+        if (rc == WEIR_AGAIN) {
+            return;
+        }
+        if (rc == WEIR_ERROR) {
+            weir_proxy_release_upstream(p, 0);
+            weir_http_abort(p->r);
+            return;
+        }
+        if (p->body_done) {
+            if (terminate(p)) {
+                continue;
+            }
+            finish(p);
+            return;
+        }
+        rc = produce(p);
+        if (rc == WEIR_OK) {
+            terminate(p);
+            continue;
+        }
+        if (rc == WEIR_ERROR) {
+            weir_proxy_fail(p, F_BAD_RESPONSE, 0, "invalid chunked body");
+            return;
+        }
+        /* rbuf is drained: read more from the upstream. */
+        if (p->rb_pos == p->rb_last) {
+            p->rb_pos = p->rb_last = 0;
+        } else if (p->rb_pos > 0) {
+            memmove(p->rbuf, p->rbuf + p->rb_pos, p->rb_last - p->rb_pos);
+            p->rb_last -= p->rb_pos;
+            p->rb_pos = 0;
+        }
+        n = uc->recv(uc, p->rbuf + p->rb_last, RBUF_SIZE - p->rb_last);
+        if (n == WEIR_AGAIN) {
+            weir_timer_add(&uc->read, p->uconf->read_timeout);
+            return;
+        }
+        if (n == 0 && p->rf.body == WEIR_HTTP_BODY_CLOSE) {
+            p->upstream_eof = 1;
+            continue;
+        }
+        if (n <= 0) {
+            weir_proxy_fail(p, F_RESET_MID_BODY, n ? errno : 0, NULL);
+            return;
+        }
+        p->rb_last += (size_t) n;
+    }
+}
+
+static void
+finish(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    int reusable = p->rf.keepalive && p->request_sent && !p->upstream_eof
+                   && p->rb_pos == p->rb_last && p->rf.body != WEIR_HTTP_BODY_CLOSE
+                   && p->uconf->keepalive > 0 && !weir_proxy_quitting;
+
+    p->phase = P_DONE;
+    weir_proxy_release_upstream(p, reusable);
+    r->proxy = NULL;
+    weir_http_finalize(r);
+}
+
+/* ---- upgraded connections ------------------------------------------------------ */
+
+/* Bytes both ways until both sides closed or the idle timeout. Each
+ * direction reads only after the previous buffer was written out. */
+void
+weir_proxy_tunnel(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_conn_t    *c = r->c, *uc = p->uc;
+    weir_buf_t     *cb = r->hc->buf;
+    struct iovec    iov;
+    ssize_t         n;
+    int             progress;
+
+    if (p->nout > 0) {
+        /* The 101 head itself. */
+        int rc = flush_out(p);
+        if (rc == WEIR_AGAIN) {
+            return;
+        }
+        if (rc == WEIR_ERROR) {
+            weir_proxy_release_upstream(p, 0);
+            weir_http_abort(r);
+            return;
+        }
+        /* Bytes the client sent right behind its request head. */
+        if (cb && weir_buf_size(cb) > 0) {
+            n = (ssize_t) weir_min(weir_buf_size(cb), SBUF_SIZE);
+            memcpy(p->sbuf, cb->pos, (size_t) n);
+            cb->pos += n;
+            p->s_pos = 0;
+            p->s_last = (size_t) n;
+        }
+    }
+    do {
+        progress = 0;
+        /* upstream -> client */
+        if (p->rb_pos < p->rb_last) {
+            iov.iov_base = p->rbuf + p->rb_pos;
+            iov.iov_len = p->rb_last - p->rb_pos;
+            n = c->writev(c, &iov, 1);
+            if (n == WEIR_ERROR) {
+                goto closed;
+            }
+            if (n > 0) {
+                p->rb_pos += (size_t) n;
+                r->bytes_sent += (uint64_t) n;
+                r->body_bytes_sent += (uint64_t) n;
+                progress = 1;
+            }
+        } else if (!p->upstream_eof) {
+            p->rb_pos = p->rb_last = 0;
+            n = uc->recv(uc, p->rbuf, RBUF_SIZE);
+            if (n > 0) {
+                p->rb_last = (size_t) n;
+                progress = 1;
+            } else if (n == 0 || n == WEIR_ERROR) {
+                p->upstream_eof = 1;
+                shutdown(c->fd, SHUT_WR);
+                progress = 1;
+            }
+        }
+        /* client -> upstream */
+        if (p->s_pos < p->s_last) {
+            iov.iov_base = p->sbuf + p->s_pos;
+            iov.iov_len = p->s_last - p->s_pos;
+            n = uc->writev(uc, &iov, 1);
+            if (n == WEIR_ERROR) {
+                goto closed;
+            }
+            if (n > 0) {
+                p->s_pos += (size_t) n;
+                progress = 1;
+            }
+        } else if (!p->client_eof) {
+            p->s_pos = p->s_last = 0;
+            n = c->recv(c, p->sbuf, SBUF_SIZE);
+            if (n > 0) {
+                p->s_last = (size_t) n;
+                progress = 1;
+            } else if (n == 0 || n == WEIR_ERROR) {
+                p->client_eof = 1;
+                shutdown(uc->fd, SHUT_WR);
+                progress = 1;
+            }
+        }
+    } while (progress);
+
+    if (p->upstream_eof && p->client_eof && p->rb_pos == p->rb_last
+        && p->s_pos == p->s_last) {
+        goto closed;
+    }
+    weir_timer_add(&uc->read, p->uconf->read_timeout);
+    return;
+
+closed:
+    weir_proxy_release_upstream(p, 0);
+    r->proxy = NULL;
+    weir_http_abort(r);
+}
