@@ -385,11 +385,12 @@ may_retry(proxy_t *p, int kind)
     if (!nothing_sent && (!p->idempotent || !replayable)) {
         return 0;
     }
-    if (!nothing_sent && kind == F_SEND_ERROR && !replayable) {
-        return 0;
-    }
-    if (kind == F_CONNECT_TIMEOUT && !(p->uconf->retry_on & WEIR_RETRY_TIMEOUT)
-        && !(p->uconf->retry_on & WEIR_RETRY_ERROR)) {
+    /* retry_on: "timeout" covers the two timeouts, "error" the rest. */
+    if (kind == F_CONNECT_TIMEOUT || kind == F_HEADER_TIMEOUT) {
+        if (!(p->uconf->retry_on & WEIR_RETRY_TIMEOUT)) {
+            return 0;
+        }
+    } else if (!(p->uconf->retry_on & WEIR_RETRY_ERROR)) {
         return 0;
     }
     /* Another peer must exist. */

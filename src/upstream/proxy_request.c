@@ -118,15 +118,20 @@ weir_proxy_build_head(proxy_t *p)
     APPEND(r->method_name.data, r->method_name.len);
     LIT(" ");
     APPEND(r->uri.data, r->uri.len);
-    LIT(" HTTP/1.1\r\nHost: ");
-    if (rt->host_header) {
-        APPEND(rt->host_header, strlen(rt->host_header));
-    } else if (r->h_host) {
-        APPEND(r->h_host->value, r->h_host->value_len);
-    } else if (p->u->npeers) {
-        APPEND(p->u->peers[0].conf->text, strlen(p->u->peers[0].conf->text));
+    LIT(" HTTP/1.1\r\n");
+    /* A header the route sets or removes replaces weir's own. */
+    if (!edited(rt, "host", 4)) {
+        LIT("Host: ");
+        if (rt->host_header) {
+            APPEND(rt->host_header, strlen(rt->host_header));
+        } else if (r->h_host) {
+            APPEND(r->h_host->value, r->h_host->value_len);
+        } else if (p->u->npeers) {
+            APPEND(p->u->peers[0].conf->text,
+                   strlen(p->u->peers[0].conf->text));
+        }
+        LIT("\r\n");
     }
-    LIT("\r\n");
     for (i = 0; i < r->head.num_headers; i++) {
         h = &r->headers[i];
         if (h->name_len == 15 && weir_strncaseeq(h->name, "x-forwarded-for", 15)) {
@@ -147,25 +152,34 @@ weir_proxy_build_head(proxy_t *p)
         APPEND(h->value, h->value_len);
         LIT("\r\n");
     }
-    LIT("X-Forwarded-For: ");
-    if (xff) {
-        APPEND(xff->value, xff->value_len);
-        LIT(", ");
+    if (!edited(rt, "x-forwarded-for", 15)) {
+        LIT("X-Forwarded-For: ");
+        if (xff) {
+            APPEND(xff->value, xff->value_len);
+            LIT(", ");
+        }
+        APPEND(r->c->addr_text, strlen(r->c->addr_text));
+        LIT("\r\n");
     }
-    APPEND(r->c->addr_text, strlen(r->c->addr_text));
-    LIT("\r\nX-Forwarded-Proto: http\r\n");
-    if (r->h_host) {
+    if (!edited(rt, "x-forwarded-proto", 17)) {
+        LIT("X-Forwarded-Proto: http\r\n");
+    }
+    if (r->h_host && !edited(rt, "x-forwarded-host", 16)) {
         LIT("X-Forwarded-Host: ");
         APPEND(r->h_host->value, r->h_host->value_len);
         LIT("\r\n");
     }
-    LIT("Via: ");
-    if (via) {
-        APPEND(via->value, via->value_len);
-        LIT(", ");
+    if (!edited(rt, "via", 3)) {
+        LIT("Via: ");
+        if (via) {
+            APPEND(via->value, via->value_len);
+            LIT(", ");
+        }
+        LIT("1.1 weir\r\n");
     }
-    LIT("1.1 weir\r\n");
-    if (rid == NULL) {
+    if (edited(rt, "x-request-id", 12)) {
+        /* The route decides the upstream's id; ours stays in our log. */
+    } else if (rid == NULL) {
         LIT("X-Request-Id: ");
         APPEND(r->request_id, strlen(r->request_id));
         LIT("\r\n");
