@@ -11,6 +11,7 @@
 #define WEIR_EVENT_CONN_H
 
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -19,6 +20,14 @@
 #include "event/loop.h"
 
 typedef struct weir_conn_s weir_conn_t;
+
+/* The peer address of an IP connection: a sockaddr_storage would be 128
+ * bytes in every connection, most of them never used. */
+typedef union weir_sockaddr_u {
+    struct sockaddr     sa;
+    struct sockaddr_in  in;
+    struct sockaddr_in6 in6;
+} weir_sockaddr_t;
 
 typedef ssize_t (*weir_recv_pt)(weir_conn_t *c, char *buf, size_t len);
 typedef ssize_t (*weir_writev_pt)(weir_conn_t *c, struct iovec *iov,
@@ -33,7 +42,7 @@ struct weir_conn_s {
     void                    *data;         /* protocol state */
     void                    *listener;     /* weir_listener_t * or NULL */
     weir_log_t               log;
-    struct sockaddr_storage  sockaddr;
+    weir_sockaddr_t          sockaddr;
     socklen_t                socklen;
     char                     addr_text[48];
     uint64_t                 number;       /* "*N" in the error log */

@@ -2,6 +2,7 @@
 #include "http/request.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,13 @@
 
 weir_http_ctx_t weir_http;
 
+/* Requests in progress, and the event that gives memory back once the
+ * worker has had none for a second: a burst (thousands of connections
+ * opening at once) leaves freed buffers in the heap that would otherwise
+ * stay resident under the idle keep-alive connections that remain. */
+static size_t       active_requests;
+static weir_event_t trim_ev;
+
 /* Two sizes: small for the common head, large (max_header_size plus room
  * for body framing) when a head or a body needs it. A few of each are
  * kept for reuse. */
@@ -47,6 +55,8 @@ static weir_buf_t *buf_alloc(int large);
 static void buf_put(weir_buf_t *b);
 static int buf_get(weir_http_conn_t *hc);
 static void buf_release(weir_http_conn_t *hc);
+static void trim_handler(weir_event_t *ev);
+static void request_done(void *data);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
 static int recv_into_buf(weir_http_conn_t *hc);
@@ -304,6 +314,27 @@ recv_into_buf(weir_http_conn_t *hc)
     return WEIR_OK;
 }
 
+static void
+trim_handler(weir_event_t *ev)
+{
+    (void) ev;
+    if (active_requests == 0) {
+        malloc_trim(64 * 1024);
+    }
+}
+
+/* Runs when a request's arena goes, however the request ended. */
+static void
+request_done(void *data)
+{
+    (void) data;
+    active_requests--;
+    if (active_requests == 0) {
+        trim_ev.handler = trim_handler;
+        weir_timer_add(&trim_ev, 1000);
+    }
+}
+
 static weir_request_t *
 request_create(weir_http_conn_t *hc)
 {
@@ -323,6 +354,12 @@ request_create(weir_http_conn_t *hc)
     r->c = hc->c;
     r->hc = hc;
     r->pool = pool;
+    active_requests++;
+    if (weir_pool_cleanup_add(pool, request_done, NULL) != 0) {
+        active_requests--;
+        weir_pool_destroy(pool);
+        return NULL;
+    }
     r->body_fd = -1;
     r->content_length = -1;
     r->start_msec = weir_current_msec;

@@ -240,6 +240,7 @@ accept_handler(weir_event_t *ev)
             close(fd);
             continue;
         }
+        len = weir_min(len, (socklen_t) sizeof(c->sockaddr));
         memcpy(&c->sockaddr, &sa, len);
         c->socklen = len;
         weir_sockaddr_text((struct sockaddr *) &sa, c->addr_text,

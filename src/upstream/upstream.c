@@ -296,7 +296,7 @@ weir_upstream_connect(weir_peer_t *p)
     }
     c->log.connection = 0;
     c->start_msec = weir_current_msec;
-    memcpy(&c->sockaddr, &p->conf->addr, p->conf->addrlen);
-    c->socklen = p->conf->addrlen;
+    c->socklen = weir_min(p->conf->addrlen, (socklen_t) sizeof(c->sockaddr));
+    memcpy(&c->sockaddr, &p->conf->addr, c->socklen);
     return c;
 }
