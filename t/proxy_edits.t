@@ -33,6 +33,15 @@ retry_on = error timeout
 [upstream live]
 server = 127.0.0.1:%%PORT1%%
 
+[upstream busy_retry]
+server = 127.0.0.1:%%PORT2%% weight=10
+server = 127.0.0.1:%%PORT1%%
+retry_on = error timeout http_503
+
+[upstream busy_pass]
+server = 127.0.0.1:%%PORT2%% weight=10
+server = 127.0.0.1:%%PORT1%%
+
 [server s]
 listen = 127.0.0.1:%%PORT0%%
 
@@ -46,6 +55,16 @@ server = s
 match = /e/
 upstream = on_error
 
+[route busy_retry]
+server = s
+match = /b/
+upstream = busy_retry
+
+[route busy_pass]
+server = s
+match = /p/
+upstream = busy_pass
+
 [route edits]
 server = s
 match = /h/
@@ -55,6 +74,8 @@ set_header = X-Forwarded-For: 10.9.8.7
 remove_header = Via
 INI
 my $origin = WeirOrigin->new(port => $t->port(1), handler => 'echo');
+my $busy = WeirOrigin->new(port => $t->port(2), handler => 'fixed',
+    status => 503, body => "busy\n");
 $t->start;
 
 my $r = $t->http_get('/t/x');
@@ -64,6 +85,19 @@ is($origin->request_count, 0, '... the live server saw nothing');
 $r = $t->http_get('/e/x');
 is($r->status, 200, 'retry_on = error: the refused connect moves on');
 is($origin->request_count, 1, '... to the live server');
+
+# retry_on = http_503: an idempotent request moves on, others get the 503.
+my $before = $origin->request_count;
+$r = $t->http_get('/b/get');
+is($r->status, 200, 'retry_on http_503: a GET answered 503 is retried elsewhere');
+is($origin->request_count, $before + 1, '... and served by the other peer');
+$r = $t->http("POST /b/post HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    . "Connection: close\r\n\r\nhi");
+is($r->status, 503, 'retry_on http_503: a POST gets the peer\'s 503 (not idempotent)');
+is($r->body, "busy\n", '... with the peer\'s body');
+$r = $t->http_get('/p/get');
+is($r->status, 503, 'without http_503 in retry_on the 503 is passed through');
+is($r->body, "busy\n", '... as the peer sent it');
 
 $r = $t->http_get('/h/x', Host => 'public.example', Via => '1.0 client-proxy');
 is($r->status, 200, 'edited route: 200');

@@ -112,6 +112,12 @@ void weir_proxy_release_upstream(proxy_t *p, int reusable);
  * error status, or cut a response whose head already went out. */
 void weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail);
 
+/* The peer answered with a status listed in retry_on (http_5xx, 429):
+ * when the request may be retried elsewhere, drop this answer and start
+ * the next attempt (returns 1); otherwise 0 and the answer goes to the
+ * client as it is. */
+int weir_proxy_retry_status(proxy_t *p);
+
 /* ---- proxy_request.c ---- */
 
 /* Build the rewritten request head into p->head. WEIR_OK or WEIR_ERROR

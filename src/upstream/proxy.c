@@ -357,6 +357,45 @@ weir_proxy_release_upstream(proxy_t *p, int reusable)
     weir_conn_close(uc);
 }
 
+int
+weir_proxy_retry_status(proxy_t *p)
+{
+    static const struct {
+        int      status;
+        unsigned bit;
+    } codes[] = {
+        { 500, WEIR_RETRY_HTTP_500 }, { 502, WEIR_RETRY_HTTP_502 },
+        { 503, WEIR_RETRY_HTTP_503 }, { 504, WEIR_RETRY_HTTP_504 },
+        { 429, WEIR_RETRY_HTTP_429 },
+    };
+    weir_request_t *r = p->r;
+    size_t          i;
+
+    for (i = 0; i < weir_nelems(codes); i++) {
+        if (codes[i].status == p->rh.status) {
+            break;
+        }
+    }
+    /* Only what is safe to send twice (DESIGN §4: idempotent only). */
+    if (i == weir_nelems(codes) || !(p->uconf->retry_on & codes[i].bit)
+        || p->client_head_sent || !p->idempotent || p->body_mode == 2
+        || !p->request_sent
+        || p->tries >= 1 + (int) p->uconf->retries
+        || !weir_upstream_pick_possible(p->u, p->tried, p->ntried)) {
+        return 0;
+    }
+    weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                   "upstream answered %d, retrying on another peer, "
+                   "upstream: %s", p->rh.status, p->peer->conf->text);
+    weir_upstream_peer_failed(p->peer);
+    weir_proxy_release_upstream(p, 0);
+    r->retries++;
+    r->upstream_status = 0;
+    memset(&p->rf, 0, sizeof(p->rf));
+    weir_proxy_connect_peer(p);
+    return 1;
+}
+
 static int
 may_retry(proxy_t *p, int kind)
 {

@@ -182,6 +182,9 @@ process_head(proxy_t *p)
         weir_http_set_handlers(r, NULL, NULL, "proxying");
         weir_timer_del(&r->c->read);
     }
+    if (weir_proxy_retry_status(p)) {
+        return;
+    }
     keepalive_hint(p);
     p->rleft = p->rf.content_length;
     weir_upstream_peer_ok(p->peer);
