@@ -24,6 +24,7 @@ static uint64_t     conn_number;
 
 static void dispatch(void *ptr, unsigned events);
 static void list_remove(weir_conn_t *c);
+static ssize_t write_result(weir_conn_t *c, ssize_t n, size_t want);
 
 
 
@@ -186,6 +187,30 @@ weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
     }
 }
 
+/* The shared tail of writev/sendfile: n bytes of `want` written, or an
+ * errno. Clears write.ready on a short write or EAGAIN (edge-triggered:
+ * the next EPOLLOUT edge says when to go on). WEIR_DONE asks the caller
+ * to retry at once (EINTR). */
+static ssize_t
+write_result(weir_conn_t *c, ssize_t n, size_t want)
+{
+    if (n >= 0) {
+        if ((size_t) n < want) {
+            c->write.ready = 0;
+        }
+        return n;
+    }
+    if (errno == EINTR) {
+        return WEIR_DONE;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->write.ready = 0;
+        return WEIR_AGAIN;
+    }
+    c->write.error = 1;
+    return WEIR_ERROR;
+}
+
 ssize_t
 weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt)
 {
@@ -196,24 +221,10 @@ weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt)
     for (i = 0; i < iovcnt; i++) {
         want += iov[i].iov_len;
     }
-    for (;;) {
-        n = writev(c->fd, iov, iovcnt);
-        if (n >= 0) {
-            if ((size_t) n < want) {
-                c->write.ready = 0;
-            }
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->write.ready = 0;
-            return WEIR_AGAIN;
-        }
-        c->write.error = 1;
-        return WEIR_ERROR;
-    }
+    do {
+        n = write_result(c, writev(c->fd, iov, iovcnt), want);
+    } while (n == WEIR_DONE);
+    return n;
 }
 
 ssize_t
@@ -221,24 +232,10 @@ weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset, size_t len)
 {
     ssize_t n;
 
-    for (;;) {
-        n = sendfile(c->fd, fd, offset, len);
-        if (n >= 0) {
-            if ((size_t) n < len) {
-                c->write.ready = 0;
-            }
-            return n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->write.ready = 0;
-            return WEIR_AGAIN;
-        }
-        c->write.error = 1;
-        return WEIR_ERROR;
-    }
+    do {
+        n = write_result(c, sendfile(c->fd, fd, offset, len), len);
+    } while (n == WEIR_DONE);
+    return n;
 }
 
 size_t

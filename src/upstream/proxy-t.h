@@ -112,6 +112,11 @@ void weir_proxy_release_upstream(proxy_t *p, int reusable);
  * error status, or cut a response whose head already went out. */
 void weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail);
 
+/* Does a Connection header among hs[0..n) list `name` (so that header is
+ * hop-by-hop too, RFC 9110 7.6.1)? 1 or 0. */
+int weir_proxy_connection_lists(const weir_http_header_t *hs, size_t n,
+    const char *name, size_t len);
+
 /* The peer answered with a status listed in retry_on (http_5xx, 429):
  * when the request may be retried elsewhere, drop this answer and start
  * the next attempt (returns 1); otherwise 0 and the answer goes to the

@@ -358,6 +358,32 @@ weir_proxy_release_upstream(proxy_t *p, int reusable)
 }
 
 int
+weir_proxy_connection_lists(const weir_http_header_t *hs, size_t n,
+    const char *name, size_t len)
+{
+    char       tok[64];
+    weir_str_t v;
+    size_t     i;
+
+    if (len >= sizeof(tok)) {
+        return 0;
+    }
+    memcpy(tok, name, len);
+    tok[len] = '\0';
+    for (i = 0; i < n; i++) {
+        if (hs[i].name_len == 10
+            && weir_strncaseeq(hs[i].name, "connection", 10)) {
+            v.data = hs[i].value;
+            v.len = hs[i].value_len;
+            if (weir_str_has_token(&v, tok)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
 weir_proxy_retry_status(proxy_t *p)
 {
     static const struct {
@@ -400,7 +426,9 @@ static int
 may_retry(proxy_t *p, int kind)
 {
     int nothing_sent = kind == F_CONNECT_REFUSED || kind == F_CONNECT_TIMEOUT;
-    int replayable = p->body_mode != 2;
+    /* A streamed body can be sent again as long as none of it was taken
+     * from the client yet. */
+    int replayable = p->body_mode != 2 || p->r->body_received == 0;
 
     if (p->client_head_sent || kind == F_NO_PEER) {
         return 0;

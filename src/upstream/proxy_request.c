@@ -41,26 +41,8 @@ hop_by_hop(const char *name, size_t len)
 static int
 listed_in_connection(const weir_request_t *r, const char *name, size_t len)
 {
-    char       tok[64];
-    weir_str_t v;
-    size_t     i;
-
-    if (len >= sizeof(tok)) {
-        return 0;
-    }
-    memcpy(tok, name, len);
-    tok[len] = '\0';
-    for (i = 0; i < r->head.num_headers; i++) {
-        const weir_http_header_t *h = &r->headers[i];
-        if (h->name_len == 10 && weir_strncaseeq(h->name, "connection", 10)) {
-            v.data = h->value;
-            v.len = h->value_len;
-            if (weir_str_has_token(&v, tok)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return weir_proxy_connection_lists(r->headers, r->head.num_headers, name,
+                                       len);
 }
 
 static int
@@ -243,6 +225,10 @@ weir_proxy_client_body_handler(weir_event_t *ev)
         ev->timedout = 0;
         weir_log_error(WEIR_LOG_INFO, &p->r->c->log, 0,
                        "client timed out sending the request body");
+        /* The upstream may hold part of the body: it must not see a
+         * complete-looking request, nor answer into our 408. */
+        weir_proxy_release_upstream(p, 0);
+        p->r->proxy = NULL;
         p->r->lingering = 1;
         weir_http_finalize_error(p->r, 408, "REQUEST_TIMEOUT");
         return;
@@ -261,6 +247,8 @@ body_error(proxy_t *p)
 {
     weir_request_t *r = p->r;
 
+    weir_proxy_release_upstream(p, 0);
+    r->proxy = NULL;
     if (r->body_error == 0) {
         /* The client went away: nobody to answer. */
         weir_http_abort(r);
@@ -279,7 +267,7 @@ weir_proxy_buffer_body(proxy_t *p)
     ssize_t         n;
 
     for (;;) {
-        if (p->replay_len == REPLAY_MAX) {
+        if (p->up_chunked && p->replay_len == REPLAY_MAX) {
             /* A chunked body that fills the replay buffer: stream it,
              * starting with what was buffered (not retryable). The 32
              * spare bytes take the chunk framing around it. */

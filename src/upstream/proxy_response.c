@@ -15,6 +15,8 @@
 
 static void process_head(proxy_t *p);
 static void keepalive_hint(proxy_t *p);
+static const char *other_codings(proxy_t *p);
+static int codings_for_http10(proxy_t *p);
 static int client_head(proxy_t *p);
 static int resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h);
 static void client_write_handler(weir_event_t *ev);
@@ -99,9 +101,7 @@ resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h)
         "connection", "keep-alive", "te", "trailer", "transfer-encoding",
         "upgrade", "proxy-connection", "content-length", "date", "server"
     };
-    size_t     i;
-    char       tok[64];
-    weir_str_t v;
+    size_t i;
 
     for (i = 0; i < weir_nelems(hop); i++) {
         if (strlen(hop[i]) == h->name_len
@@ -109,22 +109,8 @@ resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h)
             return 1;
         }
     }
-    if (h->name_len >= sizeof(tok)) {
-        return 0;
-    }
-    memcpy(tok, h->name, h->name_len);
-    tok[h->name_len] = '\0';
-    for (i = 0; i < p->rh.num_headers; i++) {
-        const weir_http_header_t *c = &p->rheaders[i];
-        if (c->name_len == 10 && weir_strncaseeq(c->name, "connection", 10)) {
-            v.data = c->value;
-            v.len = c->value_len;
-            if (weir_str_has_token(&v, tok)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return weir_proxy_connection_lists(p->rheaders, p->rh.num_headers,
+                                       h->name, h->name_len);
 }
 
 /* "Keep-Alive: timeout=5": expire the pooled connection before the peer
@@ -185,6 +171,11 @@ process_head(proxy_t *p)
     if (weir_proxy_retry_status(p)) {
         return;
     }
+    if (!codings_for_http10(p)) {
+        weir_proxy_fail(p, F_BAD_RESPONSE, 0,
+                        "a transfer coding an HTTP/1.0 client cannot take");
+        return;
+    }
     keepalive_hint(p);
     p->rleft = p->rf.content_length;
     weir_upstream_peer_ok(p->peer);
@@ -225,6 +216,70 @@ process_head(proxy_t *p)
     weir_proxy_pump(p);
 }
 
+/* The Transfer-Encoding to send when we chunk for the client: "chunked",
+ * or the peer's other codings (gzip, ...) followed by chunked, so that a
+ * coding is never silently dropped. NULL (after logging) when the pool
+ * has no room. */
+static const char *
+other_codings(proxy_t *p)
+{
+    size_t     i, len = 0;
+    char      *v, *q;
+    weir_str_t val;
+
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        if (h->name_len == 17
+            && weir_strncaseeq(h->name, "transfer-encoding", 17)) {
+            len += h->value_len + 2;
+        }
+    }
+    if (len == 0) {
+        return "chunked";
+    }
+    q = v = weir_palloc(p->r->pool, len + 16);
+    if (v == NULL) {
+        return "chunked";
+    }
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        if (h->name_len == 17
+            && weir_strncaseeq(h->name, "transfer-encoding", 17)) {
+            if (q != v) {
+                q = weir_cpylit(q, ", ");
+            }
+            q = weir_cpymem(q, h->value, h->value_len);
+        }
+    }
+    *q = '\0';
+    val.data = v;
+    val.len = (size_t) (q - v);
+    if (val.len == 7 && weir_strncaseeq(v, "chunked", 7)) {
+        return "chunked";
+    }
+    if (p->rf.body == WEIR_HTTP_BODY_CLOSE) {
+        /* The peer's codings end without chunked: we add it. */
+        memcpy(q, ", chunked", 10);
+    }
+    return v;
+}
+
+/* A body with codings other than chunked cannot be delivered to an
+ * HTTP/1.0 client, which has no Transfer-Encoding. */
+static int
+codings_for_http10(proxy_t *p)
+{
+    const char *te;
+
+    if (p->r->head.version >= 11
+        || (p->rf.body != WEIR_HTTP_BODY_CHUNKED
+            && p->rf.body != WEIR_HTTP_BODY_CLOSE)) {
+        return 1;
+    }
+    te = other_codings(p);
+    return strcmp(te, "chunked") == 0;
+}
+
 static int
 client_head(proxy_t *p)
 {
@@ -260,8 +315,9 @@ client_head(proxy_t *p)
     case WEIR_HTTP_BODY_CHUNKED:
     case WEIR_HTTP_BODY_CLOSE:
         if (r->head.version >= 11) {
+            const char *te = other_codings(p);
             p->client_chunked = 1;
-            weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+            weir_http_add_header(r, "Transfer-Encoding", 17, te, strlen(te));
         } else {
             r->keepalive = 0;   /* the end is the close */
         }
@@ -273,7 +329,9 @@ client_head(proxy_t *p)
         r->upgraded = 1;
         r->keepalive = 0;
     }
-    if (weir_http.quitting || r->c->close) {
+    if (weir_http.quitting || r->c->close
+        || r->c->requests + 1
+               >= (uint64_t) weir_http.conf->keepalive_requests) {
         r->keepalive = 0;
     }
     if (weir_http_response_head(r) != WEIR_OK) {
@@ -461,6 +519,9 @@ weir_proxy_pump(proxy_t *p)
     for (;;) {
         rc = flush_out(p);
         if (rc == WEIR_AGAIN) {
+            /* Waiting on the client now, not on the upstream: its
+             * read_timeout must not run out under a slow reader. */
+            weir_timer_del(&uc->read);
             return;
         }
         if (rc == WEIR_ERROR) {
@@ -496,6 +557,9 @@ weir_proxy_pump(proxy_t *p)
         if (n == WEIR_AGAIN) {
             weir_timer_add(&uc->read, p->uconf->read_timeout);
             return;
+        }
+        if (n > 0) {
+            weir_timer_del(&uc->read);
         }
         if (n == 0 && p->rf.body == WEIR_HTTP_BODY_CLOSE) {
             p->upstream_eof = 1;
@@ -548,14 +612,6 @@ weir_proxy_tunnel(proxy_t *p)
             weir_http_abort(r);
             return;
         }
-        /* Bytes the client sent right behind its request head. */
-        if (cb && weir_buf_size(cb) > 0) {
-            n = (ssize_t) weir_min(weir_buf_size(cb), SBUF_SIZE);
-            memcpy(p->sbuf, cb->pos, (size_t) n);
-            cb->pos += n;
-            p->s_pos = 0;
-            p->s_last = (size_t) n;
-        }
     }
     do {
         progress = 0;
@@ -597,6 +653,15 @@ weir_proxy_tunnel(proxy_t *p)
                 p->s_pos += (size_t) n;
                 progress = 1;
             }
+        } else if (cb && weir_buf_size(cb) > 0) {
+            /* Bytes the client sent behind its request head come first,
+             * all of them, before anything newer from the socket. */
+            n = (ssize_t) weir_min(weir_buf_size(cb), SBUF_SIZE);
+            memcpy(p->sbuf, cb->pos, (size_t) n);
+            cb->pos += n;
+            p->s_pos = 0;
+            p->s_last = (size_t) n;
+            progress = 1;
         } else if (!p->client_eof) {
             p->s_pos = p->s_last = 0;
             n = c->recv(c, p->sbuf, SBUF_SIZE);
