@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include "core/conf.h"
 #include "core/log.h"
@@ -45,6 +46,7 @@ static int set_error_page(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 static void dump_error_page(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
+static int framing_header(const char *name);
 static int set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_header(const weir_conf_cmd_t *cmd, const void *obj,
@@ -506,6 +508,23 @@ dump_error_page(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
+static int
+framing_header(const char *name)
+{
+    static const char *const framing[] = {
+        "content-length", "transfer-encoding", "connection", "keep-alive",
+        "te", "trailer", "upgrade", "proxy-connection", "expect"
+    };
+    size_t i;
+
+    for (i = 0; i < weir_nelems(framing); i++) {
+        if (strcasecmp(name, framing[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* add_header / set_header = Name: value; remove_header = Name */
 static int
 set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -536,6 +555,13 @@ set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     }
     if (!valid_token(value, strlen(value))) {
         weir_conf_error(c, "invalid header name \"%s\"", value);
+        return WEIR_ERROR;
+    }
+    if (!remove && framing_header(value)) {
+        /* A second Content-Length or Transfer-Encoding is exactly the
+         * ambiguity the proxy exists to keep away. */
+        weir_conf_error(c, "\"%s\" frames the message: weir writes it "
+                        "itself and it cannot be set", value);
         return WEIR_ERROR;
     }
     a = weir_conf_grow(c, *arr, *n, sizeof(*a));

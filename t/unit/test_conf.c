@@ -684,6 +684,12 @@ START_TEST(errors_routes)
                   "set_header: expected \"Name: value\"");
     ck_load_error(BASE "remove_header = Bad(\n", "weir.ini:8: [route r] "
                   "remove_header: invalid header name \"Bad(\"");
+    ck_load_error(BASE "set_header = Content-Length: 5\n", "weir.ini:8: "
+                  "[route r] set_header: \"Content-Length\" frames the "
+                  "message");
+    ck_load_error(BASE "add_header = transfer-encoding: chunked\n",
+                  "weir.ini:8: [route r] add_header: \"transfer-encoding\" "
+                  "frames the message");
     ck_load_error(BASE "error_page = 502 x.html\n", "weir.ini:8: [route r] "
                   "error_page: expected \"CODE... /path\"");
     ck_load_error(BASE "error_page = 200 /x.html\n", "weir.ini:8: [route r] "
