@@ -50,12 +50,21 @@ find(const weir_listen_group_t *g, const struct sockaddr *addr,
 }
 
 int
-weir_listen_group_fd(const weir_listen_group_t *g, const struct sockaddr *addr,
-    socklen_t addrlen, int slot)
+weir_listen_group_next(const weir_listen_group_t *g,
+    const struct sockaddr *addr, socklen_t addrlen, int owner, size_t *pos)
 {
-    weir_listen_sock_t *s = find(g, addr, addrlen, slot);
+    const weir_listen_sock_t *s;
 
-    return s ? s->fd : -1;
+    for (; *pos < g->n; (*pos)++) {
+        s = &g->socks[*pos];
+        if (s->owner == owner
+            && weir_sockaddr_equal((const struct sockaddr *) &s->addr,
+                                   s->addrlen, addr, addrlen)) {
+            (*pos)++;
+            return s->fd;
+        }
+    }
+    return -1;
 }
 
 static int
@@ -101,7 +110,7 @@ weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
     size_t nwant, int nslots, char *err, size_t errlen)
 {
     weir_listen_sock_t *socks, *old;
-    size_t              i, n = 0, total = nwant * (size_t) nslots;
+    size_t              i, j, n = 0, total = nwant * (size_t) nslots + g->n;
     int                 slot;
 
     socks = calloc(total ? total : 1, sizeof(*socks));
@@ -121,6 +130,7 @@ weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
             snprintf(s->text, sizeof(s->text), "%s", want[i].text);
             s->backlog = want[i].backlog;
             s->slot = slot;
+            s->owner = slot;
             old = find(g, want[i].addr, want[i].addrlen, slot);
             if (old && !old->keep) {
                 old->keep = 1;
@@ -132,6 +142,25 @@ weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
                 goto failed;
             }
             s->keep = 1;   /* newly opened: roll back on failure */
+        }
+    }
+    /* Fewer slots than before: the surplus sockets of wanted addresses
+     * may hold queued connections, so a remaining slot takes them over. */
+    for (i = 0; i < g->n; i++) {
+        old = &g->socks[i];
+        if (old->keep || old->slot < nslots || nslots < 1) {
+            continue;
+        }
+        for (j = 0; j < nwant; j++) {
+            if (weir_sockaddr_equal((const struct sockaddr *) &old->addr,
+                                    old->addrlen, want[j].addr,
+                                    want[j].addrlen)) {
+                socks[n] = *old;
+                socks[n].owner = old->slot % nslots;
+                old->keep = 1;
+                n++;
+                break;
+            }
         }
     }
     /* Success: close what is no longer wanted. */

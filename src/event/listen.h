@@ -3,6 +3,11 @@
  * worker slot, created and held by the master for its whole life so that a
  * crashed worker's queue waits for its replacement and a reload hands the
  * same sockets to the new generation (DESIGN §2).
+ *
+ * A reload that lowers `workers` does not close the surplus sockets of a
+ * kept address: closing a SO_REUSEPORT socket resets every connection
+ * still in its accept queue. They stay open and a remaining worker
+ * (owner = slot % workers) accepts on them too.
  */
 #ifndef WEIR_EVENT_LISTEN_H
 #define WEIR_EVENT_LISTEN_H
@@ -16,7 +21,8 @@ typedef struct weir_listen_sock_s {
     socklen_t               addrlen;
     char                    text[64];
     int                     backlog;
-    int                     slot;    /* worker slot that accepts on it */
+    int                     slot;    /* the slot it was opened for */
+    int                     owner;   /* worker slot that accepts on it */
     int                     fd;
     unsigned                keep:1;  /* marked during a sync */
 } weir_listen_sock_t;
@@ -34,18 +40,21 @@ typedef struct weir_listen_want_s {
     int                    backlog;
 } weir_listen_want_t;
 
-/* Make the group hold exactly one socket per (wanted address, slot <
- * nslots): sockets already open for an address and slot are kept (same
- * fd), new ones are bound, and ones no longer wanted are closed. On a bind
- * or listen failure nothing is closed, the new sockets opened so far are
- * rolled back, and WEIR_ERROR is returned with a message in err. */
+/* Make the group hold one socket per (wanted address, slot < nslots):
+ * sockets already open for an address and slot are kept (same fd), new
+ * ones are bound, and those of addresses no longer wanted are closed.
+ * Sockets of a wanted address in slots >= nslots are kept, owned by slot
+ * % nslots (see above). On a bind or listen failure nothing is closed, the
+ * new sockets opened so far are rolled back, and WEIR_ERROR is returned
+ * with a message in err. */
 int weir_listen_group_sync(weir_listen_group_t *g,
     const weir_listen_want_t *want, size_t nwant, int nslots, char *err,
     size_t errlen);
 
-/* The fd for (address, slot), or -1. */
-int weir_listen_group_fd(const weir_listen_group_t *g,
-    const struct sockaddr *addr, socklen_t addrlen, int slot);
+/* The fds a worker slot accepts on for an address: call with *pos = 0,
+ * then again while it returns an fd >= 0; -1 when there are no more. */
+int weir_listen_group_next(const weir_listen_group_t *g,
+    const struct sockaddr *addr, socklen_t addrlen, int owner, size_t *pos);
 
 /* Close every socket (master exit). */
 void weir_listen_group_close(weir_listen_group_t *g);

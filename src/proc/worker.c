@@ -42,6 +42,7 @@ static int64_t               max_conns;
 static void signal_handler(int signo);
 static void setup_signals(sigset_t *wait_mask);
 static void drop_privileges(const weir_main_conf_t *mc);
+static int add_listener(const weir_server_conf_t *srv, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
 static void stop_accepting(void);
@@ -128,17 +129,39 @@ drop_privileges(const weir_main_conf_t *mc)
 }
 
 static int
+add_listener(const weir_server_conf_t *srv, int fd)
+{
+    weir_conn_t *lc = weir_conn_get(fd);
+
+    if (lc == NULL) {
+        return WEIR_ERROR;
+    }
+    lc->is_listener = 1;
+    lc->log.connection = 0;
+    lc->read.handler = accept_handler;
+    lc->write.handler = accept_handler;
+    lc->data = &listeners[nlisteners];
+    listeners[nlisteners].srv = srv;
+    listeners[nlisteners].lc = lc;
+    nlisteners++;
+    /* Connections may already wait in the queue (a replaced worker or
+     * one that took over a surplus socket): no edge will report them, so
+     * look now. */
+    lc->read.ready = 1;
+    weir_event_post(&lc->read);
+    return WEIR_OK;
+}
+
+static int
 open_listeners(void)
 {
     const weir_http_conf_t *http = &wa->cf->http;
     const weir_listen_group_t *g = wa->group;
-    size_t i, j, k, n = 0;
+    size_t i, j, k;
     int    fd, used;
 
-    for (i = 0; i < http->nservers; i++) {
-        n += http->servers[i]->nlistens;
-    }
-    listeners = calloc(n ? n : 1, sizeof(*listeners));
+    /* At most every socket of the group is ours (see listen.h). */
+    listeners = calloc(g->n ? g->n : 1, sizeof(*listeners));
     if (listeners == NULL) {
         return WEIR_ERROR;
     }
@@ -146,32 +169,22 @@ open_listeners(void)
         const weir_server_conf_t *srv = http->servers[i];
         for (j = 0; j < srv->nlistens; j++) {
             const weir_listen_conf_t *l = &srv->listens[j];
-            weir_conn_t *lc;
+            size_t pos = 0;
+            int    found = 0;
 
-            fd = weir_listen_group_fd(g, (const struct sockaddr *) &l->addr,
-                                      l->addrlen, wa->slot);
-            if (fd < 0) {
+            while ((fd = weir_listen_group_next(g,
+                         (const struct sockaddr *) &l->addr, l->addrlen,
+                         wa->slot, &pos)) >= 0) {
+                if (add_listener(srv, fd) != WEIR_OK) {
+                    return WEIR_ERROR;
+                }
+                found = 1;
+            }
+            if (!found) {
                 weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
                                "no socket for %s in slot %d", l->text,
                                wa->slot);
-                continue;
             }
-            lc = weir_conn_get(fd);
-            if (lc == NULL) {
-                return WEIR_ERROR;
-            }
-            lc->is_listener = 1;
-            lc->log.connection = 0;
-            lc->read.handler = accept_handler;
-            lc->write.handler = accept_handler;
-            lc->data = &listeners[nlisteners];
-            listeners[nlisteners].srv = srv;
-            listeners[nlisteners].lc = lc;
-            nlisteners++;
-            /* Connections may already wait in the queue (a replaced
-             * worker): no edge will report them, so look now. */
-            lc->read.ready = 1;
-            weir_event_post(&lc->read);
         }
     }
     /* The other slots' sockets are not ours: the master holds them. */
