@@ -169,8 +169,10 @@ weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
                 c->read.eof = 1;
             }
             /* A short read means the socket is drained (edge-triggered),
-             * unless the peer closed. */
-            if ((size_t) n < len) {
+             * unless the peer closed: a FIN that came with the data
+             * raises no further edge, so stay ready and let the next
+             * recv() return the 0 that reports it. */
+            if ((size_t) n < len && !(n > 0 && c->read.eof)) {
                 c->read.ready = 0;
             }
             return n;

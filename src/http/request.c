@@ -265,7 +265,10 @@ wait_request(weir_event_t *rev)
         weir_http_close_connection(hc);
         return;
     }
-    rc = recv_into_buf(hc);
+    /* A pipelined request already buffered is served before we look at
+     * the socket: a client that sent its requests and half-closed gets
+     * every answer, not a close at the EOF behind them. */
+    rc = weir_buf_size(hc->buf) > 0 ? WEIR_OK : recv_into_buf(hc);
     if (rc == WEIR_AGAIN && weir_buf_size(hc->buf) == 0) {
         buf_release(hc);
         return;

@@ -106,6 +106,10 @@ proxy_t *weir_proxy_from_client(weir_event_t *ev);
 /* Pick a peer (or a pooled connection) and start sending to it; fails
  * with F_NO_PEER / F_CONNECT_REFUSED when it cannot. */
 void weir_proxy_connect_peer(proxy_t *p);
+/* The client connection's read handler while weir waits on the upstream
+ * with nothing more to read from the client: notices the client going
+ * away (499) and leaves a pipelined request for later. */
+void weir_proxy_client_watch(weir_event_t *ev);
 /* Detach the upstream connection: pooled when reusable, else closed. */
 void weir_proxy_release_upstream(proxy_t *p, int reusable);
 /* Log the failure `kind` (enum fail_kind), then retry, answer with the

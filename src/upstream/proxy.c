@@ -138,7 +138,45 @@ weir_proxy_handle(weir_request_t *r)
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
+    weir_http_set_handlers(r, weir_proxy_client_watch, NULL, "proxying");
     weir_proxy_connect_peer(p);
+}
+
+/* A client that closes while weir waits for the upstream's answer would
+ * otherwise hold the upstream connection until read_timeout, and that
+ * timeout would count against a healthy peer: clients that give up could
+ * mark it down for everyone. So a read event in these phases is looked
+ * at without consuming anything: bytes mean a pipelined request (served
+ * later), EOF or an error means the client is gone and the upstream
+ * request is abandoned, logged as 499 like nginx. A client that
+ * half-closes after a request is taken as gone too (as nginx does);
+ * one whose next requests are already buffered is not. */
+void
+weir_proxy_client_watch(weir_event_t *ev)
+{
+    weir_conn_t *c = ev->data;
+    proxy_t     *p = weir_proxy_from_client(ev);
+    char         byte;
+    ssize_t      n;
+
+    if (p == NULL
+        || (p->phase != P_CONNECT && p->phase != P_SEND && p->phase != P_HEAD)
+        || (p->r->hc->buf && weir_buf_size(p->r->hc->buf) > 0)) {
+        return;
+    }
+    n = recv(c->fd, &byte, 1, MSG_PEEK);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                            || errno == EINTR))) {
+        return;
+    }
+    weir_log_error(WEIR_LOG_INFO, &c->log, n < 0 ? errno : 0,
+                   "client closed connection while waiting for the "
+                   "upstream response");
+    weir_proxy_release_upstream(p, 0);
+    p->r->proxy = NULL;
+    p->r->status = 499;
+    p->r->error_code = "CLIENT_CLOSED";
+    weir_http_abort(p->r);
 }
 
 /* The proxy state is reached from the client connection through the

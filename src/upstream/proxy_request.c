@@ -303,7 +303,7 @@ weir_proxy_buffer_body(proxy_t *p)
         p->replay_len += (size_t) n;
     }
     weir_timer_del(&r->c->read);
-    weir_http_set_handlers(r, NULL, NULL, "proxying");
+    weir_http_set_handlers(r, weir_proxy_client_watch, NULL, "proxying");
     if (p->body_mode == 1 && weir_proxy_build_head(p) != WEIR_OK) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
@@ -436,7 +436,7 @@ weir_proxy_stream_body(proxy_t *p)
         }
     }
     p->request_sent = 1;
-    weir_http_set_handlers(r, NULL, NULL, "proxying");
+    weir_http_set_handlers(r, weir_proxy_client_watch, NULL, "proxying");
     if (p->phase == P_STREAM) {
         p->phase = P_HEAD;
         uc->log.action = "reading response head from upstream";
