@@ -1,7 +1,6 @@
 #include "weir_config.h"
 #include "http/response.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "core/log.h"
@@ -12,6 +11,13 @@
 static int error_page(weir_request_t *r, int status);
 static void generated_page(weir_request_t *r, int status, const char *code);
 static int wants_json(const weir_request_t *r);
+static char *json_page(char *p, int status, const char *code,
+    const char *reason, const char *id);
+static char *html_page(char *p, int status, const char *code,
+    const char *reason, const char *id);
+static char *json_escape(char *p, const char *s);
+static size_t utf8_char_len(const unsigned char *p, const unsigned char *last);
+static char *html_escape(char *p, const char *s);
 
 const char *
 weir_http_status_text(int status)
@@ -155,14 +161,25 @@ wants_json(const weir_request_t *r)
     return 0;
 }
 
+/*
+ * The generated pages carry the request id, which is the client's
+ * X-Request-Id when it sent one (proxy_request.c): every variable text is
+ * escaped, and the buffer is sized for the worst case instead of
+ * truncating, which would cut an escape or the JSON in half.
+ */
 static void
 generated_page(weir_request_t *r, int status, const char *code)
 {
     const char *reason = weir_http_status_text(status);
-    char       *body;
-    size_t      cap = 512;
-    int         n;
+    char       *body, *p;
+    size_t      cap;
+    int         json = wants_json(r);
 
+    /* The fixed text of either page is under 200 bytes, a status at most
+     * 20 digits, and one byte of variable text at most 6 ("&quot;",
+     * "\u00XX"); the HTML page names the reason twice. */
+    cap = 200 + 2 * 20
+          + 6 * (2 * strlen(reason) + strlen(code) + strlen(r->request_id));
     body = weir_palloc(r->pool, cap);
     if (body == NULL) {
         r->body_mem = "";
@@ -170,27 +187,138 @@ generated_page(weir_request_t *r, int status, const char *code)
         r->content_length = 0;
         return;
     }
-    if (wants_json(r)) {
-        n = snprintf(body, cap,
-                     "{\"status\":%d,\"error\":\"%s\",\"message\":\"%s\","
-                     "\"request_id\":\"%s\"}\n",
-                     status, code, reason, r->request_id);
+    if (json) {
+        p = json_page(body, status, code, reason, r->request_id);
         weir_http_add_header(r, "Content-Type", 12, "application/json", 16);
     } else {
-        n = snprintf(body, cap,
-                     "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-                     "\n<body>\n<h1>%d %s</h1>\n<p>%s</p>\n"
-                     "<p>request id: %s</p>\n<hr><p>weir</p>\n</body></html>\n",
-                     status, reason, status, reason, code, r->request_id);
+        p = html_page(body, status, code, reason, r->request_id);
         weir_http_add_header(r, "Content-Type", 12, "text/html; charset=utf-8",
                              24);
     }
-    if (n < 0) {
-        n = 0;
-    }
     r->body_mem = body;
-    r->body_mem_len = (size_t) n < cap ? (size_t) n : cap - 1;
+    r->body_mem_len = (size_t) (p - body);
     r->content_length = (off_t) r->body_mem_len;
+}
+
+/* {"status":502,"error":"...","message":"...","request_id":"..."} */
+static char *
+json_page(char *p, int status, const char *code, const char *reason,
+    const char *id)
+{
+    p = weir_cpylit(p, "{\"status\":");
+    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
+    p = weir_cpylit(p, ",\"error\":\"");
+    p = json_escape(p, code);
+    p = weir_cpylit(p, "\",\"message\":\"");
+    p = json_escape(p, reason);
+    p = weir_cpylit(p, "\",\"request_id\":\"");
+    p = json_escape(p, id);
+    return weir_cpylit(p, "\"}\n");
+}
+
+static char *
+html_page(char *p, int status, const char *code, const char *reason,
+    const char *id)
+{
+    p = weir_cpylit(p, "<!DOCTYPE html>\n<html><head><title>");
+    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
+    *p++ = ' ';
+    p = html_escape(p, reason);
+    p = weir_cpylit(p, "</title></head>\n<body>\n<h1>");
+    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
+    *p++ = ' ';
+    p = html_escape(p, reason);
+    p = weir_cpylit(p, "</h1>\n<p>");
+    p = html_escape(p, code);
+    p = weir_cpylit(p, "</p>\n<p>request id: ");
+    p = html_escape(p, id);
+    return weir_cpylit(p, "</p>\n<hr><p>weir</p>\n</body></html>\n");
+}
+
+/* Write s as the inside of a JSON string; at most 6 bytes per byte of s.
+ * Header values may hold obs-text (0x80-0xff) and the id is cut at 32
+ * bytes, possibly inside a character: well-formed UTF-8 passes, any other
+ * byte becomes \u00XX (as Latin-1) so the body stays valid JSON, which
+ * must be UTF-8 (RFC 8259 section 8.1). */
+static char *
+json_escape(char *p, const char *s)
+{
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *q = (const unsigned char *) s;
+    const unsigned char *last = q + strlen(s);
+    size_t               n;
+
+    while (q < last) {
+        if (*q == '"' || *q == '\\') {
+            *p++ = '\\';
+            *p++ = (char) *q++;
+            continue;
+        }
+        if (*q >= 0x20 && *q < 0x7f) {
+            *p++ = (char) *q++;
+            continue;
+        }
+        n = *q >= 0x80 ? utf8_char_len(q, last) : 0;
+        if (n > 0) {
+            p = weir_cpymem(p, q, n);
+            q += n;
+            continue;
+        }
+        p = weir_cpylit(p, "\\u00");
+        *p++ = hex[*q >> 4];
+        *p++ = hex[*q & 0xf];
+        q++;
+    }
+    return p;
+}
+
+/* The length of the well-formed UTF-8 character at p (Unicode table 3-7:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t
+utf8_char_len(const unsigned char *p, const unsigned char *last)
+{
+    unsigned int lo = 0x80, hi = 0xbf;
+    size_t       n, i;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = p[0] == 0xed ? 0x9f : 0xbf;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        lo = p[0] == 0xf0 ? 0x90 : 0x80;
+        hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Write s as HTML text or attribute value; at most 6 bytes per byte. */
+static char *
+html_escape(char *p, const char *s)
+{
+    for ( /* void */ ; *s != '\0'; s++) {
+        switch (*s) {
+        case '&':  p = weir_cpylit(p, "&amp;"); break;
+        case '<':  p = weir_cpylit(p, "&lt;"); break;
+        case '>':  p = weir_cpylit(p, "&gt;"); break;
+        case '"':  p = weir_cpylit(p, "&quot;"); break;
+        case '\'': p = weir_cpylit(p, "&#39;"); break;
+        default:   *p++ = *s;
+        }
+    }
+    return p;
 }
 
 /* error_page = 404 /errors/404.html: served through the server's static
