@@ -4,11 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/log.h"
+#include "core/str.h"
 #include "core/wtime.h"
 #include "http/static.h"
 
 static void handle_static(weir_request_t *r);
 static void handle_return(weir_request_t *r);
+static int header_value(weir_request_t *r, const char *name,
+    const char **value, size_t *len);
+static int location_slash(weir_request_t *r);
+static int path_char(unsigned char ch);
 static void static_headers(weir_request_t *r, const weir_static_res_t *res);
 static const char *error_code(int status);
 
@@ -45,6 +50,7 @@ error_code(int status)
     case 403: return "FORBIDDEN";
     case 404: return "NOT_FOUND";
     case 405: return "METHOD_NOT_ALLOWED";
+    case 412: return "PRECONDITION_FAILED";
     case 416: return "RANGE_NOT_SATISFIABLE";
     default:  return "INTERNAL_ERROR";
     }
@@ -64,7 +70,7 @@ handle_static(weir_request_t *r)
     const weir_route_conf_t *rt = r->route;
     weir_static_req_t        sreq;
     weir_static_res_t        res;
-    char                    *loc, *buf;
+    char                    *buf;
     int                      n;
 
     memset(&sreq, 0, sizeof(sreq));
@@ -76,8 +82,18 @@ handle_static(weir_request_t *r)
     sreq.method_get_or_head = r->method == WEIR_HTTP_GET
                               || r->method == WEIR_HTTP_HEAD;
     sreq.mime = weir_http.mime;
-    SET(if_none_match, r->h_if_none_match);
-    SET(if_modified_since, r->h_if_modified_since);
+    if (header_value(r, "if-match", &sreq.if_match, &sreq.if_match_len)
+        != WEIR_OK
+        || header_value(r, "if-unmodified-since", &sreq.if_unmodified_since,
+                        &sreq.if_unmodified_since_len) != WEIR_OK
+        || header_value(r, "if-none-match", &sreq.if_none_match,
+                        &sreq.if_none_match_len) != WEIR_OK
+        || header_value(r, "if-modified-since", &sreq.if_modified_since,
+                        &sreq.if_modified_since_len) != WEIR_OK)
+    {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
     SET(range, r->h_range);
     SET(if_range, r->h_if_range);
 
@@ -115,14 +131,10 @@ handle_static(weir_request_t *r)
         weir_http_send_response(r);
         return;
     case 301:
-        loc = weir_palloc(r->pool, r->path.len + r->args.len + 3);
-        if (loc == NULL) {
+        if (location_slash(r) != WEIR_OK) {
             weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
             return;
         }
-        n = sprintf(loc, "%.*s/%s%.*s", (int) r->path.len, r->path.data,
-                    r->args.len ? "?" : "", (int) r->args.len, r->args.data);
-        weir_http_add_header(r, "Location", 8, loc, (size_t) n);
         weir_http_finalize_error(r, 301, "MOVED_PERMANENTLY");
         return;
     case 416:
@@ -142,6 +154,120 @@ handle_static(weir_request_t *r)
         weir_http_finalize_error(r, res.status, error_code(res.status));
         return;
     }
+}
+
+/*
+ * A conditional header as one value. RFC 9110 5.3 lets a client split a
+ * list over several field lines: an If-Match whose matching tag is on the
+ * second line must not fail because only the first was read, so the lines
+ * are joined with ", ". A date joined that way no longer parses and is
+ * ignored, which is what 13.1.3 and 13.1.4 ask for a list of dates.
+ * WEIR_OK with *value NULL when absent; WEIR_ERROR without memory.
+ */
+static int
+header_value(weir_request_t *r, const char *name, const char **value,
+    size_t *len)
+{
+    const weir_http_header_t *h, *found = NULL;
+    size_t                    i, n = strlen(name), total = 0, count = 0;
+    char                     *p;
+
+    *value = NULL;
+    *len = 0;
+
+    for (i = 0; i < r->head.num_headers; i++) {
+        h = &r->headers[i];
+        if (h->name_len == n && weir_strncaseeq(h->name, name, n)) {
+            found = h;
+            total += h->value_len + 2;
+            count++;
+        }
+    }
+
+    if (count == 0) {
+        return WEIR_OK;
+    }
+
+    if (count == 1) {
+        *value = found->value;
+        *len = found->value_len;
+        return WEIR_OK;
+    }
+
+    p = weir_palloc(r->pool, total);
+    if (p == NULL) {
+        return WEIR_ERROR;
+    }
+    *value = p;
+
+    for (i = 0; i < r->head.num_headers; i++) {
+        h = &r->headers[i];
+        if (h->name_len == n && weir_strncaseeq(h->name, name, n)) {
+            if (p != *value) {
+                p = weir_cpymem(p, ", ", 2);
+            }
+            p = weir_cpymem(p, h->value, h->value_len);
+        }
+    }
+    *len = (size_t) (p - *value);
+
+    return WEIR_OK;
+}
+
+/*
+ * "Location: <path>/[?<query>]" for a directory asked for without its
+ * slash. The path is the decoded one and may hold any byte but NUL: a
+ * directory named "x\r\nSet-Cookie: a=b" would otherwise add a header of
+ * its own, and one named "q?x" or "a#b" would send the client elsewhere.
+ * Every byte outside RFC 3986 pchar and '/' is percent-encoded, '%' too,
+ * since the client decodes the path again. The query goes back as it came,
+ * as nginx does: the request line admits only visible ASCII there
+ * (parse.c, C_TARGET), nothing that can end the header.
+ */
+static int
+location_slash(weir_request_t *r)
+{
+    static const char    hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *) r->path.data;
+    const unsigned char *last = p + r->path.len;
+    char                *loc, *d;
+
+    /* every byte as %XX, the slash, '?' and the query */
+    loc = weir_palloc(r->pool, 3 * r->path.len + 2 + r->args.len);
+    if (loc == NULL) {
+        return WEIR_ERROR;
+    }
+
+    for (d = loc; p < last; p++) {
+        if (path_char(*p)) {
+            *d++ = (char) *p;
+        } else {
+            *d++ = '%';
+            *d++ = hex[*p >> 4];
+            *d++ = hex[*p & 0x0f];
+        }
+    }
+    *d++ = '/';
+
+    if (r->args.len) {
+        *d++ = '?';
+        d = weir_cpymem(d, r->args.data, r->args.len);
+    }
+
+    return weir_http_add_header(r, "Location", 8, loc, (size_t) (d - loc));
+}
+
+/* RFC 3986 pchar (unreserved, sub-delims, ':' and '@') and '/' */
+static int
+path_char(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch >= '0' && ch <= '9'))
+    {
+        return 1;
+    }
+
+    return ch != '\0' && strchr("-._~!$&'()*+,;=:@/", ch) != NULL;
 }
 
 static void

@@ -48,9 +48,12 @@ static int open_index(const weir_static_req_t *req, int rootfd,
     char *rel, size_t rel_len, weir_static_res_t *res, const char **name,
     struct stat *st);
 static void decide(const weir_static_req_t *req, weir_static_res_t *res);
+static int precondition_failed(const weir_static_req_t *req,
+    const weir_static_res_t *res);
 static int not_modified(const weir_static_req_t *req,
     const weir_static_res_t *res);
-static int etag_list_match(const char *p, size_t len, const char *etag);
+static int etag_list_match(const char *p, size_t len, const char *etag,
+    int strong);
 static int if_range_ok(const weir_static_req_t *req,
     const weir_static_res_t *res);
 static int parse_range(const char *p, size_t len, off_t size, off_t *start,
@@ -426,6 +429,11 @@ decide(const weir_static_req_t *req, weir_static_res_t *res)
     res->offset = 0;
     res->length = res->file_size;
 
+    if (precondition_failed(req, res)) {
+        fail(res, 412, 0);
+        return;
+    }
+
     if (not_modified(req, res)) {
         close(res->fd);
         res->fd = -1;
@@ -460,6 +468,35 @@ decide(const weir_static_req_t *req, weir_static_res_t *res)
 }
 
 
+/* RFC 9110 13.2.2 steps 1 and 2: If-Match wins over If-Unmodified-Since;
+ * either turns the answer into a 412 when the client's copy is no longer
+ * the current one (a client resuming or assembling a file from pieces
+ * must not mix two versions). */
+static int
+precondition_failed(const weir_static_req_t *req,
+    const weir_static_res_t *res)
+{
+    time_t  t;
+
+    if (req->if_match != NULL) {
+        /* strong comparison (13.1.1): a weak tag promises no byte-for-byte
+         * equality; a malformed list fails too, as a 412 is safer than
+         * sending what the client said it did not want */
+        return !etag_list_match(req->if_match, req->if_match_len, res->etag,
+                                1);
+    }
+
+    if (req->if_unmodified_since != NULL) {
+        t = weir_time_parse_http(req->if_unmodified_since,
+                                 req->if_unmodified_since_len);
+        /* an invalid date (a list of dates too) is ignored, 13.1.4 */
+        return t != (time_t) -1 && res->mtime > t;
+    }
+
+    return 0;
+}
+
+
 /* If-None-Match wins over If-Modified-Since; either only ever turns a
  * 200 into a 304 (the methods here are GET and HEAD). */
 static int
@@ -469,7 +506,7 @@ not_modified(const weir_static_req_t *req, const weir_static_res_t *res)
 
     if (req->if_none_match != NULL) {
         return etag_list_match(req->if_none_match, req->if_none_match_len,
-                               res->etag);
+                               res->etag, 0);
     }
 
     if (req->if_modified_since != NULL) {
@@ -483,14 +520,17 @@ not_modified(const weir_static_req_t *req, const weir_static_res_t *res)
 }
 
 
-/* "*" or a list of entity tags, weak comparison (the W/ prefix is
- * ignored). A malformed member ends the scan without a match so garbage
- * never produces a 304. */
+/* "*" or a list of entity tags. The weak comparison (If-None-Match)
+ * ignores the W/ prefix; the strong one (If-Match) never matches a weak
+ * member, but goes on to the next. A malformed member ends the scan
+ * without a match so garbage never produces a 304 (nor passes an
+ * If-Match). etag is ours, always strong. */
 static int
-etag_list_match(const char *p, size_t len, const char *etag)
+etag_list_match(const char *p, size_t len, const char *etag, int strong)
 {
     const char  *end = p + len, *q;
     size_t       elen = strlen(etag);
+    int          weak;
 
     for ( ;; ) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
@@ -504,11 +544,13 @@ etag_list_match(const char *p, size_t len, const char *etag)
             return 1;
         }
 
+        weak = 0;
         if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
             p += 2;
+            weak = 1;
         }
 
-        if (*p != '"') {
+        if (p == end || *p != '"') {
             return 0;
         }
 
@@ -517,7 +559,9 @@ etag_list_match(const char *p, size_t len, const char *etag)
             return 0;
         }
 
-        if ((size_t) (q + 1 - p) == elen && memcmp(p, etag, elen) == 0) {
+        if (!(weak && strong)
+            && (size_t) (q + 1 - p) == elen && memcmp(p, etag, elen) == 0)
+        {
             return 1;
         }
 

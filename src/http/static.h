@@ -1,6 +1,6 @@
 /*
  * Static files: map a normalised path under a root to an open file and
- * decide the response (200, 206, 304, 301, 403, 404, 416) from the
+ * decide the response (200, 206, 304, 301, 403, 404, 412, 416) from the
  * conditional and range headers. No I/O on the socket here: the request
  * code writes the head and sendfile()s the body.
  */
@@ -20,6 +20,8 @@ typedef struct weir_static_req_s {
     size_t        path_len;
     int           method_get_or_head; /* 0: not GET/HEAD -> 405 */
     /* request headers, NULL when absent */
+    const char   *if_match;        size_t if_match_len;
+    const char   *if_unmodified_since; size_t if_unmodified_since_len;
     const char   *if_none_match;   size_t if_none_match_len;
     const char   *if_modified_since; size_t if_modified_since_len;
     const char   *range;           size_t range_len;
@@ -28,7 +30,8 @@ typedef struct weir_static_req_s {
 } weir_static_req_t;
 
 typedef struct weir_static_res_s {
-    int          status;        /* 200 206 304 301 403 404 405 416 500 */
+    int          status;        /* 200 206 304 301 403 404 405 412 416
+                                 * 500 */
     int          fd;            /* open file for 200/206 (caller closes),
                                  * -1 otherwise */
     off_t        offset;        /* first body byte in the file */
@@ -45,8 +48,11 @@ typedef struct weir_static_res_s {
  * normalisation, and symlinks are resolved beneath root only (a link
  * pointing outside is 403/404). Directories are served through the first
  * existing index file, or 403 without one; a directory path without the
- * trailing slash is a 301. Returns WEIR_OK (res filled) always, except
- * WEIR_ERROR on bad arguments. */
+ * trailing slash is a 301. The preconditions are evaluated in the order of
+ * RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412 when false),
+ * then If-None-Match, else If-Modified-Since (304), then If-Range.
+ * Returns WEIR_OK (res filled) always, except WEIR_ERROR on bad
+ * arguments. */
 int weir_static_open(const weir_static_req_t *req, weir_static_res_t *res);
 
 /* Confinement backend. By default openat2(RESOLVE_BENEATH) is used when
