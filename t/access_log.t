@@ -100,7 +100,9 @@ log_format = json
 INI
 $j->start;
 $j->http_get('/hello?j=1', 'User-Agent' => "q\"uo\\te \xc3\xa9");
-$j->http_get('/hello?j=2');
+# Bytes that are not UTF-8 (a lone 0xff, a cut 2-byte sequence) must not
+# make the line invalid JSON text: they come out as \u00XX.
+$j->http_get('/hello?j=2', 'User-Agent' => "bad \xff \xc3");
 $j->http_get('/missing?j=3');
 my $dl = WeirTest::deadline(3);
 my @recs;
@@ -112,8 +114,9 @@ while (1) {
 is(scalar @recs, 3, 'json: one line per request');
 my @obj;
 for my $l (@recs) {
-    my $o = eval { JSON::PP->new->decode($l) };
-    ok(ref $o eq 'HASH', 'json: each line is a JSON object') or diag("$@: $l");
+    # ->utf8: the line must be valid UTF-8 as well as valid JSON.
+    my $o = eval { JSON::PP->new->utf8->decode($l) };
+    ok(ref $o eq 'HASH', 'json: each line is a UTF-8 JSON object') or diag("$@: $l");
     push @obj, $o || {};
 }
 my ($o1) = grep { ($_->{request} // '') =~ /j=1/ } @obj;
@@ -124,6 +127,11 @@ is($o1->{status}, 200, 'json: status');
 is($o1->{body_bytes_sent}, 5, 'json: body_bytes_sent');
 like($o1->{request_time} // '', qr/^\d+(\.\d+)?$/, 'json: request_time is a number');
 like($o1->{request_id} // '', qr/^\S{8,}$/, 'json: a request_id');
+is($o1->{http_user_agent}, "q\"uo\\te \x{e9}",
+    'json: quotes and backslashes escaped, UTF-8 kept');
+my ($o2) = grep { ($_->{request} // '') =~ /j=2/ } @obj;
+is(($o2 // {})->{http_user_agent}, "bad \x{ff} \x{c3}",
+    'json: bytes that are not UTF-8 come out as \\u00XX');
 my ($o3) = grep { ($_->{request} // '') =~ /j=3/ } @obj;
 is(($o3 // {})->{status}, 404, 'json: the 404');
 my %ids = map { ($_->{request_id} // '') => 1 } @obj;

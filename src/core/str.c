@@ -118,3 +118,35 @@ weir_sprint_u64(char *p, uint64_t v)
     }
     return p;
 }
+
+/* The length of the well-formed UTF-8 character at p (Unicode table 3-7:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+size_t
+weir_utf8_char_len(const unsigned char *p, const unsigned char *last)
+{
+    unsigned int lo = 0x80, hi = 0xbf;
+    size_t       n, i;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = p[0] == 0xed ? 0x9f : 0xbf;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        lo = p[0] == 0xf0 ? 0x90 : 0x80;
+        hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}

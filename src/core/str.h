@@ -49,4 +49,8 @@ char *weir_sprint_u64(char *p, uint64_t v);
 /* Copy at most dstsz-1 bytes and NUL-terminate; returns bytes copied. */
 size_t weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz);
 
+/* The length of the well-formed UTF-8 character at p (before last), or 0
+ * when the bytes there are not one (overlong, surrogate, cut short). */
+size_t weir_utf8_char_len(const unsigned char *p, const unsigned char *last);
+
 #endif /* WEIR_STR_H */
