@@ -1,11 +1,13 @@
 /*
  * What the HTTP parser files share (parse.c: heads and error table;
  * parse_body.c: framing and the chunked decoder; parse_path.c: path
- * normalisation): the character classes and two tiny helpers. Private to
+ * normalisation): the character classes and three tiny helpers. Private to
  * src/http/parse*.c; the public face is http/parse.h.
  */
 #ifndef WEIR_HTTP_PARSE_T_H
 #define WEIR_HTTP_PARSE_T_H
+
+#include <stddef.h>
 
 /* Character classes, one bit each, looked up in weir_http_cls[]. */
 #define C_TCHAR   0x01   /* token (RFC 9110 5.6.2) */
@@ -30,6 +32,25 @@ hexval(unsigned ch)
         return (int) (ch - '0');
     }
     return (int) ((ch | 0x20) - 'a' + 10);
+}
+
+/* ASCII case-insensitive equality of s[0..n) with a lower-case literal. */
+static inline int
+lower_eq(const char *s, size_t n, const char *lower)
+{
+    size_t  k;
+
+    for (k = 0; k < n; k++) {
+        unsigned char  ch = (unsigned char) s[k];
+
+        if (ch >= 'A' && ch <= 'Z') {
+            ch = (unsigned char) (ch + ('a' - 'A'));
+        }
+        if (lower[k] == '\0' || ch != (unsigned char) lower[k]) {
+            return 0;
+        }
+    }
+    return lower[n] == '\0';
 }
 
 #endif /* WEIR_HTTP_PARSE_T_H */

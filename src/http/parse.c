@@ -27,7 +27,13 @@ static int parse_version(const unsigned char *p, size_t len, size_t *i,
     int *major, int *minor, int bad);
 static int parse_fields(const unsigned char *p, size_t len, size_t *pos,
     weir_http_header_t *hdr, size_t max, size_t *num, size_t *epos);
-static int valid_target(const unsigned char *t, size_t n);
+static int request_target(weir_http_request_head_t *h, const char *t,
+    size_t n, size_t *bad);
+static int authority(const unsigned char *t, size_t n, int need_port,
+    size_t *bad);
+static int ipv6_literal(const unsigned char *t, size_t n);
+static int ipv4_tail(const unsigned char *t, size_t n);
+static void host_is_authority(weir_http_request_head_t *h);
 
 /* 0x80..0xff are all obs-text: allowed in values, nothing else */
 #define OBS4   0x44, 0x44, 0x44, 0x44
@@ -64,13 +70,15 @@ weir_http_parse_request(const char *buf, size_t len,
     weir_http_request_head_t *h, size_t *consumed)
 {
     const unsigned char  *p = (const unsigned char *) buf;
-    size_t                i = 0, start, tstart;
+    size_t                i = 0, start, tstart, bad;
     int                   rc, major, minor;
 
     h->method = NULL;
     h->method_len = 0;
     h->target = NULL;
     h->target_len = 0;
+    h->authority = NULL;
+    h->authority_len = 0;
     h->version = 0;
     h->num_headers = 0;
     h->line_len = 0;
@@ -119,11 +127,10 @@ weir_http_parse_request(const char *buf, size_t len,
              ? WEIR_HTTP_E_BAD_REQUEST_LINE : WEIR_HTTP_E_BAD_TARGET;
         return fail(&h->error_pos, i, classify(p, len, i, rc));
     }
-    if (!valid_target(p + tstart, i - tstart)) {
-        return fail(&h->error_pos, tstart, WEIR_HTTP_E_BAD_TARGET);
+    rc = request_target(h, buf + tstart, i - tstart, &bad);
+    if (rc != WEIR_OK) {
+        return fail(&h->error_pos, tstart + bad, rc);
     }
-    h->target = buf + tstart;
-    h->target_len = i - tstart;
     i++;
     if (i < len && p[i] == ' ') {
         return fail(&h->error_pos, i, WEIR_HTTP_E_BAD_REQUEST_LINE);
@@ -155,28 +162,236 @@ weir_http_parse_request(const char *buf, size_t len,
     rc = parse_fields(p, len, &i, h->headers, h->max_headers,
                       &h->num_headers, &h->error_pos);
     if (rc == WEIR_OK) {
+        if (h->authority != NULL) {
+            host_is_authority(h);
+        }
         *consumed = i;
     }
     return rc;
 }
 
-/* origin-form starts with '/', asterisk-form is exactly "*",
- * absolute-form starts with a scheme (ALPHA), authority-form with a host
- * (ALPHA, DIGIT or '[' for an IP literal). Anything else cannot be routed
- * and is refused here rather than confusing a later stage. */
+/* Judge the request-target t[0..n) (n > 0, every byte C_TARGET) and set
+ * h->target and h->authority. origin-form starts with '/',
+ * asterisk-form is exactly "*", authority-form (host:port) is only for
+ * CONNECT, and the rest must be an absolute-form:
+ *     ("http" / "https") "://" authority [ "/" path ] [ "?" query ]
+ * Whatever else cannot be routed is refused here rather than confusing
+ * a later stage. Returns WEIR_OK or WEIR_HTTP_E_BAD_TARGET with *bad the
+ * offset of the offending byte in t (n: the end). */
 static int
-valid_target(const unsigned char *t, size_t n)
+request_target(weir_http_request_head_t *h, const char *t, size_t n,
+    size_t *bad)
 {
-    unsigned char  ch = t[0];
+    const unsigned char  *u = (const unsigned char *) t;
+    size_t                i = 0, end;
 
-    if (ch == '/') {
-        return 1;
+    *bad = 0;
+    h->target = t;
+    h->target_len = n;
+    if (u[0] == '/') {
+        return WEIR_OK;
     }
-    if (ch == '*') {
-        return n == 1;
+    if (u[0] == '*') {
+        *bad = 1;
+        return n == 1 ? WEIR_OK : WEIR_HTTP_E_BAD_TARGET;
     }
-    return ch == '[' || (ch >= '0' && ch <= '9')
-           || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+    if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0) {
+        return authority(u, n, 1, bad);
+    }
+
+    /* The scheme, case-insensitive (RFC 3986 3.1). */
+    while (i < n && (u[i] | 0x20) >= 'a' && (u[i] | 0x20) <= 'z') {
+        i++;
+    }
+    if (!lower_eq(t, i, "http") && !lower_eq(t, i, "https")) {
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+    if (n - i < 3 || memcmp(u + i, "://", 3) != 0) {
+        *bad = i;
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+
+    /* The authority ends at the path or the query; '#' or '@' inside it
+     * are refused by authority() like any byte a host cannot hold. */
+    for (end = i + 3; end < n && u[end] != '/' && u[end] != '?'; end++) {
+        /* void */
+    }
+    if (authority(u + i + 3, end - i - 3, 0, bad) != WEIR_OK) {
+        *bad += i + 3;
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+    if (end < n && u[end] == '?') {
+        /* "http://a?q" would go upstream as "/?q", which is not a slice
+         * of the input: the parser allocates nothing, so it refuses. */
+        *bad = end;
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+
+    h->authority = t + i + 3;
+    h->authority_len = end - i - 3;
+    if (end == n) {
+        /* RFC 9112 3.2.1: an empty path is sent as "/"; the second
+         * slash of "://" is one, inside the input. */
+        h->target = t + i + 2;
+        h->target_len = 1;
+    } else {
+        h->target = t + end;
+        h->target_len = n - end;
+    }
+    return WEIR_OK;
+}
+
+/* authority = host [ ":" port ] (RFC 3986 3.2), with no userinfo: what
+ * goes upstream as Host must be one host, not "user@host". host is an
+ * IP literal or a non-empty reg-name (which covers IPv4); a port is
+ * 1-65535 and, for CONNECT's authority-form, required. WEIR_OK or
+ * WEIR_HTTP_E_BAD_TARGET with *bad the offending offset. */
+static int
+authority(const unsigned char *t, size_t n, int need_port, size_t *bad)
+{
+    const unsigned char  *rb;
+    size_t                i = 0, k;
+    unsigned              port = 0;
+
+    if (n > 0 && t[0] == '[') {
+        rb = memchr(t, ']', n);
+        if (rb == NULL || !ipv6_literal(t + 1, (size_t) (rb - t) - 1)) {
+            *bad = 0;
+            return WEIR_HTTP_E_BAD_TARGET;
+        }
+        i = (size_t) (rb - t) + 1;
+    } else {
+        for ( ; i < n && t[i] != ':'; i++) {
+            if (!(weir_http_cls[t[i]] & C_HOST)
+                || (t[i] == '%'
+                    && (n - i < 3 || !(weir_http_cls[t[i + 1]] & C_HEX)
+                        || !(weir_http_cls[t[i + 2]] & C_HEX))))
+            {
+                *bad = i;
+                return WEIR_HTTP_E_BAD_TARGET;
+            }
+        }
+        if (i == 0) {
+            *bad = 0;                   /* "http:///x": no host */
+            return WEIR_HTTP_E_BAD_TARGET;
+        }
+    }
+
+    if (i == n && !need_port) {
+        return WEIR_OK;
+    }
+    if (i == n || t[i] != ':' || i + 1 == n) {
+        *bad = i;
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+    for (k = i + 1; k < n; k++) {
+        if (weir_http_cls[t[k]] & C_DIGIT) {
+            port = port * 10 + (unsigned) (t[k] - '0');
+        }
+        if (!(weir_http_cls[t[k]] & C_DIGIT) || port > 65535) {
+            *bad = k;
+            return WEIR_HTTP_E_BAD_TARGET;
+        }
+    }
+    if (port == 0) {
+        *bad = i + 1;
+        return WEIR_HTTP_E_BAD_TARGET;
+    }
+    return WEIR_OK;
+}
+
+/* The inside of an IP literal: an IPv6 address (RFC 3986 3.2.2) of eight
+ * 16-bit groups, "::" standing for one or more zero groups, the last two
+ * possibly written as dotted IPv4. Zone ids and IPvFuture are refused:
+ * no origin needs them in a Host. 1 if valid. */
+static int
+ipv6_literal(const unsigned char *t, size_t n)
+{
+    size_t  i = 0, start, groups = 0;
+    int     gap = 0;
+
+    if (n >= 2 && t[0] == ':' && t[1] == ':') {
+        gap = 1;
+        i = 2;
+    }
+    while (i < n) {
+        start = i;
+        while (i < n && (weir_http_cls[t[i]] & C_HEX) && i - start < 5) {
+            i++;
+        }
+        if (i < n && t[i] == '.') {
+            /* dotted IPv4 for the last 32 bits */
+            if (!ipv4_tail(t + start, n - start)) {
+                return 0;
+            }
+            groups += 2;
+            break;
+        }
+        if (i == start || i - start > 4) {
+            return 0;
+        }
+        groups++;
+        if (i == n) {
+            break;
+        }
+        if (t[i] != ':' || ++i == n) {
+            return 0;                   /* a stray byte or a final ':' */
+        }
+        if (t[i] == ':') {
+            if (gap) {
+                return 0;               /* "::" twice */
+            }
+            gap = 1;
+            i++;
+        }
+    }
+    return gap ? groups <= 7 : groups == 8;
+}
+
+/* Exactly four dec-octets 0-255 (no leading zero), dot-separated. */
+static int
+ipv4_tail(const unsigned char *t, size_t n)
+{
+    size_t    i = 0, part, start;
+    unsigned  v;
+
+    for (part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i == n || t[i] != '.') {
+                return 0;
+            }
+            i++;
+        }
+        start = i;
+        v = 0;
+        while (i < n && (weir_http_cls[t[i]] & C_DIGIT) && i - start < 3) {
+            v = v * 10 + (t[i++] - '0');
+        }
+        if (i == start || v > 255 || (t[start] == '0' && i - start > 1)) {
+            return 0;
+        }
+    }
+    return i == n;
+}
+
+/* RFC 9112 3.2.2: a server that receives an absolute-form target ignores
+ * Host and uses the target's authority instead. The Host fields' values
+ * become that authority, so every later reader of Host (the framing
+ * checks, $host, the Host and X-Forwarded-Host sent upstream) sees the
+ * one host the target named and no one can be told another by the
+ * field. Still slices of the input: a caller that moves the buffer moves
+ * them with the rest. */
+static void
+host_is_authority(weir_http_request_head_t *h)
+{
+    size_t  k;
+
+    for (k = 0; k < h->num_headers; k++) {
+        if (lower_eq(h->headers[k].name, h->headers[k].name_len, "host")) {
+            h->headers[k].value = h->authority;
+            h->headers[k].value_len = h->authority_len;
+        }
+    }
 }
 
 /*

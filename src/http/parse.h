@@ -30,7 +30,7 @@ enum weir_http_error {
     WEIR_HTTP_E_BAD_STATUS_LINE,      /* response: 502 */
     /* framing (weir_http_parse_framing) */
     WEIR_HTTP_E_TE_AND_CL,            /* 400: both Transfer-Encoding and CL */
-    WEIR_HTTP_E_BAD_CONTENT_LENGTH,   /* 400: not digits, overflow */
+    WEIR_HTTP_E_BAD_CONTENT_LENGTH,   /* 400: not digits, > INT64_MAX */
     WEIR_HTTP_E_DUP_CONTENT_LENGTH,   /* 400: several differing values */
     WEIR_HTTP_E_TE_NOT_CHUNKED,       /* 400: final coding not chunked */
     WEIR_HTTP_E_TE_UNSUPPORTED,       /* 501: unknown coding, chunked twice */
@@ -56,8 +56,15 @@ typedef struct weir_http_header_s {
 typedef struct weir_http_request_head_s {
     const char         *method;
     size_t              method_len;
-    const char         *target;
+    const char         *target;        /* origin-form, asterisk-form or
+                                        * (CONNECT) authority-form; an
+                                        * absolute-form target is reduced
+                                        * to its path and query */
     size_t              target_len;
+    const char         *authority;     /* absolute-form: its host[:port],
+                                        * NULL otherwise (a slice like the
+                                        * others: move it with them) */
+    size_t              authority_len;
     int                 version;       /* 10 or 11 (major*10+minor) */
     weir_http_header_t *headers;       /* in: caller's array */
     size_t              max_headers;   /* in: its capacity */
@@ -80,7 +87,19 @@ typedef struct weir_http_response_head_s {
 
 /* Parse a request head. A leading empty line (CRLF) before the request
  * line is tolerated once (RFC 9112 2.2). Lines end in CRLF or bare LF;
- * a bare CR is an error. */
+ * a bare CR is an error.
+ *
+ * An absolute-form target ("http://host:port/path?query", scheme http or
+ * https in any case) is validated: no userinfo, a non-empty reg-name,
+ * IPv4 or [IPv6] host, a port of 1-65535, and a path ("http://host" is
+ * "/"; "http://host?query" has no "/" to slice and is refused). Then
+ * target is the origin-form (path and query), authority the host[:port],
+ * and, because RFC 9112 3.2.2 has the authority replace Host, the value
+ * of every Host field in headers is set to the authority: whoever reads
+ * Host afterwards (framing checks, $host, the proxied Host) sees it. A
+ * request without Host (HTTP/1.0) gets none added. A CONNECT target must
+ * be host:port. Anything else that is not "/..." or "*" is
+ * WEIR_HTTP_E_BAD_TARGET. */
 int weir_http_parse_request(const char *buf, size_t len,
     weir_http_request_head_t *h, size_t *consumed);
 
@@ -114,7 +133,8 @@ int weir_http_request_framing(const weir_http_request_head_t *h,
 
 /* For a response to `method` (HEAD, or CONNECT) with the given status:
  * 1xx/204/304 and HEAD have no body; TE+CL is an error (we refuse rather
- * than guess); TE not ending in chunked means read-until-close. */
+ * than guess), so is chunked anywhere but last or more than once (RFC
+ * 9112 6.1); TE without chunked means read-until-close. */
 int weir_http_response_framing(const weir_http_response_head_t *h,
     int request_was_head, weir_http_framing_t *f);
 

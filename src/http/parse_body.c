@@ -68,7 +68,6 @@ enum {
 static int scan_framing(const weir_http_header_t *hdr, size_t n,
     framing_scan_t *s);
 static int name_is(const weir_http_header_t *hd, const char *lower);
-static int lower_eq(const char *s, size_t n, const char *lower);
 static int list_next(const char **p, const char *end, const char **el,
     size_t *el_len);
 static int parse_content_length(const weir_http_header_t *hd,
@@ -159,6 +158,12 @@ weir_http_response_framing(const weir_http_response_head_t *h,
     if (s.te_chunked > 1) {
         return WEIR_HTTP_E_TE_UNSUPPORTED;
     }
+    if (s.te_chunked && !s.te_last_chunked) {
+        /* RFC 9112 6.1: chunked is applied once and last. "chunked,
+         * gzip" is invalid (read to the close, it would go to the client
+         * chunked twice), so is "chunked;x=1": refuse, do not guess. */
+        return WEIR_HTTP_E_TE_NOT_CHUNKED;
+    }
 
     if (h->version == 11) {
         f->keepalive = !s.conn_close;
@@ -232,25 +237,6 @@ name_is(const weir_http_header_t *hd, const char *lower)
     return lower_eq(hd->name, hd->name_len, lower);
 }
 
-/* ASCII case-insensitive equality with a lower-case literal. */
-static int
-lower_eq(const char *s, size_t n, const char *lower)
-{
-    size_t  k;
-
-    for (k = 0; k < n; k++) {
-        unsigned char  ch = (unsigned char) s[k];
-
-        if (ch >= 'A' && ch <= 'Z') {
-            ch = (unsigned char) (ch + ('a' - 'A'));
-        }
-        if (lower[k] == '\0' || ch != (unsigned char) lower[k]) {
-            return 0;
-        }
-    }
-    return lower[n] == '\0';
-}
-
 /* The next element of a comma-separated list (RFC 9110 5.6.1), OWS
  * trimmed. Empty elements are returned as such: the callers are stricter
  * than "ignore them" because a stray comma in a framing header is a
@@ -280,7 +266,11 @@ list_next(const char **p, const char *end, const char **el, size_t *el_len)
 }
 
 /* Content-Length = 1*DIGIT; "5, 5" and repeated fields with the same
- * value are merged (RFC 9110 8.6), anything else is refused. */
+ * value are merged (RFC 9110 8.6), anything else is refused. So is a
+ * value past INT64_MAX: the length ends up in off_t and int64_t
+ * (response and body limits), where 2^63 and above turn negative and
+ * would read as "no length" (RFC 9110 8.6 lets a recipient refuse what
+ * it cannot represent). */
 static int
 parse_content_length(const weir_http_header_t *hd, framing_scan_t *s)
 {
@@ -299,7 +289,7 @@ parse_content_length(const weir_http_header_t *hd, framing_scan_t *s)
         for (k = 0; k < n; k++) {
             unsigned  d = (unsigned char) el[k] - '0';
 
-            if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            if (d > 9 || v > ((uint64_t) INT64_MAX - d) / 10) {
                 return WEIR_HTTP_E_BAD_CONTENT_LENGTH;
             }
             v = v * 10 + d;
@@ -315,12 +305,13 @@ parse_content_length(const weir_http_header_t *hd, framing_scan_t *s)
 
 /* Transfer-Encoding may span several fields; their codings concatenate.
  * A coding with parameters ("chunked;x=1") or an empty element is not
- * "chunked". */
+ * "chunked" as the final coding, but "chunked;x=1" still counts as a
+ * chunked: no hop may take it for another coding. */
 static void
 scan_te(const weir_http_header_t *hd, framing_scan_t *s)
 {
     const char  *p = hd->value, *el;
-    size_t       n;
+    size_t       n, k;
 
     s->te_seen = 1;
     if (hd->value_len == 0) {
@@ -332,10 +323,16 @@ scan_te(const weir_http_header_t *hd, framing_scan_t *s)
         if (lower_eq(el, n, "chunked")) {
             s->te_chunked++;
             s->te_last_chunked = 1;
-        } else {
-            s->te_other = 1;
-            s->te_last_chunked = 0;
+            continue;
         }
+        for (k = 0; k < n && el[k] != ';' && !is_ws(el[k]); k++) {
+            /* void */
+        }
+        if (lower_eq(el, k, "chunked")) {
+            s->te_chunked++;
+        }
+        s->te_other = 1;
+        s->te_last_chunked = 0;
     }
 }
 

@@ -229,6 +229,7 @@ weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r)
     if (r && r->head.line_len) {
         MOVE(r->head.method);
         MOVE(r->head.target);
+        MOVE(r->head.authority);
         MOVE(r->method_name.data);
         MOVE(r->request_line.data);
         MOVE(r->uri.data);
@@ -600,11 +601,11 @@ process_head(weir_request_t *r, size_t consumed)
     r->keepalive = r->framing.keepalive;
 
     if (r->method == WEIR_HTTP_CONNECT || r->uri.data[0] != '/') {
-        /* Absolute-form and authority-form are for proxies we are not;
-         * an asterisk only fits OPTIONS. */
+        /* The parser reduced an absolute-form target to its origin-form
+         * (and its authority to Host); authority-form is for proxies we
+         * are not; an asterisk only fits OPTIONS. */
         if (!(r->uri.len == 1 && r->uri.data[0] == '*'
-              && r->method == WEIR_HTTP_OPTIONS)
-            && !(r->uri.len > 7 && weir_strncaseeq(r->uri.data, "http", 4))) {
+              && r->method == WEIR_HTTP_OPTIONS)) {
             r->lingering = 1;
             weir_http_finalize_error(r, 400, "BAD_REQUEST");
             return;
@@ -618,22 +619,6 @@ process_head(weir_request_t *r, size_t consumed)
     }
     q = r->uri.data;
     plen = r->uri.len;
-    if (q[0] != '/' && q[0] != '*') {
-        /* absolute-form: skip "scheme://authority" */
-        const char *p = memchr(q, ':', plen);
-        const char *s = (p && p + 3 <= q + plen) ? memchr(p + 3, '/',
-                                                   (size_t) (q + plen - p - 3))
-                                                 : NULL;
-        if (s == NULL) {
-            path[0] = '/';
-            path[1] = '\0';
-            plen = 0;
-            q = "/";
-        } else {
-            plen -= (size_t) (s - q);
-            q = s;
-        }
-    }
     if (q[0] == '*') {
         path[0] = '*';
         path[1] = '\0';

@@ -15,6 +15,7 @@ static int hop_by_hop(const char *name, size_t len);
 static int listed_in_connection(const weir_request_t *r, const char *name,
     size_t len);
 static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
+static int underscored(const weir_http_header_t *h);
 static void body_error(proxy_t *p);
 
 /* ---- the request head ------------------------------------------------------- */
@@ -65,6 +66,16 @@ edited(const weir_route_conf_t *rt, const char *name, size_t len)
     return 0;
 }
 
+/* A field name with '_' is not forwarded (nginx's underscores_in_headers
+ * off): CGI, WSGI and Rack map '-' and '_' to the same variable, so
+ * "X_Forwarded_For" would reach the application as the X-Forwarded-For
+ * weir sets, and "Transfer_Encoding" as a framing header. */
+static int
+underscored(const weir_http_header_t *h)
+{
+    return memchr(h->name, '_', h->name_len) != NULL;
+}
+
 #define APPEND(str, len) (s = weir_cpymem(s, (str), (len)))
 #define LIT(lit)         (s = weir_cpylit(s, lit))
 
@@ -73,8 +84,9 @@ weir_proxy_build_head(proxy_t *p)
 {
     weir_request_t          *r = p->r;
     const weir_route_conf_t *rt = r->route;
-    const weir_http_header_t *h, *xff = NULL, *via = NULL, *rid = NULL;
-    size_t                   size = 768, i;
+    const weir_http_header_t *h, *xff = NULL, *via = NULL, *rid = NULL,
+                             *dropped = NULL;
+    size_t                   size = 768, i, ndropped = 0;
     char                    *s;
 
     /* An upper bound of everything appended below, so the appends need
@@ -107,6 +119,8 @@ weir_proxy_build_head(proxy_t *p)
         if (rt->host_header) {
             APPEND(rt->host_header, strlen(rt->host_header));
         } else if (r->h_host) {
+            /* For an absolute-form target the parser already made this
+             * the target's authority (RFC 9112 3.2.2). */
             APPEND(r->h_host->value, r->h_host->value_len);
         } else if (p->u->npeers) {
             APPEND(p->u->peers[0].conf->text,
@@ -123,6 +137,11 @@ weir_proxy_build_head(proxy_t *p)
         } else if (h->name_len == 12
                    && weir_strncaseeq(h->name, "x-request-id", 12)) {
             rid = h;
+        }
+        if (underscored(h)) {
+            dropped = dropped ? dropped : h;
+            ndropped++;
+            continue;
         }
         if (hop_by_hop(h->name, h->name_len)
             || listed_in_connection(r, h->name, h->name_len)
@@ -205,6 +224,14 @@ weir_proxy_build_head(proxy_t *p)
     }
     LIT("\r\n");
     p->head_len = (size_t) (s - p->head);
+    if (dropped) {
+        /* The head is built once per request: one line per request. */
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent %zu header(s) with underscore in the "
+                       "name, not forwarded: \"%.*s\"%s", ndropped,
+                       (int) dropped->name_len, dropped->name,
+                       ndropped > 1 ? ", ..." : "");
+    }
     return WEIR_OK;
 }
 

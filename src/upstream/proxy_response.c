@@ -216,16 +216,19 @@ process_head(proxy_t *p)
     weir_proxy_pump(p);
 }
 
-/* The Transfer-Encoding to send when we chunk for the client: "chunked",
- * or the peer's other codings (gzip, ...) followed by chunked, so that a
- * coding is never silently dropped. NULL (after logging) when the pool
- * has no room. */
+/* The Transfer-Encoding to send when we chunk for the client: the
+ * peer's codings (gzip, ...) in their order, then chunked, so that a
+ * coding is never silently dropped. The peer's own chunked is framing we
+ * took off (the framing check refused it anywhere but last) and is not
+ * repeated; neither is identity, which means no coding at all (RFC 9112
+ * removed it) and made "identity, chunked" for clients. "chunked" alone
+ * when nothing else is left, or when the pool has no room. */
 static const char *
 other_codings(proxy_t *p)
 {
-    size_t     i, len = 0;
-    char      *v, *q;
-    weir_str_t val;
+    size_t      i, len = 0, n;
+    const char *s, *e, *end;
+    char       *v, *q;
 
     for (i = 0; i < p->rh.num_headers; i++) {
         const weir_http_header_t *h = &p->rheaders[i];
@@ -237,30 +240,43 @@ other_codings(proxy_t *p)
     if (len == 0) {
         return "chunked";
     }
-    q = v = weir_palloc(p->r->pool, len + 16);
+    q = v = weir_palloc(p->r->pool, len + sizeof(", chunked"));
     if (v == NULL) {
         return "chunked";
     }
     for (i = 0; i < p->rh.num_headers; i++) {
         const weir_http_header_t *h = &p->rheaders[i];
-        if (h->name_len == 17
-            && weir_strncaseeq(h->name, "transfer-encoding", 17)) {
+        if (h->name_len != 17
+            || !weir_strncaseeq(h->name, "transfer-encoding", 17)) {
+            continue;
+        }
+        end = h->value + h->value_len;
+        for (s = h->value; s != NULL; s = e < end ? e + 1 : NULL) {
+            e = memchr(s, ',', (size_t) (end - s));
+            if (e == NULL) {
+                e = end;
+            }
+            while (s < e && (*s == ' ' || *s == '\t')) {
+                s++;
+            }
+            n = (size_t) (e - s);
+            while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+                n--;
+            }
+            if (n == 0 || (n == 7 && weir_strncaseeq(s, "chunked", 7))
+                || (n == 8 && weir_strncaseeq(s, "identity", 8))) {
+                continue;
+            }
             if (q != v) {
                 q = weir_cpylit(q, ", ");
             }
-            q = weir_cpymem(q, h->value, h->value_len);
+            q = weir_cpymem(q, s, n);
         }
     }
-    *q = '\0';
-    val.data = v;
-    val.len = (size_t) (q - v);
-    if (val.len == 7 && weir_strncaseeq(v, "chunked", 7)) {
+    if (q == v) {
         return "chunked";
     }
-    if (p->rf.body == WEIR_HTTP_BODY_CLOSE) {
-        /* The peer's codings end without chunked: we add it. */
-        memcpy(q, ", chunked", 10);
-    }
+    memcpy(q, ", chunked", sizeof(", chunked"));
     return v;
 }
 

@@ -109,7 +109,7 @@ static const struct {
     { S("GET / HTTP/1.1\r\nX: caf\xc3\xa9 \"q\"\r\n\r\n"),
       "GET", "/", 11, 16, "X=caf\xc3\xa9 \"q\"" },
     { S("GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n"),
-      "GET", "http://example.com/x", 11, 35, "Host=example.com" },
+      "GET", "/x", 11, 35, "Host=example.com" },
     { S("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
       "CONNECT", "example.com:443", 11, 34, "Host=example.com:443" },
     { S("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n"),
@@ -146,6 +146,123 @@ START_TEST(test_request_valid)
     ck_assert_str_eq(dump, valid_requests[_i].headers);
 
     check_prefixes(valid_requests[_i].in, valid_requests[_i].len, WEIR_OK, 0);
+}
+END_TEST
+
+/*
+ * Absolute-form targets (RFC 9112 3.2.2): the target becomes the
+ * origin-form, the authority is kept and replaces every Host value.
+ */
+
+static const struct {
+    const char  *in;
+    size_t       len;
+    const char  *target;
+    const char  *authority;
+    const char  *headers;
+} absolute_requests[] = {
+    { S("GET http://evil.com/x HTTP/1.1\r\nHost: good.com\r\n\r\n"),
+      "/x", "evil.com", "Host=evil.com" },
+    { S("GET HTTP://Evil.COM:8080/a/b?q=1&r=/s HTTP/1.1\r\n"
+        "X: 1\r\nhost: good.com\r\n\r\n"),
+      "/a/b?q=1&r=/s", "Evil.COM:8080", "X=1|host=Evil.COM:8080" },
+    { S("GET http://evil.com HTTP/1.1\r\nHost: good.com\r\n\r\n"),
+      "/", "evil.com", "Host=evil.com" },
+    { S("GET hTtPs://evil.com/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "evil.com", "Host=evil.com" },
+    { S("GET http://evil.com/?a HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/?a", "evil.com", "Host=evil.com" },
+    { S("GET http://evil.com/x HTTP/1.0\r\n\r\n"), "/x", "evil.com", "" },
+    { S("GET http://e/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+      "/x", "e", "Host=e|Host=e" },
+    { S("GET http://1.2.3.4:65535/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "1.2.3.4:65535", "Host=1.2.3.4:65535" },
+    { S("GET http://a:1/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "a:1", "Host=a:1" },
+    { S("GET http://a:00080/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "a:00080", "Host=a:00080" },
+    { S("GET http://a-b_c~d.e%41!$&'()*+,;=/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "a-b_c~d.e%41!$&'()*+,;=", "Host=a-b_c~d.e%41!$&'()*+,;=" },
+    { S("GET http://[::1]:8080/v6 HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/v6", "[::1]:8080", "Host=[::1]:8080" },
+    { S("GET http://[::]/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[::]", "Host=[::]" },
+    { S("GET http://[1:2:3:4:5:6:7:8]/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[1:2:3:4:5:6:7:8]", "Host=[1:2:3:4:5:6:7:8]" },
+    { S("GET http://[1::] HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[1::]", "Host=[1::]" },
+    { S("GET http://[fe80::1:2:3:4:5:6] HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[fe80::1:2:3:4:5:6]", "Host=[fe80::1:2:3:4:5:6]" },
+    { S("GET http://[::ffff:192.0.2.255]/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[::ffff:192.0.2.255]", "Host=[::ffff:192.0.2.255]" },
+    { S("GET http://[1:2:3:4:5:6:1.2.3.4]/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[1:2:3:4:5:6:1.2.3.4]", "Host=[1:2:3:4:5:6:1.2.3.4]" },
+    { S("GET http://[ABCD:ef01::]/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "/", "[ABCD:ef01::]", "Host=[ABCD:ef01::]" },
+};
+
+START_TEST(test_request_absolute)
+{
+    weir_http_request_head_t  h;
+    weir_http_header_t        hdr[MAX_HDRS];
+    weir_http_framing_t       f;
+    char                      dump[512];
+    size_t                    consumed;
+    const char               *in = absolute_requests[_i].in;
+    size_t                    len = absolute_requests[_i].len;
+
+    ck_assert_int_eq(parse_req(in, len, &h, hdr, &consumed), WEIR_OK);
+    ck_assert_uint_eq(consumed, len);
+    ck_assert_uint_eq(h.target_len, strlen(absolute_requests[_i].target));
+    ck_assert(memcmp(h.target, absolute_requests[_i].target, h.target_len)
+              == 0);
+    ck_assert(h.target >= in && h.target + h.target_len <= in + len);
+    ck_assert_ptr_nonnull(h.authority);
+    ck_assert_uint_eq(h.authority_len,
+                      strlen(absolute_requests[_i].authority));
+    ck_assert(memcmp(h.authority, absolute_requests[_i].authority,
+                     h.authority_len) == 0);
+    dump_headers(hdr, h.num_headers, dump, sizeof(dump));
+    ck_assert_str_eq(dump, absolute_requests[_i].headers);
+    /* the rewritten Host is what the framing rules judge */
+    ck_assert_int_eq(weir_http_request_framing(&h, &f),
+                     h.num_headers == 2 && strstr(dump, "Host=e|") != NULL
+                     ? WEIR_HTTP_E_BAD_HOST : WEIR_OK);
+    check_prefixes(in, len, WEIR_OK, 0);
+}
+END_TEST
+
+START_TEST(test_request_absolute_host_rules)
+{
+    weir_http_request_head_t  h;
+    weir_http_header_t        hdr[MAX_HDRS];
+    weir_http_framing_t       f;
+    size_t                    consumed;
+
+    /* an invalid Host is ignored: the authority replaced it */
+    ck_assert_int_eq(parse_req(S("GET http://a/ HTTP/1.1\r\n"
+                                 "Host: not valid\r\n\r\n"),
+                               &h, hdr, &consumed), WEIR_OK);
+    ck_assert_int_eq(weir_http_request_framing(&h, &f), WEIR_OK);
+    ck_assert(f.has_host);
+    /* HTTP/1.1 still needs a Host field (RFC 9112 3.2) */
+    ck_assert_int_eq(parse_req(S("GET http://a/ HTTP/1.1\r\n\r\n"),
+                               &h, hdr, &consumed), WEIR_OK);
+    ck_assert_int_eq(weir_http_request_framing(&h, &f),
+                     WEIR_HTTP_E_BAD_HOST);
+    /* origin-form: no authority, Host untouched */
+    ck_assert_int_eq(parse_req(S("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+                               &h, hdr, &consumed), WEIR_OK);
+    ck_assert_ptr_null(h.authority);
+    ck_assert_uint_eq(h.authority_len, 0);
+    ck_assert_uint_eq(hdr[0].value_len, 1);
+    ck_assert_int_eq(hdr[0].value[0], 'h');
+    /* CONNECT's authority-form is not absolute-form: target kept */
+    ck_assert_int_eq(parse_req(S("CONNECT a:443 HTTP/1.1\r\nHost: b\r\n"
+                                 "\r\n"), &h, hdr, &consumed), WEIR_OK);
+    ck_assert_ptr_null(h.authority);
+    ck_assert_uint_eq(h.target_len, 5);
+    ck_assert_int_eq(hdr[0].value[0], 'b');
 }
 END_TEST
 
@@ -242,6 +359,71 @@ static const struct {
     { S("GET *x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
     { S("GET ?x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
     { S("GET /a b HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_VERSION },
+    /* absolute-form: scheme, authority, path */
+    { S("GET http:///x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http:// HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://?x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://:80/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1]x/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[zz]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1:2:3:4:5:6:7:8:9]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1:2:3:4:5:6:7]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1:2:3:4::5:6:7:8]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1::2::3]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1:::2]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[:1::2]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[1::2:]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[12345::]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1.2.3]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1.2.3.256]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1.2.3.04]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[::1.2.3.4:5]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[fe80::1%25eth0]/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://[v1.x]/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://u@evil.com/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://u:p@evil.com/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://@evil.com/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:0/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:65536/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:99999999999999999999/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:8a/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com:80:80/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil%zz.com/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com% HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://ev\"il/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com#f HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://evil.com?q=1 HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET ftp://evil.com/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET httpx://evil.com/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http2://evil.com/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http:/evil.com/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http:evil.com/x HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http: HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET 1http://a/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET [::1]:80 HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    /* authority-form is CONNECT's only, and needs a port */
+    { S("GET example.com:80 HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT example.com HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT example.com:0 HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT u@example.com:80 HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT http://example.com/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
     /* version */
     { S("GET / HTTP/2.0\r\n\r\n"), WEIR_HTTP_E_VERSION_UNSUPPORTED },
     { S("GET / HTTP/0.9\r\n\r\n"), WEIR_HTTP_E_VERSION_UNSUPPORTED },
@@ -325,6 +507,28 @@ START_TEST(test_request_error_pos)
     ck_assert_int_eq(parse_req(S("GET / HTTP/1.1\r\nX: a\0\r\n\r\n"), &h,
                                hdr, &consumed), WEIR_HTTP_E_NUL);
     ck_assert_uint_eq(h.error_pos, 20);
+    /* absolute-form: the byte that is wrong */
+    ck_assert_int_eq(parse_req(S("GET ftp://a/ HTTP/1.1\r\n\r\n"), &h, hdr,
+                               &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 4);
+    ck_assert_int_eq(parse_req(S("GET http:/a/ HTTP/1.1\r\n\r\n"), &h, hdr,
+                               &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 8);
+    ck_assert_int_eq(parse_req(S("GET http://u@a/ HTTP/1.1\r\n\r\n"), &h,
+                               hdr, &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 12);
+    ck_assert_int_eq(parse_req(S("GET http://[::1/x HTTP/1.1\r\n\r\n"), &h,
+                               hdr, &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 11);
+    ck_assert_int_eq(parse_req(S("GET http://a:65536/ HTTP/1.1\r\n\r\n"),
+                               &h, hdr, &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 17);
+    ck_assert_int_eq(parse_req(S("GET http:///x HTTP/1.1\r\n\r\n"), &h,
+                               hdr, &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 11);
+    ck_assert_int_eq(parse_req(S("GET http://a?q HTTP/1.1\r\n\r\n"), &h,
+                               hdr, &consumed), WEIR_HTTP_E_BAD_TARGET);
+    ck_assert_uint_eq(h.error_pos, 12);
 }
 END_TEST
 
@@ -459,6 +663,15 @@ static const struct {
       WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
     { RQ("Host: a\r\nContent-Length: 99999999999999999999999\r\n"),
       WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
+    /* past INT64_MAX: off_t and the body limits could not hold it */
+    { RQ("Host: a\r\nContent-Length: 18446744073709551615\r\n"),
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
+    { RQ("Host: a\r\nContent-Length: 9223372036854775808\r\n"),
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
+    { RQ("Host: a\r\nContent-Length: 09223372036854775808\r\n"),
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
+    { RQ("Host: a\r\nContent-Length: 5, 9223372036854775813\r\n"),
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0, 0 },
     { RQ("Host: a\r\nTransfer-Encoding: chunked, gzip\r\n"),
       WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0, 0 },
     { RQ("Host: a\r\nTransfer-Encoding: gzip\r\n"),
@@ -516,8 +729,10 @@ static const struct {
       WEIR_HTTP_BODY_LENGTH, 5, 1, 0, 0 },
     { RQ("Host: a\r\nContent-Length: 5 ,5\r\n"), WEIR_OK,
       WEIR_HTTP_BODY_LENGTH, 5, 1, 0, 0 },
-    { RQ("Host: a\r\nContent-Length: 18446744073709551615\r\n"), WEIR_OK,
-      WEIR_HTTP_BODY_LENGTH, UINT64_MAX, 1, 0, 0 },
+    { RQ("Host: a\r\nContent-Length: 9223372036854775807\r\n"), WEIR_OK,
+      WEIR_HTTP_BODY_LENGTH, INT64_MAX, 1, 0, 0 },
+    { RQ("Host: a\r\nContent-Length: 0009223372036854775807\r\n"), WEIR_OK,
+      WEIR_HTTP_BODY_LENGTH, INT64_MAX, 1, 0, 0 },
     { RQ("Host: a\r\nTransfer-Encoding: chunked\r\n"), WEIR_OK,
       WEIR_HTTP_BODY_CHUNKED, 0, 1, 0, 0 },
     { RQ("Host: a\r\ntransfer-encoding: CHUNKED \r\n"), WEIR_OK,
@@ -594,8 +809,17 @@ static const struct {
       WEIR_HTTP_BODY_CHUNKED, 0, 1, 0 },
     { RS("200 OK", "Transfer-Encoding: gzip\r\n"), 0, WEIR_OK,
       WEIR_HTTP_BODY_CLOSE, 0, 0, 0 },
-    { RS("200 OK", "Transfer-Encoding: chunked, gzip\r\n"), 0, WEIR_OK,
+    { RS("200 OK", "Transfer-Encoding: identity\r\n"), 0, WEIR_OK,
       WEIR_HTTP_BODY_CLOSE, 0, 0, 0 },
+    { RS("200 OK", "Transfer-Encoding: identity, chunked\r\n"), 0, WEIR_OK,
+      WEIR_HTTP_BODY_CHUNKED, 0, 1, 0 },
+    { RS("200 OK", "Transfer-Encoding: gzip\r\n"
+         "Transfer-Encoding: chunked\r\n"), 0, WEIR_OK,
+      WEIR_HTTP_BODY_CHUNKED, 0, 1, 0 },
+    { RS("200 OK", "Transfer-Encoding: chunkedx\r\n"), 0, WEIR_OK,
+      WEIR_HTTP_BODY_CLOSE, 0, 0, 0 },
+    { RS("200 OK", "Content-Length: 9223372036854775807\r\n"), 0, WEIR_OK,
+      WEIR_HTTP_BODY_LENGTH, INT64_MAX, 1, 0 },
     { RS("204 No Content", ""), 0, WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0 },
     { RS("304 Not Modified", "Content-Length: 100\r\n"), 0, WEIR_OK,
       WEIR_HTTP_BODY_NONE, 0, 1, 0 },
@@ -621,6 +845,26 @@ static const struct {
       WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0 },
     { RS("200 OK", "Transfer-Encoding: chunked, chunked\r\n"), 0,
       WEIR_HTTP_E_TE_UNSUPPORTED, 0, 0, 0, 0 },
+    /* chunked must be last (RFC 9112 6.1): re-chunked it would go to
+     * the client chunked twice */
+    { RS("200 OK", "Transfer-Encoding: chunked, gzip\r\n"), 0,
+      WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0 },
+    { RS("200 OK", "Transfer-Encoding: chunked\r\n"
+         "Transfer-Encoding: gzip\r\n"), 0,
+      WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0 },
+    { RS("200 OK", "Transfer-Encoding: chunked, identity\r\n"), 0,
+      WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0 },
+    { RS("200 OK", "Transfer-Encoding: chunked;x=1\r\n"), 0,
+      WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0 },
+    { RS("200 OK", "Transfer-Encoding: Chunked ;x=1, chunked\r\n"), 0,
+      WEIR_HTTP_E_TE_UNSUPPORTED, 0, 0, 0, 0 },
+    { RS("204 No Content", "Transfer-Encoding: chunked, gzip\r\n"), 0,
+      WEIR_HTTP_E_TE_NOT_CHUNKED, 0, 0, 0, 0 },
+    /* Content-Length past INT64_MAX would turn into "no length" */
+    { RS("200 OK", "Content-Length: 9223372036854775808\r\n"), 0,
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0 },
+    { RS("200 OK", "Content-Length: 18446744073709551615\r\n"), 0,
+      WEIR_HTTP_E_BAD_CONTENT_LENGTH, 0, 0, 0, 0 },
     { "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
       WEIR_HTTP_E_TE_HTTP10, 0, 0, 0, 0 },
 };
@@ -1133,6 +1377,9 @@ START_TEST(test_guard_requests)
     for (k = 0; k < weir_nelems(invalid_requests); k++) {
         guard_head(invalid_requests[k].in, invalid_requests[k].len, 0);
     }
+    for (k = 0; k < weir_nelems(absolute_requests); k++) {
+        guard_head(absolute_requests[k].in, absolute_requests[k].len, 0);
+    }
     for (k = 0; k < weir_nelems(request_framing); k++) {
         guard_head(request_framing[k].in, strlen(request_framing[k].in), 0);
     }
@@ -1207,6 +1454,9 @@ parse_suite(void)
     tc = tcase_create("request");
     tcase_add_loop_test(tc, test_request_valid, 0,
                         weir_nelems(valid_requests));
+    tcase_add_loop_test(tc, test_request_absolute, 0,
+                        weir_nelems(absolute_requests));
+    tcase_add_test(tc, test_request_absolute_host_rules);
     tcase_add_test(tc, test_request_body_not_consumed);
     tcase_add_test(tc, test_request_line_len);
     tcase_add_test(tc, test_request_too_many_headers);
