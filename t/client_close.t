@@ -3,7 +3,8 @@
 # - Pipelined requests followed by shutdown(SHUT_WR) are all answered,
 #   then the connection closes (static/return routes and proxied ones).
 # - A client that sends one request and half-closes is answered and its
-#   connection closed at once, not held until keepalive_timeout.
+#   connection closed at once, not held until keepalive_timeout; one whose
+#   FIN came with its request is answered even when the upstream is slow.
 # - A client that closes while weir waits for the upstream's response
 #   head abandons the upstream request at once: logged 499, the upstream
 #   connection closed, and not counted against the peer (clients that give
@@ -12,7 +13,7 @@
 use strict;
 use warnings;
 use Test::More;
-use Socket qw(SHUT_WR);
+use Socket qw(SHUT_WR IPPROTO_TCP);
 use Time::HiRes qw(time sleep);
 use WeirTest;
 use WeirOrigin;
@@ -46,12 +47,23 @@ INI
 my $origin = WeirOrigin->new(port => $t->port(1), handler => 'echo');
 $t->start;
 
-# Send $n pipelined GETs for $path in one write, half-close, read all.
+# Send $n pipelined GETs for $path and half-close. TCP_CORK holds the
+# bytes until shutdown() sends them with the FIN in one segment, as a
+# client that writes everything and then shuts down usually does on a
+# real network; without it, when the FIN arrives is up to the scheduler.
+use constant TCP_CORK => 3;     # Linux
+sub send_halfclose {
+    my ($c, $bytes) = @_;
+    setsockopt($c->{sock}, IPPROTO_TCP, TCP_CORK, 1) or die "TCP_CORK: $!";
+    $c->send($bytes);
+    shutdown($c->{sock}, SHUT_WR);
+}
+
 sub pipelined_halfclose {
     my ($path, $n) = @_;
     my $c = $t->connect;
-    $c->send(join '', map { "GET $path?i=$_ HTTP/1.1\r\nHost: x\r\n\r\n" } 1 .. $n);
-    shutdown($c->{sock}, SHUT_WR);
+    send_halfclose($c, join '',
+        map { "GET $path?i=$_ HTTP/1.1\r\nHost: x\r\n\r\n" } 1 .. $n);
     my $got = 0;
     for (1 .. $n) {
         my $r = $c->read_response;
@@ -84,6 +96,18 @@ for my $round (1 .. 5) {
     shutdown($c->{sock}, SHUT_WR);
     is($c->read_response->status, 200, 'request then SHUT_WR: answered');
     is($c->wait_close(10), 'eof', '... and the connection closed at once');
+    $c->close;
+}
+
+# A client that sends its request and half-closes at once (nc -N) is
+# waiting for the answer, not gone: a slow upstream answer still reaches
+# it.
+{
+    my $c = $t->connect;
+    send_halfclose($c, "GET /halfclosed?sleep=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    my $r = $c->read_response(timeout => 15);
+    is($r->status, 200, 'request + FIN in one segment, slow upstream: answered');
+    is($c->wait_close(10), 'eof', '... then closed');
     $c->close;
 }
 

@@ -64,6 +64,7 @@ typedef struct proxy_s {
     char                      *sbuf;
     size_t                     s_pos, s_last;
     unsigned                   client_body_done:1;
+    unsigned                   client_halfclosed:1; /* FIN before we began */
     unsigned                   request_sent:1;
     unsigned                   reused:1;
     unsigned                   fresh_only:1;  /* retry: no pooled conn */

@@ -87,6 +87,7 @@ weir_proxy_handle(weir_request_t *r)
     p->u = weir_upstream_get(p->uconf);
     p->t_start = weir_current_msec;
     p->keepalive_hint = -1;
+    p->client_halfclosed = r->c->read.eof;
     p->idempotent = r->method == WEIR_HTTP_GET || r->method == WEIR_HTTP_HEAD
                     || r->method == WEIR_HTTP_OPTIONS
                     || r->method == WEIR_HTTP_TRACE
@@ -148,9 +149,12 @@ weir_proxy_handle(weir_request_t *r)
  * mark it down for everyone. So a read event in these phases is looked
  * at without consuming anything: bytes mean a pipelined request (served
  * later), EOF or an error means the client is gone and the upstream
- * request is abandoned, logged as 499 like nginx. A client that
- * half-closes after a request is taken as gone too (as nginx does);
- * one whose next requests are already buffered is not. */
+ * request is abandoned, logged as 499 like nginx.
+ * A FIN cannot tell "gone" from "done sending, still reading" (nc -N,
+ * pipelining clients). One that came with or before this request's bytes
+ * is a client that sent everything and waits for the answers: it is
+ * served (and so are requests still buffered behind this one). Only a
+ * FIN that comes while we wait, or a reset, abandons the request. */
 void
 weir_proxy_client_watch(weir_event_t *ev)
 {
@@ -165,8 +169,9 @@ weir_proxy_client_watch(weir_event_t *ev)
         return;
     }
     n = recv(c->fd, &byte, 1, MSG_PEEK);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
-                            || errno == EINTR))) {
+    if (n > 0 || (n == 0 && p->client_halfclosed)
+        || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                      || errno == EINTR))) {
         return;
     }
     weir_log_error(WEIR_LOG_INFO, &c->log, n < 0 ? errno : 0,
