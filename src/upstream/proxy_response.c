@@ -234,7 +234,10 @@ other_codings(proxy_t *p)
         const weir_http_header_t *h = &p->rheaders[i];
         if (h->name_len == 17
             && weir_strncaseeq(h->name, "transfer-encoding", 17)) {
-            len += h->value_len + 2;
+            /* Items are re-joined with ", " where the peer may have
+             * used a bare ",": a kept item of n bytes took at least n + 1
+             * bytes of input and takes at most n + 2 of output. */
+            len += 2 * h->value_len + 2;
         }
     }
     if (len == 0) {
