@@ -133,6 +133,12 @@ is($r->status, 412, 'a malformed If-Match fails');
 $r = $t->http(WeirTest::request('GET', '/a.txt', 'If-Match' => '"other"',
     'If-Match' => $etag, Connection => 'close'));
 is($r->status, 200, 'If-Match over two field lines: the second one counts');
+$r = $t->http(WeirTest::request('GET', '/a.txt', 'If-Match' => $etag,
+    'If-Match' => '"other"', Connection => 'close'));
+is($r->status, 200, 'If-Match over two field lines: the first one counts too');
+$r = $t->http(WeirTest::request('GET', '/a.txt', 'If-None-Match' => $etag,
+    'If-None-Match' => '"other"', Connection => 'close'));
+is($r->status, 304, 'If-None-Match over two field lines: joined, 304');
 
 $r = $t->http_get('/missing.txt', 'If-Match' => '*');
 is($r->status, 404, 'If-Match on a missing file: still 404');

@@ -82,14 +82,20 @@ handle_static(weir_request_t *r)
     sreq.method_get_or_head = r->method == WEIR_HTTP_GET
                               || r->method == WEIR_HTTP_HEAD;
     sreq.mime = weir_http.mime;
-    if (header_value(r, "if-match", &sreq.if_match, &sreq.if_match_len)
-        != WEIR_OK
-        || header_value(r, "if-unmodified-since", &sreq.if_unmodified_since,
-                        &sreq.if_unmodified_since_len) != WEIR_OK
-        || header_value(r, "if-none-match", &sreq.if_none_match,
-                        &sreq.if_none_match_len) != WEIR_OK
-        || header_value(r, "if-modified-since", &sreq.if_modified_since,
-                        &sreq.if_modified_since_len) != WEIR_OK)
+    if (!r->cond_repeated) {
+        SET(if_match, r->h_if_match);
+        SET(if_unmodified_since, r->h_if_unmodified_since);
+        SET(if_none_match, r->h_if_none_match);
+        SET(if_modified_since, r->h_if_modified_since);
+    } else if (header_value(r, "if-match", &sreq.if_match,
+                            &sreq.if_match_len) != WEIR_OK
+               || header_value(r, "if-unmodified-since",
+                               &sreq.if_unmodified_since,
+                               &sreq.if_unmodified_since_len) != WEIR_OK
+               || header_value(r, "if-none-match", &sreq.if_none_match,
+                               &sreq.if_none_match_len) != WEIR_OK
+               || header_value(r, "if-modified-since", &sreq.if_modified_since,
+                               &sreq.if_modified_since_len) != WEIR_OK)
     {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
@@ -157,7 +163,8 @@ handle_static(weir_request_t *r)
 }
 
 /*
- * A conditional header as one value. RFC 9110 5.3 lets a client split a
+ * A conditional header as one value, when one came on several lines
+ * (rare: the request index says so). RFC 9110 5.3 lets a client split a
  * list over several field lines: an If-Match whose matching tag is on the
  * second line must not fail because only the first was read, so the lines
  * are joined with ", ". A date joined that way no longer parses and is

@@ -534,8 +534,18 @@ index_headers(weir_request_t *r)
         HDR(h_accept, "accept")
         HDR(h_user_agent, "user-agent")
         HDR(h_referer, "referer")
-        HDR(h_if_none_match, "if-none-match")
-        HDR(h_if_modified_since, "if-modified-since")
+#define COND(field, lit)                                                     \
+        if (h->name_len == sizeof(lit) - 1                                   \
+            && weir_strncaseeq(h->name, lit, sizeof(lit) - 1)) {             \
+            r->cond_repeated |= r->field != NULL;                            \
+            r->field = h;                                                    \
+            continue;                                                        \
+        }
+        COND(h_if_match, "if-match")
+        COND(h_if_unmodified_since, "if-unmodified-since")
+        COND(h_if_none_match, "if-none-match")
+        COND(h_if_modified_since, "if-modified-since")
+#undef COND
         HDR(h_range, "range")
         HDR(h_if_range, "if-range")
 #undef HDR

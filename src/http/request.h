@@ -57,8 +57,12 @@ typedef struct weir_request_s {
     weir_str_t                 path;           /* normalised, decoded */
     weir_str_t                 args;           /* after '?' */
     const weir_http_header_t  *h_host, *h_accept, *h_user_agent, *h_referer,
+                              *h_if_match, *h_if_unmodified_since,
                               *h_if_none_match, *h_if_modified_since,
                               *h_range, *h_if_range;
+    /* one of the four conditional headers came on several lines (the
+     * h_ pointers hold the last one; handler.c joins them) */
+    unsigned                   cond_repeated:1;
     const weir_route_conf_t   *route;
     weir_msec_t                start_msec;
     char                       request_id[33];
