@@ -2,6 +2,7 @@
 #include "core/str.h"
 
 #include <ctype.h>
+#include <string.h>
 #include "core/core.h"
 
 static int lower(int c);
@@ -121,8 +122,8 @@ weir_sprint_u64(char *p, uint64_t v)
 
 /* The length of the well-formed UTF-8 character at p (Unicode table 3-7:
  * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-size_t
-weir_utf8_char_len(const unsigned char *p, const unsigned char *last)
+static size_t
+utf8_char_len(const unsigned char *p, const unsigned char *last)
 {
     unsigned int lo = 0x80, hi = 0xbf;
     size_t       n, i;
@@ -149,4 +150,34 @@ weir_utf8_char_len(const unsigned char *p, const unsigned char *last)
         }
     }
     return n;
+}
+
+size_t
+weir_json_escape_char(char *out, const unsigned char *s,
+    const unsigned char *last, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t            n;
+
+    *used = 1;
+    if (*s == '"' || *s == '\\') {
+        out[0] = '\\';
+        out[1] = (char) *s;
+        return 2;
+    }
+    if (*s >= 0x20 && *s < 0x7f) {
+        out[0] = (char) *s;
+        return 1;
+    }
+    n = *s >= 0x80 ? utf8_char_len(s, last) : 0;
+    if (n > 0) {
+        memcpy(out, s, n);
+        *used = n;
+        return n;
+    }
+    /* a control byte, or one that is not UTF-8: as Latin-1 */
+    memcpy(out, "\\u00", 4);
+    out[4] = hex[*s >> 4];
+    out[5] = hex[*s & 0xf];
+    return 6;
 }

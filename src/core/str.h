@@ -49,8 +49,13 @@ char *weir_sprint_u64(char *p, uint64_t v);
 /* Copy at most dstsz-1 bytes and NUL-terminate; returns bytes copied. */
 size_t weir_cpystrn(char *dst, const char *src, size_t len, size_t dstsz);
 
-/* The length of the well-formed UTF-8 character at p (before last), or 0
- * when the bytes there are not one (overlong, surrogate, cut short). */
-size_t weir_utf8_char_len(const unsigned char *p, const unsigned char *last);
+/* Write the character at s (before last) as the inside of a JSON string
+ * into out, which has room for 6 bytes: '"' and '\\' backslashed, a
+ * well-formed UTF-8 character as it is, a control byte or any byte that
+ * is not UTF-8 as \u00XX (JSON text must be UTF-8, RFC 8259 8.1, and
+ * header values may hold any obs-text). Returns the bytes written and
+ * sets *used to the bytes of s taken (1 to 4). */
+size_t weir_json_escape_char(char *out, const unsigned char *s,
+    const unsigned char *last, size_t *used);
 
 #endif /* WEIR_STR_H */

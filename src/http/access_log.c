@@ -331,33 +331,19 @@ put_escaped(char *p, size_t cap, weir_str_t v, int json)
         if (n + 6 >= cap) {
             break;
         }
-        if (json && ch >= 0x80) {
-            /* Whole UTF-8 characters pass; any other byte would make the
-             * line invalid JSON text, so it is written as \u00XX. */
-            size_t u = weir_utf8_char_len((const unsigned char *) v.data + i,
-                                          (const unsigned char *) v.data
-                                          + v.len);
-            if (u > 0) {
-                memcpy(p + n, v.data + i, u);
-                n += u;
-                i += u - 1;
-                continue;
-            }
-            memcpy(p + n, "\\u00", 4);
-            n += 4;
-            p[n++] = hex[ch >> 4];
-            p[n++] = hex[ch & 0xf];
+        if (json) {
+            size_t used;
+
+            n += weir_json_escape_char(p + n, (const unsigned char *) v.data
+                                       + i, (const unsigned char *) v.data
+                                       + v.len, &used);
+            i += used - 1;
         } else if (ch == '"' || ch == '\\') {
             p[n++] = '\\';
             p[n++] = (char) ch;
-        } else if (ch < 0x20 || ch == 0x7f || (!json && ch >= 0x80)) {
-            if (json) {
-                memcpy(p + n, "\\u00", 4);
-                n += 4;
-            } else {
-                p[n++] = '\\';
-                p[n++] = 'x';
-            }
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            p[n++] = '\\';
+            p[n++] = 'x';
             p[n++] = hex[ch >> 4];
             p[n++] = hex[ch & 0xf];
         } else {

@@ -235,38 +235,18 @@ html_page(char *p, int status, const char *code, const char *reason,
 }
 
 /* Write s as the inside of a JSON string; at most 6 bytes per byte of s.
- * Header values may hold obs-text (0x80-0xff) and the id is cut at 32
- * bytes, possibly inside a character: well-formed UTF-8 passes, any other
- * byte becomes \u00XX (as Latin-1) so the body stays valid JSON, which
- * must be UTF-8 (RFC 8259 section 8.1). */
+ * The id is cut at 32 bytes, maybe inside a UTF-8 character: the cut byte
+ * comes out as \u00XX (weir_json_escape_char), the body stays valid. */
 static char *
 json_escape(char *p, const char *s)
 {
-    static const char    hex[] = "0123456789abcdef";
     const unsigned char *q = (const unsigned char *) s;
     const unsigned char *last = q + strlen(s);
-    size_t               n;
+    size_t               used;
 
     while (q < last) {
-        if (*q == '"' || *q == '\\') {
-            *p++ = '\\';
-            *p++ = (char) *q++;
-            continue;
-        }
-        if (*q >= 0x20 && *q < 0x7f) {
-            *p++ = (char) *q++;
-            continue;
-        }
-        n = *q >= 0x80 ? weir_utf8_char_len(q, last) : 0;
-        if (n > 0) {
-            p = weir_cpymem(p, q, n);
-            q += n;
-            continue;
-        }
-        p = weir_cpylit(p, "\\u00");
-        *p++ = hex[*q >> 4];
-        *p++ = hex[*q & 0xf];
-        q++;
+        p += weir_json_escape_char(p, q, last, &used);
+        q += used;
     }
     return p;
 }
