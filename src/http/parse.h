@@ -131,6 +131,12 @@ typedef struct weir_http_framing_s {
 int weir_http_request_framing(const weir_http_request_head_t *h,
     weir_http_framing_t *f);
 
+/* The next element of a comma-separated header value (RFC 9110 5.6.1),
+ * optional whitespace trimmed, empty elements included. Start with *p at
+ * the value and end its end; returns 0 when the list is done. */
+int weir_http_list_next(const char **p, const char *end, const char **el,
+    size_t *el_len);
+
 /* For a response to `method` (HEAD, or CONNECT) with the given status:
  * 1xx/204/304 and HEAD have no body; TE+CL is an error (we refuse rather
  * than guess), so is chunked anywhere but last or more than once (RFC

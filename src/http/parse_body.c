@@ -68,8 +68,6 @@ enum {
 static int scan_framing(const weir_http_header_t *hdr, size_t n,
     framing_scan_t *s);
 static int name_is(const weir_http_header_t *hd, const char *lower);
-static int list_next(const char **p, const char *end, const char **el,
-    size_t *el_len);
 static int parse_content_length(const weir_http_header_t *hd,
     framing_scan_t *s);
 static void scan_te(const weir_http_header_t *hd, framing_scan_t *s);
@@ -237,12 +235,12 @@ name_is(const weir_http_header_t *hd, const char *lower)
     return lower_eq(hd->name, hd->name_len, lower);
 }
 
-/* The next element of a comma-separated list (RFC 9110 5.6.1), OWS
- * trimmed. Empty elements are returned as such: the callers are stricter
+/* Empty elements are returned as such: the callers here are stricter
  * than "ignore them" because a stray comma in a framing header is a
- * classic way to make two parsers disagree. Returns 0 at the end. */
-static int
-list_next(const char **p, const char *end, const char **el, size_t *el_len)
+ * classic way to make two parsers disagree. */
+int
+weir_http_list_next(const char **p, const char *end, const char **el,
+    size_t *el_len)
 {
     const char  *s = *p, *e;
 
@@ -281,7 +279,7 @@ parse_content_length(const weir_http_header_t *hd, framing_scan_t *s)
     if (hd->value_len == 0) {
         return WEIR_HTTP_E_BAD_CONTENT_LENGTH;
     }
-    while (list_next(&p, hd->value + hd->value_len, &el, &n)) {
+    while (weir_http_list_next(&p, hd->value + hd->value_len, &el, &n)) {
         if (n == 0) {
             return WEIR_HTTP_E_BAD_CONTENT_LENGTH;
         }
@@ -319,7 +317,7 @@ scan_te(const weir_http_header_t *hd, framing_scan_t *s)
         s->te_other = 1;
         return;
     }
-    while (list_next(&p, hd->value + hd->value_len, &el, &n)) {
+    while (weir_http_list_next(&p, hd->value + hd->value_len, &el, &n)) {
         if (lower_eq(el, n, "chunked")) {
             s->te_chunked++;
             s->te_last_chunked = 1;
@@ -345,7 +343,7 @@ scan_connection(const weir_http_header_t *hd, framing_scan_t *s)
     if (hd->value_len == 0) {
         return;
     }
-    while (list_next(&p, hd->value + hd->value_len, &el, &n)) {
+    while (weir_http_list_next(&p, hd->value + hd->value_len, &el, &n)) {
         if (lower_eq(el, n, "close")) {
             s->conn_close = 1;
         } else if (lower_eq(el, n, "keep-alive")) {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include "core/log.h"
 #include "core/wtime.h"
+#include "http/parse.h"
 #include "http/response.h"
 #include "upstream/upstream.h"
 
@@ -227,7 +228,7 @@ static const char *
 other_codings(proxy_t *p)
 {
     size_t      i, len = 0, n;
-    const char *s, *e, *end;
+    const char *s, *el;
     char       *v, *q;
 
     for (i = 0; i < p->rh.num_headers; i++) {
@@ -253,27 +254,16 @@ other_codings(proxy_t *p)
             || !weir_strncaseeq(h->name, "transfer-encoding", 17)) {
             continue;
         }
-        end = h->value + h->value_len;
-        for (s = h->value; s != NULL; s = e < end ? e + 1 : NULL) {
-            e = memchr(s, ',', (size_t) (end - s));
-            if (e == NULL) {
-                e = end;
-            }
-            while (s < e && (*s == ' ' || *s == '\t')) {
-                s++;
-            }
-            n = (size_t) (e - s);
-            while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-                n--;
-            }
-            if (n == 0 || (n == 7 && weir_strncaseeq(s, "chunked", 7))
-                || (n == 8 && weir_strncaseeq(s, "identity", 8))) {
+        s = h->value;
+        while (weir_http_list_next(&s, h->value + h->value_len, &el, &n)) {
+            if (n == 0 || (n == 7 && weir_strncaseeq(el, "chunked", 7))
+                || (n == 8 && weir_strncaseeq(el, "identity", 8))) {
                 continue;
             }
             if (q != v) {
                 q = weir_cpylit(q, ", ");
             }
-            q = weir_cpymem(q, s, n);
+            q = weir_cpymem(q, el, n);
         }
     }
     if (q == v) {
