@@ -16,13 +16,20 @@
  * absorb bursts without holding memory after a spike forever. */
 #define WEIR_CONN_FREE_MAX 1024
 
+/* Closed connections wait on `closed` until the loop pass ends: the
+ * events epoll returned in this pass may still name them (a handler that
+ * closes its own connection, or another one: a client and its upstream),
+ * and dispatch() must find an object whose fd is -1, not freed or reused
+ * memory. Only then do they join the free list or go back to malloc. */
 static weir_conn_t *free_list;
 static size_t       nfree;
+static weir_conn_t *closed;
 static weir_conn_t *all_head;
 static size_t       nconns;
 static uint64_t     conn_number;
 
 static void dispatch(void *ptr, unsigned events);
+static void release_closed(void);
 static void list_remove(weir_conn_t *c);
 static ssize_t write_result(weir_conn_t *c, ssize_t n, size_t want);
 
@@ -57,9 +64,10 @@ weir_conn_get(int fd)
     c->recv = weir_conn_recv;
     c->writev = weir_conn_writev;
     c->sendfile = weir_conn_sendfile;
-    weir_loop_set_dispatch(dispatch);
+    weir_loop_set_dispatch(dispatch, release_closed);
     if (weir_loop_add(fd, (void *) ((uintptr_t) c | c->instance))
         != WEIR_OK) {
+        /* Never registered: no event can name it, reuse it at once. */
         c->fd = -1;
         c->next = free_list;
         free_list = c;
@@ -105,12 +113,27 @@ weir_conn_close(weir_conn_t *c)
     close(c->fd);
     c->fd = -1;
     list_remove(c);
-    if (nfree < WEIR_CONN_FREE_MAX) {
-        c->next = free_list;
-        free_list = c;
-        nfree++;
-    } else {
-        free(c);
+    c->next = closed;
+    closed = c;
+}
+
+/* The end of a loop pass: no event of this pass can name a closed
+ * connection any more. Keep WEIR_CONN_FREE_MAX for reuse, free the rest
+ * (a burst's worth of objects goes back to the heap). */
+static void
+release_closed(void)
+{
+    weir_conn_t *c;
+
+    while ((c = closed) != NULL) {
+        closed = c->next;
+        if (nfree < WEIR_CONN_FREE_MAX) {
+            c->next = free_list;
+            free_list = c;
+            nfree++;
+        } else {
+            free(c);
+        }
     }
 }
 
@@ -126,8 +149,11 @@ weir_conn_first(void)
     return all_head;
 }
 
-/* epoll hands back the tagged pointer. A closed connection has fd -1; a
- * closed and reused one has the other instance bit: both are stale. */
+/* epoll hands back the tagged pointer. A connection closed in this pass
+ * has fd -1 (its memory is kept until the pass ends: release_closed()).
+ * One closed in an earlier pass and reused since has the other instance
+ * bit; a registration outlives close() only while another process holds
+ * the same socket (a fork), so that check is the second line of defence. */
 static void
 dispatch(void *ptr, unsigned events)
 {

@@ -3,9 +3,12 @@
  * context and a small transport interface (recv/send/writev/sendfile) so
  * that protocol code never calls the socket or TLS layer directly.
  *
- * Connection objects are recycled through a free list; each reuse flips
- * the instance bit so that a stale epoll event for a closed-and-reused
- * slot is recognised and dropped (STYLE 17).
+ * A closed connection object is neither freed nor reused before the loop
+ * pass that closed it ends: events of that pass may still name it, and
+ * find fd -1. Then it is recycled through a free list (or freed past
+ * WEIR_CONN_FREE_MAX); each reuse flips the instance bit so that a stale
+ * epoll event for a closed-and-reused slot is recognised and dropped
+ * (STYLE 17).
  */
 #ifndef WEIR_EVENT_CONN_H
 #define WEIR_EVENT_CONN_H
@@ -62,8 +65,9 @@ struct weir_conn_s {
  * Registers it with the loop. NULL on ENOMEM (fd left open). */
 weir_conn_t *weir_conn_get(int fd);
 
-/* Unregister, cancel timers and posted events, close the fd and recycle
- * the object. */
+/* Unregister, cancel timers and posted events, close the fd; the object
+ * stays readable (fd -1) until the end of the loop pass, then is
+ * recycled. */
 void weir_conn_close(weir_conn_t *c);
 
 /* Number of open (non-listener) connections and the list of them. */

@@ -13,6 +13,7 @@
 
 static int                    epfd = -1;
 static weir_loop_dispatch_pt  dispatch;
+static void                 (*pass_end)(void);
 static weir_event_t         **heap;       /* min-heap on deadline */
 static size_t                 heap_len, heap_cap;
 static weir_event_t          *posted_head, *posted_tail;
@@ -43,9 +44,10 @@ weir_loop_set_sigmask(const sigset_t *mask)
 }
 
 void
-weir_loop_set_dispatch(weir_loop_dispatch_pt fn)
+weir_loop_set_dispatch(weir_loop_dispatch_pt fn, void (*end)(void))
 {
     dispatch = fn;
+    pass_end = end;
 }
 
 int
@@ -287,5 +289,8 @@ weir_loop_run_once(weir_msec_t max_wait)
     }
     timers_expire();
     posted_run();
+    if (pass_end) {
+        pass_end();
+    }
     return WEIR_OK;
 }

@@ -3,7 +3,7 @@
  * queue of posted events. One loop per process; created after fork.
  *
  * The loop body (weir_loop_run_once) reads as: nearest timer, epoll_wait,
- * dispatch, expire timers, run posted events.
+ * dispatch, expire timers, run posted events, end of pass.
  */
 #ifndef WEIR_EVENT_LOOP_H
 #define WEIR_EVENT_LOOP_H
@@ -37,9 +37,11 @@ int weir_loop_init(void);
 int weir_loop_add(int fd, void *ptr);
 int weir_loop_del(int fd);
 
-/* Dispatcher for epoll readiness: set by the connection layer. */
+/* Dispatcher for epoll readiness, and what to run once every event,
+ * timer and posted event of a pass is handled (the connection layer frees
+ * what was closed during the pass there): set by the connection layer. */
 typedef void (*weir_loop_dispatch_pt)(void *ptr, unsigned events);
-void weir_loop_set_dispatch(weir_loop_dispatch_pt fn);
+void weir_loop_set_dispatch(weir_loop_dispatch_pt fn, void (*pass_end)(void));
 
 /* Signals to let through while waiting (epoll_pwait): the process keeps
  * them blocked otherwise, so a flag set by a handler is never missed
