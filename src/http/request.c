@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "core/log.h"
+#include "core/random.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
 #include "http/handler.h"
@@ -47,7 +48,6 @@ static weir_event_t trim_ev;
 static weir_buf_t *small_free[WEIR_HTTP_BUF_FREE_MAX];
 static weir_buf_t *large_free[WEIR_HTTP_BUF_FREE_MAX];
 static size_t      nsmall_free, nlarge_free;
-static uint64_t    rid_state[2];
 
 static void wait_request(weir_event_t *rev);
 static size_t large_size(void);
@@ -393,26 +393,11 @@ static void
 request_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t          v[2], s1, s0;
+    uint64_t          v[2];
     int               i, k;
 
-    if (rid_state[0] == 0 && rid_state[1] == 0) {
-        FILE *f = fopen("/dev/urandom", "re");
-        if (f == NULL || fread(rid_state, sizeof(rid_state), 1, f) != 1) {
-            rid_state[0] = (uint64_t) getpid() * 0x9e3779b97f4a7c15ULL;
-            rid_state[1] = (uint64_t) weir_current_msec | 1;
-        }
-        if (f) {
-            fclose(f);
-        }
-    }
     for (k = 0; k < 2; k++) {
-        s1 = rid_state[0];
-        s0 = rid_state[1];
-        rid_state[0] = s0;
-        s1 ^= s1 << 23;
-        rid_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-        v[k] = rid_state[1] + s0;
+        v[k] = weir_random();
     }
     for (k = 0; k < 2; k++) {
         for (i = 0; i < 16; i++) {

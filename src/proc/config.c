@@ -279,8 +279,13 @@ create_upstream(weir_conf_t *c, const char *name)
     u->retries = 1;
     u->retry_on = WEIR_RETRY_ERROR | WEIR_RETRY_TIMEOUT;
     u->retry_budget = 20;
+    u->retry_budget_min = 3;
     u->max_fails = 3;
     u->fail_timeout = SEC(10);
+    u->fail_on = WEIR_FAIL_ON_ERROR | WEIR_FAIL_ON_TIMEOUT;
+    u->max_cooldown = SEC(300);
+    u->queue = 128;
+    u->queue_timeout = SEC(10);
     u->health_interval = SEC(5);
     u->health_timeout = SEC(2);
     u->health_fall = 3;

@@ -1,6 +1,7 @@
 #include "weir_config.h"
 #include "proc/config-t.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 #include "core/conf.h"
 #include "core/units.h"
+#include "http/vars.h"
 
 /*
  * The pass after parsing (STYLE 14): values that depend on others
@@ -20,6 +22,7 @@
 
 static char *dir_of(weir_pool_t *pool, const char *file);
 static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
+static void check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t);
 static void check_caches(load_t *ld);
 static void check_server(load_t *ld, weir_server_conf_t *s);
 static void check_tls_file(load_t *ld, weir_server_conf_t *s,
@@ -107,6 +110,28 @@ weir_config_check(load_t *ld)
     return c->nerrors ? WEIR_ERROR : WEIR_OK;
 }
 
+/* Every $name in a key template must be a request variable. */
+static void
+check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t)
+{
+    const char *p = t, *name;
+
+    while ((p = strchr(p, '$')) != NULL) {
+        name = ++p;
+        while (isalnum((unsigned char) *p) || *p == '_') {
+            p++;
+        }
+        if (p == name || !weir_http_vars_known(name, (size_t) (p - name))) {
+            xerror(ld, line_of(ld, u, "hash_key", u->line), "upstream",
+                   u->name, "hash_key", "unknown variable \"$%.*s\" in "
+                   "\"%s\" (known: $remote_addr $host $request_uri $uri "
+                   "$args $request_method $server_name $http_NAME "
+                   "$cookie_NAME $arg_NAME)", (int) (p - name), name, t);
+            return;
+        }
+    }
+}
+
 static void
 check_upstream(load_t *ld, weir_upstream_conf_t *u)
 {
@@ -129,8 +154,15 @@ check_upstream(load_t *ld, weir_upstream_conf_t *u)
                  "required"
                : "missing: an upstream needs at least one server");
     }
+    if (u->npeers > 1024) {
+        xerror(ld, line_of(ld, u, "server", u->line), "upstream", u->name,
+               "server", "%zu servers: at most 1024 per upstream", u->npeers);
+    }
     if (u->balance == WEIR_BALANCE_HASH && u->hash_key == NULL) {
         u->hash_key = "$remote_addr";
+    }
+    if (u->hash_key) {
+        check_vars(ld, u, u->hash_key);
     }
 }
 

@@ -130,6 +130,13 @@ static const weir_conf_enum_t retry_conds[] = {
     { "http_429", WEIR_RETRY_HTTP_429 }, { NULL, 0 }
 };
 
+static const weir_conf_enum_t fail_conds[] = {
+    { "error", WEIR_FAIL_ON_ERROR }, { "timeout", WEIR_FAIL_ON_TIMEOUT },
+    { "http_500", WEIR_FAIL_ON_HTTP_500 }, { "http_502", WEIR_FAIL_ON_HTTP_502 },
+    { "http_503", WEIR_FAIL_ON_HTTP_503 }, { "http_504", WEIR_FAIL_ON_HTTP_504 },
+    { "http_5xx", WEIR_FAIL_ON_HTTP_5XX }, { NULL, 0 }
+};
+
 const weir_conf_cmd_t weir_config_cmds[] = {
     CUSTOM(SEC_MAIN, "workers", main_t, workers, set_workers, dump_workers),
     CUSTOM(SEC_MAIN, "error_log", main_t, error_log, set_path_or,
@@ -195,8 +202,21 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "retry_non_idempotent", W_FLAG, ups_t,
         retry_non_idempotent, 0, 0),
     ROW(SEC_UPSTREAM, "retry_budget", W_INT, ups_t, retry_budget, 0, 100),
+    ROW(SEC_UPSTREAM, "retry_budget_min", W_INT, ups_t, retry_budget_min,
+        0, 100000),
+    ROW(SEC_UPSTREAM, "retry_backoff", W_MSEC, ups_t, retry_backoff, 0,
+        SEC(10)),
+    ROW(SEC_UPSTREAM, "proxy_timeout", W_MSEC, ups_t, proxy_timeout, 0,
+        NOMAX),
     ROW(SEC_UPSTREAM, "max_fails", W_INT, ups_t, max_fails, 0, 1000),
     ROW(SEC_UPSTREAM, "fail_timeout", W_MSEC, ups_t, fail_timeout, 1, NOMAX),
+    { SEC_UPSTREAM, "fail_on", WEIR_CONF_BITS, offsetof(ups_t, fail_on),
+      0, 0, 0, fail_conds, NULL, NULL, 0 },
+    ROW(SEC_UPSTREAM, "max_cooldown", W_MSEC, ups_t, max_cooldown, 1,
+        NOMAX),
+    ROW(SEC_UPSTREAM, "queue", W_INT, ups_t, queue, 0, 1000000),
+    ROW(SEC_UPSTREAM, "queue_timeout", W_MSEC, ups_t, queue_timeout, 1,
+        NOMAX),
     CUSTOM(SEC_UPSTREAM, "health_check", ups_t, health_check, set_uri_path,
            weir_conf_dump_str),
     ROW(SEC_UPSTREAM, "health_interval", W_MSEC, ups_t, health_interval,
@@ -681,8 +701,8 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     return WEIR_OK;
 }
 
-/* server = IP:PORT [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down]
- */
+/* server = IP:PORT [weight=N] [max_fails=N] [fail_timeout=T] [max_conns=N]
+ *          [backup] [down] */
 static int
 set_peer(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj, char *value)
 {
@@ -745,6 +765,17 @@ peer_option(weir_conf_t *c, weir_peer_conf_t *peer, char *opt)
         weir_conf_error(c, "invalid time in \"%s\"", opt);
         return WEIR_ERROR;
     }
+    if (eq && strncmp(opt, "max_conns=", 10) == 0) {
+        if (weir_str_atoi64(eq + 1, strlen(eq + 1), &n) != WEIR_OK
+            || n < 0 || n > 1000000)
+        {
+            weir_conf_error(c, "invalid number in \"%s\" (expected "
+                            "0..1000000)", opt);
+            return WEIR_ERROR;
+        }
+        peer->max_conns = (int) n;
+        return WEIR_OK;
+    }
     if (eq && (strncmp(opt, "weight=", 7) == 0
                || strncmp(opt, "max_fails=", 10) == 0))
     {
@@ -760,7 +791,8 @@ peer_option(weir_conf_t *c, weir_peer_conf_t *peer, char *opt)
         return WEIR_OK;
     }
     weir_conf_error(c, "unknown server option \"%s\" (expected weight=N, "
-                    "max_fails=N, fail_timeout=T, backup or down)", opt);
+                    "max_fails=N, fail_timeout=T, max_conns=N, backup or "
+                    "down)", opt);
     return WEIR_ERROR;
 }
 
@@ -774,9 +806,10 @@ dump_peer(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     for (i = 0; i < u->npeers; i++) {
         const weir_peer_conf_t *p = &u->peers[i];
         weir_units_format_msec(p->fail_timeout, t, sizeof(t));
-        fprintf(out, "%s = %s weight=%d max_fails=%d fail_timeout=%s%s%s\n",
-                cmd->key, p->text, p->weight, p->max_fails, t,
-                p->backup ? " backup" : "", p->down ? " down" : "");
+        fprintf(out, "%s = %s weight=%d max_fails=%d fail_timeout=%s "
+                "max_conns=%d%s%s\n", cmd->key, p->text, p->weight,
+                p->max_fails, t, p->max_conns, p->backup ? " backup" : "",
+                p->down ? " down" : "");
     }
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "core/log.h"
 #include "core/shm.h"
+#include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "event/listen.h"
 #include "proc/worker.h"
@@ -81,6 +82,7 @@ static void arm_alarm(void);
 static void reload(void);
 static void reopen(void);
 static void chown_logs(void);
+static void peer_procs_update(void);
 
 static void
 signal_handler(int signo)
@@ -332,6 +334,7 @@ spawn(int slot)
         args.generation = generation;
         args.group = &group;
         args.access_log = access_file.fd >= 0 ? &access_file : NULL;
+        args.proc = (int) i;
         weir_worker_run(&args);
     }
     workers[i].pid = pid;
@@ -340,6 +343,7 @@ spawn(int slot)
     workers[i].started = weir_current_msec;
     workers[i].exiting = 0;
     slots[slot].respawn_at = 0;
+    peer_procs_update();
     weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                    "started worker process %d (slot %d, generation %llu)",
                    (int) pid, slot, (unsigned long long) generation);
@@ -412,6 +416,9 @@ reap(void)
         }
         w->pid = 0;
         slot = w->slot;
+        /* Its requests in flight died with it. */
+        weir_peer_state_proc_gone(shm, (int) (w - workers));
+        peer_procs_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                            "worker process %d exited", (int) pid);
@@ -500,6 +507,24 @@ schedule_respawns(void)
     arm_alarm();
 }
 
+/* Sums over the workers' in-flight slots stop at the highest in use;
+ * records no live generation uses any more are freed. */
+static void
+peer_procs_update(void)
+{
+    size_t   i, hi = 0;
+    uint64_t oldest = generation;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid != 0) {
+            hi = i + 1;
+            oldest = weir_min(oldest, workers[i].generation);
+        }
+    }
+    weir_peer_state_procs_hi(shm, (int) hi);
+    weir_peer_state_recycle(shm, oldest);
+}
+
 static void
 reload(void)
 {
@@ -542,6 +567,17 @@ reload(void)
         return;
     }
     if (sync_listeners(ncf, err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                       err);
+        close_log(&el);
+        close_log(&al);
+        weir_config_free(ncf);
+        return;
+    }
+    /* Peers that stay keep their shared state; new ones get a record. */
+    if (weir_peer_state_attach(shm, ncf->upstreams, ncf->nupstreams,
+                               generation + 1, err, sizeof(err)) != WEIR_OK)
+    {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
         close_log(&el);
@@ -663,6 +699,13 @@ weir_master_run(weir_config_t *cf)
         return 1;
     }
     weir_shm_counter_set(&stats->config_generation, generation);
+    if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
+                               err, sizeof(err)) != WEIR_OK)
+    {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
+        return 1;
+    }
+    peer_procs_update();
     if (sync_listeners(cf, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "core/log.h"
+#include "core/random.h"
 #include "core/wtime.h"
 #include "event/conn.h"
 #include "event/loop.h"
@@ -22,6 +23,7 @@
 #include "http/mime.h"
 #include "http/request.h"
 #include "upstream/proxy.h"
+#include "upstream/peer_state.h"
 #include "upstream/upstream.h"
 
 /* Accepting more than this many connections per wake-up would starve the
@@ -315,6 +317,8 @@ weir_worker_run(const weir_worker_args_t *args)
 
     wa = args;
     weir_log_slot = args->slot;
+    weir_peer_proc = args->proc;
+    weir_random_reseed();       /* not the master's sequence */
     prctl(PR_SET_NAME, "weir-worker", 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     setup_signals(&wait_mask);

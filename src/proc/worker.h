@@ -15,6 +15,8 @@ typedef struct weir_worker_args_s {
     uint64_t                   generation;
     const weir_listen_group_t *group;
     weir_log_file_t           *access_log;   /* NULL when off */
+    int                        proc;         /* index in the master's
+                                                worker table (shm slots) */
 } weir_worker_args_t;
 
 /* Run in the child after fork(); never returns. */

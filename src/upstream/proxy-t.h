@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include "core/core.h"
 #include "http/request.h"
+#include "upstream/peer_state.h"
 #include "upstream/upstream.h"
 
 /*
@@ -29,11 +30,19 @@
 enum phase { P_BUFFER, P_CONNECT, P_SEND, P_STREAM, P_HEAD, P_BODY, P_TUNNEL,
              P_DONE };
 
-/* One error taxonomy (DESIGN §4): logs, access log and retry decisions. */
+/* One error taxonomy (DESIGN §4, upstream/peer_state.h): logs, access
+ * log, metrics and retry decisions. */
 enum fail_kind {
-    F_CONNECT_REFUSED, F_CONNECT_TIMEOUT, F_SEND_ERROR, F_HEADER_TIMEOUT,
-    F_RESET_BEFORE_HEADERS, F_BAD_RESPONSE, F_READ_TIMEOUT, F_RESET_MID_BODY,
-    F_NO_PEER
+    F_CONNECT_REFUSED = WEIR_FAIL_CONNECT_REFUSED,
+    F_CONNECT_TIMEOUT = WEIR_FAIL_CONNECT_TIMEOUT,
+    F_SEND_ERROR = WEIR_FAIL_SEND_ERROR,
+    F_HEADER_TIMEOUT = WEIR_FAIL_HEADER_TIMEOUT,
+    F_RESET_BEFORE_HEADERS = WEIR_FAIL_RESET_BEFORE_HEADERS,
+    F_BAD_RESPONSE = WEIR_FAIL_BAD_RESPONSE,
+    F_READ_TIMEOUT = WEIR_FAIL_READ_TIMEOUT,
+    F_RESET_MID_BODY = WEIR_FAIL_RESET_MID_BODY,
+    F_NO_PEER = WEIR_FAIL_NO_PEER,
+    F_QUEUE_TIMEOUT = WEIR_FAIL_QUEUE_TIMEOUT
 };
 
 #define REPLAY_MAX   65536     /* bodies up to this size are retryable */
@@ -47,9 +56,17 @@ typedef struct proxy_s {
     weir_upstream_t           *u;
     const weir_upstream_conf_t *uconf;
     weir_peer_t               *peer;
+    weir_peer_t               *held;          /* counted in its in-flight */
     weir_peer_t               *tried[MAX_TRIED];
     size_t                     ntried;
     int                        tries;
+    uint64_t                   hash;          /* balance = hash: the key's */
+    weir_msec_t                deadline;      /* proxy_timeout; 0: none */
+    int                        last_fail;     /* kind of the last failure */
+    weir_upstream_waiter_t     waiter;        /* max_conns queue */
+    weir_event_t               retry_ev;      /* backoff before a retry */
+    unsigned                   trial:1;       /* the breaker's trial */
+    unsigned                   retrying:1;    /* counted in the budget */
     weir_conn_t               *uc;
     int                        phase;
 
@@ -111,8 +128,14 @@ void weir_proxy_connect_peer(proxy_t *p);
  * with nothing more to read from the client: notices the client going
  * away (499) and leaves a pipelined request for later. */
 void weir_proxy_client_watch(weir_event_t *ev);
-/* Detach the upstream connection: pooled when reusable, else closed. */
+/* Detach the upstream connection: pooled when reusable, else closed;
+ * the try is over for the peer's in-flight count. */
 void weir_proxy_release_upstream(proxy_t *p, int reusable);
+/* A response head arrived: count it for the peer (statistics, and a
+ * failure or the breaker trial's success per fail_on). */
+void weir_proxy_head_verdict(proxy_t *p);
+/* t, shortened to what is left of proxy_timeout (at least 1 ms). */
+weir_msec_t weir_proxy_timeout(proxy_t *p, weir_msec_t t);
 /* Log the failure `kind` (enum fail_kind), then retry, answer with the
  * error status, or cut a response whose head already went out. */
 void weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail);

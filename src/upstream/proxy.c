@@ -7,25 +7,35 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "core/log.h"
+#include "core/random.h"
 #include "core/wtime.h"
+#include "http/vars.h"
+#include "upstream/breaker.h"
 #include "upstream/proxy-t.h"
 #include "upstream/upstream.h"
 
-/* Indexed by enum fail_kind (proxy-t.h): log name, status, error code. */
+/* Indexed by enum weir_fail_kind: what the client gets, what the log
+ * says. (http_5xx, breaker_open and budget_exhausted never end a request
+ * by themselves; tls_error comes with TLS to upstreams.) */
 static const struct {
-    const char *name;
     int         status;
     const char *code;
-} fails[] = {
-    { "connect_refused", 502, "UPSTREAM_CONNECT_FAILED" },
-    { "connect_timeout", 504, "UPSTREAM_TIMEOUT" },
-    { "send_error", 502, "UPSTREAM_SEND_FAILED" },
-    { "header_timeout", 504, "UPSTREAM_TIMEOUT" },
-    { "reset_before_headers", 502, "UPSTREAM_RESET" },
-    { "bad_response", 502, "UPSTREAM_BAD_RESPONSE" },
-    { "read_timeout", 504, "UPSTREAM_TIMEOUT" },
-    { "reset_mid_body", 502, "UPSTREAM_RESET" },
-    { "no_healthy_peer", 503, "NO_HEALTHY_UPSTREAM" },
+    const char *text;
+} fails[WEIR_FAIL_KINDS] = {
+    { 502, "UPSTREAM_CONNECT_FAILED", "connect failed" },
+    { 504, "UPSTREAM_TIMEOUT", "connect timed out" },
+    { 502, "UPSTREAM_SEND_FAILED", "send failed" },
+    { 504, "UPSTREAM_TIMEOUT", "timed out before the response head" },
+    { 502, "UPSTREAM_RESET", "closed connection before the response head" },
+    { 502, "UPSTREAM_BAD_RESPONSE", "sent an invalid response" },
+    { 504, "UPSTREAM_TIMEOUT", "timed out reading the body" },
+    { 502, "UPSTREAM_RESET", "closed connection in the body" },
+    { 503, "NO_HEALTHY_UPSTREAM", "has no usable peer" },
+    { 502, "UPSTREAM_ERROR", "answered 5xx" },
+    { 503, "NO_HEALTHY_UPSTREAM", "breaker open" },
+    { 502, "UPSTREAM_ERROR", "retry budget exhausted" },
+    { 503, "UPSTREAM_QUEUE_TIMEOUT", "no peer under max_conns in time" },
+    { 502, "UPSTREAM_TLS_ERROR", "TLS handshake failed" },
 };
 
 int weir_proxy_quitting;
@@ -41,7 +51,16 @@ static void note_addr(proxy_t *p);
 static void upstream_write_handler(weir_event_t *ev);
 static void upstream_read_handler(weir_event_t *ev);
 static void connected(proxy_t *p);
+static void connect_picked(proxy_t *p);
 static int may_retry(proxy_t *p, int kind);
+static void settle(proxy_t *p);
+static int counts_as_failure(const proxy_t *p, int kind, int status);
+static int budget_allows(proxy_t *p);
+static void retry(proxy_t *p);
+static void retry_handler(weir_event_t *ev);
+static int queue_wake(weir_upstream_waiter_t *w, int ok);
+static int another_peer(proxy_t *p);
+static uint64_t hash_of(weir_request_t *r, const char *key);
 
 
 void
@@ -61,6 +80,15 @@ cleanup(void *data)
         weir_conn_close(p->uc);
         p->uc = NULL;
     }
+    settle(p);
+    if (p->retrying) {
+        p->retrying = 0;
+        atomic_fetch_sub_explicit(&p->u->st->retrying[weir_peer_proc], 1,
+                                  memory_order_relaxed);
+    }
+    weir_upstream_dequeue(p->u, &p->waiter);
+    weir_timer_del(&p->retry_ev);
+    weir_event_unpost(&p->retry_ev);
     if (p->rbuf) {
         if (nrbuf_free < RBUF_FREE_MAX) {
             rbuf_free[nrbuf_free++] = p->rbuf;
@@ -87,6 +115,10 @@ weir_proxy_handle(weir_request_t *r)
     p->u = weir_upstream_get(p->uconf);
     p->t_start = weir_current_msec;
     p->keepalive_hint = -1;
+    p->retry_ev.data = p;
+    p->retry_ev.handler = retry_handler;
+    p->waiter.data = p;
+    p->waiter.wake = queue_wake;
     p->client_halfclosed = r->c->read.eof;
     p->idempotent = r->method == WEIR_HTTP_GET || r->method == WEIR_HTTP_HEAD
                     || r->method == WEIR_HTTP_OPTIONS
@@ -98,6 +130,12 @@ weir_proxy_handle(weir_request_t *r)
     if (p->u == NULL) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
+    }
+    if (p->uconf->proxy_timeout > 0) {
+        p->deadline = weir_current_msec + p->uconf->proxy_timeout;
+    }
+    if (p->uconf->balance == WEIR_BALANCE_HASH) {
+        p->hash = hash_of(r, p->uconf->hash_key);
     }
     p->rheaders = weir_palloc(r->pool,
                               sizeof(weir_http_header_t) * MAX_RESP_HEADERS);
@@ -214,15 +252,44 @@ void
 weir_proxy_connect_peer(proxy_t *p)
 {
     weir_request_t *r = p->r;
-    weir_conn_t    *uc;
+    weir_pick_t     pk;
 
     if (!p->fresh_only || p->peer == NULL) {
-        p->peer = weir_upstream_pick(p->u, p->tried, p->ntried);
+        weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
+        if (pk.peer == NULL && pk.full && p->uconf->queue > 0
+            && p->waiter.deadline == 0)
+        {
+            /* Every usable peer is at max_conns: wait for room (once per
+             * request; the wait counts towards nothing else). */
+            if (p->u->queued < (size_t) p->uconf->queue) {
+                p->waiter.deadline = weir_current_msec
+                                     + p->uconf->queue_timeout;
+                weir_upstream_enqueue(p->u, &p->waiter);
+                p->phase = P_CONNECT;   /* the client watch applies */
+                r->c->log.action = "waiting for an upstream peer";
+                return;
+            }
+        }
+        if (pk.peer == NULL) {
+            weir_proxy_fail(p, pk.full ? F_QUEUE_TIMEOUT : F_NO_PEER, 0,
+                            pk.full ? "queue full" : NULL);
+            return;
+        }
+        p->peer = pk.peer;
+        p->trial = pk.trial != 0;
     }
-    if (p->peer == NULL) {
-        weir_proxy_fail(p, F_NO_PEER, 0, NULL);
-        return;
-    }
+    connect_picked(p);
+}
+
+/* Start the try on p->peer: a pooled connection unless fresh_only. */
+static void
+connect_picked(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_conn_t    *uc;
+
+    weir_upstream_take(p->peer);
+    p->held = p->peer;
     p->tries++;
     if (p->ntried < MAX_TRIED) {
         p->tried[p->ntried++] = p->peer;
@@ -233,7 +300,6 @@ weir_proxy_connect_peer(proxy_t *p)
     p->rb_pos = p->rb_last = 0;
     p->resp_started = 0;
     p->request_sent = 0;
-    p->peer->requests++;
 
     uc = p->fresh_only ? NULL : weir_upstream_keepalive_get(p->peer);
     p->fresh_only = 0;
@@ -263,7 +329,57 @@ weir_proxy_connect_peer(proxy_t *p)
     uc->read.handler = upstream_read_handler;
     uc->write.handler = upstream_write_handler;
     p->phase = P_CONNECT;
-    weir_timer_add(&uc->write, p->uconf->connect_timeout);
+    weir_timer_add(&uc->write,
+                   weir_proxy_timeout(p, p->uconf->connect_timeout));
+}
+
+/* A request waiting under max_conns: a peer may have room (ok), or the
+ * queue_timeout passed. */
+static int
+queue_wake(weir_upstream_waiter_t *w, int ok)
+{
+    proxy_t     *p = w->data;
+    weir_pick_t  pk;
+
+    if (!ok) {
+        weir_proxy_fail(p, F_QUEUE_TIMEOUT, 0, NULL);
+        return 1;
+    }
+    weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
+    if (pk.peer == NULL && pk.full) {
+        return 0;
+    }
+    if (pk.peer == NULL) {
+        weir_proxy_fail(p, F_NO_PEER, 0, NULL);
+        return 1;
+    }
+    p->peer = pk.peer;
+    p->trial = pk.trial != 0;
+    p->r->c->log.action = "proxying";
+    connect_picked(p);
+    return 1;
+}
+
+weir_msec_t
+weir_proxy_timeout(proxy_t *p, weir_msec_t t)
+{
+    weir_msec_t left;
+
+    if (p->deadline == 0) {
+        return t;
+    }
+    left = p->deadline - weir_current_msec;
+    return weir_max(1, weir_min(t, left));
+}
+
+/* The key's hash for balance = hash. */
+static uint64_t
+hash_of(weir_request_t *r, const char *key)
+{
+    char   buf[1024];
+    size_t n = weir_http_vars_eval(r, key, buf, sizeof(buf));
+
+    return weir_upstream_hash(buf, n);
 }
 
 static void
@@ -381,6 +497,7 @@ weir_proxy_release_upstream(proxy_t *p, int reusable)
     weir_conn_t *uc = p->uc;
     weir_msec_t  idle;
 
+    settle(p);
     if (uc == NULL) {
         return;
     }
@@ -450,18 +567,17 @@ weir_proxy_retry_status(proxy_t *p)
         || p->client_head_sent || !p->idempotent || p->body_mode == 2
         || !p->request_sent
         || p->tries >= 1 + (int) p->uconf->retries
-        || !weir_upstream_pick_possible(p->u, p->tried, p->ntried)) {
+        || !another_peer(p) || !budget_allows(p)) {
         return 0;
     }
     weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
                    "upstream answered %d, retrying on another peer, "
                    "upstream: %s", p->rh.status, p->peer->conf->text);
-    weir_upstream_peer_failed(p->peer);
     weir_proxy_release_upstream(p, 0);
     r->retries++;
     r->upstream_status = 0;
     memset(&p->rf, 0, sizeof(p->rf));
-    weir_proxy_connect_peer(p);
+    retry(p);
     return 1;
 }
 
@@ -473,7 +589,8 @@ may_retry(proxy_t *p, int kind)
      * from the client yet. */
     int replayable = p->body_mode != 2 || p->r->body_received == 0;
 
-    if (p->client_head_sent || kind == F_NO_PEER) {
+    if (p->client_head_sent || kind == F_NO_PEER || kind == F_QUEUE_TIMEOUT
+        || (p->deadline && weir_current_msec >= p->deadline)) {
         return 0;
     }
     /* A pooled connection the peer had closed: it never processed the
@@ -503,8 +620,8 @@ may_retry(proxy_t *p, int kind)
     } else if (!(p->uconf->retry_on & WEIR_RETRY_ERROR)) {
         return 0;
     }
-    /* Another peer must exist. */
-    return weir_upstream_pick_possible(p->u, p->tried, p->ntried);
+    /* Another peer must exist, and the budget allow one more retry. */
+    return another_peer(p) && budget_allows(p);
 }
 
 void
@@ -512,47 +629,54 @@ weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail)
 {
     weir_request_t *r = p->r;
     const char     *addr = p->peer ? p->peer->conf->text : "-";
-    int             retry;
+    int             stale;
 
+    if (kind == F_NO_PEER && p->tries > 0) {
+        kind = p->last_fail;    /* a retry found no peer: the first error */
+        detail = "no other peer to retry on";
+    }
     weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
-                   "upstream %s (%s)%s%s%s%s, upstream: %s",
-                   kind == F_CONNECT_REFUSED ? "connect failed"
-                   : kind == F_CONNECT_TIMEOUT ? "connect timed out"
-                   : kind == F_SEND_ERROR ? "send failed"
-                   : kind == F_HEADER_TIMEOUT ? "timed out before the response head"
-                   : kind == F_RESET_BEFORE_HEADERS ? "closed connection before the response head"
-                   : kind == F_BAD_RESPONSE ? "sent an invalid response"
-                   : kind == F_READ_TIMEOUT ? "timed out reading the body"
-                   : kind == F_RESET_MID_BODY ? "closed connection in the body"
-                   : "has no usable peer",
-                   fails[kind].name, err ? ": " : "", err ? strerror(err) : "",
-                   detail ? ": " : "", detail ? detail : "", addr);
-
+                   "upstream %s (%s)%s%s%s%s, upstream: %s", fails[kind].text,
+                   weir_fail_kind_name(kind), err ? ": " : "",
+                   err ? strerror(err) : "", detail ? ": " : "",
+                   detail ? detail : "", addr);
+    p->last_fail = kind;
     if (p->uc) {
         weir_conn_close(p->uc);
         p->uc = NULL;
     }
-    if (p->peer && !(p->reused && !p->resp_started
-                     && (kind == F_SEND_ERROR
-                         || kind == F_RESET_BEFORE_HEADERS))
-        && kind != F_NO_PEER) {
-        weir_upstream_peer_failed(p->peer);
+    if (p->held) {
+        /* A pooled connection the peer had closed says nothing about the
+         * peer's health. */
+        stale = p->reused && !p->resp_started
+                && (kind == F_SEND_ERROR || kind == F_RESET_BEFORE_HEADERS);
+        weir_stat_add(&weir_peer_stats(p->held->st)->fails[kind], 1);
+        if (!stale && counts_as_failure(p, kind, 0)) {
+            weir_breaker_failure(p->uconf, p->held->conf, p->trial,
+                                 weir_fail_kind_name(kind));
+            p->trial = 0;
+        }
+    } else if (kind == F_NO_PEER) {
+        weir_stat_add(&p->u->st->no_peer_total, 1);
+    } else if (kind == F_QUEUE_TIMEOUT) {
+        weir_stat_add(&p->u->st->queue_timeouts_total, 1);
     }
+    settle(p);
     if (p->client_head_sent) {
         /* The head went out: the only honest thing left is to cut the
          * body so the client sees a truncated response. */
         weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
-                       "response to client truncated (%s)", fails[kind].name);
+                       "response to client truncated (%s)",
+                       weir_fail_kind_name(kind));
         r->proxy = NULL;
         weir_http_abort(r);
         return;
     }
-    retry = may_retry(p, kind);
-    if (retry) {
+    if (may_retry(p, kind)) {
         if (!p->fresh_only) {
             r->retries++;
         }
-        weir_proxy_connect_peer(p);
+        retry(p);
         return;
     }
     r->proxy = NULL;
@@ -562,4 +686,175 @@ weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail)
         r->lingering = 1;
     }
     weir_http_finalize_error(r, fails[kind].status, fails[kind].code);
+}
+
+/* The try is over for the peer: out of its in-flight count; a trial that
+ * got no verdict lets the next request try. */
+static void
+settle(proxy_t *p)
+{
+    if (p->held == NULL) {
+        return;
+    }
+    if (p->trial) {
+        weir_breaker_abandon(p->uconf, p->held->conf);
+        p->trial = 0;
+    }
+    weir_upstream_done(p->held);
+    p->held = NULL;
+}
+
+/* Does this failure count against the peer (fail_on)? kind, or the
+ * response status when status > 0. */
+static int
+counts_as_failure(const proxy_t *p, int kind, int status)
+{
+    unsigned on = p->uconf->fail_on;
+
+    if (status > 0) {
+        return (status >= 500 && status <= 599 && (on & WEIR_FAIL_ON_HTTP_5XX))
+               || (status == 500 && (on & WEIR_FAIL_ON_HTTP_500))
+               || (status == 502 && (on & WEIR_FAIL_ON_HTTP_502))
+               || (status == 503 && (on & WEIR_FAIL_ON_HTTP_503))
+               || (status == 504 && (on & WEIR_FAIL_ON_HTTP_504));
+    }
+    switch (kind) {
+    case F_CONNECT_TIMEOUT:
+    case F_HEADER_TIMEOUT:
+    case F_READ_TIMEOUT:
+        return (on & WEIR_FAIL_ON_TIMEOUT) != 0;
+    case F_NO_PEER:
+    case F_QUEUE_TIMEOUT:
+        return 0;
+    default:
+        return (on & WEIR_FAIL_ON_ERROR) != 0;
+    }
+}
+
+void
+weir_proxy_head_verdict(proxy_t *p)
+{
+    weir_peer_stats_t *st;
+    weir_msec_t        t;
+    int                status = p->rh.status;
+
+    if (p->held == NULL) {
+        return;
+    }
+    st = weir_peer_stats(p->held->st);
+    t = weir_current_msec - p->t_connect_start;
+    weir_stat_add(&st->responses[status >= 100 && status < 600
+                                 ? status / 100 : 0], 1);
+    weir_stat_add(&st->hist[weir_hist_bucket(t)], 1);
+    weir_stat_add(&st->time_ms_sum, (uint64_t) weir_max(t, 0));
+    if (counts_as_failure(p, 0, status)) {
+        weir_stat_add(&st->fails[WEIR_FAIL_HTTP_5XX], 1);
+        weir_breaker_failure(p->uconf, p->held->conf, p->trial, "http_5xx");
+    } else if (p->trial) {
+        weir_breaker_success(p->uconf, p->held->conf, 1);
+    }
+    p->trial = 0;
+}
+
+/* Is there a peer this request has not tried yet (health aside: the pick
+ * decides)? */
+static int
+another_peer(proxy_t *p)
+{
+    size_t i, k;
+
+    for (i = 0; i < p->u->npeers; i++) {
+        if (p->u->peers[i].conf->down) {
+            continue;
+        }
+        for (k = 0; k < p->ntried; k++) {
+            if (p->tried[k] == &p->u->peers[i]) {
+                break;
+            }
+        }
+        if (k == p->ntried) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The retry budget (shared by all workers): retries in flight may be at
+ * most retry_budget % of the requests in flight to the upstream, and
+ * never fewer than retry_budget_min. A failing upstream thus sees at most
+ * that much extra load from retries, instead of (1 + retries) times the
+ * traffic. A request counts once however often it retries.
+ */
+static int
+budget_allows(proxy_t *p)
+{
+    weir_upstream_state_t *us = p->u->st;
+    uint64_t               active = 1, retrying = 0, allowed;
+    uint32_t               hi, i;
+
+    if (p->retrying) {
+        return 1;
+    }
+    for (i = 0; i < p->u->npeers; i++) {
+        active += weir_peer_inflight(p->u->peers[i].st);
+    }
+    hi = weir_min(atomic_load_explicit(weir_peer_procs_hi,
+                                       memory_order_relaxed),
+                  (uint32_t) WEIR_PROC_MAX);
+    for (i = 0; i < hi; i++) {
+        retrying += atomic_load_explicit(&us->retrying[i],
+                                         memory_order_relaxed);
+    }
+    allowed = weir_max((uint64_t) p->uconf->retry_budget_min,
+                       active * (uint64_t) p->uconf->retry_budget / 100);
+    if (retrying >= allowed) {
+        weir_stat_add(&us->budget_exhausted_total, 1);
+        weir_log_error(WEIR_LOG_WARN, &p->r->c->log, 0,
+                       "upstream \"%s\": retry budget exhausted (%llu "
+                       "retries in flight, %llu allowed), not retrying",
+                       p->uconf->name, (unsigned long long) retrying,
+                       (unsigned long long) allowed);
+        return 0;
+    }
+    p->retrying = 1;
+    atomic_fetch_add_explicit(&us->retrying[weir_peer_proc], 1,
+                              memory_order_relaxed);
+    weir_stat_add(&us->retries_total, 1);
+    return 1;
+}
+
+/* The next try, after a jittered backoff: up to retry_backoff doubled per
+ * retry ("full jitter"), so retries of many requests against a failing
+ * upstream spread out instead of arriving together. A retry on a fresh
+ * connection after a stale pooled one does not wait. */
+static void
+retry(proxy_t *p)
+{
+    weir_msec_t base = p->uconf->retry_backoff, cap, delay = 0;
+    int         n = p->r->retries;
+
+    if (!p->fresh_only && base > 0 && n > 0) {
+        cap = base << weir_min(n - 1, 10);
+        delay = (weir_msec_t) weir_random_below((uint64_t) cap + 1);
+        if (p->deadline) {
+            delay = weir_min(delay, weir_max(p->deadline - weir_current_msec
+                                             - 1, 0));
+        }
+    }
+    if (delay > 0) {
+        p->phase = P_CONNECT;       /* the client watch applies */
+        weir_timer_add(&p->retry_ev, delay);
+        return;
+    }
+    weir_proxy_connect_peer(p);
+}
+
+static void
+retry_handler(weir_event_t *ev)
+{
+    proxy_t *p = ev->data;
+
+    ev->timedout = 0;
+    weir_proxy_connect_peer(p);
 }

@@ -364,7 +364,8 @@ weir_proxy_send_request(proxy_t *p)
         }
         n = uc->writev(uc, iov, cnt);
         if (n == WEIR_AGAIN) {
-            weir_timer_add(&uc->write, p->uconf->send_timeout);
+            weir_timer_add(&uc->write,
+                           weir_proxy_timeout(p, p->uconf->send_timeout));
             return;
         }
         if (n == WEIR_ERROR) {
@@ -391,7 +392,7 @@ weir_proxy_send_request(proxy_t *p)
     p->request_sent = 1;
     p->phase = P_HEAD;
     uc->log.action = "reading response head from upstream";
-    weir_timer_add(&uc->read, p->uconf->read_timeout);
+    weir_timer_add(&uc->read, weir_proxy_timeout(p, p->uconf->read_timeout));
     weir_proxy_read_head(p);
 }
 
@@ -412,7 +413,8 @@ weir_proxy_stream_body(proxy_t *p)
             iov.iov_len = p->s_last - p->s_pos;
             n = uc->writev(uc, &iov, 1);
             if (n == WEIR_AGAIN) {
-                weir_timer_add(&uc->write, p->uconf->send_timeout);
+                weir_timer_add(&uc->write,
+                           weir_proxy_timeout(p, p->uconf->send_timeout));
                 weir_timer_del(&r->c->read);
                 return;
             }
@@ -467,7 +469,8 @@ weir_proxy_stream_body(proxy_t *p)
     if (p->phase == P_STREAM) {
         p->phase = P_HEAD;
         uc->log.action = "reading response head from upstream";
-        weir_timer_add(&uc->read, p->uconf->read_timeout);
+        weir_timer_add(&uc->read,
+                       weir_proxy_timeout(p, p->uconf->read_timeout));
         weir_proxy_read_head(p);
     }
 }

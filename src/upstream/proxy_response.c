@@ -169,6 +169,7 @@ process_head(proxy_t *p)
         weir_http_set_handlers(r, NULL, NULL, "proxying");
         weir_timer_del(&r->c->read);
     }
+    weir_proxy_head_verdict(p);
     if (weir_proxy_retry_status(p)) {
         return;
     }
@@ -179,7 +180,6 @@ process_head(proxy_t *p)
     }
     keepalive_hint(p);
     p->rleft = p->rf.content_length;
-    weir_upstream_peer_ok(p->peer);
     if (client_head(p) != WEIR_OK) {
         weir_proxy_release_upstream(p, 0);
         weir_http_abort(r);

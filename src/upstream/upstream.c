@@ -4,47 +4,93 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "core/log.h"
 #include "core/wtime.h"
+#include "upstream/breaker.h"
+
+/* A pooled connection: the idle handler's context (c->data). */
+struct weir_upstream_idle_s {
+    weir_conn_t          *c;
+    weir_peer_t          *peer;
+    weir_upstream_idle_t *next;
+};
+
+#define RING_POINTS   100      /* per unit of weight */
+#define QUEUE_POLL_MS 10       /* other workers free peers too: look again */
 
 static weir_upstream_t *upstreams;
 static size_t           nupstreams;
 
-static int usable(const weir_peer_t *p);
-static weir_peer_t *pick_among(weir_upstream_t *u, weir_peer_t **tried,
-    size_t ntried, int backup, int panic);
+static int init_one(weir_upstream_t *u, weir_upstream_conf_t *conf);
+static int build_ring(weir_upstream_t *u);
+static void queue_handler(weir_event_t *ev);
+static void queue_arm(weir_upstream_t *u);
 static void idle_handler(weir_event_t *ev);
-static void idle_remove(weir_peer_t *p, weir_conn_t *c);
+static void idle_remove(weir_upstream_idle_t *e);
 
 int
 weir_upstream_init(weir_upstream_conf_t *const *confs, size_t n)
 {
-    size_t i, j;
+    size_t i;
 
     upstreams = calloc(n ? n : 1, sizeof(*upstreams));
     if (upstreams == NULL) {
         return WEIR_ERROR;
     }
     for (i = 0; i < n; i++) {
-        weir_upstream_t *u = &upstreams[i];
-
-        u->conf = confs[i];
-        u->npeers = confs[i]->npeers;
-        u->peers = calloc(u->npeers ? u->npeers : 1, sizeof(*u->peers));
-        if (u->peers == NULL) {
+        if (init_one(&upstreams[i], confs[i]) != WEIR_OK) {
             return WEIR_ERROR;
-        }
-        for (j = 0; j < u->npeers; j++) {
-            u->peers[j].conf = &confs[i]->peers[j];
-            u->peers[j].up = u;
         }
     }
     nupstreams = n;
     return WEIR_OK;
+}
+
+static int
+init_one(weir_upstream_t *u, weir_upstream_conf_t *conf)
+{
+    size_t j, nkeep = (size_t) conf->keepalive;
+
+    u->conf = conf;
+    if (conf->state == NULL) {
+        conf->state = weir_upstream_state_private();
+    }
+    u->st = conf->state;
+    u->npeers = conf->npeers;
+    u->peers = calloc(u->npeers ? u->npeers : 1, sizeof(*u->peers));
+    if (u->st == NULL || u->peers == NULL) {
+        return WEIR_ERROR;
+    }
+    for (j = 0; j < u->npeers; j++) {
+        weir_peer_conf_t *pc = &conf->peers[j];
+
+        if (pc->state == NULL) {
+            pc->state = weir_peer_state_private();
+            if (pc->state == NULL) {
+                return WEIR_ERROR;
+            }
+        }
+        u->peers[j].conf = pc;
+        u->peers[j].st = pc->state;
+        u->peers[j].up = u;
+    }
+    /* Pool entries for the whole keepalive limit, made once. */
+    for (j = 0; j < nkeep; j++) {
+        weir_upstream_idle_t *e = calloc(1, sizeof(*e));
+        if (e == NULL) {
+            return WEIR_ERROR;
+        }
+        e->next = u->idle_free;
+        u->idle_free = e;
+    }
+    u->queue_ev.data = u;
+    u->queue_ev.handler = queue_handler;
+    return conf->balance == WEIR_BALANCE_HASH ? build_ring(u) : WEIR_OK;
 }
 
 weir_upstream_t *
@@ -60,135 +106,235 @@ weir_upstream_get(const weir_upstream_conf_t *conf)
     return NULL;
 }
 
-static int
-usable(const weir_peer_t *p)
+/* ---- state ------------------------------------------------------------------ */
+
+int
+weir_upstream_usable(const weir_peer_t *p)
 {
     return !p->conf->down
-           && (p->down_until == 0 || p->down_until <= weir_current_msec);
-}
-
-/* Smooth weighted round robin: every candidate gains its weight, the
- * largest wins and pays the total. Spreads picks evenly in time. */
-static weir_peer_t *
-pick_among(weir_upstream_t *u, weir_peer_t **tried, size_t ntried, int backup,
-    int panic)
-{
-    weir_peer_t *best = NULL, *p;
-    int          total = 0;
-    size_t       i, k;
-
-    for (i = 0; i < u->npeers; i++) {
-        p = &u->peers[i];
-        if ((int) p->conf->backup != backup || p->conf->down) {
-            continue;
-        }
-        if (!panic && !usable(p)) {
-            continue;
-        }
-        for (k = 0; k < ntried; k++) {
-            if (tried[k] == p) {
-                break;
-            }
-        }
-        if (k < ntried) {
-            continue;
-        }
-        p->current_weight += p->conf->weight;
-        total += p->conf->weight;
-        if (best == NULL || p->current_weight > best->current_weight) {
-            best = p;
-        }
-    }
-    if (best) {
-        best->current_weight -= total;
-    }
-    return best;
-}
-
-weir_peer_t *
-weir_upstream_pick(weir_upstream_t *u, weir_peer_t **tried, size_t ntried)
-{
-    weir_peer_t *p;
-
-    p = pick_among(u, tried, ntried, 0, 0);
-    if (p == NULL) {
-        p = pick_among(u, tried, ntried, 1, 0);
-    }
-    if (p == NULL) {
-        /* Everything left is marked down: a chance beats a certain 503. */
-        p = pick_among(u, tried, ntried, 0, 1);
-    }
-    if (p == NULL) {
-        p = pick_among(u, tried, ntried, 1, 1);
-    }
-    return p;
+           && atomic_load_explicit(&p->st->health, memory_order_relaxed)
+           && weir_breaker_admit(p->up->conf, p->conf, 0) != 0;
 }
 
 int
-weir_upstream_pick_possible(weir_upstream_t *u, weir_peer_t **tried,
-    size_t ntried)
+weir_upstream_weight(const weir_peer_t *p)
 {
-    size_t i, k;
+    weir_msec_t ramp = p->up->conf->slow_start, since, t;
+    int         w = p->conf->weight * 100;
+
+    if (ramp <= 0) {
+        return w;
+    }
+    since = atomic_load_explicit(&p->st->usable_since, memory_order_relaxed);
+    t = weir_current_msec - since;
+    if (since == 0 || t >= ramp) {
+        return w;
+    }
+    /* A peer just back gets a share growing linearly over slow_start,
+     * from a trickle: enough to see it works, not enough to bury it. */
+    return weir_max(1, (int) ((int64_t) w * weir_max(t, 0) / ramp));
+}
+
+void
+weir_upstream_take(weir_peer_t *p)
+{
+    weir_peer_inflight_add(p->st, 1);
+    weir_stat_add(&weir_peer_stats(p->st)->requests, 1);
+}
+
+void
+weir_upstream_done(weir_peer_t *p)
+{
+    weir_peer_inflight_add(p->st, -1);
+    if (p->up->queued) {
+        weir_event_post(&p->up->queue_ev);
+    }
+}
+
+uint64_t
+weir_upstream_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t   i;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) key[i];
+        h *= 0x100000001b3ULL;
+    }
+    /* FNV's high bits mix poorly for short keys: finish like splitmix. */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static int
+cmp_point(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Points on the ring are placed by the peer's address and a point
+ * number, so a peer keeps its points whatever else is in the list. */
+static int
+build_ring(weir_upstream_t *u)
+{
+    uint64_t *pts;
+    size_t    n = 0, i, j, k;
+    char      key[96];
+    int       len;
 
     for (i = 0; i < u->npeers; i++) {
-        if (u->peers[i].conf->down) {
-            continue;
-        }
-        for (k = 0; k < ntried; k++) {
-            if (tried[k] == &u->peers[i]) {
-                break;
+        n += (size_t) u->peers[i].conf->weight * RING_POINTS;
+    }
+    pts = malloc(n * sizeof(*pts));
+    u->ring_hash = malloc(n * sizeof(*u->ring_hash));
+    u->ring_peer = malloc(n * sizeof(*u->ring_peer));
+    if (pts == NULL || u->ring_hash == NULL || u->ring_peer == NULL) {
+        free(pts);
+        return WEIR_ERROR;
+    }
+    k = 0;
+    for (i = 0; i < u->npeers; i++) {
+        for (j = 0; j < (size_t) u->peers[i].conf->weight * RING_POINTS; j++) {
+            len = snprintf(key, sizeof(key), "%s#%zu", u->peers[i].conf->text,
+                           j);
+            if (len < 0 || (size_t) len >= sizeof(key)) {
+                len = (int) sizeof(key) - 1;
             }
-        }
-        if (k == ntried) {
-            return 1;
+            /* the point's hash in the high 32 bits, the peer below */
+            pts[k++] = (weir_upstream_hash(key, (size_t) len)
+                        & 0xffffffff00000000ULL) | i;
         }
     }
-    return 0;
+    qsort(pts, n, sizeof(*pts), cmp_point);
+    for (k = 0; k < n; k++) {
+        u->ring_hash[k] = (uint32_t) (pts[k] >> 32);
+        u->ring_peer[k] = (uint16_t) (pts[k] & 0xffff);
+    }
+    u->nring = n;
+    free(pts);
+    return WEIR_OK;
+}
+
+/* ---- queue for max_conns ------------------------------------------------------ */
+
+void
+weir_upstream_enqueue(weir_upstream_t *u, weir_upstream_waiter_t *w)
+{
+    w->next = NULL;
+    w->prev = u->queue_tail;
+    if (u->queue_tail) {
+        u->queue_tail->next = w;
+    } else {
+        u->queue_head = w;
+    }
+    u->queue_tail = w;
+    w->queued = 1;
+    u->queued++;
+    queue_arm(u);
 }
 
 void
-weir_upstream_peer_failed(weir_peer_t *p)
+weir_upstream_dequeue(weir_upstream_t *u, weir_upstream_waiter_t *w)
 {
-    const weir_upstream_conf_t *uc = p->up->conf;
-    /* The loader resolved the server line's values against the
-     * upstream's: max_fails=0 means never mark this peer down. */
-    int          max_fails = p->conf->max_fails;
-    weir_msec_t  window = p->conf->fail_timeout;
-
-    if (p->fails == 0 || weir_current_msec - p->first_fail > window) {
-        p->fails = 0;
-        p->first_fail = weir_current_msec;
+    if (!w->queued) {
+        return;
     }
-    p->fails++;
-    if (max_fails > 0 && p->fails >= max_fails) {
-        p->down_until = weir_current_msec + window;
-        p->fails = 0;
-        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                       "upstream \"%s\" peer %s marked down for %lld ms after "
-                       "%d failures", uc->name, p->conf->text,
-                       (long long) window, max_fails);
+    if (w->prev) {
+        w->prev->next = w->next;
+    } else {
+        u->queue_head = w->next;
+    }
+    if (w->next) {
+        w->next->prev = w->prev;
+    } else {
+        u->queue_tail = w->prev;
+    }
+    w->next = w->prev = NULL;
+    w->queued = 0;
+    u->queued--;
+    if (u->queued == 0) {
+        weir_timer_del(&u->queue_ev);
+        weir_event_unpost(&u->queue_ev);
     }
 }
 
-void
-weir_upstream_peer_ok(weir_peer_t *p)
+/* Look again soon: a peer of this upstream may be freed by another
+ * worker, which cannot wake this one. Sooner if a deadline is nearer. */
+static void
+queue_arm(weir_upstream_t *u)
 {
-    p->fails = 0;
-    p->down_until = 0;
+    weir_msec_t t = QUEUE_POLL_MS;
+
+    if (u->queue_head) {
+        t = weir_min(t, weir_max(u->queue_head->deadline - weir_current_msec,
+                                 0));
+    }
+    weir_timer_add(&u->queue_ev, t);
+}
+
+/* In order: time out the expired, then offer the others a peer, oldest
+ * first, until one still finds none (the rest would find the same); it
+ * goes back to the head. */
+static void
+queue_handler(weir_event_t *ev)
+{
+    weir_upstream_t        *u = ev->data;
+    weir_upstream_waiter_t *w, *next;
+    size_t                  n;
+
+    ev->timedout = 0;
+    for (w = u->queue_head; w; w = next) {
+        next = w->next;
+        if (w->deadline <= weir_current_msec) {
+            weir_upstream_dequeue(u, w);
+            w->wake(w, 0);
+        }
+    }
+    for (n = u->queued; n > 0 && u->queue_head; n--) {
+        w = u->queue_head;
+        weir_upstream_dequeue(u, w);
+        if (!w->wake(w, 1)) {
+            w->prev = NULL;
+            w->next = u->queue_head;
+            if (u->queue_head) {
+                u->queue_head->prev = w;
+            } else {
+                u->queue_tail = w;
+            }
+            u->queue_head = w;
+            w->queued = 1;
+            u->queued++;
+            break;
+        }
+    }
+    if (u->queued) {
+        queue_arm(u);
+    }
 }
 
 /* ---- keep-alive pool ------------------------------------------------------- */
 
 static void
-idle_remove(weir_peer_t *p, weir_conn_t *c)
+idle_remove(weir_upstream_idle_t *e)
 {
-    weir_conn_t **pp;
+    weir_peer_t           *p = e->peer;
+    weir_upstream_idle_t **pp;
 
-    for (pp = &p->idle; *pp; pp = (weir_conn_t **) &(*pp)->data) {
-        if (*pp == c) {
-            *pp = c->data;
+    for (pp = &p->idle; *pp; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
             p->nidle--;
             p->up->nidle--;
+            e->c->data = NULL;
+            e->c = NULL;
+            e->next = p->up->idle_free;
+            p->up->idle_free = e;
             return;
         }
     }
@@ -199,29 +345,27 @@ idle_remove(weir_peer_t *p, weir_conn_t *c)
 static void
 idle_handler(weir_event_t *ev)
 {
-    weir_conn_t *c = ev->data;
-    weir_peer_t *p = c->listener;
+    weir_conn_t          *c = ev->data;
+    weir_upstream_idle_t *e = c->data;
 
     if (ev->write && !ev->timedout) {
         return;
     }
-    idle_remove(p, c);
+    idle_remove(e);
     weir_conn_close(c);
 }
 
 weir_conn_t *
 weir_upstream_keepalive_get(weir_peer_t *p)
 {
-    weir_conn_t *c = p->idle;
+    weir_upstream_idle_t *e = p->idle;
+    weir_conn_t          *c;
 
-    if (c == NULL) {
+    if (e == NULL) {
         return NULL;
     }
-    p->idle = c->data;
-    p->nidle--;
-    p->up->nidle--;
-    c->data = NULL;
-    c->listener = NULL;
+    c = e->c;
+    idle_remove(e);
     weir_timer_del(&c->read);
     c->idle = 0;
     return c;
@@ -231,16 +375,22 @@ void
 weir_upstream_keepalive_put(weir_peer_t *p, weir_conn_t *c,
     weir_msec_t idle_ms)
 {
-    if (idle_ms <= 0 || p->up->nidle >= (size_t) p->up->conf->keepalive) {
+    weir_upstream_t      *u = p->up;
+    weir_upstream_idle_t *e = u->idle_free;
+
+    if (idle_ms <= 0 || e == NULL) {
         weir_conn_close(c);
         return;
     }
-    c->idle = 1;
-    c->listener = p;          /* the owner while pooled */
-    c->data = p->idle;        /* the idle list link */
-    p->idle = c;
+    u->idle_free = e->next;
+    e->c = c;
+    e->peer = p;
+    e->next = p->idle;
+    p->idle = e;
     p->nidle++;
-    p->up->nidle++;
+    u->nidle++;
+    c->idle = 1;
+    c->data = e;
     c->read.handler = idle_handler;
     c->write.handler = idle_handler;
     c->log.action = "keeping upstream connection alive";

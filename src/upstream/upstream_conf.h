@@ -26,6 +26,19 @@ enum weir_balance {
 #define WEIR_RETRY_HTTP_500  0x20
 #define WEIR_RETRY_HTTP_429  0x40
 
+/* fail_on bits: what counts against a peer (passive health). */
+#define WEIR_FAIL_ON_ERROR     0x01   /* connect refused, reset, bad reply */
+#define WEIR_FAIL_ON_TIMEOUT   0x02   /* connect, header and read timeouts */
+#define WEIR_FAIL_ON_HTTP_500  0x04
+#define WEIR_FAIL_ON_HTTP_502  0x08
+#define WEIR_FAIL_ON_HTTP_503  0x10
+#define WEIR_FAIL_ON_HTTP_504  0x20
+#define WEIR_FAIL_ON_HTTP_5XX  0x40   /* any 5xx */
+
+/* Shared records (upstream/peer_state.h), set by the master. */
+struct weir_peer_state_s;
+struct weir_upstream_state_s;
+
 typedef struct weir_peer_conf_s {
     char                    text[64];   /* "127.0.0.1:3000" */
     struct sockaddr_storage addr;
@@ -33,8 +46,12 @@ typedef struct weir_peer_conf_s {
     int                     weight;       /* weight=N, default 1 */
     int                     max_fails;    /* max_fails=N, default upstream's */
     weir_msec_t             fail_timeout; /* fail_timeout=T */
+    int                     max_conns;    /* max_conns=N over all workers,
+                                             0 unlimited */
     unsigned                backup:1;
     unsigned                down:1;
+    struct weir_peer_state_s *state;    /* shared record (never NULL once
+                                           the worker set it up) */
 } weir_peer_conf_t;
 
 typedef struct weir_upstream_conf_s {
@@ -53,8 +70,20 @@ typedef struct weir_upstream_conf_s {
     unsigned           retry_on;          /* WEIR_RETRY_*: error timeout */
     int                retry_non_idempotent; /* off */
     int64_t            retry_budget;      /* percent of active requests: 20 */
+    int64_t            retry_budget_min;  /* concurrent retries always
+                                             allowed: 3 */
+    weir_msec_t        retry_backoff;     /* base of the jittered backoff
+                                             between tries: 0 (none) */
+    weir_msec_t        proxy_timeout;     /* one deadline over all tries;
+                                             0 none */
     int64_t            max_fails;         /* 3 */
     weir_msec_t        fail_timeout;      /* 10s */
+    unsigned           fail_on;           /* WEIR_FAIL_ON_*: error timeout */
+    weir_msec_t        max_cooldown;      /* cap of the breaker cooldown:
+                                             300s */
+    int64_t            queue;             /* requests waiting for a peer
+                                             under max_conns, per worker */
+    weir_msec_t        queue_timeout;     /* 10s */
     char              *health_check;      /* path, NULL = off */
     weir_msec_t        health_interval;   /* 5s */
     weir_msec_t        health_timeout;    /* 2s */
@@ -64,6 +93,7 @@ typedef struct weir_upstream_conf_s {
     int64_t            panic_threshold;   /* percent: 50 */
     const char        *file;
     int                line;
+    struct weir_upstream_state_s *state; /* shared record, or NULL */
 } weir_upstream_conf_t;
 
 #endif /* WEIR_UPSTREAM_CONF_H */

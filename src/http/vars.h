@@ -1,0 +1,23 @@
+/*
+ * Request variables outside the access log: "$remote_addr$request_uri"
+ * style templates evaluated against a request, for keys (balance = hash
+ * today; cache keys and limits next). Known names: remote_addr, host
+ * (lower-cased, without the port), request_uri, uri, args,
+ * request_method, server_name, http_NAME (a request header, '_' for '-'),
+ * cookie_NAME and arg_NAME. Text outside variables is copied as is.
+ */
+#ifndef WEIR_HTTP_VARS_H
+#define WEIR_HTTP_VARS_H
+
+#include <stddef.h>
+#include "http/request.h"
+
+/* Write the value of `tmpl` for r into buf (cap bytes, NUL-terminated,
+ * cut at cap - 1): the length written. An absent value is empty. */
+size_t weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
+    size_t cap);
+
+/* Is "$name..." at `name` (without '$', `len` bytes) a known variable? */
+int weir_http_vars_known(const char *name, size_t len);
+
+#endif /* WEIR_HTTP_VARS_H */
