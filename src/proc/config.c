@@ -143,6 +143,7 @@ weir_config_load(const char *path, const char *prefix,
         weir_pool_destroy(pool);
         return NULL;
     }
+    weir_config_warn(&ld);
     return cf;
 }
 
