@@ -2,14 +2,20 @@
 # Warnings about a file that loads: a route that an earlier route of the
 # same server covers can never match; `weir -t` says so on stderr and a
 # reload in the error log, naming both routes by file:line, and keeps
-# quiet for a good order and for regexes it cannot judge. The README's
-# configuration snippets, pasted in the order shown, do not fall into the
-# shadowing trap.
+# quiet for a good order and for regexes it cannot judge. A missing
+# mime.types is reported once by the loader (not by every worker), and
+# only when some route has `root`. The README's configuration snippets,
+# pasted in the order shown, do not fall into the shadowing trap.
 
 use strict;
 use warnings;
 use Test::More;
 use WeirTest;
+
+my $head = <<'INI';
+[server s]
+listen = 127.0.0.1:%%PORT0%%
+INI
 
 # --- shadowed routes -------------------------------------------------------------
 
@@ -103,5 +109,46 @@ is($r->{rc}, 0, 'README snippets, pasted in order: weir -t exit 0')
     or diag($r->{err});
 unlike($r->{err}, qr/never matches/,
     'README snippets, pasted in order: no route is shadowed') or diag($r->{err});
+
+# --- mime.types: once, and only with a root route -------------------------------
+
+my $m = WeirTest->new(main => { workers => 2 },
+    files => { 'html/a.txt' => "a\n" }, config => $head . <<'INI');
+[route site]
+match = /
+root = html
+INI
+unlink $m->path('conf/mime.types') or die "no mime.types to remove: $!";
+$r = $m->weir_ctl('-t');
+is($r->{rc}, 0, 'missing mime.types: -t still succeeds');
+my @mw = $r->{err} =~ /mime\.types.*application\/octet-stream/g;
+is(scalar @mw, 1, 'missing mime.types, a root route: -t warns once')
+    or diag($r->{err});
+$m->start(workers => 2);
+my $res = $m->http_get('/a.txt');
+is($res->status, 200, 'missing mime.types: files are served');
+is($res->header('Content-Type'), 'application/octet-stream',
+    '... as application/octet-stream');
+$m->stop;     # every worker has finished its start-up once it has exited
+my $logs = ($m->error_log // '') . ($m->read_file('logs/stderr.log') // '');
+@mw = $logs =~ /mime\.types[^\n]*application\/octet-stream/g;
+is(scalar @mw, 1, 'missing mime.types: one warning at start, not one per worker')
+    or diag($logs);
+
+my $n = WeirTest->new(main => { workers => 2 }, config => $head . <<'INI');
+[route hello]
+match = /
+return = 200 hello
+INI
+unlink $n->path('conf/mime.types') or die "no mime.types to remove: $!";
+$r = $n->weir_ctl('-t');
+unlike($r->{err}, qr/mime/, 'no root route: -t does not mention mime.types')
+    or diag($r->{err});
+$n->start(workers => 2);
+is($n->http_get('/')->body, 'hello', 'no root route: serves');
+$n->stop;
+$logs = ($n->error_log // '') . ($n->read_file('logs/stderr.log') // '');
+unlike($logs, qr/mime/, 'no root route: no mime.types warning at all')
+    or diag($logs);
 
 $t->done_testing;

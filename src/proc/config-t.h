@@ -3,7 +3,8 @@
  * else: config.c (sections, their constructors, the load entry point),
  * config_check.c (the merge and cross-reference pass, STYLE 14),
  * config_schema.c (the key rows, their setters and the dump) and
- * config_warn.c (warnings about a file that loaded). Private to
+ * config_warn.c (warnings about a file that loaded, and mime.types,
+ * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
  */
 #ifndef WEIR_PROC_CONFIG_T_H
@@ -52,8 +53,9 @@ extern const size_t           weir_config_ncmds;
 int weir_config_check(load_t *ld);
 
 /* After a load without errors: warn (error log, warn level) about legal
- * but suspicious settings, such as routes that can never match
- * (config_warn.c). Never fails the load. */
+ * but suspicious settings, such as routes that can never match, and load
+ * the mime.types table when a route has `root` (config_warn.c). Never
+ * fails the load. */
 void weir_config_warn(load_t *ld);
 
 /* [admin] without `listen`: set 127.0.0.1:9145 through the same setter a
