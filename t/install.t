@@ -3,7 +3,9 @@
 # the pages and the manual pages; run again over an installation whose
 # weir.ini and html/ pages the operator edited, it keeps them (installing
 # only what is missing, and saying which pages it kept) while
-# weir.ini.default is the shipped file.
+# weir.ini.default is the shipped file. The installed manual pages are
+# found by `man -M PREFIX/share/man`, and by man alone once PREFIX/sbin is
+# on PATH, as the README says.
 
 use strict;
 use warnings;
@@ -81,5 +83,26 @@ like($out, qr{keeping the installed \Q$html\E/index\.html},
 is(slurp("$html/404.html"), slurp("$src/html/404.html"),
     'again: the removed html/404.html is installed');
 is(slurp("$html/mine.html"), "mine\n", 'again: the operator\'s own page stays');
+
+# Reading the manual pages without a MANPATH entry.
+SKIP: {
+    # man-db (Debian's man prints "man 2.x"); not a minimised system's stub.
+    my $version = `man --version 2>/dev/null` // '';
+    skip 'no man-db man command', 3 unless $version =~ /^man \d/;
+    my $mandir = "$dest$mk{MANDIR}";
+    local $ENV{MANPATH};
+    delete $ENV{MANPATH};
+    my $w = `man -M '$mandir' -w weir 2>/dev/null`;
+    is($w, "$mandir/man8/weir.8\n", 'man -M PREFIX/share/man weir finds weir(8)');
+    $w = `man -M '$mandir' -w weir.ini 2>/dev/null`;
+    is($w, "$mandir/man5/weir.ini.5\n", '... and weir.ini(5)');
+    skip 'MANDIR is not PREFIX/share/man next to PREFIX/sbin', 1
+        unless $mk{MANDIR} eq "$mk{PREFIX}/share/man"
+            && dirname($mk{SBIN_PATH}) eq "$mk{PREFIX}/sbin";
+    local $ENV{PATH} = "$dest$mk{PREFIX}/sbin:$ENV{PATH}";
+    $w = `man -w weir 2>/dev/null`;
+    is($w, "$mandir/man8/weir.8\n",
+        'with PREFIX/sbin on PATH, man weir finds it without -M');
+}
 
 done_testing;
