@@ -328,6 +328,20 @@ like($line, qr{^127\.0\.0\.1 "GET /long HTTP/1\.1" 200 (?:up\d+=127\.0\.0\.1:$po
 $lt->stop;
 $lo->stop;
 
+# The same format split over lines with a trailing backslash joins back to
+# exactly the one-line value (weir -T prints the effective value).
+(my $split = $long) =~ s/ (?=up\d+=)/ \\\n             /g;
+cmp_ok(scalar(() = $split =~ /\\\n/g), '==', 10,
+    'the long format, split over 11 lines');
+my $conf_text = $lt->read_file("conf/weir.ini");
+$conf_text =~ s/^log_format = .*$/log_format = $split/m or die 'no log_format';
+$lt->write_config($conf_text);
+$lr = $lt->weir_ctl('-T');
+is($lr->{rc}, 0, 'long log_format on continuation lines: weir -T accepts it')
+    or diag($lr->{err});
+my ($dumped) = $lr->{out} =~ /^log_format = (.*)$/m;
+is($dumped, $long, '... and joins it to the one-line value');
+
 # --- off -----------------------------------------------------------------------------
 
 my $off = WeirTest->new(files => \%files, config => <<"INI" . $site);
