@@ -1,6 +1,9 @@
 #!/usr/bin/perl
 # The access log: the combined line and its fields, json, a custom format,
-# access_log = off, whole lines from several workers, flushed within 1 s.
+# access_log = off, whole lines from several workers, flushed within 1 s;
+# json types that stay the same on every line (static, proxied, retried,
+# error); a log_format longer than inih's 199 characters with the upstream
+# fields.
 
 use strict;
 use warnings;
@@ -10,6 +13,7 @@ use POSIX qw(strftime);
 use JSON::PP;
 use Time::Local qw(timegm);
 use WeirTest;
+use WeirOrigin;
 
 my %files = ('html/index.html' => "index\n", 'html/a.txt' => "0123456789");
 my $site = <<'INI';
@@ -155,6 +159,188 @@ $line = $c->wait_for_access_log(qr{/hello\?c=2}) // '';
 like($line, qr{^127\.0\.0\.1\|200\|/hello\?c=2\|-\|5\|}, 'custom format: an absent header is "-"')
     or diag($line);
 $c->stop;
+
+# --- json types: the same keys and types on every line ------------------------
+#
+# A static file, a proxied request, one retried after a refused connect
+# (the refused peer has weight=10 so it is tried first), and a 502 with
+# every peer refused. PORT2 and PORT3 have nothing listening.
+
+my $up = <<'INI';
+[http]
+access_log = logs/access.log
+log_format = json
+
+[upstream ok]
+server = 127.0.0.1:%%PORT1%%
+
+[upstream retried]
+server = 127.0.0.1:%%PORT2%% weight=10
+server = 127.0.0.1:%%PORT1%%
+retries = 1
+max_fails = 0
+
+[upstream down]
+server = 127.0.0.1:%%PORT3%%
+retries = 0
+max_fails = 0
+
+[server s]
+listen = 127.0.0.1:%%PORT0%%
+
+[route p]
+server = s
+match = /p/
+upstream = ok
+
+[route r]
+server = s
+match = /r/
+upstream = retried
+
+[route down]
+server = s
+match = /down/
+upstream = down
+
+[route site]
+server = s
+match = /
+root = html
+INI
+my $jt = WeirTest->new(main => { workers => 1 }, files => \%files,
+    config => $up);
+my $origin = WeirOrigin->new(port => $jt->port(1), handler => 'echo');
+$jt->start;
+my %want = (static => [ '/a.txt', 200 ], proxied => [ '/p/x', 200 ],
+    retried => [ '/r/x', 200 ], error => [ '/down/x', 502 ]);
+for my $k (sort keys %want) {
+    my $res = $jt->http_get("$want{$k}[0]?k=$k");
+    is($res->status, $want{$k}[1], "json types, $k: status $want{$k}[1]");
+}
+$dl = WeirTest::deadline(5);
+my %rec;
+while (1) {
+    %rec = ();
+    for my $l ($jt->access_log_lines) {
+        my $o = eval { JSON::PP->new->utf8->decode($l) } or next;
+        $rec{$1} = [ $o, $l ] if ($o->{request} // '') =~ /k=(\w+)/;
+    }
+    last if keys %rec >= 4 || time > $dl;
+    select(undef, undef, undef, 0.05);
+}
+is(scalar keys %rec, 4, 'json types: four lines, each valid JSON');
+
+# The type of a decoded value, from JSON::PP's view of the text.
+sub jtype {
+    my ($v) = @_;
+    return 'null' unless defined $v;
+    return 'array' if ref $v eq 'ARRAY';
+    my $flags = B::svref_2object(\$v)->FLAGS;
+    return ($flags & (B::SVp_IOK() | B::SVp_NOK())) && !($flags & B::SVp_POK())
+        ? 'number' : 'string';
+}
+use B ();
+
+my @numbers = qw(status body_bytes_sent request_time retries);
+my @up_numbers = qw(upstream_status upstream_connect_time upstream_response_time);
+my @strings = qw(time remote_addr request request_id);
+my %keys;
+for my $k (sort keys %rec) {
+    my ($o, $l) = @{ $rec{$k} };
+    $keys{ join ',', sort keys %$o } = 1;
+    for my $f (@numbers, @strings) {
+        is(jtype($o->{$f}), (grep { $_ eq $f } @numbers) ? 'number' : 'string',
+            "json types, $k: $f") or diag($l);
+    }
+    is(jtype($o->{http_referer}), 'null', "json types, $k: an absent header is null");
+    is(jtype($o->{cache_status}), 'null', "json types, $k: cache_status null (no cache)");
+    unlike($l, qr/"-"/, "json types, $k: no \"-\" placeholders") or diag($l);
+}
+is(scalar keys %keys, 1, 'json types: every line has the same set of keys')
+    or diag(join "\n", keys %keys);
+
+my $st = $rec{static}[0] // {};
+is(jtype($st->{$_}), 'null', "json types, static: $_ is null")
+    for qw(upstream_addr upstream_addrs error_code), @up_numbers;
+is($st->{status}, 200, 'json types, static: status 200');
+is($st->{retries}, 0, 'json types, static: retries 0');
+
+my ($op1, $p2, $p3) = ($jt->port(1), $jt->port(2), $jt->port(3));
+my $px = $rec{proxied}[0] // {};
+is($px->{upstream_status}, 200, 'json types, proxied: upstream_status 200');
+is(jtype($px->{upstream_status}), 'number', 'json types, proxied: ... a number');
+is(jtype($px->{$_}), 'number', "json types, proxied: $_ is a number")
+    for qw(upstream_connect_time upstream_response_time);
+is($px->{upstream_addr}, "127.0.0.1:$op1", 'json types, proxied: upstream_addr');
+is_deeply($px->{upstream_addrs}, [ "127.0.0.1:$op1" ],
+    'json types, proxied: upstream_addrs, one peer');
+
+my $rt = $rec{retried}[0] // {};
+is($rt->{retries}, 1, 'json types, retried: retries 1');
+is($rt->{upstream_status}, 200, 'json types, retried: the last try\'s status');
+is($rt->{upstream_addr}, "127.0.0.1:$op1",
+    'json types, retried: upstream_addr is the last peer');
+is_deeply($rt->{upstream_addrs}, [ "127.0.0.1:$p2", "127.0.0.1:$op1" ],
+    'json types, retried: upstream_addrs lists every try in order');
+
+my $er = $rec{error}[0] // {};
+is($er->{status}, 502, 'json types, error: status 502');
+is(jtype($er->{upstream_status}), 'null', 'json types, error: no upstream status');
+is(jtype($er->{error_code}), 'string', 'json types, error: error_code is a string');
+is_deeply($er->{upstream_addrs}, [ "127.0.0.1:$p3" ],
+    'json types, error: the refused peer is in upstream_addrs');
+$jt->stop;
+$origin->stop;
+
+# --- a long log_format (longer than inih's 199 characters) --------------------
+
+my $long = join ' ', '$remote_addr', '"$request"', '$status',
+    map({ "up$_=\$upstream_addr/\$upstream_status/\$upstream_response_time" } 1 .. 10),
+    'end=$request_id';
+cmp_ok(length $long, '>', 600, 'the long format is over 600 characters');
+my $lt = WeirTest->new(main => { workers => 1 }, files => \%files,
+    config => <<"INI");
+[http]
+access_log = logs/access.log
+log_format = $long
+
+[upstream ok]
+server = 127.0.0.1:%%PORT1%%
+
+[server s]
+listen = 127.0.0.1:%%PORT0%%
+
+[route p]
+server = s
+match = /
+upstream = ok
+INI
+my $lo = WeirOrigin->new(port => $lt->port(1), handler => 'echo');
+my $lr = $lt->weir_ctl('-t');
+is($lr->{rc}, 0, 'long log_format: weir -t accepts it') or diag($lr->{err});
+$lt->start;
+$lt->http_get('/long', 'X-Request-Id' => 'long-format-id');
+$line = $lt->wait_for_access_log(qr/long-format-id/) // '';
+my $po = $lt->port(1);
+like($line, qr{^127\.0\.0\.1 "GET /long HTTP/1\.1" 200 (?:up\d+=127\.0\.0\.1:$po/200/\d+\.\d{3} ){10}end=long-format-id$},
+    'long log_format: every upstream field on the line') or diag($line);
+$lt->stop;
+$lo->stop;
+
+# The same format split over lines with a trailing backslash joins back to
+# exactly the one-line value (weir -T prints the effective value).
+(my $split = $long) =~ s/ (?=up\d+=)/ \\\n             /g;
+cmp_ok(scalar(() = $split =~ /\\\n/g), '==', 10,
+    'the long format, split over 11 lines');
+my $conf_text = $lt->read_file("conf/weir.ini");
+$conf_text =~ s/^log_format = .*$/log_format = $split/m or die 'no log_format';
+$lt->write_config($conf_text);
+$lr = $lt->weir_ctl('-T');
+is($lr->{rc}, 0, 'long log_format on continuation lines: weir -T accepts it')
+    or diag($lr->{err});
+my ($dumped) = $lr->{out} =~ /^log_format = (.*)$/m;
+is($dumped, $long, '... and joins it to the one-line value');
 
 # --- off -----------------------------------------------------------------------------
 

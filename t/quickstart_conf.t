@@ -5,10 +5,14 @@
 # the index page comes through the proxy, /ping answers pong, the origin's
 # 404 page passes through, the access log names the peer, and when the
 # origin is unreachable the client gets the shipped 50x page with a 502.
+# `contrib/quickstart setup` (what `run` does to its prefix) copies the
+# file once and never overwrites an edited copy, saying so when the
+# tree's file changed since.
 
 use strict;
 use warnings;
 use Test::More;
+use File::Temp ();
 use Time::HiRes qw(time);
 use WeirTest;
 
@@ -131,5 +135,57 @@ ok($t->wait_for_log(
 
 $r = $t->http_get('/ping');
 is($r->body, 'pong', '/ping still answers with the origin down');
+
+# --- contrib/quickstart setup: an edited runtime copy is kept ---------------
+
+# `contrib/quickstart run` prepares its prefix with the same function as
+# `setup`, which neither builds nor starts anything.
+my $qs = "$src/contrib/quickstart";
+my $run = File::Temp::tempdir('weir-qs-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+    . '/run';
+sub quickstart_setup {
+    local $ENV{WEIR_RUN_DIR} = $run;
+    open my $ph, '-|', $qs, 'setup' or die "$qs: $!";
+    my $out = do { local $/; <$ph> } // '';
+    close $ph;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $out) = quickstart_setup();
+is($rc, 0, 'quickstart setup: exit 0');
+is(slurp("$run/conf/weir.ini"), $orig,
+    'quickstart setup: conf/weir.ini copied into the prefix');
+ok(-l "$run/html" && -f "$run/html/index.html",
+    '... html/ linked to the tree\'s');
+ok(-d "$run/logs", '... logs/ made');
+unlike($out, qr/keeping/, '... with nothing to keep');
+
+my $edited = $orig . "; my edit\n";
+sub write_run_conf {
+    open my $fh, '>:raw', "$run/conf/weir.ini" or die $!;
+    print $fh $edited;
+    close $fh or die $!;
+}
+write_run_conf();
+($rc, $out) = quickstart_setup();
+is(slurp("$run/conf/weir.ini"), $edited,
+    'quickstart setup again: the edited copy is kept');
+unlike($out, qr/keeping/, '... silently, when the tree\'s file is older');
+
+# The tree's file changed after the copy was made (as after a git pull):
+# the copy is still kept, and stdout says so and how to take the new one.
+utime(946684800, 946684800, "$run/conf/weir.ini") or die $!;
+($rc, $out) = quickstart_setup();
+is($rc, 0, 'quickstart setup, tree newer: exit 0');
+is(slurp("$run/conf/weir.ini"), $edited,
+    'quickstart setup, tree newer: the edited copy is not overwritten');
+like($out, qr{keeping \S*conf/weir\.ini: conf/weir\.ini changed in the tree.*diff -u .*rm \S*conf/weir\.ini}s,
+    '... and stdout says it kept it, how to compare and how to start over')
+    or diag($out);
+
+unlink "$run/conf/weir.ini" or die $!;
+quickstart_setup();
+is(slurp("$run/conf/weir.ini"), $orig,
+    'quickstart setup after rm: a fresh copy of the shipped file');
 
 $t->done_testing;

@@ -25,7 +25,10 @@ static char *conf_reader(char *str, int num, void *stream);
 static void conf_emit(weir_conf_t *cf, const char *file, int line,
     const char *section, const char *key, const char *fmt, va_list ap);
 static int read_line(weir_conf_t *cf, size_t *len);
+static char *skip_blanks(char *p);
 static char *strip_comment(char *p);
+static int logical_append(weir_conf_t *cf, const char *p, size_t n);
+static int read_logical(weir_conf_t *cf);
 static void section_begin(weir_conf_t *cf, char *p);
 static int valid_name(const char *s);
 static int conf_handler(void *user, const char *section, const char *name,
@@ -65,12 +68,17 @@ weir_conf_parse(weir_conf_t *cf, FILE *fp)
 
     cf->fp = fp;
     cf->line = 0;
+    cf->phys = 0;
     /* inih's own verdict is ignored: the reader hands it only lines it
      * has already checked, and reports everything else itself. */
     (void) ini_parse_stream(conf_reader, cf, conf_handler, cf);
     free(cf->buf);
     cf->buf = NULL;
     cf->bufcap = 0;
+    free(cf->lbuf);
+    cf->lbuf = NULL;
+    cf->lcap = cf->llen = 0;
+    cf->lkey = cf->lvalue = NULL;
     cf->fp = NULL;
     cf->key = NULL;
     cf->line = 0;
@@ -126,7 +134,9 @@ weir_conf_error_at(weir_conf_t *cf, const char *file, int line,
     va_end(ap);
 }
 
-/* Read one physical line into cf->buf without its end of line. */
+/* Read one physical line into cf->buf without its end of line, and
+ * reject what no logical line may hold (over-long, NUL). Returns WEIR_OK,
+ * WEIR_DECLINED (reported, cf->line set to it) or WEIR_DONE at the end. */
 static int
 read_line(weir_conf_t *cf, size_t *len)
 {
@@ -140,27 +150,49 @@ read_line(weir_conf_t *cf, size_t *len)
         }
         return WEIR_DONE;
     }
-    cf->line++;
+    cf->phys++;
     while (n > 0 && (cf->buf[n - 1] == '\n' || cf->buf[n - 1] == '\r')) {
         n--;
     }
     cf->buf[n] = '\0';
-    if (cf->line == 1 && n >= 3 && memcmp(cf->buf, "\xEF\xBB\xBF", 3) == 0) {
+    if (cf->phys == 1 && n >= 3 && memcmp(cf->buf, "\xEF\xBB\xBF", 3) == 0) {
         memmove(cf->buf, cf->buf + 3, (size_t) n - 2);
         n -= 3;
     }
     *len = (size_t) n;
+    if (*len > WEIR_CONF_LINE_MAX) {
+        cf->line = cf->phys;
+        weir_conf_error(cf, "line too long (max %d characters)",
+                        WEIR_CONF_LINE_MAX);
+        return WEIR_DECLINED;
+    }
+    if (strlen(cf->buf) != *len) {
+        cf->line = cf->phys;
+        weir_conf_error(cf, "NUL character in line");
+        return WEIR_DECLINED;
+    }
     return WEIR_OK;
 }
 
-/* Cut an inline comment: a ';' preceded by a blank. Then trim the end. */
+static char *
+skip_blanks(char *p)
+{
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return p;
+}
+
+/* Cut an inline comment: a ';' or '#' preceded by a blank (so that
+ * "^/a#b" or "https://x/#top" keep theirs). Then trim the end. p does not
+ * start with a comment character: such lines never get here. */
 static char *
 strip_comment(char *p)
 {
     char *q, *end;
 
     for (q = p + 1; *q; q++) {
-        if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t')) {
+        if ((*q == ';' || *q == '#') && (q[-1] == ' ' || q[-1] == '\t')) {
             *q = '\0';
             break;
         }
@@ -172,38 +204,118 @@ strip_comment(char *p)
     return p;
 }
 
+/* Append n bytes to the logical line, which is cf->lbuf. */
+static int
+logical_append(weir_conf_t *cf, const char *p, size_t n)
+{
+    char   *nb;
+    size_t  cap;
+
+    if (cf->llen + n > WEIR_CONF_LINE_MAX) {
+        weir_conf_error(cf, "line too long (max %d characters, continuation "
+                        "lines included)", WEIR_CONF_LINE_MAX);
+        return WEIR_ERROR;
+    }
+    if (cf->llen + n + 1 > cf->lcap) {
+        cap = cf->lcap ? cf->lcap : 256;
+        while (cap < cf->llen + n + 1) {
+            cap *= 2;
+        }
+        nb = realloc(cf->lbuf, cap);
+        if (nb == NULL) {
+            weir_conf_error(cf, "out of memory");
+            return WEIR_ERROR;
+        }
+        cf->lbuf = nb;
+        cf->lcap = cap;
+    }
+    memcpy(cf->lbuf + cf->llen, p, n);
+    cf->llen += n;
+    cf->lbuf[cf->llen] = '\0';
+    return WEIR_OK;
+}
+
 /*
- * The inih reader: called once per line, like fgets. It counts lines,
- * rejects over-long ones, handles comments and section headers itself
- * (inih would not tell the handler about an empty section, nor give it a
- * line number), and passes on only well-formed "key = value" lines; every
- * other line reaches inih as an empty one.
+ * Read one logical line into cf->lbuf: a line that is neither blank nor a
+ * comment, its inline comment cut, joined with the following lines while
+ * it ends in a backslash (the backslash goes, the blanks before it stay,
+ * the next line's leading blanks go; comment lines in between are
+ * skipped; a blank line or the end of the file ends the value). cf->line
+ * is the first line, which every error about the value names.
+ * Returns WEIR_OK, WEIR_DECLINED (nothing to parse) or WEIR_DONE.
+ */
+static int
+read_logical(weir_conf_t *cf)
+{
+    size_t len;
+    char  *p;
+    int    rc, more;
+
+    cf->llen = 0;
+    do {
+        rc = read_line(cf, &len);
+        if (rc != WEIR_OK) {
+            return rc;
+        }
+        p = skip_blanks(cf->buf);
+    } while (*p == '\0' || *p == ';' || *p == '#');
+    cf->line = cf->phys;
+
+    for (;;) {
+        p = strip_comment(p);
+        len = strlen(p);
+        more = len > 0 && p[len - 1] == '\\';
+        if (logical_append(cf, p, len - (size_t) more) != WEIR_OK) {
+            return WEIR_DECLINED;
+        }
+        if (!more) {
+            return WEIR_OK;
+        }
+        do {
+            rc = read_line(cf, &len);
+            if (rc == WEIR_DONE) {
+                return WEIR_OK;
+            }
+            if (rc != WEIR_OK) {
+                return WEIR_DECLINED;     /* reported at that line */
+            }
+            p = skip_blanks(cf->buf);
+        } while (*p == ';' || *p == '#');
+        if (*p == '\0') {
+            return WEIR_OK;
+        }
+    }
+}
+
+/*
+ * The inih reader: called once per line, like fgets. It reads a logical
+ * line itself (see read_logical), handles section headers (inih would not
+ * tell the handler about an empty section, nor give it a line number) and
+ * checks "key = value" lines. inih's line buffer is INI_MAX_LINE (200)
+ * bytes in the packaged library, fixed at its build, so a long value
+ * cannot pass through it: the reader keeps the key and the value in
+ * cf->lkey / cf->lvalue and hands inih a short stand-in pair, on which
+ * inih calls the handler. Every other line reaches inih as an empty one.
  */
 static char *
 conf_reader(char *str, int num, void *stream)
 {
     weir_conf_t *cf = stream;
-    size_t       len;
-    char        *p, *eq, *colon;
+    char        *p, *eq, *colon, *end;
+    int          rc;
 
-    if (read_line(cf, &len) != WEIR_OK) {
-        return NULL;
-    }
     str[0] = '\0';
     cf->key = NULL;
-    if (len > (size_t) num - 1) {
-        weir_conf_error(cf, "line too long (max %d characters)", num - 1);
+    cf->lkey = NULL;
+    cf->lvalue = NULL;
+    rc = read_logical(cf);
+    if (rc == WEIR_DONE) {
+        return NULL;
+    }
+    if (rc != WEIR_OK) {
         return str;
     }
-    if (strlen(cf->buf) != len) {
-        weir_conf_error(cf, "NUL character in line");
-        return str;
-    }
-    for (p = cf->buf; *p == ' ' || *p == '\t'; p++) { /* void */ }
-    if (*p == '\0' || *p == ';' || *p == '#') {
-        return str;
-    }
-    p = strip_comment(p);
+    p = cf->lbuf;
     if (*p == '[') {
         section_begin(cf, p);
         return str;
@@ -222,10 +334,16 @@ conf_reader(char *str, int num, void *stream)
         weir_conf_error(cf, "\"%s\" outside of any section", p);
         return str;
     }
-    if (cf->skip) {
+    if (cf->skip || num < 4) {
         return str;            /* the section was rejected already */
     }
-    memcpy(str, p, strlen(p) + 1);
+    for (end = eq; end > p && (end[-1] == ' ' || end[-1] == '\t'); end--) {
+        /* void */
+    }
+    *end = '\0';
+    cf->lkey = p;
+    cf->lvalue = skip_blanks(eq + 1);
+    memcpy(str, "k=v", 4);
     return str;
 }
 
@@ -343,20 +461,24 @@ find_cmd(weir_conf_t *cf, int section, const char *key, size_t *index)
     return NULL;
 }
 
-/* The inih handler: the section argument is ignored (the reader tracks
- * sections); it returns 1 so that inih never counts an error of its own. */
+/* The inih handler: its arguments are the reader's stand-in, the real
+ * key and value are cf->lkey / cf->lvalue (the reader tracks sections
+ * too); it returns 1 so that inih never counts an error of its own. */
 static int
-conf_handler(void *user, const char *section, const char *name,
-    const char *value)
+conf_handler(void *user, const char *section, const char *stand_in_name,
+    const char *stand_in_value)
 {
     weir_conf_t           *cf = user;
     weir_conf_inst_t      *in = cf->cur;
     const weir_conf_cmd_t *cmd;
+    const char            *name = cf->lkey, *value = cf->lvalue;
     size_t                 idx;
     char                  *copy;
 
     (void) section;
-    if (in == NULL) {
+    (void) stand_in_name;
+    (void) stand_in_value;
+    if (in == NULL || name == NULL) {
         return 1;
     }
     cf->key = name;

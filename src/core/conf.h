@@ -7,12 +7,20 @@
  * the parse.
  *
  * Syntax decisions (documented for weir.ini(5)):
- * - A line holds at most `ini_max_line - 1` (199) characters; a longer one
- *   is an error "line too long (max 199 characters)".
+ * - A line holds at most WEIR_CONF_LINE_MAX characters, and so does a
+ *   value joined from continuation lines; more is an error "line too long
+ *   (max 8192 characters)". inih's own limit (INI_MAX_LINE, 200 bytes in
+ *   the packaged library) does not apply: the reader keeps the line.
  * - Comments: a line whose first non-blank character is ';' or '#'; and an
- *   inline comment that starts at a ';' preceded by a space or a tab. A ';'
- *   glued to the text before it is data (`match = ~ ^/a;b` keeps the ';').
- * - Leading blanks are ignored: there are no continuation lines.
+ *   inline comment that starts at a ';' or '#' preceded by a space or a
+ *   tab. One glued to the text before it is data (`match = ~ ^/a;b` and
+ *   `return = 301 https://x/#top` keep theirs).
+ * - Continuation: a line whose last character (comment cut, trailing
+ *   blanks trimmed) is '\' continues on the next line: the backslash goes,
+ *   blanks before it stay, the next line's leading blanks go. Comment lines
+ *   in between are skipped; a blank line or the end of the file ends the
+ *   value. Errors name the first line. Otherwise leading blanks are
+ *   ignored (indenting is free).
  * - Values are taken literally after trimming blanks: quotes are not
  *   removed.
  */
@@ -28,6 +36,11 @@
 #define WEIR_CONF_MULTI   0x01  /* the key may repeat and accumulates */
 
 #define WEIR_CONF_NOMAX   INT64_MAX
+
+/* The longest line, or value joined from continuation lines, in
+ * characters: room for a log_format with every variable, while a file
+ * that is not an INI file (a binary, say) still fails fast. */
+#define WEIR_CONF_LINE_MAX 8192
 
 enum weir_conf_type {
     WEIR_CONF_INT = 0,   /* int64_t, decimal, min..max */
@@ -91,7 +104,8 @@ struct weir_conf_s {
     weir_pool_t                *pool;
     const char                 *file;     /* as shown in messages */
     const char                 *prefix;   /* for relative paths, no '/' */
-    int                         line;     /* line being parsed */
+    int                         line;     /* first line of the one parsed */
+    int                         phys;     /* physical lines read so far */
     const weir_conf_section_t  *sections;
     size_t                      nsections;
     const weir_conf_cmd_t      *cmds;
@@ -106,8 +120,13 @@ struct weir_conf_s {
     int                         skip;     /* inside a rejected section */
     const char                 *key;      /* key being set */
     FILE                       *fp;
-    char                       *buf;
+    char                       *buf;      /* the physical line */
     size_t                      bufcap;
+    char                       *lbuf;     /* the logical line */
+    size_t                      llen;
+    size_t                      lcap;
+    char                       *lkey;     /* in lbuf, for the handler */
+    char                       *lvalue;
 };
 
 /* Prepare cf; nothing is allocated until weir_conf_parse. */

@@ -11,7 +11,6 @@
 
 #define LOG_BUF_SIZE   65536
 #define LOG_LINE_MAX   8192
-#define MAX_SEGMENTS   64
 
 enum var_id {
     V_LITERAL = 0, V_REMOTE_ADDR, V_TIME_LOCAL, V_TIME_ISO8601, V_REQUEST,
@@ -57,9 +56,17 @@ typedef struct segment_s {
     size_t      len;
 } segment_t;
 
+/* A line being built: appends that do not fit are refused, never cut
+ * through the end (STYLE 28). */
+typedef struct line_s {
+    char   *p;
+    size_t  n;
+    size_t  cap;
+} line_t;
+
 static weir_log_file_t *log_file;
 static int              format;
-static segment_t        segs[MAX_SEGMENTS];
+static segment_t       *segs;       /* the compiled format, malloc'ed */
 static size_t           nsegs;
 static char            *buf;
 static size_t           buf_len;
@@ -70,19 +77,56 @@ static int var_lookup(const char *name, size_t len, segment_t *seg);
 static weir_str_t var_value(weir_request_t *r, const segment_t *s,
     char *scratch, size_t cap);
 static size_t put_escaped(char *p, size_t cap, weir_str_t v, int json);
+static int line_put(line_t *l, const char *data, size_t len);
+static void write_text(weir_request_t *r, line_t *l);
+static void write_json(weir_request_t *r, line_t *l);
+static void json_value(line_t *l, weir_str_t v, int type, size_t reserve);
 static void flush_handler(weir_event_t *ev);
 
 static const char combined[] =
     "$remote_addr - $remote_user [$time_local] \"$request\" $status "
     "$body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
 
-/* The json format: a fixed set of keys, in this order. */
-static const char *const json_keys[] = {
-    "time", "remote_addr", "request", "status", "body_bytes_sent",
-    "request_time", "request_id", "host", "http_referer", "http_user_agent",
-    "upstream_addr", "upstream_status", "upstream_connect_time",
-    "upstream_response_time", "cache_status", "retries", "error_code"
+/*
+ * The json format: the same keys on every line, in this order, each with
+ * one JSON type so that log pipelines can rely on it (weir.ini(5), LOGS):
+ * a number, a string, or for upstream_addrs an array of strings; null
+ * when the value does not apply (no upstream, no such header...). After
+ * retries $upstream_addr is "a:1, b:2": json has the last peer in
+ * upstream_addr (the one upstream_status is from) and all in order in
+ * upstream_addrs.
+ */
+enum json_type { J_STR = 0, J_NUM, J_ADDRS, J_LAST };
+
+static const struct {
+    const char *key;
+    const char *var;        /* the variable giving its value */
+    int         type;
+} json_fields[] = {
+    { "time", "time_iso8601", J_STR },
+    { "remote_addr", "remote_addr", J_STR },
+    { "request", "request", J_STR },
+    { "status", "status", J_NUM },
+    { "body_bytes_sent", "body_bytes_sent", J_NUM },
+    { "request_time", "request_time", J_NUM },
+    { "request_id", "request_id", J_STR },
+    { "host", "host", J_STR },
+    { "http_referer", "http_referer", J_STR },
+    { "http_user_agent", "http_user_agent", J_STR },
+    { "upstream_addr", "upstream_addr", J_LAST },     /* the last try */
+    { "upstream_addrs", "upstream_addr", J_ADDRS },   /* every try */
+    { "upstream_status", "upstream_status", J_NUM },  /* the last try */
+    { "upstream_connect_time", "upstream_connect_time", J_NUM },
+    { "upstream_response_time", "upstream_response_time", J_NUM },
+    { "cache_status", "cache_status", J_STR },
+    { "retries", "retries", J_NUM },
+    { "error_code", "error_code", J_STR }
 };
+
+/* Room kept for each json field still to come, so that a long value is
+ * cut rather than the line: `,"upstream_response_time":null` and the
+ * closing brace fit in it. */
+#define JSON_FIELD_ROOM  48
 
 int
 weir_access_log_var_known(const char *name, size_t len)
@@ -118,14 +162,27 @@ var_lookup(const char *name, size_t len, segment_t *seg)
     return WEIR_ERROR;
 }
 
+/* Compile fmt into segs: sized for the format (a variable and the literal
+ * after it per '$', plus a leading literal), so a long log_format that
+ * `weir -t` accepted never fails here for want of room. */
 static int
 compile(const char *fmt)
 {
     const char *p = fmt, *start;
+    size_t      max = 1;
 
+    for (p = fmt; (p = strchr(p, '$')) != NULL; p++) {
+        max += 2;
+    }
+    free(segs);
+    segs = calloc(max, sizeof(*segs));
+    if (segs == NULL) {
+        return WEIR_ERROR;
+    }
+    p = fmt;
     nsegs = 0;
     while (*p) {
-        if (nsegs == MAX_SEGMENTS) {
+        if (nsegs == max) {
             return WEIR_ERROR;
         }
         if (*p == '$') {
@@ -164,9 +221,14 @@ weir_access_log_init(const weir_http_conf_t *conf, weir_log_file_t *file)
     }
     format = conf->log_format;
     if (format == WEIR_LOG_FORMAT_JSON) {
-        nsegs = weir_nelems(json_keys);
+        nsegs = weir_nelems(json_fields);
+        segs = calloc(nsegs, sizeof(*segs));
+        if (segs == NULL) {
+            return WEIR_ERROR;
+        }
         for (i = 0; i < nsegs; i++) {
-            var_lookup(json_keys[i], strlen(json_keys[i]), &segs[i]);
+            (void) var_lookup(json_fields[i].var, strlen(json_fields[i].var),
+                              &segs[i]);
         }
     } else if (compile(format == WEIR_LOG_FORMAT_CUSTOM
                            ? conf->log_format_string : combined) != WEIR_OK) {
@@ -183,10 +245,12 @@ weir_access_log_init(const weir_http_conf_t *conf, weir_log_file_t *file)
     return WEIR_OK;
 }
 
+/* The value of one variable; data NULL when it does not apply (the text
+ * formats print "-", json null). */
 static weir_str_t
 var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
 {
-    weir_str_t                v = { 1, "-" };
+    weir_str_t                v = { 0, NULL };
     const weir_http_header_t *h;
     int                       n = -1;
 
@@ -309,7 +373,7 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
         return v;
     }
     default:
-        return v;   /* upstream and cache variables: "-" until they exist */
+        return v;   /* cache variables: absent until the cache exists */
     }
     if (n > 0 && (size_t) n < cap) {
         v.data = scratch;
@@ -353,54 +417,142 @@ put_escaped(char *p, size_t cap, weir_str_t v, int json)
     return n;
 }
 
+static int
+line_put(line_t *l, const char *data, size_t len)
+{
+    if (len > l->cap - l->n) {
+        return WEIR_ERROR;
+    }
+    memcpy(l->p + l->n, data, len);
+    l->n += len;
+    return WEIR_OK;
+}
+
+static void
+write_text(weir_request_t *r, line_t *l)
+{
+    char       scratch[64];
+    size_t     i;
+    weir_str_t v;
+
+    for (i = 0; i < nsegs; i++) {
+        v = var_value(r, &segs[i], scratch, sizeof(scratch));
+        if (segs[i].id == V_LITERAL) {
+            (void) line_put(l, v.data, weir_min(v.len, l->cap - l->n));
+        } else if (v.data == NULL) {
+            (void) line_put(l, "-", 1);
+        } else {
+            l->n += put_escaped(l->p + l->n, l->cap - l->n, v, 0);
+        }
+    }
+}
+
+/* One json value: null, a number as weir printed it, a string, or the
+ * peers of "a:1, b:2" as an array. Strings are cut so that `reserve`
+ * bytes stay free for the fields after this one. */
+static void
+json_value(line_t *l, weir_str_t v, int type, size_t reserve)
+{
+    size_t     room, i, j;
+    weir_str_t one;
+
+    if (v.data == NULL) {
+        (void) line_put(l, "null", 4);
+        return;
+    }
+    if (type == J_NUM) {
+        (void) line_put(l, v.data, v.len);
+        return;
+    }
+    if (type == J_LAST) {
+        for (i = v.len; i > 1; i--) {
+            if (v.data[i - 2] == ',' && v.data[i - 1] == ' ') {
+                v.data += i;
+                v.len -= i;
+                break;
+            }
+        }
+        type = J_STR;
+    }
+    room = l->cap - l->n > reserve ? l->cap - l->n - reserve : 0;
+    if (type == J_STR) {
+        if (room < 2) {
+            (void) line_put(l, "null", 4);
+            return;
+        }
+        l->p[l->n++] = '"';
+        l->n += put_escaped(l->p + l->n, room - 2, v, 1);
+        l->p[l->n++] = '"';
+        return;
+    }
+    if (line_put(l, "[", 1) != WEIR_OK) {
+        return;
+    }
+    for (i = 0; i < v.len; i = j + 2) {
+        for (j = i; j < v.len && !(v.data[j] == ',' && j + 1 < v.len
+                                   && v.data[j + 1] == ' '); j++) {
+            /* void: up to the next ", " */
+        }
+        one.data = v.data + i;
+        one.len = j - i;
+        room = l->cap - l->n > reserve ? l->cap - l->n - reserve : 0;
+        if (room < one.len * 6 + 4) {
+            break;          /* a peer is never half written */
+        }
+        if (i) {
+            l->p[l->n++] = ',';
+        }
+        l->p[l->n++] = '"';
+        l->n += put_escaped(l->p + l->n, room - 3, one, 1);
+        l->p[l->n++] = '"';
+    }
+    (void) line_put(l, "]", 1);
+}
+
+static void
+write_json(weir_request_t *r, line_t *l)
+{
+    char       scratch[64], key[64];
+    size_t     i, nfields = weir_nelems(json_fields);
+    weir_str_t v;
+    int        k;
+
+    (void) line_put(l, "{", 1);
+    for (i = 0; i < nfields; i++) {
+        k = snprintf(key, sizeof(key), "%s\"%s\":", i ? "," : "",
+                     json_fields[i].key);
+        if (k < 0 || (size_t) k >= sizeof(key)
+            || line_put(l, key, (size_t) k) != WEIR_OK)
+        {
+            break;
+        }
+        v = var_value(r, &segs[i], scratch, sizeof(scratch));
+        json_value(l, v, json_fields[i].type,
+                   (nfields - i) * JSON_FIELD_ROOM);
+    }
+    (void) line_put(l, "}", 1);
+}
+
 void
 weir_access_log_write(weir_request_t *r)
 {
-    char       line[LOG_LINE_MAX], scratch[64];
-    size_t     n = 0, i, cap = sizeof(line) - 2;
-    weir_str_t v;
-    int        json = format == WEIR_LOG_FORMAT_JSON;
+    char   buf_line[LOG_LINE_MAX];
+    line_t l = { buf_line, 0, sizeof(buf_line) - 1 };   /* room for '\n' */
 
     if (log_file == NULL) {
         return;
     }
-    if (json) {
-        line[n++] = '{';
+    if (format == WEIR_LOG_FORMAT_JSON) {
+        write_json(r, &l);
+    } else {
+        write_text(r, &l);
     }
-    for (i = 0; i < nsegs && n < cap; i++) {
-        v = var_value(r, &segs[i], scratch, sizeof(scratch));
-        if (json) {
-            int numeric = segs[i].id == V_STATUS
-                          || segs[i].id == V_BODY_BYTES_SENT
-                          || segs[i].id == V_REQUEST_TIME
-                          || segs[i].id == V_RETRIES;
-            int k = snprintf(line + n, cap - n, "%s\"%s\":%s", i ? "," : "",
-                             json_keys[i], numeric ? "" : "\"");
-            if (k < 0 || (size_t) k >= cap - n) {
-                break;
-            }
-            n += (size_t) k;
-            n += put_escaped(line + n, cap - n, v, 1);
-            if (!numeric && n < cap) {
-                line[n++] = '"';
-            }
-        } else if (segs[i].id == V_LITERAL) {
-            size_t k = weir_min(v.len, cap - n);
-            memcpy(line + n, v.data, k);
-            n += k;
-        } else {
-            n += put_escaped(line + n, cap - n, v, 0);
-        }
-    }
-    if (json && n < cap) {
-        line[n++] = '}';
-    }
-    line[n++] = '\n';
-    if (buf_len + n > LOG_BUF_SIZE) {
+    l.p[l.n++] = '\n';
+    if (buf_len + l.n > LOG_BUF_SIZE) {
         weir_access_log_flush();
     }
-    memcpy(buf + buf_len, line, n);
-    buf_len += n;
+    memcpy(buf + buf_len, l.p, l.n);
+    buf_len += l.n;
     if (flush_ev.heap_slot == 0) {
         weir_timer_add(&flush_ev, 1000);
     }

@@ -127,6 +127,9 @@ typedef struct weir_http_conf_s {
     weir_error_page_t    *error_pages;
     size_t                nerror_pages;
     char                 *mime_types;    /* absolute path (conf/mime.types) */
+    /* The table read from mime_types by the loader, in the config arena;
+     * NULL when no route has `root` or the file did not load. */
+    const struct weir_mime_s *mime;
 
     weir_server_conf_t  **servers;
     size_t                nservers;

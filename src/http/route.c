@@ -3,6 +3,8 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "core/core.h"
@@ -14,6 +16,8 @@
 static int regex_compile(weir_route_conf_t *r, const char *pattern,
     int caseless, char *err, size_t errlen);
 static pcre2_match_data *match_data(void);
+static size_t regex_literal_prefix(const weir_route_conf_t *r);
+static int regex_caseless(const weir_route_conf_t *r);
 
 /*
  * Pointers into `value` are kept (r->match), so the caller passes a string
@@ -151,4 +155,86 @@ weir_route_find(const weir_server_conf_t *srv, const char *path, size_t len)
         }
     }
     return NULL;
+}
+
+/*
+ * How many characters of a regex route's pattern (from its second one)
+ * every path it matches starts with: "^/api/(v[0-9]+)/" gives 5, "/api/".
+ * Conservative, for weir_route_covers(): 0 unless the pattern starts with
+ * '^' and has no '|' anywhere (an alternation may escape the anchor);
+ * the literal run stops at the first character with a meaning in a
+ * pattern, and loses its last character when a quantifier that allows
+ * zero repeats follows ("^/apix?" gives "/api").
+ */
+static size_t
+regex_literal_prefix(const weir_route_conf_t *r)
+{
+    const char *p = r->match;
+
+    if (p[0] != '^' || strchr(p, '|') != NULL) {
+        return 0;
+    }
+    for (p++; *p && strchr("\\.[]()*+?{}^$", *p) == NULL; p++) {
+        /* void */
+    }
+    if (p > r->match + 1 && (*p == '?' || *p == '*' || *p == '{')) {
+        p--;
+    }
+    return (size_t) (p - r->match - 1);
+}
+
+/* Does the pattern of a regex route ignore case (~* or nothing)? */
+static int
+regex_caseless(const weir_route_conf_t *r)
+{
+    uint32_t opts = 0;
+
+    if (r->regex == NULL
+        || pcre2_pattern_info(r->regex, PCRE2_INFO_ARGOPTIONS, &opts) != 0)
+    {
+        return -1;
+    }
+    return (opts & PCRE2_CASELESS) != 0;
+}
+
+int
+weir_route_covers(const weir_route_conf_t *a, const weir_route_conf_t *b)
+{
+    size_t      n, i;
+    int         caseless;
+
+    switch (a->match_type) {
+    case WEIR_MATCH_PREFIX:
+        if (b->match_type != WEIR_MATCH_REGEX) {
+            return b->match_len >= a->match_len
+                   && memcmp(b->match, a->match, a->match_len) == 0;
+        }
+        caseless = regex_caseless(b);
+        if (caseless < 0) {
+            return 0;
+        }
+        for (i = 0; caseless && i < a->match_len; i++) {
+            if (isalpha((unsigned char) a->match[i])) {
+                return 0;   /* "/API" would pass ~* ^/api, not /api */
+            }
+        }
+        n = regex_literal_prefix(b);
+        return n >= a->match_len
+               && memcmp(b->match + 1, a->match, a->match_len) == 0;
+    case WEIR_MATCH_EXACT:
+        return b->match_type == WEIR_MATCH_EXACT
+               && strcmp(a->match, b->match) == 0;
+    case WEIR_MATCH_REGEX:
+        if (b->match_type == WEIR_MATCH_EXACT) {
+            /* one path: asking the regex is exact ("~ \.php$" before
+             * "= /index.php") */
+            return weir_route_matches(a, b->match, b->match_len);
+        }
+        return b->match_type == WEIR_MATCH_REGEX
+               && strcmp(a->match, b->match) == 0
+               && regex_caseless(a) == regex_caseless(b)
+               && regex_caseless(a) >= 0;
+    default:
+        return 0;
+    }
 }

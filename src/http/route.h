@@ -26,4 +26,14 @@ weir_route_conf_t *weir_route_find(const weir_server_conf_t *srv,
 int weir_route_matches(const weir_route_conf_t *r, const char *path,
     size_t len);
 
+/* Does route a, tried before b, match every path b matches, so that b
+ * never matches? 1 or 0. A prefix covers a longer prefix or an exact path
+ * it begins, and a regex whose pattern is "^literal..." with the literal
+ * beginning with the prefix; a regex covers the exact paths it matches
+ * and the same pattern; an exact path covers only the same exact path.
+ * Anything else about regexes is not judged (0): a yes is always right,
+ * a no may miss a case. Used by the config loader to warn about shadowed
+ * routes. */
+int weir_route_covers(const weir_route_conf_t *a, const weir_route_conf_t *b);
+
 #endif /* WEIR_HTTP_ROUTE_H */

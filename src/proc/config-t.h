@@ -1,8 +1,10 @@
 /*
  * What the three files of the configuration loader share, and nothing
  * else: config.c (sections, their constructors, the load entry point),
- * config_check.c (the merge and cross-reference pass, STYLE 14) and
- * config_schema.c (the key rows, their setters and the dump). Private to
+ * config_check.c (the merge and cross-reference pass, STYLE 14),
+ * config_schema.c (the key rows, their setters and the dump) and
+ * config_warn.c (warnings about a file that loaded, and mime.types,
+ * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
  */
 #ifndef WEIR_PROC_CONFIG_T_H
@@ -49,6 +51,12 @@ extern const size_t           weir_config_ncmds;
  * cross-references (config_check.c). Errors go through ld->conf; returns
  * WEIR_ERROR if there were any. */
 int weir_config_check(load_t *ld);
+
+/* After a load without errors: warn (error log, warn level) about legal
+ * but suspicious settings, such as routes that can never match, and load
+ * the mime.types table when a route has `root` (config_warn.c). Never
+ * fails the load. */
+void weir_config_warn(load_t *ld);
 
 /* [admin] without `listen`: set 127.0.0.1:9145 through the same setter a
  * written `listen` goes through (config_schema.c). */

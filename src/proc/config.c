@@ -27,7 +27,9 @@
  *   ("hostname resolution is not supported yet, use an IP address").
  * - mime_types defaults to mime.types next to the config file; a missing
  *   file is not a load error (static files then go out as
- *   application/octet-stream).
+ *   application/octet-stream). The loader reads it, and only when a
+ *   route has `root`, so a missing file is warned about once per load,
+ *   not by every worker (config_warn.c).
  * - [admin] without `listen` listens on 127.0.0.1:9145; `allow` defaults
  *   to 127.0.0.1/32 and ::1/128.
  * - A [cache] without `path` uses <prefix>/cache/<name>.
@@ -143,6 +145,7 @@ weir_config_load(const char *path, const char *prefix,
         weir_pool_destroy(pool);
         return NULL;
     }
+    weir_config_warn(&ld);
     return cf;
 }
 

@@ -20,7 +20,6 @@
 #include "event/conn.h"
 #include "event/loop.h"
 #include "http/access_log.h"
-#include "http/mime.h"
 #include "http/request.h"
 #include "upstream/proxy.h"
 #include "upstream/peer_state.h"
@@ -311,8 +310,6 @@ weir_worker_run(const weir_worker_args_t *args)
 {
     const weir_config_t *cf = args->cf;
     sigset_t             wait_mask;
-    weir_mime_t         *mime = NULL;
-    char                 err[512];
     weir_msec_t          deadline = 0;
 
     wa = args;
@@ -337,15 +334,8 @@ weir_worker_run(const weir_worker_args_t *args)
     max_conns = cf->main.worker_connections > 0 ? cf->main.worker_connections
                                                 : 10000;
 
-    if (cf->http.mime_types
-        && weir_mime_load(cf->http.mime_types, cf->pool, &mime, err,
-                          sizeof(err)) != WEIR_OK) {
-        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                       "%s; serving files as application/octet-stream", err);
-        mime = NULL;
-    }
     weir_http.conf = &cf->http;
-    weir_http.mime = mime;
+    weir_http.mime = cf->http.mime;     /* read by the loader (config_warn.c) */
     weir_http.prefix = cf->prefix;
     weir_http.quitting = 0;
     weir_http.proxy = weir_proxy_handle;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include "core/conf.h"
 #include "core/log.h"
 #include "core/units.h"
 #include "http/route.h"
@@ -513,7 +514,7 @@ START_TEST(syntax)
     weir_config_t       *cf;
     char                 text[1024], line[256];
 
-    /* inline comments need a blank before ';'; '#' only starts lines */
+    /* inline comments need a blank before ';' */
     cf = load("# hash comment\n  ; indented comment\n" BASE
               "[route x]   ; a section comment\n"
               "match = ~ ^/a;b\\.txt$   ; trailing\n"
@@ -523,18 +524,107 @@ START_TEST(syntax)
     ck_assert_str_eq(cf->http.routes[1]->return_text, "ok;fine");
     weir_config_free(cf);
 
-    /* exactly 199 characters is fine, 200 is not */
+    /* lines of 199 and 200 characters: inih's limit no longer applies */
     memset(line, 'x', sizeof(line));
     memcpy(line, "; ", 2);
-    line[199] = '\0';
+    line[200] = '\0';
     snprintf(text, sizeof(text), "%s\n%s", line, BASE);
     cf = load(text, &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     weir_config_free(cf);
-    line[199] = 'x';
-    line[200] = '\0';
-    snprintf(text, sizeof(text), BASE "%s\n", line);
-    ck_load_error(text, "weir.ini:8: line too long (max 199 characters)");
+}
+END_TEST
+
+/* '#' starts an inline comment exactly where ';' does: after a blank. */
+START_TEST(syntax_hash_comments)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+
+    cf = load(BASE "[route x]  # a section comment\n"
+              "match = ~ ^/a#b   # a regex with '#'\n"
+              "return = 301 https://example.com/#top\t# tab before\n"
+              "[route y]\n"
+              "match = = /y # note\n"
+              "return = 200 a#1;x # cut here\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_str_eq(cf->http.routes[1]->match, "^/a#b");
+    ck_assert_int_eq(cf->http.routes[1]->return_code, 301);
+    ck_assert_str_eq(cf->http.routes[1]->return_text,
+                     "https://example.com/#top");
+    ck_assert_str_eq(cf->http.routes[2]->match, "/y");
+    ck_assert_str_eq(cf->http.routes[2]->return_text, "a#1;x");
+    weir_config_free(cf);
+}
+END_TEST
+
+/* Long values: on one line, or continued with a trailing backslash. */
+START_TEST(syntax_long_values)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+    char                *text, *fmt, *p;
+    size_t               i;
+
+    /* a 600-character log_format on one line */
+    fmt = malloc(700);
+    text = malloc(2 * WEIR_CONF_LINE_MAX);
+    ck_assert(fmt && text);
+    p = fmt;
+    for (i = 0; p - fmt < 600; i++) {
+        p += sprintf(p, "%s$upstream_addr", i ? " " : "");
+    }
+    snprintf(text, 1024, "[http]\nlog_format = %s\n" BASE, fmt);
+    cf = load(text, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_str_eq(cf->http.log_format_string, fmt);
+    weir_config_free(cf);
+
+    /* continuation: blanks before '\' kept, leading blanks dropped,
+     * comment lines skipped, errors name the first line */
+    cf = load("[http]\n"
+              "log_format = $status \\\n"
+              "    $upstream_addr|\\   ; a comment after the backslash\n"
+              "; a comment line inside\n"
+              "\t$upstream_status\n"
+              "access_log = logs/a.log\n" BASE, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_str_eq(cf->http.log_format_string,
+                     "$status $upstream_addr|$upstream_status");
+    p = cf->http.access_log;
+    ck_assert_str_eq(p + strlen(p) - 10, "logs/a.log");
+    weir_config_free(cf);
+
+    ck_load_error("[http]\n"
+                  "log_format = $status \\\n"
+                  "   $nope\n" BASE,
+                  "weir.ini:2: [http] log_format: unknown variable");
+    ck_load_error("[http]\n"
+                  "log_format = $status \\\n"
+                  "   $status\n"
+                  "bogus = 1\n" BASE,
+                  "weir.ini:4: [http] bogus: unknown key");
+    /* a blank line ends the value */
+    ck_load_error("[http]\n"
+                  "log_format = $status \\\n"
+                  "\n"
+                  "   $status\n" BASE,
+                  "weir.ini:4: expected");
+
+    /* over-long: a physical line, and a joined value */
+    memset(text, 'x', WEIR_CONF_LINE_MAX + 100);
+    memcpy(text, "[main]\nuser = ", 14);
+    strcpy(text + WEIR_CONF_LINE_MAX + 100, "\n");
+    ck_load_error(text, "weir.ini:2: line too long (max 8192 characters");
+    p = text + sprintf(text, "[main]\nuser = \\\n");
+    for (i = 0; i < 100; i++) {
+        p += sprintf(p, "%0100d\\\n", 0);
+    }
+    strcpy(p, BASE);
+    ck_load_error(text, "weir.ini:2: line too long (max 8192 characters, "
+                  "continuation lines included)");
+    free(text);
+    free(fmt);
 }
 END_TEST
 
@@ -913,6 +1003,8 @@ conf_suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, cache_and_admin_defaults);
     tcase_add_test(tc, syntax);
+    tcase_add_test(tc, syntax_hash_comments);
+    tcase_add_test(tc, syntax_long_values);
     tcase_add_test(tc, errors_structure);
     tcase_add_test(tc, errors_values);
     tcase_add_test(tc, errors_addresses);

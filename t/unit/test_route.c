@@ -215,6 +215,75 @@ START_TEST(jit_compiled)
 }
 END_TEST
 
+/* Does the route of match a, tried first, cover the route of match b? */
+static int
+covers(const char *a, const char *b)
+{
+    const char *const m[2] = { a, b };
+    fixture_t         f;
+    int               rc;
+
+    build(&f, m, 2);
+    rc = weir_route_covers(f.ptrs[0], f.ptrs[1]);
+    teardown_routes(&f);
+    return rc;
+}
+
+START_TEST(covers_prefix)
+{
+    /* the README trap: a catch-all before a narrower route */
+    ck_assert_int_eq(covers("/", "/api/"), 1);
+    ck_assert_int_eq(covers("/api/", "/api/v1/"), 1);
+    ck_assert_int_eq(covers("/api/", "/api/"), 1);          /* duplicate */
+    ck_assert_int_eq(covers("/api", "= /api"), 1);
+    ck_assert_int_eq(covers("/api", "= /apix"), 1);
+    ck_assert_int_eq(covers("/api/", "= /api"), 0);
+    ck_assert_int_eq(covers("/api/v1/", "/api/"), 0);      /* narrower first */
+    ck_assert_int_eq(covers("/a/", "/b/"), 0);
+    ck_assert_int_eq(covers("/img", "/images"), 0);
+}
+END_TEST
+
+START_TEST(covers_exact)
+{
+    ck_assert_int_eq(covers("= /x", "= /x"), 1);             /* duplicate */
+    ck_assert_int_eq(covers("= /x", "= /y"), 0);
+    ck_assert_int_eq(covers("= /x", "/x"), 0);               /* /x/y remains */
+    ck_assert_int_eq(covers("= /", "/"), 0);
+    ck_assert_int_eq(covers("= /x", "~ ^/x$"), 0);           /* not judged */
+}
+END_TEST
+
+/* Regexes: a yes only when it is certain. */
+START_TEST(covers_regex)
+{
+    ck_assert_int_eq(covers("/", "~ ^/api/(v[0-9]+)/"), 1);
+    ck_assert_int_eq(covers("/api/", "~ ^/api/v[0-9]+"), 1);
+    ck_assert_int_eq(covers("/api", "~ ^/api$"), 1);
+    ck_assert_int_eq(covers("/", "~* ^/API/"), 1);            /* no letters */
+    ck_assert_int_eq(covers("~ ^/a", "~ ^/a"), 1);            /* duplicate */
+
+    /* unanchored, alternation, optional last character, case */
+    ck_assert_int_eq(covers("/", "~ /api/"), 0);      /* also matches "*" */
+    ck_assert_int_eq(covers("/", "~ ^/a|b"), 0);
+    ck_assert_int_eq(covers("/api/", "~ ^/api/?"), 0);
+    ck_assert_int_eq(covers("/api", "~ ^/apix*"), 1);
+    ck_assert_int_eq(covers("/apix", "~ ^/apix*"), 0);
+    ck_assert_int_eq(covers("/apix", "~ ^/apix{0,1}"), 0);
+    ck_assert_int_eq(covers("/api/", "~ ^/api\\.v1/"), 0);
+    ck_assert_int_eq(covers("/api/", "~ ^/ap(i)/"), 0);
+    ck_assert_int_eq(covers("/api/", "~* ^/api/"), 0);        /* /API/ */
+    ck_assert_int_eq(covers("/api/", "~ ^/(?i)api/"), 0);
+    ck_assert_int_eq(covers("~ ^/a", "~* ^/a"), 0);
+    ck_assert_int_eq(covers("~ ^/a", "~ ^/a/b"), 0);
+    ck_assert_int_eq(covers("~ ^/", "/x"), 0);
+    ck_assert_int_eq(covers("~ ^/", "= /x"), 1);     /* one path: asked */
+    ck_assert_int_eq(covers("~ \\.php$", "= /index.php"), 1);
+    ck_assert_int_eq(covers("~ \\.php$", "= /index.html"), 0);
+    ck_assert_int_eq(covers("~* \\.PHP$", "= /a.php"), 1);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -230,6 +299,9 @@ route_suite(void)
     tcase_add_test(tc, length_bounded);
     tcase_add_test(tc, caseless_regex);
     tcase_add_test(tc, jit_compiled);
+    tcase_add_test(tc, covers_prefix);
+    tcase_add_test(tc, covers_exact);
+    tcase_add_test(tc, covers_regex);
     suite_add_tcase(s, tc);
     return s;
 }
