@@ -28,7 +28,7 @@ server = 127.0.0.1:%%PORT1%%
 server = 127.0.0.1:%%PORT2%%
 server = 127.0.0.1:%%PORT3%%
 max_fails = 2
-fail_timeout = 3s
+fail_timeout = 10s
 retries = 2
 keepalive = 0
 
@@ -93,7 +93,7 @@ my ($open_line) = $t->wait_for_log(
     from => $mark, timeout => 10);
 my $opened = time;
 ok($open_line, 'the dead peer\'s breaker opened') or diag($t->error_log);
-cmp_ok($opened - $killed, '<', 3, 'within fail_timeout (3 s) of the kill');
+cmp_ok($opened - $killed, '<', 10, 'within fail_timeout (10 s) of the kill');
 
 for my $b (@bg) {
     is($b->wait_event(30), 'after', 'the client went on sending after the kill');
@@ -122,7 +122,7 @@ cmp_ok(scalar @fails_before, '<=', 2 + 4,
     'the breaker opened after max_fails (plus tries already in flight)');
 
 # After the breaker opened: what was in flight may still fail on the dead
-# peer, nothing new goes there while the cooldown (3 s) lasts.
+# peer, nothing new goes there while the cooldown (10 s) lasts.
 my $start = time;
 my @late;
 for my $i (1 .. 40) {
@@ -135,16 +135,25 @@ my @fails_after = grep { /connect failed.*upstream: \Q$dead\E/ }
     split /\n/, $after_open;
 SKIP: {
     skip 'the machine is too slow to finish within the cooldown', 1
-        if time - $opened > 2.5;
+        if time - $opened > 9;
     cmp_ok(scalar @fails_after, '<=', 4,
         'after it opened, only tries already in flight reached the dead peer');
 }
 is_deeply([grep { $_ != 200 } @late], [], '40 more GETs after the kill: all 200');
-ok($t->wait_for_access_log(qr{ /seq40 }), 'logged');
-my @last40 = grep { m{ /seq\d+ } } $t->access_log_lines;
+# Each worker flushes its access log within a second: wait for both.
+my @last40;
+my $dl = WeirTest::deadline(5);
+while ((@last40 = grep { m{ /seq\d+ } } $t->access_log_lines) < 40
+       && time < $dl) {
+    Time::HiRes::sleep(0.05);
+}
 is(scalar @last40, 40, 'the 40 requests are in the access log');
-is(scalar(grep { /\Q$dead\E/ } @last40), 0,
-    'none of them was sent to the dead peer');
+SKIP: {
+    skip 'the machine is too slow to finish within the cooldown', 1
+        if time - $opened > 9;
+    is(scalar(grep { /\Q$dead\E/ } @last40), 0,
+        'none of them was sent to the dead peer');
+}
 
 # POSTs: never sent twice.
 my %seen;
