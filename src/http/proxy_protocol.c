@@ -43,7 +43,7 @@ static int build_v1(int ip, const weir_sockaddr_t *s,
 static int build_v2(int ip, const weir_sockaddr_t *s,
     const weir_sockaddr_t *d, char *buf, size_t size, size_t *len);
 
-/* ---- parsing ---------------------------------------------------------------- */
+/* ---- parsing ------------------------------------------------------------ */
 
 static int
 refuse(weir_proxy_protocol_t *pp, const char *why)
@@ -85,7 +85,7 @@ parse_v1(const char *buf, size_t len, weir_proxy_protocol_t *pp)
     lim = weir_min(len, (size_t) WEIR_PROXY_PROTOCOL_V1_MAX);
     for (i = plen; i < lim; i++) {
         if (buf[i] == '\n') {
-            return refuse(pp, "v1 line ends with a bare LF");
+            return refuse(pp, "PROXY v1 line ends with a bare LF");
         }
         if (buf[i] == '\r') {
             break;
@@ -93,17 +93,17 @@ parse_v1(const char *buf, size_t len, weir_proxy_protocol_t *pp)
     }
     if (i == lim) {
         return len >= WEIR_PROXY_PROTOCOL_V1_MAX
-                   ? refuse(pp, "v1 line longer than 107 bytes")
+                   ? refuse(pp, "PROXY v1 line longer than 107 bytes")
                    : WEIR_AGAIN;
     }
     if (i + 2 > WEIR_PROXY_PROTOCOL_V1_MAX) {
-        return refuse(pp, "v1 line longer than 107 bytes");
+        return refuse(pp, "PROXY v1 line longer than 107 bytes");
     }
     if (i + 1 == len) {
         return WEIR_AGAIN;
     }
     if (buf[i + 1] != '\n') {
-        return refuse(pp, "v1 line ends with a bare CR");
+        return refuse(pp, "PROXY v1 line ends with a bare CR");
     }
     pp->len = i + 2;
     return v1_fields(buf + plen, i - plen, pp);
@@ -129,32 +129,34 @@ v1_fields(const char *line, size_t n, weir_proxy_protocol_t *pp)
             continue;
         }
         if (nf == 5 || k == start) {
-            return refuse(pp, "v1 line does not have 5 single-spaced "
-                              "fields");
+            return refuse(pp, "PROXY v1 line does not have 5 "
+                              "single-spaced fields");
         }
         f[nf] = line + start;
         fl[nf++] = k - start;
         start = k + 1;
     }
     if (nf != 5) {
-        return refuse(pp, "v1 line does not have 5 single-spaced fields");
+        return refuse(pp, "PROXY v1 line does not have 5 single-spaced "
+                          "fields");
     }
     if (fl[0] == 4 && memcmp(f[0], "TCP4", 4) == 0) {
         family = AF_INET;
     } else if (fl[0] == 4 && memcmp(f[0], "TCP6", 4) == 0) {
         family = AF_INET6;
     } else {
-        return refuse(pp, "v1 protocol is not TCP4, TCP6 or UNKNOWN");
+        return refuse(pp, "PROXY v1 protocol is not TCP4, TCP6 or "
+                          "UNKNOWN");
     }
     if (v1_addr(f[1], fl[1], family, &pp->src, &pp->srclen) != WEIR_OK) {
-        return refuse(pp, "v1 source address is invalid");
+        return refuse(pp, "PROXY v1 source address is invalid");
     }
     if (v1_addr(f[2], fl[2], family, &pp->dst, &pp->dstlen) != WEIR_OK) {
-        return refuse(pp, "v1 destination address is invalid");
+        return refuse(pp, "PROXY v1 destination address is invalid");
     }
     if (v1_port(f[3], fl[3], &sport) != WEIR_OK
         || v1_port(f[4], fl[4], &dport) != WEIR_OK) {
-        return refuse(pp, "v1 port is invalid");
+        return refuse(pp, "PROXY v1 port is invalid");
     }
     if (family == AF_INET) {
         pp->src.in.sin_port = htons(sport);
@@ -232,18 +234,19 @@ parse_v2(const unsigned char *b, size_t len, weir_proxy_protocol_t *pp)
     if (len > 12) {
         cmd = b[12] & 0x0f;
         if ((b[12] >> 4) != 2) {
-            return refuse(pp, "v2 header with a version other than 2");
+            return refuse(pp, "PROXY v2 header with a version other than "
+                              "2");
         }
         if (cmd != V2_CMD_LOCAL && cmd != V2_CMD_PROXY) {
-            return refuse(pp, "v2 header with an unknown command");
+            return refuse(pp, "PROXY v2 header with an unknown command");
         }
     }
     if (len > 13) {
         fam = b[13] >> 4;
         proto = b[13] & 0x0f;
         if (fam > V2_AF_UNIX || proto > 2) {
-            return refuse(pp, "v2 header with an unknown address family "
-                              "or protocol");
+            return refuse(pp, "PROXY v2 header with an unknown address "
+                              "family or protocol");
         }
     }
     if (len < WEIR_PROXY_PROTOCOL_V2_HEAD) {
@@ -265,7 +268,8 @@ parse_v2(const unsigned char *b, size_t len, weir_proxy_protocol_t *pp)
                : fam == V2_AF_UNIX ? 216 : 0;
     }
     if (alen < need) {
-        return refuse(pp, "v2 address block shorter than its family needs");
+        return refuse(pp, "PROXY v2 address block shorter than its "
+                          "family needs");
     }
     if ((fam != V2_AF_INET && fam != V2_AF_INET6) || proto != V2_STREAM) {
         /* Unspecified, UDP or AF_UNIX: the spec lets a receiver fall back
@@ -275,7 +279,7 @@ parse_v2(const unsigned char *b, size_t len, weir_proxy_protocol_t *pp)
     }
     b += WEIR_PROXY_PROTOCOL_V2_HEAD;
     if (!v2_tlvs_valid(b + need, alen - need)) {
-        return refuse(pp, "v2 header with a malformed TLV");
+        return refuse(pp, "PROXY v2 header with a malformed TLV");
     }
     if (fam == V2_AF_INET) {
         pp->src.in.sin_family = pp->dst.in.sin_family = AF_INET;
@@ -316,7 +320,7 @@ v2_tlvs_valid(const unsigned char *p, size_t n)
     return 1;
 }
 
-/* ---- building ----------------------------------------------------------------- */
+/* ---- building ----------------------------------------------------------- */
 
 int
 weir_proxy_protocol_build(int version, const struct sockaddr *src,

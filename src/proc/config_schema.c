@@ -591,7 +591,7 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [backlog=N] */
+/* listen = ADDR [tls] [proxy_protocol] [backlog=N] */
 static int
 set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -618,6 +618,13 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         } else if (strcmp(w, "tls") == 0) {
             weir_conf_error(c, "tls is not supported on this listener");
             return WEIR_ERROR;
+        } else if (strcmp(w, "proxy_protocol") == 0
+                   && cmd->section == SEC_SERVER) {
+            l.proxy_protocol = 1;
+        } else if (strcmp(w, "proxy_protocol") == 0) {
+            weir_conf_error(c, "proxy_protocol is not supported on this "
+                            "listener");
+            return WEIR_ERROR;
         } else if (strncmp(w, "backlog=", 8) == 0
                    && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
                       == WEIR_OK
@@ -625,8 +632,8 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         {
             l.backlog = (int) backlog;
         } else {
-            weir_conf_error(c, "invalid listen option \"%s\" (expected tls "
-                            "or backlog=1..65535)", w);
+            weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
+                            "proxy_protocol or backlog=1..65535)", w);
             return WEIR_ERROR;
         }
     }
@@ -648,8 +655,9 @@ dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
 
     for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s backlog=%d\n", cmd->key, a[i].text,
-                a[i].tls ? " tls" : "", a[i].backlog);
+        fprintf(out, "%s = %s%s%s backlog=%d\n", cmd->key, a[i].text,
+                a[i].tls ? " tls" : "",
+                a[i].proxy_protocol ? " proxy_protocol" : "", a[i].backlog);
     }
 }
 
