@@ -123,6 +123,10 @@ static const weir_conf_enum_t balance_enums[] = {
     { NULL, 0 }
 };
 
+static const weir_conf_enum_t proxy_protocol_enums[] = {
+    { "off", 0 }, { "v1", 1 }, { "v2", 2 }, { NULL, 0 }
+};
+
 static const weir_conf_enum_t retry_conds[] = {
     { "error", WEIR_RETRY_ERROR }, { "timeout", WEIR_RETRY_TIMEOUT },
     { "http_500", WEIR_RETRY_HTTP_500 }, { "http_502", WEIR_RETRY_HTTP_502 },
@@ -208,6 +212,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
     ROW(SEC_UPSTREAM, "panic_threshold", W_INT, ups_t, panic_threshold,
         0, 100),
+    ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
+         proxy_protocol_enums),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, set_levels, dump_levels),

@@ -235,7 +235,10 @@ weir_proxy_connect_peer(proxy_t *p)
     p->request_sent = 0;
     p->peer->requests++;
 
-    uc = p->fresh_only ? NULL : weir_upstream_keepalive_get(p->peer);
+    uc = p->fresh_only ? NULL
+         : p->uconf->proxy_protocol
+             ? weir_upstream_keepalive_get_private(p->peer, r->c->number)
+             : weir_upstream_keepalive_get(p->peer);
     p->fresh_only = 0;
     p->t_connect_start = weir_current_msec;
     if (uc) {

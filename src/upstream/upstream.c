@@ -227,6 +227,26 @@ weir_upstream_keepalive_get(weir_peer_t *p)
     return c;
 }
 
+weir_conn_t *
+weir_upstream_keepalive_get_private(weir_peer_t *p, uint64_t owner)
+{
+    weir_conn_t *c;
+
+    for (c = p->idle; c && c->private_to != owner; c = c->data) {
+        /* the most recently pooled first, as in get */
+    }
+    if (c == NULL) {
+        return NULL;
+    }
+    /* Bring it to the head of the list, then take it the usual way. */
+    idle_remove(p, c);
+    c->data = p->idle;
+    p->idle = c;
+    p->nidle++;
+    p->up->nidle++;
+    return weir_upstream_keepalive_get(p);
+}
+
 void
 weir_upstream_keepalive_put(weir_peer_t *p, weir_conn_t *c,
     weir_msec_t idle_ms)
