@@ -51,6 +51,10 @@ struct weir_conn_s {
     uint64_t                 number;       /* "*N" in the error log */
     uint64_t                 requests;     /* served on this connection */
     weir_msec_t              start_msec;
+    /* An upstream connection that began with a PROXY protocol header
+     * speaks for one client connection: its number, and only that
+     * client's requests may reuse it. 0: shared. */
+    uint64_t                 private_to;
     weir_recv_pt             recv;
     weir_writev_pt           writev;
     weir_sendfile_pt         sendfile;

@@ -18,7 +18,7 @@ enum var_id {
     V_UPSTREAM_ADDR, V_UPSTREAM_STATUS, V_UPSTREAM_CONNECT_TIME,
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
-    V_REMOTE_USER, V_ERROR_CODE, V_HTTP
+    V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_HTTP
 };
 
 static const struct {
@@ -48,6 +48,7 @@ static const struct {
     { "server_name", V_SERVER_NAME },
     { "remote_user", V_REMOTE_USER },
     { "error_code", V_ERROR_CODE },
+    { "realip_remote_addr", V_REALIP_REMOTE_ADDR },
 };
 
 typedef struct segment_s {
@@ -262,6 +263,12 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_REMOTE_ADDR:
         v.data = r->c->addr_text;
         v.len = strlen(r->c->addr_text);
+        return v;
+    case V_REALIP_REMOTE_ADDR:
+        /* The socket's peer: the balancer when a PROXY protocol header
+         * gave $remote_addr the client behind it. */
+        v.data = r->hc->peer_addr ? r->hc->peer_addr : r->c->addr_text;
+        v.len = strlen(v.data);
         return v;
     case V_TIME_LOCAL:
         v.data = weir_cached_log_time;

@@ -16,6 +16,9 @@ typedef struct weir_listen_conf_s {
     socklen_t               addrlen;
     char                    text[64];     /* "127.0.0.1:8080", "[::1]:80" */
     unsigned                tls:1;
+    /* Expect a PROXY protocol header (v1 or v2) before the request: the
+     * address in it becomes $remote_addr (a balancer in TCP mode). */
+    unsigned                proxy_protocol:1;
     int                     backlog;      /* default 511 */
     const char             *file;         /* where it was declared */
     int                     line;

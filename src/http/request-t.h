@@ -19,6 +19,12 @@ void weir_http_set_state(weir_conn_t *c, weir_event_handler_pt rh,
     weir_event_handler_pt wh, const char *action);
 /* A handler for an event the state ignores. */
 void weir_http_empty_handler(weir_event_t *ev);
+/* The state of a connection between requests (and of a fresh one):
+ * serves a request already buffered, else reads and starts one. */
+void weir_http_wait_request(weir_event_t *rev);
+/* Give the connection a (small) buffer unless it holds one. WEIR_OK or
+ * WEIR_ERROR (out of memory, logged). */
+int weir_http_buf_get(weir_http_conn_t *hc);
 /* Whether b is a small (head-only) buffer. */
 int weir_http_buf_is_small(const weir_buf_t *b);
 /* Move the connection to a large buffer, shifting r's parsed slices (r

@@ -21,6 +21,8 @@
 /*
  * States of a client connection (handler on the read / write event):
  *
+ *   proxy_protocol a `proxy_protocol` listener's fresh connection: reading
+ *                  the PROXY header (request_proxy_protocol.c)
  *   wait_request   idle keep-alive or fresh: no buffer held
  *   read_head      reading and parsing the request head
  *   read_body      reading (and discarding) the request body
@@ -49,11 +51,9 @@ static weir_buf_t *small_free[WEIR_HTTP_BUF_FREE_MAX];
 static weir_buf_t *large_free[WEIR_HTTP_BUF_FREE_MAX];
 static size_t      nsmall_free, nlarge_free;
 
-static void wait_request(weir_event_t *rev);
 static size_t large_size(void);
 static weir_buf_t *buf_alloc(int large);
 static void buf_put(weir_buf_t *b);
-static int buf_get(weir_http_conn_t *hc);
 static void buf_release(weir_http_conn_t *hc);
 static void trim_handler(weir_event_t *ev);
 static void request_done(void *data);
@@ -91,7 +91,7 @@ weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
     c->log.handler = log_context;
     c->log.data = hc;
     c->idle = 1;
-    weir_http_set_state(c, wait_request, weir_http_empty_handler,
+    weir_http_set_state(c, weir_http_wait_request, weir_http_empty_handler,
                         "waiting for request");
     /* The first request gets client_header_timeout to arrive. */
     weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
@@ -185,8 +185,8 @@ buf_put(weir_buf_t *b)
     }
 }
 
-static int
-buf_get(weir_http_conn_t *hc)
+int
+weir_http_buf_get(weir_http_conn_t *hc)
 {
     if (hc->buf) {
         return WEIR_OK;
@@ -249,8 +249,8 @@ weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r)
 
 /* ---- waiting for a request --------------------------------------------------- */
 
-static void
-wait_request(weir_event_t *rev)
+void
+weir_http_wait_request(weir_event_t *rev)
 {
     weir_conn_t      *c = rev->data;
     weir_http_conn_t *hc = c->data;
@@ -262,7 +262,7 @@ wait_request(weir_event_t *rev)
         weir_http_close_connection(hc);
         return;
     }
-    if (buf_get(hc) != WEIR_OK) {
+    if (weir_http_buf_get(hc) != WEIR_OK) {
         weir_http_close_connection(hc);
         return;
     }
@@ -894,7 +894,8 @@ keepalive(weir_http_conn_t *hc)
     weir_conn_t *c = hc->c;
 
     c->idle = 1;
-    weir_http_set_state(c, wait_request, weir_http_empty_handler, "keep-alive");
+    weir_http_set_state(c, weir_http_wait_request, weir_http_empty_handler,
+                        "keep-alive");
     if (hc->buf && weir_buf_size(hc->buf) > 0) {
         /* A pipelined request is already here: serve it next, after the
          * current dispatch round, so deep pipelines do not recurse. */
@@ -969,6 +970,7 @@ weir_http_close_connection(weir_http_conn_t *hc)
         weir_pool_destroy(r->pool);
     }
     buf_release(hc);
+    free(hc->peer_addr);
     c->data = NULL;
     free(hc);
     weir_conn_close(c);

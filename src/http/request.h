@@ -113,10 +113,19 @@ struct weir_http_conn_s {
     weir_buf_t               *buf;      /* NULL while idle (no memory held) */
     weir_request_t           *r;        /* the request in progress */
     weir_msec_t               linger_deadline;
+    /* The socket's peer ("10.0.0.2") once a PROXY protocol header put
+     * another client address in c->addr_text; NULL otherwise. */
+    char                     *peer_addr;
 };
 
 /* Take over a freshly accepted connection for the server srv. */
 void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv);
+
+/* The same for a `proxy_protocol` listener: the connection must start
+ * with a valid PROXY protocol header (request_proxy_protocol.c), whose
+ * client address then stands for the peer's in logs and upstream. */
+void weir_http_init_proxy_protocol(weir_conn_t *c,
+    const weir_server_conf_t *srv);
 
 /* Graceful stop: idle keep-alive connections get a short grace and are
  * closed; requests in flight finish with "Connection: close". */

@@ -123,6 +123,10 @@ static const weir_conf_enum_t balance_enums[] = {
     { NULL, 0 }
 };
 
+static const weir_conf_enum_t proxy_protocol_enums[] = {
+    { "off", 0 }, { "v1", 1 }, { "v2", 2 }, { NULL, 0 }
+};
+
 static const weir_conf_enum_t retry_conds[] = {
     { "error", WEIR_RETRY_ERROR }, { "timeout", WEIR_RETRY_TIMEOUT },
     { "http_500", WEIR_RETRY_HTTP_500 }, { "http_502", WEIR_RETRY_HTTP_502 },
@@ -228,6 +232,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
     ROW(SEC_UPSTREAM, "panic_threshold", W_INT, ups_t, panic_threshold,
         0, 100),
+    ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
+         proxy_protocol_enums),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, set_levels, dump_levels),
@@ -611,7 +617,7 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [backlog=N] */
+/* listen = ADDR [tls] [proxy_protocol] [backlog=N] */
 static int
 set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -638,6 +644,13 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         } else if (strcmp(w, "tls") == 0) {
             weir_conf_error(c, "tls is not supported on this listener");
             return WEIR_ERROR;
+        } else if (strcmp(w, "proxy_protocol") == 0
+                   && cmd->section == SEC_SERVER) {
+            l.proxy_protocol = 1;
+        } else if (strcmp(w, "proxy_protocol") == 0) {
+            weir_conf_error(c, "proxy_protocol is not supported on this "
+                            "listener");
+            return WEIR_ERROR;
         } else if (strncmp(w, "backlog=", 8) == 0
                    && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
                       == WEIR_OK
@@ -645,8 +658,8 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         {
             l.backlog = (int) backlog;
         } else {
-            weir_conf_error(c, "invalid listen option \"%s\" (expected tls "
-                            "or backlog=1..65535)", w);
+            weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
+                            "proxy_protocol or backlog=1..65535)", w);
             return WEIR_ERROR;
         }
     }
@@ -668,8 +681,9 @@ dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
 
     for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s backlog=%d\n", cmd->key, a[i].text,
-                a[i].tls ? " tls" : "", a[i].backlog);
+        fprintf(out, "%s = %s%s%s backlog=%d\n", cmd->key, a[i].text,
+                a[i].tls ? " tls" : "",
+                a[i].proxy_protocol ? " proxy_protocol" : "", a[i].backlog);
     }
 }
 

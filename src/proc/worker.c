@@ -32,6 +32,7 @@
 typedef struct listener_s {
     const weir_server_conf_t *srv;
     weir_conn_t              *lc;
+    unsigned                  proxy_protocol:1;
 } listener_t;
 
 static volatile sig_atomic_t sig_quit, sig_terminate, sig_reopen;
@@ -179,6 +180,7 @@ open_listeners(void)
                 if (add_listener(srv, fd) != WEIR_OK) {
                     return WEIR_ERROR;
                 }
+                listeners[nlisteners - 1].proxy_protocol = l->proxy_protocol;
                 found = 1;
             }
             if (!found) {
@@ -261,7 +263,11 @@ accept_handler(weir_event_t *ev)
                            sizeof(c->addr_text), 0);
         c->start_msec = weir_current_msec;
         c->listener = ls;
-        weir_http_init_connection(c, ls->srv);
+        if (ls->proxy_protocol) {
+            weir_http_init_proxy_protocol(c, ls->srv);
+        } else {
+            weir_http_init_connection(c, ls->srv);
+        }
     }
     weir_event_post(ev);
 }

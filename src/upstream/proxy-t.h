@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "core/core.h"
+#include "http/proxy_protocol.h"
 #include "http/request.h"
 #include "upstream/peer_state.h"
 #include "upstream/upstream.h"
@@ -77,7 +78,9 @@ typedef struct proxy_s {
     int                        up_chunked;    /* body sent chunked upstream */
     char                      *replay;
     size_t                     replay_len;
-    size_t                     sent;          /* of head + replay */
+    size_t                     sent;          /* of pp + head + replay */
+    char                       pp[WEIR_PROXY_PROTOCOL_OUT_MAX];
+    size_t                     pp_len;        /* PROXY header: new conns */
     char                      *sbuf;
     size_t                     s_pos, s_last;
     unsigned                   client_body_done:1;

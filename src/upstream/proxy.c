@@ -301,7 +301,10 @@ connect_picked(proxy_t *p)
     p->resp_started = 0;
     p->request_sent = 0;
 
-    uc = p->fresh_only ? NULL : weir_upstream_keepalive_get(p->peer);
+    uc = p->fresh_only ? NULL
+         : p->uconf->proxy_protocol
+             ? weir_upstream_keepalive_get_private(p->peer, r->c->number)
+             : weir_upstream_keepalive_get(p->peer);
     p->fresh_only = 0;
     p->t_connect_start = weir_current_msec;
     if (uc) {

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include "core/log.h"
 #include "core/str.h"
 #include "upstream/upstream.h"
@@ -17,6 +19,9 @@ static int listed_in_connection(const weir_request_t *r, const char *name,
 static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
 static int underscored(const weir_http_header_t *h);
 static void body_error(proxy_t *p);
+static int proxy_header(proxy_t *p);
+static int add_iov(struct iovec *iov, int cnt, char *base, size_t len,
+    size_t *skip);
 
 /* ---- the request head ------------------------------------------------------- */
 
@@ -340,28 +345,71 @@ weir_proxy_buffer_body(proxy_t *p)
 
 /* ---- sending the request ---------------------------------------------------------- */
 
+/* upstream proxy_protocol: a new connection starts with a PROXY header
+ * for the client's connection (its address, carried by the client's own
+ * PROXY header if it had one, and weir's listening address). The peer
+ * takes every request on that connection for that client's, so the
+ * connection becomes private to it: the spec forbids sharing it, and a
+ * pooled one is reused only for the same client connection. */
+static int
+proxy_header(proxy_t *p)
+{
+    weir_conn_t    *c = p->r->c;
+    weir_sockaddr_t local;
+    socklen_t       len = sizeof(local);
+
+    p->pp_len = 0;
+    if (p->reused || p->uconf->proxy_protocol == 0) {
+        return WEIR_OK;
+    }
+    if (getsockname(c->fd, &local.sa, &len) < 0) {
+        return WEIR_ERROR;
+    }
+    if (weir_proxy_protocol_build(p->uconf->proxy_protocol, &c->sockaddr.sa,
+                                  &local.sa, p->pp, sizeof(p->pp),
+                                  &p->pp_len) != WEIR_OK) {
+        errno = EINVAL;
+        return WEIR_ERROR;
+    }
+    p->uc->private_to = c->number;
+    return WEIR_OK;
+}
+
+/* Append what is left of [base, base + len) after skipping *skip bytes
+ * of the whole (the part already sent). Returns the new count. */
+static int
+add_iov(struct iovec *iov, int cnt, char *base, size_t len, size_t *skip)
+{
+    if (*skip >= len) {
+        *skip -= len;
+        return cnt;
+    }
+    iov[cnt].iov_base = base + *skip;
+    iov[cnt].iov_len = len - *skip;
+    *skip = 0;
+    return cnt + 1;
+}
+
 void
 weir_proxy_send_request(proxy_t *p)
 {
     weir_conn_t  *uc = p->uc;
-    struct iovec  iov[2];
-    size_t        total = p->head_len + p->replay_len;
+    struct iovec  iov[3];
+    size_t        total, skip;
     ssize_t       n;
     int           cnt;
 
+    if (p->sent == 0 && proxy_header(p) != WEIR_OK) {
+        weir_proxy_fail(p, F_SEND_ERROR, errno,
+                        "cannot build the PROXY protocol header");
+        return;
+    }
+    total = p->pp_len + p->head_len + p->replay_len;
     while (p->sent < total) {
-        cnt = 0;
-        if (p->sent < p->head_len) {
-            iov[cnt].iov_base = p->head + p->sent;
-            iov[cnt++].iov_len = p->head_len - p->sent;
-            if (p->replay_len) {
-                iov[cnt].iov_base = p->replay;
-                iov[cnt++].iov_len = p->replay_len;
-            }
-        } else {
-            iov[cnt].iov_base = p->replay + (p->sent - p->head_len);
-            iov[cnt++].iov_len = total - p->sent;
-        }
+        skip = p->sent;
+        cnt = add_iov(iov, 0, p->pp, p->pp_len, &skip);
+        cnt = add_iov(iov, cnt, p->head, p->head_len, &skip);
+        cnt = add_iov(iov, cnt, p->replay, p->replay_len, &skip);
         n = uc->writev(uc, iov, cnt);
         if (n == WEIR_AGAIN) {
             weir_timer_add(&uc->write,

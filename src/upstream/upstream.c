@@ -32,6 +32,7 @@ static void queue_handler(weir_event_t *ev);
 static void queue_arm(weir_upstream_t *u);
 static void idle_handler(weir_event_t *ev);
 static void idle_remove(weir_upstream_idle_t *e);
+static weir_conn_t *take_idle(weir_upstream_idle_t *e);
 
 int
 weir_upstream_init(weir_upstream_conf_t *const *confs, size_t n)
@@ -355,20 +356,32 @@ idle_handler(weir_event_t *ev)
     weir_conn_close(c);
 }
 
-weir_conn_t *
-weir_upstream_keepalive_get(weir_peer_t *p)
+static weir_conn_t *
+take_idle(weir_upstream_idle_t *e)
 {
-    weir_upstream_idle_t *e = p->idle;
-    weir_conn_t          *c;
+    weir_conn_t *c = e->c;
 
-    if (e == NULL) {
-        return NULL;
-    }
-    c = e->c;
     idle_remove(e);
     weir_timer_del(&c->read);
     c->idle = 0;
     return c;
+}
+
+weir_conn_t *
+weir_upstream_keepalive_get(weir_peer_t *p)
+{
+    return p->idle ? take_idle(p->idle) : NULL;
+}
+
+weir_conn_t *
+weir_upstream_keepalive_get_private(weir_peer_t *p, uint64_t owner)
+{
+    weir_upstream_idle_t *e;
+
+    for (e = p->idle; e && e->c->private_to != owner; e = e->next) {
+        /* the most recently pooled first, as in get */
+    }
+    return e ? take_idle(e) : NULL;
 }
 
 void

@@ -109,6 +109,10 @@ void weir_upstream_dequeue(weir_upstream_t *u, weir_upstream_waiter_t *w);
 weir_conn_t *weir_upstream_keepalive_get(weir_peer_t *p);
 void weir_upstream_keepalive_put(weir_peer_t *p, weir_conn_t *c,
     weir_msec_t idle_ms);
+/* The same as get, among the pooled connections private to one client
+ * connection (c->private_to == owner). */
+weir_conn_t *weir_upstream_keepalive_get_private(weir_peer_t *p,
+    uint64_t owner);
 
 /* Close every pooled connection (graceful stop). */
 void weir_upstream_keepalive_close_all(void);

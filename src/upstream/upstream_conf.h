@@ -91,6 +91,8 @@ typedef struct weir_upstream_conf_s {
     int64_t            health_rise;       /* 2 */
     weir_msec_t        slow_start;        /* 0 */
     int64_t            panic_threshold;   /* percent: 50 */
+    int                proxy_protocol;    /* 0 off, 1 v1, 2 v2: PROXY
+                                           * header on new connections */
     const char        *file;
     int                line;
     struct weir_upstream_state_s *state; /* shared record, or NULL */
