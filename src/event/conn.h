@@ -23,6 +23,7 @@
 #include "event/loop.h"
 
 typedef struct weir_conn_s weir_conn_t;
+struct weir_listener_s;
 
 /* The peer address of an IP connection: a sockaddr_storage would be 128
  * bytes in every connection, most of them never used. */
@@ -43,7 +44,8 @@ struct weir_conn_s {
     weir_event_t             read;
     weir_event_t             write;
     void                    *data;         /* protocol state */
-    void                    *listener;     /* weir_listener_t * or NULL */
+    /* the worker's listener it was accepted on (proc/worker.c), or NULL */
+    struct weir_listener_s  *listener;
     weir_log_t               log;
     weir_sockaddr_t          sockaddr;
     socklen_t                socklen;
@@ -63,6 +65,7 @@ struct weir_conn_s {
     unsigned                 is_listener:1;
     unsigned                 idle:1;       /* between keep-alive requests */
     unsigned                 close:1;      /* close after this response */
+    unsigned                 denied:1;     /* not in the listener's allow */
 };
 
 /* A connection for an accepted or connected fd (non-blocking already).

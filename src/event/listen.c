@@ -202,3 +202,18 @@ weir_listen_group_close(weir_listen_group_t *g)
     g->socks = NULL;
     g->n = 0;
 }
+
+void
+weir_listen_group_close_owner(weir_listen_group_t *g, int owner)
+{
+    size_t i, kept = 0;
+
+    for (i = 0; i < g->n; i++) {
+        if (g->socks[i].owner == owner) {
+            close(g->socks[i].fd);
+            continue;
+        }
+        g->socks[kept++] = g->socks[i];
+    }
+    g->n = kept;
+}

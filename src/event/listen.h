@@ -59,6 +59,12 @@ int weir_listen_group_next(const weir_listen_group_t *g,
 /* Close every socket (master exit). */
 void weir_listen_group_close(weir_listen_group_t *g);
 
+/* Close the sockets a worker slot accepts on (owner == slot): during a
+ * stop, once that worker is gone, so that new connections go to a
+ * socket someone still accepts on, or are refused, instead of waiting
+ * in a queue nobody reads. */
+void weir_listen_group_close_owner(weir_listen_group_t *g, int owner);
+
 /* Compare two socket addresses (family, address, port). 1 if equal. */
 int weir_sockaddr_equal(const struct sockaddr *a, socklen_t alen,
     const struct sockaddr *b, socklen_t blen);

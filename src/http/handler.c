@@ -17,30 +17,37 @@ static int path_char(unsigned char ch);
 static void static_headers(weir_request_t *r, const weir_static_res_t *res);
 static const char *error_code(int status);
 
+static weir_http_handler_pt handlers[WEIR_ROUTE_KINDS] = {
+    [WEIR_ROUTE_STATIC] = handle_static,
+    [WEIR_ROUTE_RETURN] = handle_return,
+};
+
+void
+weir_http_handler_register(int kind, weir_http_handler_pt h)
+{
+    if (kind >= 0 && kind < WEIR_ROUTE_KINDS) {
+        handlers[kind] = h;
+    }
+}
+
 void
 weir_http_handle(weir_request_t *r)
 {
+    weir_http_handler_pt h;
+
     if (r->route == NULL) {
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0, "no route matches \"%.*s\"",
                        (int) weir_min(r->path.len, 512), r->path.data);
         weir_http_finalize_error(r, 404, "NOT_FOUND");
         return;
     }
-    switch (r->route->handler) {
-    case WEIR_ROUTE_STATIC:
-        handle_static(r);
-        return;
-    case WEIR_ROUTE_RETURN:
-        handle_return(r);
-        return;
-    default:
-        if (weir_http.proxy) {
-            weir_http.proxy(r);
-            return;
-        }
+    h = r->route->handler >= 0 && r->route->handler < WEIR_ROUTE_KINDS
+        ? handlers[r->route->handler] : NULL;
+    if (h == NULL) {
         weir_http_finalize_error(r, 501, "NOT_IMPLEMENTED");
         return;
     }
+    h(r);
 }
 
 static const char *

@@ -44,11 +44,25 @@ enum weir_match_type {
     WEIR_MATCH_REGEX        /* "~ regex" (PCRE2, JIT) */
 };
 
+/* What answers a route: each kind registers its handler with the HTTP
+ * layer (weir_http_handler_register), the layers above included. */
 enum weir_route_handler {
     WEIR_ROUTE_STATIC = 0,  /* root = dir */
     WEIR_ROUTE_RETURN,      /* return = CODE [URL|text] */
-    WEIR_ROUTE_PROXY        /* upstream = NAME */
+    WEIR_ROUTE_PROXY,       /* upstream = NAME */
+    WEIR_ROUTE_ADMIN,       /* the [admin] listener's pages */
+    WEIR_ROUTE_KINDS
 };
+
+/* What a listening server is for. */
+enum weir_server_kind {
+    WEIR_SERVER_HTTP = 0,   /* a [server] section */
+    WEIR_SERVER_ADMIN       /* the [admin] section */
+};
+
+struct weir_upstream_conf_s;
+struct weir_cache_conf_s;
+struct weir_cidr_s;
 
 enum weir_log_format {
     WEIR_LOG_FORMAT_COMBINED = 0,
@@ -79,9 +93,9 @@ typedef struct weir_route_conf_s {
 
     /* proxy (runtime arrives with the proxy issue) */
     char                 *upstream_name;
-    void                 *upstream;      /* weir_upstream_conf_t * */
+    struct weir_upstream_conf_s *upstream;
     char                 *cache_name;
-    void                 *cache;         /* weir_cache_conf_t * */
+    struct weir_cache_conf_s    *cache;
     char                 *host_header;   /* NULL: pass the client's Host */
 
     weir_header_edit_t   *add_headers;   /* response */
@@ -101,6 +115,10 @@ typedef struct weir_route_conf_s {
 
 struct weir_server_conf_s {
     char                 *name;
+    int                   kind;          /* enum weir_server_kind */
+    /* clients allowed to connect (NULL: everyone), checked on accept */
+    const struct weir_cidr_s *allow;
+    size_t                nallow;
     weir_listen_conf_t   *listens;
     size_t                nlistens;
     char                **server_names;  /* reserved for Host matching */
@@ -109,6 +127,8 @@ struct weir_server_conf_s {
     char                 *tls_certificate_key;
     weir_route_conf_t   **routes;        /* file order */
     size_t                nroutes;
+    /* request statistics in shm (http/http_stats.h), set by the master */
+    struct weir_server_stats_s *stats;
     const char           *file;
     int                   line;
 };

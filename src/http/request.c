@@ -11,9 +11,11 @@
 #include <unistd.h>
 #include "core/log.h"
 #include "core/random.h"
+#include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
 #include "http/handler.h"
+#include "http/http_stats.h"
 #include "http/request-t.h"
 #include "http/response.h"
 #include "http/route.h"
@@ -88,6 +90,7 @@ weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
     hc->c = c;
     hc->srv = srv;
     c->data = hc;
+    weir_gauge_add(&weir_proc_self->connections, 1);
     c->log.handler = log_context;
     c->log.data = hc;
     c->idle = 1;
@@ -282,6 +285,7 @@ weir_http_wait_request(weir_event_t *rev)
         weir_http_close_connection(hc);
         return;
     }
+    weir_gauge_add(&weir_proc_self->requests_active, 1);
     c->idle = 0;
     weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
     weir_http_set_state(c, read_head, weir_http_empty_handler,
@@ -680,6 +684,7 @@ weir_http_abort(weir_request_t *r)
     if (!r->logged) {
         r->logged = 1;
         weir_access_log_write(r);
+        weir_http_stats_request(r);
     }
     weir_http_close_connection(r->hc);
 }
@@ -875,9 +880,11 @@ finalize(weir_request_t *r)
     if (!r->logged) {
         r->logged = 1;
         weir_access_log_write(r);
+        weir_http_stats_request(r);
     }
     c->requests++;
     hc->r = NULL;
+    weir_gauge_add(&weir_proc_self->requests_active, -1);
     weir_pool_destroy(r->pool);     /* closes the body file too */
     if (ka) {
         keepalive(hc);
@@ -967,8 +974,10 @@ weir_http_close_connection(weir_http_conn_t *hc)
     if (hc->r) {
         weir_request_t *r = hc->r;
         hc->r = NULL;
+        weir_gauge_add(&weir_proc_self->requests_active, -1);
         weir_pool_destroy(r->pool);
     }
+    weir_gauge_add(&weir_proc_self->connections, -1);
     buf_release(hc);
     free(hc->peer_addr);
     c->data = NULL;

@@ -34,9 +34,6 @@ typedef struct weir_http_ctx_s {
     const weir_mime_t      *mime;
     const char             *prefix;
     int                     quitting;   /* graceful stop in progress */
-    /* The proxy handler, set by the worker (http does not depend on the
-     * upstream layer above it). */
-    void                  (*proxy)(struct weir_request_s *r);
 } weir_http_ctx_t;
 
 extern weir_http_ctx_t weir_http;

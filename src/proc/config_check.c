@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/cidr.h"
 #include "core/conf.h"
 #include "core/units.h"
 #include "http/vars.h"
@@ -22,6 +23,7 @@
 
 static char *dir_of(weir_pool_t *pool, const char *file);
 static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
+static void admin_server(load_t *ld);
 static void check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t);
 static void check_caches(load_t *ld);
 static void check_server(load_t *ld, weir_server_conf_t *s);
@@ -107,7 +109,57 @@ weir_config_check(load_t *ld)
         cf->admin.nallow = 2;
     }
     check_listens(ld);
+    if (cf->has_admin) {
+        admin_server(ld);
+    }
     return c->nerrors ? WEIR_ERROR : WEIR_OK;
+}
+
+/* The [admin] section as a listening server of its own kind: the master
+ * opens its sockets like any other, a worker accepts on them, and every
+ * path goes to the admin handler. */
+static void
+admin_server(load_t *ld)
+{
+    weir_admin_conf_t  *a = &ld->cf->admin;
+    weir_pool_t        *pool = ld->conf.pool;
+    weir_server_conf_t *srv;
+    weir_route_conf_t  *rt, **routes;
+    weir_cidr_t        *allow;
+    size_t              i;
+
+    srv = weir_pcalloc(pool, sizeof(*srv));
+    rt = weir_pcalloc(pool, sizeof(*rt));
+    routes = weir_pcalloc(pool, sizeof(*routes));
+    allow = weir_pcalloc(pool, (a->nallow ? a->nallow : 1) * sizeof(*allow));
+    if (srv == NULL || rt == NULL || routes == NULL || allow == NULL) {
+        weir_conf_error(&ld->conf, "out of memory");
+        return;
+    }
+    for (i = 0; i < a->nallow; i++) {
+        if (weir_cidr_parse(a->allow[i], &allow[i]) != WEIR_OK) {
+            xerror(ld, line_of(ld, a, "allow", 0), "admin", NULL, "allow",
+                   "invalid address or CIDR \"%s\"", a->allow[i]);
+            return;
+        }
+    }
+    rt->name = "admin";
+    rt->server = srv;
+    rt->match_type = WEIR_MATCH_PREFIX;
+    rt->match = "/";
+    rt->match_len = 1;
+    rt->handler = WEIR_ROUTE_ADMIN;
+    rt->client_max_body_size = -1;
+    routes[0] = rt;
+    srv->name = "admin";
+    srv->kind = WEIR_SERVER_ADMIN;
+    srv->listens = a->listens;
+    srv->nlistens = a->nlistens;
+    srv->allow = allow;
+    srv->nallow = a->nallow;
+    srv->routes = routes;
+    srv->nroutes = 1;
+    a->server = srv;
 }
 
 /* Every $name in a key template must be a request variable. */

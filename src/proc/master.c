@@ -13,11 +13,14 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "core/log.h"
 #include "core/shm.h"
+#include "core/stats.h"
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
+#include "http/http_stats.h"
 #include "event/listen.h"
 #include "proc/worker.h"
 
@@ -52,17 +55,9 @@ static weir_log_file_t      errlog_file = { -1, NULL };
 static weir_log_file_t      access_file = { -1, NULL };
 static int                  workers_stopped;   /* after WINCH */
 
-/* Process counters in shared memory, for the metrics endpoint (workers
- * read them; the segment outlives every generation). */
-typedef struct proc_stats_s {
-    weir_shm_counter_t workers_restarts_total;
-    weir_shm_counter_t reloads_total;
-    weir_shm_counter_t reloads_failed_total;
-    weir_shm_counter_t config_generation;
-} proc_stats_t;
-
 static weir_shm_t          *shm;
-static proc_stats_t        *stats;
+static weir_master_stats_t *stats;     /* core/stats.h */
+static weir_proc_stats_t   *procs;
 
 static void signal_handler(int signo);
 static int setup_signals(void);
@@ -83,6 +78,8 @@ static void reload(void);
 static void reopen(void);
 static void chown_logs(void);
 static void peer_procs_update(void);
+static void proc_record(size_t i, pid_t pid, int slot);
+static void stop_listening(void);
 
 static void
 signal_handler(int signo)
@@ -169,8 +166,14 @@ sync_listeners(const weir_config_t *cf, char *err, size_t errlen)
     weir_listen_want_t want[256];
     size_t             i, j, n = 0;
 
-    for (i = 0; i < cf->http.nservers; i++) {
-        const weir_server_conf_t *srv = cf->http.servers[i];
+    /* The [server] sections, then the admin listener. */
+    for (i = 0; i <= cf->http.nservers; i++) {
+        const weir_server_conf_t *srv = i < cf->http.nservers
+                                        ? cf->http.servers[i]
+                                        : cf->admin.server;
+        if (srv == NULL) {
+            continue;
+        }
         for (j = 0; j < srv->nlistens && n < weir_nelems(want); j++) {
             want[n].addr = (const struct sockaddr *) &srv->listens[j].addr;
             want[n].addrlen = srv->listens[j].addrlen;
@@ -335,6 +338,7 @@ spawn(int slot)
         args.group = &group;
         args.access_log = access_file.fd >= 0 ? &access_file : NULL;
         args.proc = (int) i;
+        args.shm = shm;
         weir_worker_run(&args);
     }
     workers[i].pid = pid;
@@ -343,6 +347,7 @@ spawn(int slot)
     workers[i].started = weir_current_msec;
     workers[i].exiting = 0;
     slots[slot].respawn_at = 0;
+    proc_record(i, pid, slot);
     peer_procs_update();
     weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                    "started worker process %d (slot %d, generation %llu)",
@@ -375,6 +380,7 @@ signal_workers(int signo, uint64_t gen_below)
         }
         if (signo == SIGQUIT || signo == SIGTERM) {
             workers[i].exiting = 1;
+            atomic_store(&procs[i].draining, 1);
         }
         if (kill(workers[i].pid, signo) < 0 && errno != ESRCH) {
             weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
@@ -416,8 +422,13 @@ reap(void)
         }
         w->pid = 0;
         slot = w->slot;
+        if (stats && atomic_load(&stats->stopping)) {
+            /* Its admin socket would queue connections nobody accepts. */
+            weir_listen_group_close_owner(&group, slot);
+        }
         /* Its requests in flight died with it. */
         weir_peer_state_proc_gone(shm, (int) (w - workers));
+        proc_record((size_t) (w - workers), 0, slot);
         peer_procs_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
@@ -507,6 +518,50 @@ schedule_respawns(void)
     arm_alarm();
 }
 
+/* A graceful stop: close every listening socket but the admin
+ * listener's. */
+static void
+stop_listening(void)
+{
+    weir_listen_want_t want[64];
+    size_t             j, n = 0;
+    weir_server_conf_t *a = conf->admin.server;
+    char               err[256];
+
+    for (j = 0; a && j < a->nlistens && n < weir_nelems(want); j++) {
+        want[n].addr = (const struct sockaddr *) &a->listens[j].addr;
+        want[n].addrlen = a->listens[j].addrlen;
+        want[n].text = a->listens[j].text;
+        want[n].backlog = a->listens[j].backlog;
+        n++;
+    }
+    if (weir_listen_group_sync(&group, want, n, (int) conf->main.workers,
+                               err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0, "%s", err);
+    }
+}
+
+/* The shared record of process index i (core/stats.h): a new worker's,
+ * or cleared (pid 0) when it is gone. */
+static void
+proc_record(size_t i, pid_t pid, int slot)
+{
+    weir_proc_stats_t *p = &procs[i];
+
+    atomic_store(&p->pid, 0);
+    atomic_store(&p->accepted_total, 0);
+    atomic_store(&p->requests_total, 0);
+    atomic_store(&p->connections, 0);
+    atomic_store(&p->requests_active, 0);
+    atomic_store(&p->draining, 0);
+    if (pid > 0) {
+        atomic_store(&p->slot, slot);
+        atomic_store(&p->generation, workers[i].generation);
+        atomic_store(&p->started, (int64_t) time(NULL));
+        atomic_store(&p->pid, (int32_t) pid);
+    }
+}
+
 /* Sums over the workers' in-flight slots stop at the highest in use;
  * records no live generation uses any more are freed. */
 static void
@@ -576,7 +631,9 @@ reload(void)
     }
     /* Peers that stay keep their shared state; new ones get a record. */
     if (weir_peer_state_attach(shm, ncf->upstreams, ncf->nupstreams,
-                               generation + 1, err, sizeof(err)) != WEIR_OK)
+                               generation + 1, err, sizeof(err)) != WEIR_OK
+        || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
+           != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
@@ -692,15 +749,18 @@ weir_master_run(weir_config_t *cf)
                        "cannot create shared memory: %s", err);
         return 1;
     }
-    stats = weir_shm_zone(shm, "weir:process", sizeof(*stats), NULL);
-    if (stats == NULL) {
+    stats = weir_master_stats(shm);
+    procs = weir_proc_stats(shm);
+    if (stats == NULL || procs == NULL) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
                        "shared memory (shm_size) too small");
         return 1;
     }
+    atomic_store(&stats->started, (int64_t) time(NULL));
     weir_shm_counter_set(&stats->config_generation, generation);
     if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
-                               err, sizeof(err)) != WEIR_OK)
+                               err, sizeof(err)) != WEIR_OK
+        || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
@@ -730,6 +790,7 @@ weir_master_run(weir_config_t *cf)
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
                        "workers run as root: set \"user\" in [main]");
     }
+    atomic_store(&stats->master_pid, (int32_t) getpid());
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "weir/%s started: %lld workers", WEIR_VERSION,
                    (long long) cf->main.workers);
@@ -757,6 +818,7 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_terminate && !terminating) {
             terminating = 1;
+            atomic_store(&stats->stopping, 1);
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
             signal_workers(SIGTERM, 0);
             kill_at = weir_current_msec + 1000;
@@ -767,10 +829,17 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_quit && !quitting && !terminating) {
             quitting = 1;
+            /* The admin listener's /healthz answers 503 from now on. */
+            atomic_store(&stats->stopping, 1);
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "graceful stop");
             memset(slots, 0, sizeof(slots));
             arm_alarm();
             signal_workers(SIGQUIT, 0);
+            /* The workers stopped accepting: refuse new connections at
+             * once rather than let them wait in queues until the end
+             * (a balancer fails over sooner). The admin listener stays,
+             * for /healthz to say 503 while the workers drain. */
+            stop_listening();
             if (live_workers() == 0) {
                 break;
             }

@@ -14,12 +14,16 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "core/stats.h"
 #include "core/wtime.h"
 #include "event/conn.h"
 #include "event/loop.h"
+#include "admin/admin.h"
 #include "http/access_log.h"
+#include "http/handler.h"
 #include "http/request.h"
 #include "upstream/proxy.h"
 #include "upstream/peer_state.h"
@@ -29,7 +33,7 @@
  * connections already open; the rest is picked up on the next round. */
 #define ACCEPT_BATCH 64
 
-typedef struct listener_s {
+typedef struct weir_listener_s {
     const weir_server_conf_t *srv;
     weir_conn_t              *lc;
     unsigned                  proxy_protocol:1;
@@ -47,7 +51,7 @@ static void drop_privileges(const weir_main_conf_t *mc);
 static int add_listener(const weir_server_conf_t *srv, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
-static void stop_accepting(void);
+static void stop_accepting(int keep_admin);
 static void reopen_logs(void);
 static void worker_exit(int code) __attribute__((noreturn));
 
@@ -167,8 +171,13 @@ open_listeners(void)
     if (listeners == NULL) {
         return WEIR_ERROR;
     }
-    for (i = 0; i < http->nservers; i++) {
-        const weir_server_conf_t *srv = http->servers[i];
+    for (i = 0; i <= http->nservers; i++) {
+        const weir_server_conf_t *srv = i < http->nservers
+                                        ? http->servers[i]
+                                        : wa->cf->admin.server;
+        if (srv == NULL) {
+            continue;
+        }
         for (j = 0; j < srv->nlistens; j++) {
             const weir_listen_conf_t *l = &srv->listens[j];
             size_t pos = 0;
@@ -263,6 +272,12 @@ accept_handler(weir_event_t *ev)
                            sizeof(c->addr_text), 0);
         c->start_msec = weir_current_msec;
         c->listener = ls;
+        weir_stat_add(&weir_proc_self->accepted_total, 1);
+        /* The admin listener's `allow`: decided here, answered 403 by the
+         * admin handler (so the client learns why). */
+        c->denied = ls->srv->allow
+                    && !weir_cidr_match(ls->srv->allow, ls->srv->nallow,
+                                        (struct sockaddr *) &sa);
         if (ls->proxy_protocol) {
             weir_http_init_proxy_protocol(c, ls->srv);
         } else {
@@ -272,20 +287,30 @@ accept_handler(weir_event_t *ev)
     weir_event_post(ev);
 }
 
+/* Stop accepting. When the whole weir is stopping (not a reload: the
+ * new generation answers then), the admin listener stays open while
+ * the worker drains, so that /healthz can say 503 to the balancer. */
 static void
-stop_accepting(void)
+stop_accepting(int keep_admin)
 {
-    size_t i;
+    size_t i, kept = 0;
 
     for (i = 0; i < nlisteners; i++) {
-        if (listeners[i].lc) {
-            /* Closes only this worker's copy; the master keeps the
-             * socket and its queue for the next generation. */
-            weir_conn_close(listeners[i].lc);
-            listeners[i].lc = NULL;
+        if (listeners[i].lc == NULL) {
+            continue;
         }
+        if (keep_admin && listeners[i].srv->kind == WEIR_SERVER_ADMIN) {
+            listeners[kept] = listeners[i];
+            listeners[kept].lc->data = &listeners[kept];
+            kept++;
+            continue;
+        }
+        /* Closes only this worker's copy; the master keeps the socket
+         * and its queue for the next generation. */
+        weir_conn_close(listeners[i].lc);
+        listeners[i].lc = NULL;
     }
-    nlisteners = 0;
+    nlisteners = kept;
 }
 
 static void
@@ -320,7 +345,7 @@ weir_worker_run(const weir_worker_args_t *args)
 
     wa = args;
     weir_log_slot = args->slot;
-    weir_peer_proc = args->proc;
+    weir_stats_attach(args->shm, args->proc);
     weir_random_reseed();       /* not the master's sequence */
     prctl(PR_SET_NAME, "weir-worker", 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -344,7 +369,9 @@ weir_worker_run(const weir_worker_args_t *args)
     weir_http.mime = cf->http.mime;     /* read by the loader (config_warn.c) */
     weir_http.prefix = cf->prefix;
     weir_http.quitting = 0;
-    weir_http.proxy = weir_proxy_handle;
+    weir_http_handler_register(WEIR_ROUTE_PROXY, weir_proxy_handle);
+    weir_http_handler_register(WEIR_ROUTE_ADMIN, weir_admin_handle);
+    weir_admin_init(cf, args->shm);
     if (weir_upstream_init(cf->upstreams, cf->nupstreams) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "out of memory");
         worker_exit(2);
@@ -369,7 +396,8 @@ weir_worker_run(const weir_worker_args_t *args)
             reopen_logs();
         }
         if (sig_quit && !weir_http.quitting) {
-            stop_accepting();
+            weir_master_stats_t *ms = weir_master_stats(args->shm);
+            stop_accepting(ms && atomic_load(&ms->stopping));
             /* Idle keep-alive connections get a short grace in which a
              * request on its way is still answered (with close). */
             weir_http_shutdown(weir_min(1000, cf->http.keepalive_timeout));
@@ -377,7 +405,8 @@ weir_worker_run(const weir_worker_args_t *args)
             deadline = weir_current_msec + cf->main.shutdown_timeout;
         }
         if (weir_http.quitting) {
-            if (weir_conn_count() == 0) {
+            /* Done when nothing is open but the listeners kept. */
+            if (weir_conn_count() <= nlisteners) {
                 worker_exit(0);
             }
             if (weir_current_msec >= deadline) {

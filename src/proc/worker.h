@@ -6,6 +6,7 @@
 #define WEIR_PROC_WORKER_H
 
 #include "core/log.h"
+#include "core/shm.h"
 #include "event/listen.h"
 #include "proc/config.h"
 
@@ -17,6 +18,7 @@ typedef struct weir_worker_args_s {
     weir_log_file_t           *access_log;   /* NULL when off */
     int                        proc;         /* index in the master's
                                                 worker table (shm slots) */
+    weir_shm_t                *shm;
 } weir_worker_args_t;
 
 /* Run in the child after fork(); never returns. */

@@ -22,13 +22,9 @@ typedef struct index_s {
     weir_shm_off_t   ups[INDEX_UPS];
 } index_t;
 
-int               weir_peer_proc;
 static _Atomic uint32_t private_hi = WEIR_PROC_MAX;
 _Atomic uint32_t *weir_peer_procs_hi = &private_hi;
 
-const weir_msec_t weir_hist_bounds_ms[WEIR_HIST_BUCKETS - 1] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
-};
 
 static index_t *index_of(weir_shm_t *shm);
 static void *find_or_add(weir_shm_t *shm, weir_shm_off_t *slots, size_t n,
@@ -45,19 +41,6 @@ weir_fail_kind_name(int kind)
     };
 
     return kind >= 0 && kind < WEIR_FAIL_KINDS ? names[kind] : "unknown";
-}
-
-int
-weir_hist_bucket(weir_msec_t ms)
-{
-    int i;
-
-    for (i = 0; i < WEIR_HIST_BUCKETS - 1; i++) {
-        if (ms <= weir_hist_bounds_ms[i]) {
-            return i;
-        }
-    }
-    return WEIR_HIST_BUCKETS - 1;
 }
 
 uint32_t

@@ -30,10 +30,9 @@
 #include <stdint.h>
 #include "core/core.h"
 #include "core/shm.h"
+#include "core/stats.h"
 #include "upstream/upstream_conf.h"
 
-#define WEIR_PROC_MAX       512   /* master.c: MAX_WORKERS * 2 */
-#define WEIR_STAT_SLOTS     8
 #define WEIR_PEER_KEY_MAX   192
 
 /* The DESIGN §4 taxonomy, as metric labels and log names. */
@@ -50,12 +49,6 @@ enum weir_fail_kind {
 /* The name of a kind ("connect_refused"). */
 const char *weir_fail_kind_name(int kind);
 
-/* Response-time histogram upper bounds in milliseconds (the last bucket
- * is +Inf). */
-#define WEIR_HIST_BUCKETS 12
-extern const weir_msec_t weir_hist_bounds_ms[WEIR_HIST_BUCKETS - 1];
-/* The bucket of a duration. */
-int weir_hist_bucket(weir_msec_t ms);
 
 enum weir_breaker_state {
     WEIR_BREAKER_CLOSED = 0, WEIR_BREAKER_OPEN = 1, WEIR_BREAKER_HALF_OPEN = 2
@@ -116,9 +109,8 @@ void weir_peer_state_procs_hi(weir_shm_t *shm, int hi);
 
 /* ---- workers ---- */
 
-/* This process's index (set once in the worker) and the shared bound of
- * indexes in use (for sums). */
-extern int weir_peer_proc;
+/* The shared bound of process indexes in use (for sums; the index of
+ * this process is weir_proc_index, core/stats.h). */
 extern _Atomic uint32_t *weir_peer_procs_hi;
 
 /* Records for configurations that were never attached (unit tests, or a
@@ -132,27 +124,16 @@ uint32_t weir_peer_inflight(const weir_peer_state_t *s);
 static inline void
 weir_peer_inflight_add(weir_peer_state_t *s, int d)
 {
-    atomic_fetch_add_explicit(&s->inflight[weir_peer_proc], (uint32_t) d,
+    atomic_fetch_add_explicit(&s->inflight[weir_proc_index], (uint32_t) d,
                               memory_order_relaxed);
 }
 
 static inline weir_peer_stats_t *
 weir_peer_stats(weir_peer_state_t *s)
 {
-    return &s->stats[weir_peer_proc % WEIR_STAT_SLOTS];
+    return &s->stats[weir_stat_slot()];
 }
 
-static inline void
-weir_stat_add(_Atomic uint64_t *c, uint64_t n)
-{
-    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
-static inline uint64_t
-weir_stat_get(const _Atomic uint64_t *c)
-{
-    return atomic_load_explicit(c, memory_order_relaxed);
-}
 
 /* Sum a counter over the statistics slots: `offset` is the offsetof() a
  * member of weir_peer_stats_t (an element of an array member included). */

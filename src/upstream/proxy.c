@@ -83,7 +83,7 @@ cleanup(void *data)
     settle(p);
     if (p->retrying) {
         p->retrying = 0;
-        atomic_fetch_sub_explicit(&p->u->st->retrying[weir_peer_proc], 1,
+        atomic_fetch_sub_explicit(&p->u->st->retrying[weir_proc_index], 1,
                                   memory_order_relaxed);
     }
     weir_upstream_dequeue(p->u, &p->waiter);
@@ -821,7 +821,7 @@ budget_allows(proxy_t *p)
         return 0;
     }
     p->retrying = 1;
-    atomic_fetch_add_explicit(&us->retrying[weir_peer_proc], 1,
+    atomic_fetch_add_explicit(&us->retrying[weir_proc_index], 1,
                               memory_order_relaxed);
     weir_stat_add(&us->retries_total, 1);
     return 1;

@@ -1,0 +1,322 @@
+#include "weir_config.h"
+#include "admin/admin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "admin/admin-t.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "upstream/breaker.h"
+#include "upstream/peer_state.h"
+
+admin_ctx_t admin_ctx;
+
+static void send_page(weir_request_t *r, int status, const char *type,
+    admin_out_t *o);
+static int wants_html(const weir_request_t *r);
+static int path_is(const weir_request_t *r, const char *p);
+static int has_arg(const weir_request_t *r, const char *pair);
+
+void
+weir_admin_init(const weir_config_t *cf, weir_shm_t *shm)
+{
+    admin_ctx.cf = cf;
+    admin_ctx.shm = shm;
+    admin_ctx.master = weir_master_stats(shm);
+    admin_ctx.procs = weir_proc_stats(shm);
+}
+
+static int
+path_is(const weir_request_t *r, const char *p)
+{
+    size_t n = strlen(p);
+
+    return r->path.len == n && memcmp(r->path.data, p, n) == 0;
+}
+
+/* Is "name=value" one of the query's &-separated arguments? */
+static int
+has_arg(const weir_request_t *r, const char *pair)
+{
+    const char *p = r->args.data, *end = r->args.data + r->args.len, *e;
+    size_t      n = strlen(pair);
+
+    while (p && p < end) {
+        e = memchr(p, '&', (size_t) (end - p));
+        if (e == NULL) {
+            e = end;
+        }
+        if ((size_t) (e - p) == n && memcmp(p, pair, n) == 0) {
+            return 1;
+        }
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* A browser asks for text/html first; a script or curl does not. */
+static int
+wants_html(const weir_request_t *r)
+{
+    const weir_http_header_t *h = weir_http_header_find(r, "accept");
+    weir_str_t                v;
+
+    if (has_arg(r, "format=json")) {
+        return 0;
+    }
+    if (has_arg(r, "format=html")) {
+        return 1;
+    }
+    if (h == NULL) {
+        return 0;
+    }
+    v.data = h->value;
+    v.len = h->value_len;
+    return weir_str_has_token(&v, "text/html");
+}
+
+void
+weir_admin_handle(weir_request_t *r)
+{
+    admin_out_t o;
+    int         stopping;
+
+    if (r->c->denied) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "admin access denied to %s (not in allow)",
+                       r->c->addr_text);
+        weir_http_finalize_error(r, 403, "FORBIDDEN");
+        return;
+    }
+    if (r->method != WEIR_HTTP_GET && r->method != WEIR_HTTP_HEAD) {
+        weir_http_add_header(r, "Allow", 5, "GET, HEAD", 9);
+        weir_http_finalize_error(r, 405, "METHOD_NOT_ALLOWED");
+        return;
+    }
+    admin_out_init(&o, r->pool, 16384);
+    if (path_is(r, "/metrics")) {
+        admin_metrics(&o);
+        send_page(r, 200, "text/plain; version=0.0.4; charset=utf-8", &o);
+        return;
+    }
+    if (path_is(r, "/healthz")) {
+        /* 503 once the whole weir is stopping (a balancer takes it out
+         * while requests drain); a reload is not a stop. */
+        stopping = admin_ctx.master
+                   && atomic_load(&admin_ctx.master->stopping);
+        admin_out_str(&o, stopping ? "draining\n" : "ok\n");
+        send_page(r, stopping ? 503 : 200, "text/plain", &o);
+        return;
+    }
+    if (path_is(r, "/status")) {
+        if (wants_html(r)) {
+            admin_status_html(&o);
+            send_page(r, 200, "text/html; charset=utf-8", &o);
+        } else {
+            admin_status_json(&o);
+            send_page(r, 200, "application/json", &o);
+        }
+        return;
+    }
+    if (path_is(r, "/")) {
+        admin_out_str(&o, "weir admin: /metrics /healthz /status\n");
+        send_page(r, 200, "text/plain", &o);
+        return;
+    }
+    weir_http_finalize_error(r, 404, "NOT_FOUND");
+}
+
+static void
+send_page(weir_request_t *r, int status, const char *type, admin_out_t *o)
+{
+    if (o->failed) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    r->status = status;
+    weir_http_add_header(r, "Content-Type", 12, type, strlen(type));
+    /* Always fresh: a cached status page during an incident misleads. */
+    weir_http_add_header(r, "Cache-Control", 13, "no-store", 8);
+    r->body_mem = o->data;
+    r->body_mem_len = o->len;
+    r->content_length = (off_t) o->len;
+    weir_http_send_response(r);
+}
+
+/* ---- output buffer -------------------------------------------------------- */
+
+void
+admin_out_init(admin_out_t *o, weir_pool_t *pool, size_t cap)
+{
+    o->pool = pool;
+    o->len = 0;
+    o->cap = cap;
+    o->failed = 0;
+    o->data = weir_palloc(pool, cap);
+    if (o->data == NULL) {
+        o->failed = 1;
+        o->cap = 0;
+    }
+}
+
+/* Room for n more bytes (pool memory is not freed one by one: the old
+ * block stays until the request ends, which is fine for one page). */
+static int
+reserve(admin_out_t *o, size_t n)
+{
+    char  *d;
+    size_t cap;
+
+    if (o->failed) {
+        return 0;
+    }
+    if (o->cap - o->len >= n) {
+        return 1;
+    }
+    cap = o->cap ? o->cap : 4096;
+    while (cap - o->len < n) {
+        if (cap > ((size_t) 64 << 20)) {
+            o->failed = 1;      /* a page this big is a bug */
+            return 0;
+        }
+        cap *= 2;
+    }
+    d = weir_palloc(o->pool, cap);
+    if (d == NULL) {
+        o->failed = 1;
+        return 0;
+    }
+    if (o->len) {
+        memcpy(d, o->data, o->len);
+    }
+    o->data = d;
+    o->cap = cap;
+    return 1;
+}
+
+void
+admin_out_add(admin_out_t *o, const char *s, size_t n)
+{
+    if (n && reserve(o, n)) {
+        memcpy(o->data + o->len, s, n);
+        o->len += n;
+    }
+}
+
+void
+admin_out_str(admin_out_t *o, const char *s)
+{
+    admin_out_add(o, s, strlen(s));
+}
+
+void
+admin_out_printf(admin_out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    if (o->failed) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(o->data + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        o->failed = 1;
+        return;
+    }
+    if ((size_t) n >= o->cap - o->len) {
+        /* It did not fit: make room and format again. */
+        if (!reserve(o, (size_t) n + 1)) {
+            return;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(o->data + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= o->cap - o->len) {
+            o->failed = 1;
+            return;
+        }
+    }
+    o->len += (size_t) n;
+}
+
+void
+admin_out_json(admin_out_t *o, const char *s)
+{
+    char   esc[8];
+    size_t i, run = 0;
+
+    for (i = 0; s[i]; i++) {
+        unsigned char ch = (unsigned char) s[i];
+        /* <, > and & too: the document is also embedded in the HTML
+         * page's <script>, where "</" would end it. */
+        if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '<' && ch != '>'
+            && ch != '&') {
+            continue;
+        }
+        admin_out_add(o, s + run, i - run);
+        snprintf(esc, sizeof(esc), ch == '"' ? "\\\"" : ch == '\\' ? "\\\\"
+                 : "\\u%04x", ch);
+        admin_out_str(o, esc);
+        run = i + 1;
+    }
+    admin_out_add(o, s + run, i - run);
+}
+
+void
+admin_out_label(admin_out_t *o, const char *s)
+{
+    size_t i, run = 0;
+
+    for (i = 0; s[i]; i++) {
+        if (s[i] != '"' && s[i] != '\\' && s[i] != '\n') {
+            continue;
+        }
+        admin_out_add(o, s + run, i - run);
+        admin_out_str(o, s[i] == '\n' ? "\\n" : s[i] == '"' ? "\\\"" : "\\\\");
+        run = i + 1;
+    }
+    admin_out_add(o, s + run, i - run);
+}
+
+void
+admin_out_html(admin_out_t *o, const char *s)
+{
+    size_t i, run = 0;
+
+    for (i = 0; s[i]; i++) {
+        const char *e = s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;"
+                        : s[i] == '&' ? "&amp;" : s[i] == '"' ? "&quot;"
+                        : s[i] == '\'' ? "&#39;" : NULL;
+        if (e == NULL) {
+            continue;
+        }
+        admin_out_add(o, s + run, i - run);
+        admin_out_str(o, e);
+        run = i + 1;
+    }
+    admin_out_add(o, s + run, i - run);
+}
+
+const char *
+admin_peer_state(const weir_upstream_conf_t *u, const weir_peer_conf_t *p)
+{
+    const weir_peer_state_t *s = p->state;
+    int                      b;
+
+    if (p->down) {
+        return "disabled";
+    }
+    if (s == NULL) {
+        return "up";
+    }
+    if (!atomic_load_explicit(&s->health, memory_order_relaxed)) {
+        return "down";
+    }
+    b = weir_breaker_state(s, NULL, NULL);
+    (void) u;
+    return b == WEIR_BREAKER_OPEN ? "open"
+           : b == WEIR_BREAKER_HALF_OPEN ? "half_open" : "up";
+}
