@@ -36,7 +36,8 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "usage: weir [-c file] [-p prefix] [-t] [-T] [-s signal] [-V] [-h]\n"
+        "usage: weir [-c file] [-p prefix] [-t] [-T] [-s signal] [-v] [-V] "
+        "[-h]\n"
         "\n"
         "  -c file    configuration file (default: prefix/conf/weir.ini)\n"
         "  -p prefix  prefix for relative paths (default: %s)\n"
@@ -44,8 +45,11 @@ usage(FILE *out)
         "  -T         test, then print the effective configuration\n"
         "  -s signal  send a signal to the running master: "
         "reload, quit, stop, reopen\n"
-        "  -V         print version and configure options\n"
-        "  -h         this help\n", WEIR_DEFAULT_PREFIX);
+        "  -v, --version\n"
+        "             print the version\n"
+        "  -V         print version, compiler and configure options\n"
+        "  -h, -?, --help\n"
+        "             this help\n", WEIR_DEFAULT_PREFIX);
 }
 
 static int
@@ -56,6 +60,15 @@ parse_args(int argc, char **argv, options_t *o)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
+        /* The two long options every operator tries first. */
+        if (strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return WEIR_DONE;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("weir version %s\n", WEIR_VERSION);
+            return WEIR_DONE;
+        }
         if (a[0] != '-' || a[1] == '\0' || a[2] != '\0') {
             fprintf(stderr, "weir: invalid option: \"%s\"\n", a);
             return WEIR_ERROR;
@@ -64,6 +77,9 @@ parse_args(int argc, char **argv, options_t *o)
         case 'h':
         case '?':
             usage(stdout);
+            return WEIR_DONE;
+        case 'v':
+            printf("weir version %s\n", WEIR_VERSION);
             return WEIR_DONE;
         case 'V':
             printf("weir version %s\nbuilt by %s\nconfigure arguments: %s\n",
