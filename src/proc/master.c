@@ -731,8 +731,9 @@ weir_master_run(weir_config_t *cf)
                        "workers run as root: set \"user\" in [main]");
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
-                   "weir/%s started: %lld workers", WEIR_VERSION,
-                   (long long) cf->main.workers);
+                   "weir/%s started: %lld worker%s", WEIR_VERSION,
+                   (long long) cf->main.workers,
+                   cf->main.workers == 1 ? "" : "s");
     spawn_all();
 
     sigemptyset(&empty);
