@@ -16,6 +16,7 @@
 #include "core/wtime.h"
 #include "proc/config.h"
 #include "proc/master.h"
+#include "proc/proctitle.h"
 
 typedef struct options_s {
     const char *conf;
@@ -194,6 +195,10 @@ main(int argc, char **argv)
     char      *prefix, *conf, buf[PATH_MAX];
     int        rc;
 
+    /* First: the master and workers overwrite the argv area with their
+     * titles later, so the environment must move out of it now. Without
+     * memory for that, titles are off and weir runs anyway. */
+    (void) weir_proctitle_init(argc, argv);
     memset(&o, 0, sizeof(o));
     rc = parse_args(argc, argv, &o);
     if (rc != WEIR_OK) {

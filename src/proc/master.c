@@ -19,6 +19,7 @@
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "event/listen.h"
+#include "proc/proctitle.h"
 #include "proc/worker.h"
 
 #define MAX_WORKERS      256
@@ -665,7 +666,11 @@ weir_master_run(weir_config_t *cf)
         conf->main.workers = MAX_WORKERS;
     }
     weir_time_update();
-    prctl(PR_SET_NAME, "weir-master", 0, 0, 0);
+    /* Which configuration a master runs is what an operator looks for in
+     * ps; `weir -s` finds a master by it too (see find_master in main.c),
+     * so the paths are the absolute ones. */
+    weir_proctitle_set("weir-master", "weir: master process %s -p %s -c %s",
+                       weir_proctitle_argv0(), cf->prefix, cf->file);
 
     /* Use the hard limit for descriptors: idle keep-alive connections are
      * cheap, running out of fds is not. */

@@ -21,6 +21,7 @@
 #include "event/loop.h"
 #include "http/access_log.h"
 #include "http/request.h"
+#include "proc/proctitle.h"
 #include "upstream/proxy.h"
 #include "upstream/peer_state.h"
 #include "upstream/upstream.h"
@@ -316,7 +317,7 @@ weir_worker_run(const weir_worker_args_t *args)
     weir_log_slot = args->slot;
     weir_peer_proc = args->proc;
     weir_random_reseed();       /* not the master's sequence */
-    prctl(PR_SET_NAME, "weir-worker", 0, 0, 0);
+    weir_proctitle_set("weir-worker", "weir: worker process");
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     setup_signals(&wait_mask);
     weir_time_update();
@@ -363,6 +364,7 @@ weir_worker_run(const weir_worker_args_t *args)
             reopen_logs();
         }
         if (sig_quit && !weir_http.quitting) {
+            weir_proctitle_set(NULL, "weir: worker process is shutting down");
             stop_accepting();
             /* Idle keep-alive connections get a short grace in which a
              * request on its way is still answered (with close). */
