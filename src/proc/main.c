@@ -16,6 +16,7 @@
 #include "core/wtime.h"
 #include "proc/config.h"
 #include "proc/master.h"
+#include "proc/preflight.h"
 #include "proc/proctitle.h"
 
 typedef struct options_s {
@@ -29,8 +30,8 @@ typedef struct options_s {
 static void usage(FILE *out);
 static int parse_args(int argc, char **argv, options_t *o);
 static char *absolute(const char *path);
-static int send_signal(const weir_config_t *cf, const char *prefix,
-    const char *name);
+static int send_signal(const weir_config_t *cf, const char *conf,
+    const char *prefix, const char *name);
 static int run(const options_t *o, const char *conf, const char *prefix);
 
 static void
@@ -145,7 +146,8 @@ absolute(const char *path)
 }
 
 static int
-send_signal(const weir_config_t *cf, const char *prefix, const char *name)
+send_signal(const weir_config_t *cf, const char *conf, const char *prefix,
+    const char *name)
 {
     static const struct {
         const char *name;
@@ -233,33 +235,49 @@ run(const options_t *o, const char *conf, const char *prefix)
     weir_config_t       *cf;
     char                 buf[PATH_MAX];
     size_t               i;
-    int                  rc;
+    int                  rc, reload;
 
     cf = weir_config_load(conf, prefix, &errs);
-    if (o->signal) {
-        /* Signalling needs only the pid file: fall back to the default
-         * path when the file does not load. */
-        rc = send_signal(cf, prefix, o->signal);
+    reload = o->signal && strcmp(o->signal, "reload") == 0;
+    if (o->signal && !reload) {
+        /* Stopping or reopening needs only the pid file: fall back to
+         * the default path when the file does not load. */
+        rc = send_signal(cf, conf, prefix, o->signal);
         weir_config_errors_free(&errs);
         if (cf) {
             weir_config_free(cf);
         }
         return rc;
     }
+    /* A reload of a file that does not pass -t would only be refused by
+     * the master, in its error log: say it here and send nothing. */
+    rc = WEIR_OK;
     if (cf && weir_master_check(cf, buf, sizeof(buf)) != WEIR_OK) {
         fprintf(stderr, "weir: %s\n", buf);
-        weir_config_free(cf);
-        cf = NULL;
+        rc = WEIR_ERROR;
     }
-    if (cf == NULL) {
+    if (cf && weir_preflight(cf, o->test || reload ? WEIR_PREFLIGHT_BIND : 0,
+                             &errs) != WEIR_OK) {
+        rc = WEIR_ERROR;
+    }
+    if (cf == NULL || rc != WEIR_OK) {
         for (i = 0; i < errs.n; i++) {
             fprintf(stderr, "weir: %s\n", errs.lines[i]);
         }
-        fprintf(stderr, "weir: configuration file %s test failed\n", conf);
+        fprintf(stderr, "weir: configuration file %s test failed%s\n", conf,
+                reload ? ": no signal sent" : "");
         weir_config_errors_free(&errs);
+        if (cf) {
+            weir_config_free(cf);
+        }
         return 1;
     }
     weir_config_errors_free(&errs);
+    if (reload) {
+        rc = send_signal(cf, conf, prefix, o->signal);
+        weir_config_free(cf);
+        return rc;
+    }
     if (o->test) {
         fprintf(stderr, "weir: configuration file %s test is successful\n",
                 conf);
@@ -271,4 +289,3 @@ run(const options_t *o, const char *conf, const char *prefix)
     }
     return weir_master_run(cf);
 }
-

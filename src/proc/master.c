@@ -19,6 +19,7 @@
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "event/listen.h"
+#include "proc/preflight.h"
 #include "proc/proctitle.h"
 #include "proc/worker.h"
 
@@ -555,6 +556,17 @@ reload(void)
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
         weir_config_free(ncf);
+        weir_shm_counter_add(&stats->reloads_failed_total, 1);
+        return;
+    }
+    if (weir_preflight(ncf, 0, &errs) != WEIR_OK) {
+        for (i = 0; i < errs.n; i++) {
+            weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                           errs.lines[i]);
+        }
+        weir_config_errors_free(&errs);
+        weir_config_free(ncf);
+        weir_shm_counter_add(&stats->reloads_failed_total, 1);
         return;
     }
     if (ncf->main.workers > MAX_WORKERS) {
