@@ -4,7 +4,9 @@
  */
 #include "weir_config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ static int parse_args(int argc, char **argv, options_t *o);
 static char *absolute(const char *path);
 static int send_signal(const weir_config_t *cf, const char *conf,
     const char *prefix, const char *name);
+static long find_master(const char *conf, const char *prefix);
 static int run(const options_t *o, const char *conf, const char *prefix);
 
 static void
@@ -179,8 +182,16 @@ send_signal(const weir_config_t *cf, const char *conf, const char *prefix,
     }
     pid = weir_master_pid_read(pidfile, err, sizeof(err));
     if (pid <= 0) {
-        fprintf(stderr, "weir: no running master: %s\n", err);
-        return 1;
+        /* The file may name a pid path the master does not use yet (it
+         * was edited and not reloaded): find the master by its title,
+         * which carries the configuration it runs. */
+        pid = find_master(conf, prefix);
+        if (pid <= 0) {
+            fprintf(stderr, "weir: no running master: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "weir: %s; signalling master process %ld, which "
+                "runs %s\n", err, pid, conf);
     }
     if (kill((pid_t) pid, sigs[i].signo) < 0) {
         fprintf(stderr, "weir: kill(%ld, %s) failed: %s\n", pid, name,
@@ -188,6 +199,71 @@ send_signal(const weir_config_t *cf, const char *conf, const char *prefix,
         return 1;
     }
     return 0;
+}
+
+/*
+ * The master running this configuration, found through /proc: a process
+ * named weir-master whose title (set by the master, see weir(8)) ends in
+ * "-p PREFIX -c CONF" for these absolute paths. 0 when there is none, or
+ * when there are several (the pid file must then decide).
+ */
+static long
+find_master(const char *conf, const char *prefix)
+{
+    static const char head[] = "weir: master process ";
+    char           path[64], buf[8192], tail[2 * PATH_MAX + 16];
+    DIR           *d;
+    struct dirent *de;
+    long           found = 0, pid;
+    size_t         tlen;
+    ssize_t        n;
+    int            fd, rc, matches = 0;
+
+    rc = snprintf(tail, sizeof(tail), " -p %s -c %s", prefix, conf);
+    if (rc < 0 || (size_t) rc >= sizeof(tail)) {
+        return 0;
+    }
+    tlen = (size_t) rc;
+    d = opendir("/proc");
+    if (d == NULL) {
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        pid = strtol(de->d_name, NULL, 10);
+        if (pid <= 0 || pid == (long) getpid()) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n != 12 || memcmp(buf, "weir-master\n", 12) != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0) {
+            continue;
+        }
+        buf[n] = '\0';       /* the title ends at its first NUL */
+        n = (ssize_t) strlen(buf);
+        if ((size_t) n > sizeof(head) - 1 + tlen
+            && strncmp(buf, head, sizeof(head) - 1) == 0
+            && strcmp(buf + n - tlen, tail) == 0) {
+            found = pid;
+            matches++;
+        }
+    }
+    closedir(d);
+    return matches == 1 ? found : 0;
 }
 
 int

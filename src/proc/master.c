@@ -74,6 +74,7 @@ static int sync_listeners(const weir_config_t *cf, char *err, size_t errlen);
 static int daemonize(void);
 static int pid_write(const char *path);
 static void pid_remove(const char *path);
+static void move_pid(weir_config_t *ncf);
 static pid_t spawn(int slot);
 static void spawn_all(void);
 static void signal_workers(int signo, uint64_t gen_below);
@@ -251,6 +252,42 @@ pid_remove(const char *path)
     if (path && weir_master_pid_read(path, err, sizeof(err)) == getpid()) {
         unlink(path);
     }
+}
+
+/*
+ * A reload that changes `pid` moves the pid file: written at the new path,
+ * then removed from the old one, so that the file always names a running
+ * master and `weir -s` with the new file finds it. When the new path
+ * cannot be written the old one stays in use (and in ncf, so that exit
+ * removes the right file).
+ */
+static void
+move_pid(weir_config_t *ncf)
+{
+    const char *old = conf->main.pid;
+
+    if (ncf->main.pid == NULL || old == NULL) {
+        /* No pid file before or after: nothing to move. */
+        if (old && ncf->main.pid == NULL) {
+            pid_remove(old);
+        } else if (ncf->main.pid && pid_write(ncf->main.pid) != WEIR_OK) {
+            ncf->main.pid = NULL;
+        }
+        return;
+    }
+    if (strcmp(old, ncf->main.pid) == 0) {
+        return;
+    }
+    if (pid_write(ncf->main.pid) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "pid file stays \"%s\"", old);
+        ncf->main.pid = weir_pstrndup(ncf->pool, old, strlen(old));
+        return;
+    }
+    pid_remove(old);
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "pid file moved from \"%s\" to \"%s\"", old,
+                   ncf->main.pid);
 }
 
 int
@@ -599,6 +636,7 @@ reload(void)
         return;
     }
     /* Commit: new logs, new config, new generation on the same sockets. */
+    move_pid(ncf);
     if (el.fd >= 0) {
         close_log(&errlog_file);
         errlog_file = el;
