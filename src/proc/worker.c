@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -48,6 +49,7 @@ static int add_listener(const weir_server_conf_t *srv, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
 static void stop_accepting(void);
+static void report_ready(int fd);
 static void reopen_logs(void);
 static void worker_exit(int code) __attribute__((noreturn));
 
@@ -201,6 +203,14 @@ open_listeners(void)
             close(g->socks[k].fd);
         }
     }
+    /* During a reload, the sockets the new set drops: the master closes
+     * its copies only once this generation serves, and a copy here would
+     * keep a removed address listening. */
+    for (k = 0; k < g->nprev; k++) {
+        if (!g->prev[k].keep) {
+            close(g->prev[k].fd);
+        }
+    }
     return WEIR_OK;
 }
 
@@ -283,6 +293,29 @@ stop_accepting(void)
     nlisteners = 0;
 }
 
+/* Accepting from here on: tell the master (one write, so lines of the
+ * workers sharing the pipe never mix). */
+static void
+report_ready(int fd)
+{
+    char    line[64];
+    int     n;
+    ssize_t w;
+
+    weir_log_tee(-1, 0);
+    if (fd < 0) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), WEIR_WORKER_READY " %d\n",
+                 (int) getpid());
+    if (n > 0 && (size_t) n < sizeof(line)) {
+        do {
+            w = write(fd, line, (size_t) n);
+        } while (w < 0 && errno == EINTR);
+    }
+    close(fd);
+}
+
 static void
 reopen_logs(void)
 {
@@ -317,6 +350,9 @@ weir_worker_run(const weir_worker_args_t *args)
     weir_log_slot = args->slot;
     weir_peer_proc = args->proc;
     weir_random_reseed();       /* not the master's sequence */
+    /* Set-up errors also go to the master, which says why a start or a
+     * reload failed (this replaces the master's own start-up copy). */
+    weir_log_tee(args->ready_fd, WEIR_LOG_ERR);
     weir_proctitle_set("weir-worker", "weir: worker process");
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     setup_signals(&wait_mask);
@@ -351,6 +387,7 @@ weir_worker_run(const weir_worker_args_t *args)
         worker_exit(2);
     }
     weir_loop_set_sigmask(&wait_mask);
+    report_ready(args->ready_fd);
 
     for (;;) {
         if (weir_loop_run_once(weir_http.quitting ? 500 : -1) != WEIR_OK) {
