@@ -130,21 +130,36 @@ for my $i (1 .. 40) {
     push @late, $r->status;
 }
 my $took = time - $start;
+# Still inside the cooldown when the last one was answered? After it, a
+# half-open trial may rightly go to the dead peer.
+my $in_cooldown = time - $opened < 2.5;
 my $after_open = substr($t->error_log, $open_at + length $open_line);
 my @fails_after = grep { /connect failed.*upstream: \Q$dead\E/ }
     split /\n/, $after_open;
 SKIP: {
     skip 'the machine is too slow to finish within the cooldown', 1
-        if time - $opened > 2.5;
+        unless $in_cooldown;
     cmp_ok(scalar @fails_after, '<=', 4,
         'after it opened, only tries already in flight reached the dead peer');
 }
 is_deeply([grep { $_ != 200 } @late], [], '40 more GETs after the kill: all 200');
 ok($t->wait_for_access_log(qr{ /seq40 }), 'logged');
-my @last40 = grep { m{ /seq\d+ } } $t->access_log_lines;
+# Each worker flushes its own buffer (within 1 s): /seq40 from one worker
+# says nothing of the other's lines yet.
+my @last40;
+my $dl = WeirTest::deadline(3);
+while (1) {
+    @last40 = grep { m{ /seq\d+ } } $t->access_log_lines;
+    last if @last40 >= 40 || time > $dl;
+    select(undef, undef, undef, 0.05);
+}
 is(scalar @last40, 40, 'the 40 requests are in the access log');
-is(scalar(grep { /\Q$dead\E/ } @last40), 0,
-    'none of them was sent to the dead peer');
+SKIP: {
+    skip 'the machine is too slow to finish within the cooldown', 1
+        unless $in_cooldown;
+    is(scalar(grep { /\Q$dead\E/ } @last40), 0,
+        'none of them was sent to the dead peer');
+}
 
 # POSTs: never sent twice.
 my %seen;
