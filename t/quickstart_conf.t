@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # The shipped conf/weir.ini (the quick start): it passes `weir -t` as it
-# stands in the source tree, and a copy of it (ports moved to free ones,
+# stands, under a prefix laid out as the README's build-tree run, and a copy of it (ports moved to free ones,
 # daemon = off) really is a reverse proxy in front of the demo origin:
 # the index page comes through the proxy, /ping answers pong, the origin's
 # 404 page passes through, the access log names the peer, and when the
@@ -60,12 +60,22 @@ unlike($conf, qr/^[^;#\n]*\b808[01]\b/m, 'no active line still names 8080/8081')
 
 my $t = WeirTest->new(config => $conf, files => \%html);
 
-# --- weir -t on the file as shipped, from the source tree -------------------
+# --- weir -t on the file as shipped ----------------------------------------
 
-my $r = $t->weir_cmd('-t', '-p', $src, '-c', $shipped);
-is($r->{rc}, 0, 'weir -t -p SRCDIR -c SRCDIR/conf/weir.ini: exit 0')
-    or diag($r->{err});
-like($r->{err}, qr/test is successful/, '... "test is successful"');
+# -t checks that the logs and the pid file can be written, so the prefix
+# needs logs/ (the source tree has none): the test prefix has it, with
+# conf/ and html/, as the README's "mkdir -p run/logs && cp -R conf html
+# run/". -t also binds 8080 and 8081; another program holding them here
+# is this host's business, not the file's.
+my $r = $t->weir_cmd('-t', '-p', $t->prefix, '-c', $shipped);
+my @errs = grep { !/test failed$/ } grep { /^weir: / } split /\n/, $r->{err};
+SKIP: {
+    skip "ports of the shipped file are held on this host: @errs", 2
+        if $r->{rc} == 1 && @errs && !grep { !/listen: cannot bind/ } @errs;
+    is($r->{rc}, 0, 'weir -t -p PREFIX -c SRCDIR/conf/weir.ini: exit 0')
+        or diag($r->{err});
+    like($r->{err}, qr/test is successful/, '... "test is successful"');
+}
 
 $r = $t->weir_ctl('-t');
 is($r->{rc}, 0, 'the rewritten copy passes weir -t too') or diag($r->{err});

@@ -18,6 +18,9 @@ weir_log_t weir_errlog = { WEIR_LOG_NOTICE, &stderr_file, 0, NULL, NULL,
                            NULL };
 int weir_log_slot = -1;
 
+static int tee_fd = -1;
+static int tee_level;
+
 static const char *level_names[] = {
     "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
 };
@@ -85,6 +88,44 @@ weir_log_write(int level, weir_log_t *log, int err, const char *fmt, ...)
     do {
         w = write(log->file->fd, line, n);
     } while (w < 0 && errno == EINTR);
+    if (tee_fd >= 0 && tee_fd != log->file->fd && level <= tee_level) {
+        do {
+            w = write(tee_fd, line, n);
+        } while (w < 0 && errno == EINTR);
+    }
+}
+
+void
+weir_log_tee(int fd, int level)
+{
+    tee_fd = fd;
+    tee_level = level;
+}
+
+int
+weir_log_line_parse(const char *line, weir_log_line_t *l)
+{
+    const char *lb, *rb, *colon;
+    char       *end;
+
+    /* "TIME [level] PID#SLOT: text": the time holds no space. */
+    lb = strstr(line, " [");
+    if (lb == NULL) {
+        return WEIR_ERROR;
+    }
+    rb = strchr(lb + 2, ']');
+    if (rb == NULL || rb[1] != ' ') {
+        return WEIR_ERROR;
+    }
+    l->pid = strtol(rb + 2, &end, 10);
+    colon = strstr(rb + 2, ": ");
+    if (end == rb + 2 || *end != '#' || colon == NULL) {
+        return WEIR_ERROR;
+    }
+    l->level = lb + 2;
+    l->levellen = (int) (rb - lb - 2);
+    l->text = colon + 2;
+    return WEIR_OK;
 }
 
 int

@@ -68,6 +68,25 @@ void weir_log_write(int level, weir_log_t *log, int err, const char *fmt, ...)
 int weir_log_level_parse(const char *name);
 const char *weir_log_level_name(int level);
 
+/* Also copy every line at `level` or more severe to fd (-1: stop). For
+ * start-up, when the file is not where the operator looks: the master
+ * copies its errors to the terminal (or to the process that started the
+ * daemon), a starting worker to the master. Per process; a forked child
+ * inherits the setting. */
+void weir_log_tee(int fd, int level);
+
+/* The parts of a line weir_log_write wrote (without its newline). */
+typedef struct weir_log_line_s {
+    const char *level;      /* "emerg", not terminated: levellen bytes */
+    int         levellen;
+    long        pid;
+    const char *text;       /* after "PID#SLOT: " */
+} weir_log_line_t;
+
+/* Split line; WEIR_ERROR when it does not have the form above. For
+ * relaying a log line where its time and pid mean nothing (a terminal). */
+int weir_log_line_parse(const char *line, weir_log_line_t *l);
+
 /* Open (O_APPEND|O_CREAT) the file at path; fills f. 0 or -1 with errno. */
 int weir_log_file_open(weir_log_file_t *f, const char *path);
 

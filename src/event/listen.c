@@ -109,10 +109,27 @@ int
 weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
     size_t nwant, int nslots, char *err, size_t errlen)
 {
+    if (weir_listen_group_prepare(g, want, nwant, nslots, err, errlen)
+        != WEIR_OK) {
+        return WEIR_ERROR;
+    }
+    weir_listen_group_commit(g);
+    return WEIR_OK;
+}
+
+int
+weir_listen_group_prepare(weir_listen_group_t *g,
+    const weir_listen_want_t *want, size_t nwant, int nslots, char *err,
+    size_t errlen)
+{
     weir_listen_sock_t *socks, *old;
     size_t              i, j, n = 0, total = nwant * (size_t) nslots + g->n;
     int                 slot;
 
+    if (g->prev) {
+        snprintf(err, errlen, "listener change already pending");
+        return WEIR_ERROR;
+    }
     socks = calloc(total ? total : 1, sizeof(*socks));
     if (socks == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -141,7 +158,7 @@ weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
             if (s->fd < 0) {
                 goto failed;
             }
-            s->keep = 1;   /* newly opened: roll back on failure */
+            s->fresh = 1;
         }
     }
     /* Fewer slots than before: the surplus sockets of wanted addresses
@@ -163,23 +180,15 @@ weir_listen_group_sync(weir_listen_group_t *g, const weir_listen_want_t *want,
             }
         }
     }
-    /* Success: close what is no longer wanted. */
-    for (i = 0; i < g->n; i++) {
-        if (!g->socks[i].keep) {
-            close(g->socks[i].fd);
-        }
-    }
-    for (i = 0; i < n; i++) {
-        socks[i].keep = 0;
-    }
-    free(g->socks);
+    g->prev = g->socks;
+    g->nprev = g->n;
     g->socks = socks;
     g->n = n;
     return WEIR_OK;
 
 failed:
-    for (i = 0; i + 1 < n; i++) {
-        if (socks[i].keep) {
+    for (i = 0; i < n; i++) {
+        if (socks[i].fresh) {
             close(socks[i].fd);
         }
     }
@@ -191,10 +200,56 @@ failed:
 }
 
 void
+weir_listen_group_commit(weir_listen_group_t *g)
+{
+    size_t i;
+
+    if (g->prev == NULL) {
+        return;
+    }
+    for (i = 0; i < g->nprev; i++) {
+        if (!g->prev[i].keep) {
+            close(g->prev[i].fd);
+        }
+    }
+    for (i = 0; i < g->n; i++) {
+        g->socks[i].keep = 0;
+        g->socks[i].fresh = 0;
+    }
+    free(g->prev);
+    g->prev = NULL;
+    g->nprev = 0;
+}
+
+void
+weir_listen_group_abort(weir_listen_group_t *g)
+{
+    size_t i;
+
+    if (g->prev == NULL) {
+        return;
+    }
+    for (i = 0; i < g->n; i++) {
+        if (g->socks[i].fresh) {
+            close(g->socks[i].fd);
+        }
+    }
+    free(g->socks);
+    g->socks = g->prev;
+    g->n = g->nprev;
+    for (i = 0; i < g->n; i++) {
+        g->socks[i].keep = 0;
+    }
+    g->prev = NULL;
+    g->nprev = 0;
+}
+
+void
 weir_listen_group_close(weir_listen_group_t *g)
 {
     size_t i;
 
+    weir_listen_group_commit(g);
     for (i = 0; i < g->n; i++) {
         close(g->socks[i].fd);
     }

@@ -25,11 +25,17 @@ typedef struct weir_listen_sock_s {
     int                     owner;   /* worker slot that accepts on it */
     int                     fd;
     unsigned                keep:1;  /* marked during a sync */
+    unsigned                fresh:1; /* opened by a pending prepare */
 } weir_listen_sock_t;
 
 typedef struct weir_listen_group_s {
     weir_listen_sock_t *socks;
     size_t              n;
+    /* Between a prepare and its commit or abort: the set in use before
+     * (socks is the prepared one). Entries not marked keep are the
+     * sockets the prepared set drops. */
+    weir_listen_sock_t *prev;
+    size_t              nprev;
 } weir_listen_group_t;
 
 /* A wanted address (from the configuration). */
@@ -50,6 +56,19 @@ typedef struct weir_listen_want_s {
 int weir_listen_group_sync(weir_listen_group_t *g,
     const weir_listen_want_t *want, size_t nwant, int nslots, char *err,
     size_t errlen);
+
+/* The same in two steps, for a reload whose new workers may fail to
+ * start: prepare opens what is new and makes it the group (the workers
+ * forked now get it) but closes nothing; commit then closes what the new
+ * set dropped, abort closes what prepare opened and puts the previous set
+ * back. Without abort, sockets nobody accepts on would take their share
+ * of new connections (SO_REUSEPORT) and hold them; without the delay, an
+ * address the old generation still serves would be closed under it. */
+int weir_listen_group_prepare(weir_listen_group_t *g,
+    const weir_listen_want_t *want, size_t nwant, int nslots, char *err,
+    size_t errlen);
+void weir_listen_group_commit(weir_listen_group_t *g);
+void weir_listen_group_abort(weir_listen_group_t *g);
 
 /* The fds a worker slot accepts on for an address: call with *pos = 0,
  * then again while it returns an fd >= 0; -1 when there are no more. */

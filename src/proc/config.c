@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +48,7 @@
 #endif
 
 static void error_sink(void *data, const char *line);
+static void errors_add(weir_config_errors_t *errs, const char *line);
 static char *absolute(weir_pool_t *pool, const char *path);
 static void *create_main(weir_conf_t *c, const char *name);
 static void *create_http(weir_conf_t *c, const char *name);
@@ -72,7 +75,12 @@ static const weir_conf_section_t sections[] = {
 static void
 error_sink(void *data, const char *line)
 {
-    weir_config_errors_t *errs = ((load_t *) data)->errs;
+    errors_add(((load_t *) data)->errs, line);
+}
+
+static void
+errors_add(weir_config_errors_t *errs, const char *line)
+{
     char                 **lines;
     char                  *copy;
 
@@ -98,6 +106,7 @@ weir_config_load(const char *path, const char *prefix,
     weir_pool_t   *pool;
     weir_config_t *cf;
     load_t         ld;
+    weir_conf_t   *keys;
     FILE          *fp;
     size_t         before = errs->n;
     int            rc;
@@ -146,7 +155,59 @@ weir_config_load(const char *path, const char *prefix,
         return NULL;
     }
     weir_config_warn(&ld);
+    /* Keep the key lines (they live in the arena) for weir_config_report;
+     * the parser state and the sink on our stack are not kept. */
+    keys = weir_palloc(pool, sizeof(*keys));
+    if (keys == NULL) {
+        error_sink(&ld, "out of memory");
+        weir_pool_destroy(pool);
+        return NULL;
+    }
+    *keys = ld.conf;
+    keys->error = NULL;
+    keys->data = NULL;
+    keys->cur = NULL;
+    keys->fp = NULL;
+    keys->buf = NULL;
+    keys->lbuf = NULL;
+    keys->lkey = NULL;
+    keys->lvalue = NULL;
+    cf->keys = keys;
     return cf;
+}
+
+void
+weir_config_report(const weir_config_t *cf, weir_config_errors_t *errs,
+    int line, const void *obj, const char *section, const char *key,
+    const char *fmt, ...)
+{
+    char        where[PATH_MAX + 32], msg[1024], out[PATH_MAX + 1200];
+    const char *file = cf->keys ? cf->keys->file : cf->file;
+    va_list     ap;
+    int         n;
+
+    if (line == 0 && cf->keys && obj && key) {
+        line = weir_conf_key_line(cf->keys, obj, key);
+    }
+    n = line ? snprintf(where, sizeof(where), "%s:%d", file, line)
+             : snprintf(where, sizeof(where), "%s", file);
+    if (n < 0) {
+        where[0] = '\0';
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        msg[0] = '\0';
+    }
+    /* Truncation is acceptable here: every part is bounded. */
+    n = snprintf(out, sizeof(out), "%s: %s%s%s%s%s", where,
+                 section ? section : "", section ? " " : "",
+                 key ? key : "", key ? ": " : "", msg);
+    if (n < 0) {
+        return;
+    }
+    errors_add(errs, out);
 }
 
 void

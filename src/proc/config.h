@@ -43,6 +43,10 @@ typedef struct weir_config_s {
     size_t                ncaches;
     int                   has_admin;
     weir_admin_conf_t     admin;
+
+    /* Where each key was written, for checks after loading (see
+     * weir_config_report). */
+    const struct weir_conf_s *keys;
 } weir_config_t;
 
 /* Errors are collected, not just the first: each is one line
@@ -62,6 +66,15 @@ weir_config_t *weir_config_load(const char *path, const char *prefix,
 
 void weir_config_free(weir_config_t *cf);
 void weir_config_errors_free(weir_config_errors_t *errs);
+
+/* For checks made after loading (proc/preflight.c): append
+ * "file:line: SECTION key: reason" to errs, where SECTION is the label
+ * ("[main]", "[server s]"), line the given one or, when 0, the line where
+ * key was written in the section whose object is obj; a key left at its
+ * default has no line ("file: [main] pid: ..."). */
+void weir_config_report(const weir_config_t *cf, weir_config_errors_t *errs,
+    int line, const void *obj, const char *section, const char *key,
+    const char *fmt, ...) WEIR_PRINTF(7, 8);
 
 /* Print the effective configuration, defaults included, as a valid INI
  * file (weir -T). */

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,12 +21,19 @@
 #include "core/wtime.h"
 #include "http/http_stats.h"
 #include "event/listen.h"
+#include "proc/preflight.h"
+#include "proc/proctitle.h"
+#include "proc/startup.h"
 #include "proc/worker.h"
 
 #define MAX_WORKERS      256
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   5000
 #define QUICK_DEATH_MS   2000   /* a worker dying sooner is crash-looping */
+/* How long a new generation may take to set up before its start (or the
+ * reload) counts as failed: set-up is milliseconds unless something
+ * hangs, such as a user lookup against an unreachable directory. */
+#define READY_WAIT_MS    10000
 
 typedef struct worker_s {
     pid_t        pid;           /* 0: free entry */
@@ -35,7 +41,19 @@ typedef struct worker_s {
     uint64_t     generation;
     weir_msec_t  started;
     unsigned     exiting:1;     /* told to stop: do not respawn */
+    unsigned     ready:1;       /* said it accepts (or was not asked) */
 } worker_t;
+
+/* What a generation's workers start with. A reload starts the new one
+ * before it commits, so these are not always the globals. */
+typedef struct gen_s {
+    const weir_config_t *cf;
+    uint64_t             generation;
+    weir_log_file_t     *errlog;      /* NULL: the current error log */
+    weir_log_file_t     *access;      /* NULL when off */
+    int                  ready_fd;    /* write end of the report, or -1 */
+    int                  ready_rfd;   /* its read end (closed in workers) */
+} gen_t;
 
 typedef struct slot_state_s {
     int          quick_deaths;  /* consecutive */
@@ -49,7 +67,11 @@ static weir_config_t       *conf;
 static weir_listen_group_t  group;
 static worker_t             workers[MAX_WORKERS * 2];
 static slot_state_t         slots[MAX_WORKERS];
-static uint64_t             generation = 1;
+static uint64_t             generation = 1;     /* the serving one */
+static uint64_t             generations = 1;    /* the last one started */
+/* A reload's new logs until it commits (workers keep pointing here). */
+static weir_log_file_t      pending_el = { -1, NULL };
+static weir_log_file_t      pending_al = { -1, NULL };
 static uint64_t             restarts;
 static weir_log_file_t      errlog_file = { -1, NULL };
 static weir_log_file_t      access_file = { -1, NULL };
@@ -63,23 +85,36 @@ static void signal_handler(int signo);
 static int setup_signals(void);
 static int open_logs(const weir_config_t *cf, weir_log_file_t *el,
     weir_log_file_t *al);
-static int sync_listeners(const weir_config_t *cf, char *err, size_t errlen);
-static int daemonize(void);
+static int sync_listeners(const weir_config_t *cf, int pending, char *err,
+    size_t errlen);
 static int pid_write(const char *path);
 static void pid_remove(const char *path);
+static void move_pid(weir_config_t *ncf);
 static pid_t spawn(int slot);
-static void spawn_all(void);
+static pid_t spawn_gen(const gen_t *g, int slot);
+static int start_generation(const weir_config_t *cf, uint64_t gen,
+    weir_log_file_t *el, weir_log_file_t *al, char *why, size_t whylen);
+static int wait_ready(int fd, uint64_t gen, int n, char *why,
+    size_t whylen);
+static int ready_line(const char *line, void *data);
+static void mark_ready(const char *line);
+static void stop_generation(uint64_t gen, int signo);
+static int start_first(const weir_config_t *cf);
 static void signal_workers(int signo, uint64_t gen_below);
 static size_t live_workers(void);
 static void reap(void);
 static void schedule_respawns(void);
 static void arm_alarm(void);
 static void reload(void);
+static weir_config_t *reload_prepare(void);
+static void reload_commit(weir_config_t *ncf);
 static void reopen(void);
 static void chown_logs(void);
 static void peer_procs_update(void);
 static void proc_record(size_t i, pid_t pid, int slot);
 static void stop_listening(void);
+static void chown_logs_for(const weir_config_t *cf, weir_log_file_t *el,
+    weir_log_file_t *al);
 
 static void
 signal_handler(int signo)
@@ -160,8 +195,10 @@ close_log(weir_log_file_t *f)
     f->path = NULL;
 }
 
+/* The group for cf's listen addresses; pending: in two steps (see
+ * weir_listen_group_prepare), for a reload. */
 static int
-sync_listeners(const weir_config_t *cf, char *err, size_t errlen)
+sync_listeners(const weir_config_t *cf, int pending, char *err, size_t errlen)
 {
     weir_listen_want_t want[256];
     size_t             i, j, n = 0;
@@ -182,42 +219,12 @@ sync_listeners(const weir_config_t *cf, char *err, size_t errlen)
             n++;
         }
     }
+    if (pending) {
+        return weir_listen_group_prepare(&group, want, n,
+                                         (int) cf->main.workers, err, errlen);
+    }
     return weir_listen_group_sync(&group, want, n, (int) cf->main.workers,
                                   err, errlen);
-}
-
-static int
-daemonize(void)
-{
-    int fd;
-
-    switch (fork()) {
-    case -1:
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno, "fork() failed");
-        return WEIR_ERROR;
-    case 0:
-        break;
-    default:
-        _exit(0);
-    }
-    if (setsid() < 0) {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno, "setsid() failed");
-        return WEIR_ERROR;
-    }
-    umask(022);
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        /* stderr too once the error log is a file of its own. */
-        if (weir_errlog.file->fd != STDERR_FILENO) {
-            dup2(fd, STDERR_FILENO);
-        }
-        if (fd > STDERR_FILENO) {
-            close(fd);
-        }
-    }
-    return WEIR_OK;
 }
 
 static int
@@ -252,6 +259,42 @@ pid_remove(const char *path)
     if (path && weir_master_pid_read(path, err, sizeof(err)) == getpid()) {
         unlink(path);
     }
+}
+
+/*
+ * A reload that changes `pid` moves the pid file: written at the new path,
+ * then removed from the old one, so that the file always names a running
+ * master and `weir -s` with the new file finds it. When the new path
+ * cannot be written the old one stays in use (and in ncf, so that exit
+ * removes the right file).
+ */
+static void
+move_pid(weir_config_t *ncf)
+{
+    const char *old = conf->main.pid;
+
+    if (ncf->main.pid == NULL || old == NULL) {
+        /* No pid file before or after: nothing to move. */
+        if (old && ncf->main.pid == NULL) {
+            pid_remove(old);
+        } else if (ncf->main.pid && pid_write(ncf->main.pid) != WEIR_OK) {
+            ncf->main.pid = NULL;
+        }
+        return;
+    }
+    if (strcmp(old, ncf->main.pid) == 0) {
+        return;
+    }
+    if (pid_write(ncf->main.pid) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "pid file stays \"%s\"", old);
+        ncf->main.pid = weir_pstrndup(ncf->pool, old, strlen(old));
+        return;
+    }
+    pid_remove(old);
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "pid file moved from \"%s\" to \"%s\"", old,
+                   ncf->main.pid);
 }
 
 int
@@ -309,8 +352,23 @@ weir_master_pid_read(const char *path, char *err, size_t errlen)
     return pid;
 }
 
+/* A replacement worker of the serving generation. */
 static pid_t
 spawn(int slot)
+{
+    gen_t g;
+
+    g.cf = conf;
+    g.generation = generation;
+    g.errlog = NULL;
+    g.access = access_file.fd >= 0 ? &access_file : NULL;
+    g.ready_fd = -1;
+    g.ready_rfd = -1;
+    return spawn_gen(&g, slot);
+}
+
+static pid_t
+spawn_gen(const gen_t *g, int slot)
 {
     weir_worker_args_t args;
     pid_t              pid;
@@ -332,36 +390,178 @@ spawn(int slot)
         return -1;
     }
     if (pid == 0) {
-        args.cf = conf;
+        /* The daemon's parent must see EOF when the master goes, not
+         * when the last worker does. */
+        weir_startup_forget();
+        if (g->ready_rfd >= 0) {
+            close(g->ready_rfd);
+        }
+        if (g->errlog) {
+            weir_errlog.file = g->errlog;
+        }
+        weir_errlog.level = g->cf->main.log_level;
+        args.cf = g->cf;
         args.slot = slot;
-        args.generation = generation;
+        args.generation = g->generation;
         args.group = &group;
-        args.access_log = access_file.fd >= 0 ? &access_file : NULL;
+        args.access_log = g->access;
         args.proc = (int) i;
         args.shm = shm;
+        args.ready_fd = g->ready_fd;
         weir_worker_run(&args);
     }
     workers[i].pid = pid;
     workers[i].slot = slot;
-    workers[i].generation = generation;
+    workers[i].generation = g->generation;
     workers[i].started = weir_current_msec;
     workers[i].exiting = 0;
-    slots[slot].respawn_at = 0;
+    workers[i].ready = g->ready_fd < 0;
+    if (g->generation == generation) {
+        slots[slot].respawn_at = 0;
+    }
     proc_record(i, pid, slot);
     peer_procs_update();
     weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                    "started worker process %d (slot %d, generation %llu)",
-                   (int) pid, slot, (unsigned long long) generation);
+                   (int) pid, slot, (unsigned long long) g->generation);
     return pid;
 }
 
-static void
-spawn_all(void)
+/*
+ * Start every worker of generation gen and wait until each says it
+ * accepts. WEIR_OK; or WEIR_ERROR with the first reason in why (a worker's
+ * own error line, or what went wrong here), the workers that did start
+ * being left to the caller (stop_generation).
+ */
+static int
+start_generation(const weir_config_t *cf, uint64_t gen, weir_log_file_t *el,
+    weir_log_file_t *al, char *why, size_t whylen)
 {
-    int slot;
+    gen_t g;
+    int   fds[2], slot, n = (int) cf->main.workers, rc;
 
-    for (slot = 0; slot < (int) conf->main.workers; slot++) {
-        spawn(slot);
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(why, whylen, "pipe2() failed: %s", strerror(errno));
+        return WEIR_ERROR;
+    }
+    g.cf = cf;
+    g.generation = gen;
+    g.errlog = el;
+    g.access = al;
+    g.ready_fd = fds[1];
+    g.ready_rfd = fds[0];
+    for (slot = 0; slot < n; slot++) {
+        if (spawn_gen(&g, slot) < 0) {
+            break;
+        }
+    }
+    /* Only the workers hold the write end now: EOF means all of them
+     * either reported or died. */
+    close(fds[1]);
+    if (slot < n) {
+        snprintf(why, whylen, "cannot fork worker process %d of %d", slot + 1,
+                 n);
+        rc = WEIR_ERROR;
+    } else {
+        rc = wait_ready(fds[0], gen, n, why, whylen);
+    }
+    close(fds[0]);
+    return rc;
+}
+
+/* What wait_ready has heard so far. */
+typedef struct ready_state_s {
+    int     ready;
+    int     n;
+    char   *why;
+    size_t  whylen;
+} ready_state_t;
+
+/* Read the workers' reports until n said ready, or all ended, or the
+ * deadline. Signals stay blocked meanwhile: a SIGCHLD is acted on later. */
+static int
+wait_ready(int fd, uint64_t gen, int n, char *why, size_t whylen)
+{
+    ready_state_t st = { 0, n, why, whylen };
+    int           rc;
+
+    why[0] = '\0';
+    rc = weir_startup_read_lines(fd, READY_WAIT_MS, ready_line, &st);
+    if (st.ready == n) {
+        return WEIR_OK;
+    }
+    if (rc == WEIR_AGAIN) {
+        /* A worker's error line may say why it hangs; keep it first. */
+        if (why[0] == '\0') {
+            snprintf(why, whylen, "%d of %d worker processes not ready after "
+                     "%d ms", n - st.ready, n, READY_WAIT_MS);
+        }
+    } else if (rc == WEIR_ERROR) {
+        snprintf(why, whylen, "reading the workers' reports failed: %s",
+                 strerror(errno));
+    } else if (why[0] == '\0') {
+        snprintf(why, whylen, "%d of %d worker processes of generation %llu "
+                 "exited during set-up", n - st.ready, n,
+                 (unsigned long long) gen);
+    }
+    return WEIR_ERROR;
+}
+
+/* One line of a worker's report: "ready PID", or a copy of one of its
+ * error lines, the first of which is the reason a start fails. */
+static int
+ready_line(const char *line, void *data)
+{
+    ready_state_t  *st = data;
+    weir_log_line_t l;
+
+    if (strncmp(line, WEIR_WORKER_READY " ", sizeof(WEIR_WORKER_READY)) == 0) {
+        mark_ready(line);
+        return ++st->ready == st->n ? WEIR_DONE : WEIR_OK;
+    }
+    if (st->why[0] != '\0') {
+        return WEIR_OK;
+    }
+    if (weir_log_line_parse(line, &l) == WEIR_OK) {
+        snprintf(st->why, st->whylen, "worker process %ld: %s", l.pid,
+                 l.text);
+    } else {
+        snprintf(st->why, st->whylen, "%s", line);
+    }
+    return WEIR_OK;
+}
+
+static void
+mark_ready(const char *line)
+{
+    long   pid = strtol(line + sizeof(WEIR_WORKER_READY), NULL, 10);
+    size_t i;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid == (pid_t) pid) {
+            workers[i].ready = 1;
+        }
+    }
+}
+
+/* Stop a generation that failed to start: the workers that accept may
+ * hold clients already and finish with signo; the others have none and
+ * are killed. None is respawned. */
+static void
+stop_generation(uint64_t gen, int signo)
+{
+    size_t i;
+
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid == 0 || workers[i].generation != gen) {
+            continue;
+        }
+        workers[i].exiting = 1;
+        if (kill(workers[i].pid, workers[i].ready ? signo : SIGKILL) < 0
+            && errno != ESRCH) {
+            weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
+                           "kill(%d) failed", (int) workers[i].pid);
+        }
     }
 }
 
@@ -580,79 +780,139 @@ peer_procs_update(void)
     weir_peer_state_recycle(shm, oldest);
 }
 
+/*
+ * SIGHUP. The new generation starts on the new configuration before
+ * anything is committed: only when all its workers accept does the master
+ * switch logs and configuration and tell the old generation to finish.
+ * A generation that cannot start is stopped and the old one keeps
+ * serving ("reload failed: ...").
+ */
 static void
 reload(void)
 {
-    weir_config_errors_t errs = { NULL, 0, 0 };
-    weir_config_t       *ncf;
-    weir_log_file_t      el, al;
-    char                 err[512];
-    size_t               i;
+    weir_config_t *ncf;
+    char           why[1024];
+    uint64_t       ngen;
 
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "reloading configuration \"%s\"", conf->file);
+    ncf = reload_prepare();
+    if (ncf == NULL) {
+        weir_shm_counter_add(&stats->reloads_failed_total, 1);
+        return;
+    }
+    ngen = ++generations;
+    ncf->generation = ngen;
+    chown_logs_for(ncf, &pending_el, &pending_al);
+    if (start_generation(ncf, ngen, pending_el.fd >= 0 ? &pending_el : NULL,
+                         pending_al.fd >= 0 ? &pending_al : NULL, why,
+                         sizeof(why)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "reload failed: the workers of generation %llu could "
+                       "not start: %s; generation %llu keeps serving",
+                       (unsigned long long) ngen, why,
+                       (unsigned long long) generation);
+        stop_generation(ngen, SIGQUIT);
+        close_log(&pending_el);
+        close_log(&pending_al);
+        /* Back to the running generation's sockets, exactly: a socket
+         * only the failed generation accepted on must not stay open. */
+        weir_listen_group_abort(&group);
+        weir_config_free(ncf);
+        weir_shm_counter_add(&stats->reloads_failed_total, 1);
+        return;
+    }
+    reload_commit(ncf);
+}
+
+/* Load and check the file, open its logs (into pending_el/al) and its
+ * sockets. The new configuration, or NULL after logging why. */
+static weir_config_t *
+reload_prepare(void)
+{
+    weir_config_errors_t errs = { NULL, 0, 0 };
+    weir_config_t       *ncf;
+    char                 err[512];
+    size_t               i;
+
     ncf = weir_config_load(conf->file, conf->prefix, &errs);
+    if (ncf && weir_master_check(ncf, err, sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
+                       err);
+        weir_config_free(ncf);
+        weir_config_errors_free(&errs);
+        return NULL;
+    }
+    if (ncf && weir_preflight(ncf, 0, &errs) != WEIR_OK) {
+        weir_config_free(ncf);
+        ncf = NULL;
+    }
     if (ncf == NULL) {
         for (i = 0; i < errs.n; i++) {
             weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                            errs.lines[i]);
         }
         weir_config_errors_free(&errs);
-        weir_shm_counter_add(&stats->reloads_failed_total, 1);
-        return;
+        return NULL;
     }
     if ((size_t) ncf->main.shm_size != (size_t) conf->main.shm_size) {
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
                        "shm_size changes take effect on restart only");
     }
-    if (weir_master_check(ncf, err, sizeof(err)) != WEIR_OK) {
-        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
-                       err);
-        weir_config_free(ncf);
-        return;
-    }
     if (ncf->main.workers > MAX_WORKERS) {
         ncf->main.workers = MAX_WORKERS;
     }
-    if (open_logs(ncf, &el, &al) != WEIR_OK) {
+    if (open_logs(ncf, &pending_el, &pending_al) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
                        "reload failed: cannot open the logs; keeping the "
                        "running configuration");
         weir_config_free(ncf);
-        return;
+        return NULL;
     }
-    if (sync_listeners(ncf, err, sizeof(err)) != WEIR_OK) {
+    if (sync_listeners(ncf, 1, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
-        close_log(&el);
-        close_log(&al);
+        close_log(&pending_el);
+        close_log(&pending_al);
         weir_config_free(ncf);
-        return;
+        return NULL;
     }
     /* Peers that stay keep their shared state; new ones get a record. */
     if (weir_peer_state_attach(shm, ncf->upstreams, ncf->nupstreams,
-                               generation + 1, err, sizeof(err)) != WEIR_OK
+                               generations + 1, err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
            != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
-        close_log(&el);
-        close_log(&al);
+        weir_listen_group_abort(&group);
+        close_log(&pending_el);
+        close_log(&pending_al);
         weir_config_free(ncf);
-        return;
+        return NULL;
     }
-    /* Commit: new logs, new config, new generation on the same sockets. */
-    if (el.fd >= 0) {
+    return ncf;
+}
+
+/* The new generation accepts: make its configuration and logs the
+ * master's, and let the old generation finish. */
+static void
+reload_commit(weir_config_t *ncf)
+{
+    weir_listen_group_commit(&group);
+    move_pid(ncf);
+    if (pending_el.fd >= 0) {
         close_log(&errlog_file);
-        errlog_file = el;
+        errlog_file = pending_el;
         weir_errlog.file = &errlog_file;
     }
     weir_errlog.level = ncf->main.log_level;
     close_log(&access_file);
-    access_file = al;
-    chown_logs();
-    ncf->generation = ++generation;
+    access_file = pending_al;
+    /* Ownership moved; the workers keep their own copies of these. */
+    pending_el.fd = pending_al.fd = -1;
+    pending_el.path = pending_al.path = NULL;
+    generation = ncf->generation;
     weir_shm_counter_add(&stats->reloads_total, 1);
     weir_shm_counter_set(&stats->config_generation, generation);
     weir_config_free(conf);
@@ -660,7 +920,6 @@ reload(void)
     workers_stopped = 0;
     memset(slots, 0, sizeof(slots));
     arm_alarm();
-    spawn_all();
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "reload: generation %llu started",
                    (unsigned long long) generation);
@@ -672,21 +931,28 @@ reload(void)
 static void
 chown_logs(void)
 {
+    if (conf) {
+        chown_logs_for(conf, &errlog_file, &access_file);
+    }
+}
+
+static void
+chown_logs_for(const weir_config_t *cf, weir_log_file_t *el,
+    weir_log_file_t *al)
+{
     struct passwd *pw;
 
-    if (geteuid() != 0 || conf == NULL || conf->main.user == NULL) {
+    if (geteuid() != 0 || cf->main.user == NULL) {
         return;
     }
-    pw = getpwnam(conf->main.user);
+    pw = getpwnam(cf->main.user);
     if (pw == NULL) {
         return;
     }
-    if (errlog_file.fd >= 0 && fchown(errlog_file.fd, pw->pw_uid, (gid_t) -1)
-        < 0) {
+    if (el->fd >= 0 && fchown(el->fd, pw->pw_uid, (gid_t) -1) < 0) {
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
     }
-    if (access_file.fd >= 0 && fchown(access_file.fd, pw->pw_uid, (gid_t) -1)
-        < 0) {
+    if (al->fd >= 0 && fchown(al->fd, pw->pw_uid, (gid_t) -1) < 0) {
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
     }
 }
@@ -707,6 +973,33 @@ reopen(void)
     signal_workers(SIGUSR1, 0);
 }
 
+/* The first generation. A worker that cannot set up would fail the same
+ * way in every replacement: rather than restart it forever while clients
+ * wait, the start fails with its reason. */
+static int
+start_first(const weir_config_t *cf)
+{
+    char   why[1024];
+    size_t i;
+
+    if (start_generation(cf, generation,
+                         NULL, access_file.fd >= 0 ? &access_file : NULL,
+                         why, sizeof(why)) == WEIR_OK) {
+        return WEIR_OK;
+    }
+    weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
+                   "worker processes could not start: %s", why);
+    stop_generation(generation, SIGTERM);
+    for (i = 0; i < weir_nelems(workers); i++) {
+        if (workers[i].pid) {
+            /* Killed, or told to stop at once: this does not hang. */
+            (void) waitpid(workers[i].pid, NULL, 0);
+            workers[i].pid = 0;
+        }
+    }
+    return WEIR_ERROR;
+}
+
 int
 weir_master_run(weir_config_t *cf)
 {
@@ -722,7 +1015,11 @@ weir_master_run(weir_config_t *cf)
         conf->main.workers = MAX_WORKERS;
     }
     weir_time_update();
-    prctl(PR_SET_NAME, "weir-master", 0, 0, 0);
+    /* Which configuration a master runs is what an operator looks for in
+     * ps; `weir -s` finds a master by it too (see find_master in main.c),
+     * so the paths are the absolute ones. */
+    weir_proctitle_set("weir-master", "weir: master process %s -p %s -c %s",
+                       weir_proctitle_argv0(), cf->prefix, cf->file);
 
     /* Use the hard limit for descriptors: idle keep-alive connections are
      * cheap, running out of fds is not. */
@@ -766,16 +1063,20 @@ weir_master_run(weir_config_t *cf)
         return 1;
     }
     peer_procs_update();
-    if (sync_listeners(cf, err, sizeof(err)) != WEIR_OK) {
+    if (sync_listeners(cf, 0, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
     }
+    /* From the switch to the error log until the first generation
+     * accepts, errors also go where the operator is looking: the
+     * terminal, or the command that started the daemon. */
+    weir_startup_tee();
     if (errlog_file.fd >= 0) {
         weir_errlog.file = &errlog_file;
     }
     weir_errlog.level = cf->main.log_level;
     chown_logs();
-    if (cf->main.daemon && daemonize() != WEIR_OK) {
+    if (cf->main.daemon && weir_startup_daemonize() != WEIR_OK) {
         return 1;
     }
     if (setup_signals() != WEIR_OK) {
@@ -791,10 +1092,15 @@ weir_master_run(weir_config_t *cf)
                        "workers run as root: set \"user\" in [main]");
     }
     atomic_store(&stats->master_pid, (int32_t) getpid());
+    if (start_first(cf) != WEIR_OK) {
+        pid_remove(cf->main.pid);
+        return 1;
+    }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
-                   "weir/%s started: %lld workers", WEIR_VERSION,
-                   (long long) cf->main.workers);
-    spawn_all();
+                   "weir/%s started: %lld worker%s", WEIR_VERSION,
+                   (long long) cf->main.workers,
+                   cf->main.workers == 1 ? "" : "s");
+    weir_startup_done(1);
 
     sigemptyset(&empty);
     for (;;) {

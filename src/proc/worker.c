@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -25,6 +26,7 @@
 #include "http/access_log.h"
 #include "http/handler.h"
 #include "http/request.h"
+#include "proc/proctitle.h"
 #include "upstream/proxy.h"
 #include "upstream/peer_state.h"
 #include "upstream/upstream.h"
@@ -52,6 +54,7 @@ static int add_listener(const weir_server_conf_t *srv, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
 static void stop_accepting(int keep_admin);
+static void report_ready(int fd);
 static void reopen_logs(void);
 static void worker_exit(int code) __attribute__((noreturn));
 
@@ -211,6 +214,14 @@ open_listeners(void)
             close(g->socks[k].fd);
         }
     }
+    /* During a reload, the sockets the new set drops: the master closes
+     * its copies only once this generation serves, and a copy here would
+     * keep a removed address listening. */
+    for (k = 0; k < g->nprev; k++) {
+        if (!g->prev[k].keep) {
+            close(g->prev[k].fd);
+        }
+    }
     return WEIR_OK;
 }
 
@@ -313,6 +324,29 @@ stop_accepting(int keep_admin)
     nlisteners = kept;
 }
 
+/* Accepting from here on: tell the master (one write, so lines of the
+ * workers sharing the pipe never mix). */
+static void
+report_ready(int fd)
+{
+    char    line[64];
+    int     n;
+    ssize_t w;
+
+    weir_log_tee(-1, 0);
+    if (fd < 0) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), WEIR_WORKER_READY " %d\n",
+                 (int) getpid());
+    if (n > 0 && (size_t) n < sizeof(line)) {
+        do {
+            w = write(fd, line, (size_t) n);
+        } while (w < 0 && errno == EINTR);
+    }
+    close(fd);
+}
+
 static void
 reopen_logs(void)
 {
@@ -347,7 +381,10 @@ weir_worker_run(const weir_worker_args_t *args)
     weir_log_slot = args->slot;
     weir_stats_attach(args->shm, args->proc);
     weir_random_reseed();       /* not the master's sequence */
-    prctl(PR_SET_NAME, "weir-worker", 0, 0, 0);
+    /* Set-up errors also go to the master, which says why a start or a
+     * reload failed (this replaces the master's own start-up copy). */
+    weir_log_tee(args->ready_fd, WEIR_LOG_ERR);
+    weir_proctitle_set("weir-worker", "weir: worker process");
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     setup_signals(&wait_mask);
     weir_time_update();
@@ -383,6 +420,7 @@ weir_worker_run(const weir_worker_args_t *args)
         worker_exit(2);
     }
     weir_loop_set_sigmask(&wait_mask);
+    report_ready(args->ready_fd);
 
     for (;;) {
         if (weir_loop_run_once(weir_http.quitting ? 500 : -1) != WEIR_OK) {
@@ -397,6 +435,7 @@ weir_worker_run(const weir_worker_args_t *args)
         }
         if (sig_quit && !weir_http.quitting) {
             weir_master_stats_t *ms = weir_master_stats(args->shm);
+            weir_proctitle_set(NULL, "weir: worker process is shutting down");
             stop_accepting(ms && atomic_load(&ms->stopping));
             /* Idle keep-alive connections get a short grace in which a
              * request on its way is still answered (with close). */

@@ -19,7 +19,14 @@ typedef struct weir_worker_args_s {
     int                        proc;         /* index in the master's
                                                 worker table (shm slots) */
     weir_shm_t                *shm;
+    int                        ready_fd;     /* -1, or where to report */
 } weir_worker_args_t;
+
+/* The start-up report on ready_fd (a pipe the master reads, shared by a
+ * generation's workers): copies of the worker's error lines while it sets
+ * up, then one line "ready PID" once it accepts; the worker then closes
+ * its end. A worker that dies first leaves no "ready" line. */
+#define WEIR_WORKER_READY "ready"
 
 /* Run in the child after fork(); never returns. */
 void weir_worker_run(const weir_worker_args_t *args)

@@ -175,7 +175,7 @@ START_TEST(test_least_conn)
     weir_current_msec = NOW0;
     /* peer 0 is slow: 10 requests stuck on it (in other workers too) */
     atomic_store(&u->peers[0].st->inflight[7], 6);
-    weir_peer_proc = 0;
+    weir_proc_index = 0;
     for (i = 0; i < 4; i++) {
         weir_upstream_take(&u->peers[0]);
     }
@@ -205,7 +205,7 @@ START_TEST(test_random_two_choices)
     int              i, count[4] = { 0, 0, 0, 0 };
 
     weir_current_msec = NOW0;
-    weir_peer_proc = 0;
+    weir_proc_index = 0;
     atomic_store(&u->peers[2].st->inflight[0], 50);
     for (i = 0; i < 4000; i++) {
         count[idx(u, pick(u, 0))]++;
@@ -293,7 +293,7 @@ START_TEST(test_max_conns)
     c->peers[1].max_conns = 1;
     u = mkup(c);
     weir_current_msec = NOW0;
-    weir_peer_proc = 0;
+    weir_proc_index = 0;
     weir_upstream_take(pick(u, 0));
     weir_upstream_take(pick(u, 0));
     weir_upstream_take(pick(u, 0));
@@ -450,7 +450,7 @@ START_TEST(test_shared_breaker_across_workers)
     for (i = 0; i < NPROC; i++) {
         pids[i] = fork();
         if (pids[i] == 0) {
-            weir_peer_proc = i;
+            weir_proc_index = i;
             for (k = 0; k < 1000; k++) {
                 weir_breaker_failure(c, pc, 0, "connect_refused");
                 weir_peer_inflight_add(pc->state, 1);
