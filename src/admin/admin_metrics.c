@@ -291,6 +291,21 @@ peer_metrics(admin_out_t *o)
         peer_labels(o, "weir_upstream_peer_healthy", U, P);
         admin_out_printf(o, "} %u\n", (unsigned) atomic_load(&S->health));
     }
+    family(o, "weir_upstream_peer_health_checks_total", "counter",
+           "Active health checks of the peer.");
+    EACH_PEER {
+        peer_labels(o, "weir_upstream_peer_health_checks_total", U, P);
+        admin_out_printf(o, "} %llu\n", (unsigned long long)
+                         weir_stat_get(&S->checks_total));
+    }
+    family(o, "weir_upstream_peer_health_check_failures_total", "counter",
+           "Active health checks of the peer that failed.");
+    EACH_PEER {
+        peer_labels(o, "weir_upstream_peer_health_check_failures_total", U,
+                    P);
+        admin_out_printf(o, "} %llu\n", (unsigned long long)
+                         weir_stat_get(&S->checks_failed_total));
+    }
     family(o, "weir_upstream_peer_breaker_state", "gauge",
            "The circuit breaker's state: 1 for the current one.");
     EACH_PEER {

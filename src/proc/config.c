@@ -12,6 +12,7 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "http/route.h"
+#include "upstream/health.h"
 
 /*
  * The schema of weir.ini and its checks. Parsing goes through the generic
@@ -58,6 +59,7 @@ static void *create_cache(weir_conf_t *c, const char *name);
 static void *create_server(weir_conf_t *c, const char *name);
 static void *create_route(weir_conf_t *c, const char *name);
 static void route_cleanup(void *data);
+static void upstream_cleanup(void *data);
 static void *create_admin(weir_conf_t *c, const char *name);
 
 static const weir_conf_section_t sections[] = {
@@ -327,7 +329,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u = weir_pcalloc(c->pool, sizeof(*u));
     arr = u ? weir_conf_grow(c, cf->upstreams, cf->nupstreams, sizeof(*arr))
             : NULL;
-    if (arr == NULL) {
+    if (arr == NULL || weir_pool_cleanup_add(c->pool, upstream_cleanup, u)) {
         return NULL;
     }
     cf->upstreams = arr;
@@ -430,6 +432,13 @@ static void
 route_cleanup(void *data)
 {
     weir_route_free(data);
+}
+
+/* health_expect's compiled regex lives outside the arena. */
+static void
+upstream_cleanup(void *data)
+{
+    weir_health_expect_free(data);
 }
 
 static void *

@@ -13,6 +13,7 @@
 #include "core/str.h"
 #include "core/units.h"
 #include "http/route.h"
+#include "upstream/health.h"
 
 /*
  * The key rows of weir.ini (STYLE 12): one row per key with its type,
@@ -66,6 +67,8 @@ static int set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
+static int set_health_expect(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 static int set_match(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -227,6 +230,9 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         MS(100), NOMAX),
     ROW(SEC_UPSTREAM, "health_timeout", W_MSEC, ups_t, health_timeout,
         1, NOMAX),
+    CUSTOM(SEC_UPSTREAM, "health_expect", ups_t, health_expect,
+           set_health_expect, weir_conf_dump_str),
+    ROW(SEC_UPSTREAM, "health_host", W_STR, ups_t, health_host, 0, 0),
     ROW(SEC_UPSTREAM, "health_fall", W_INT, ups_t, health_fall, 1, 100),
     ROW(SEC_UPSTREAM, "health_rise", W_INT, ups_t, health_rise, 1, 100),
     ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
@@ -871,6 +877,26 @@ dump_levels(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
         fprintf(out, i ? ":%d" : "%d", k->levels[i]);
     }
     fputc('\n', out);
+}
+
+/* health_expect = 200 204 300-399 [~ regex] */
+static int
+set_health_expect(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_upstream_conf_t *u = obj;
+    char                  err[300];
+
+    (void) cmd;
+    if (u->health_regex) {
+        weir_health_expect_free(u);
+    }
+    if (weir_health_expect_parse(u, value, err, sizeof(err)) != WEIR_OK) {
+        weir_conf_error(c, "%s", err);
+        return WEIR_ERROR;
+    }
+    u->health_expect = value;
+    return WEIR_OK;
 }
 
 static int

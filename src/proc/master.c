@@ -24,6 +24,7 @@
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
 #include "proc/startup.h"
+#include "proc/checker.h"
 #include "proc/worker.h"
 
 #define MAX_WORKERS      256
@@ -618,6 +619,7 @@ reap(void)
             }
         }
         if (w == NULL) {
+            weir_checker_reaped(pid, status);
             continue;
         }
         w->pid = 0;
@@ -693,6 +695,9 @@ arm_alarm(void)
             next = slots[s].respawn_at;
         }
     }
+    if (weir_checker_due() && (next == 0 || weir_checker_due() < next)) {
+        next = weir_checker_due();
+    }
     memset(&it, 0, sizeof(it));
     if (next) {
         weir_msec_t d = weir_max(next - weir_current_msec, 1);
@@ -715,6 +720,7 @@ schedule_respawns(void)
             }
         }
     }
+    weir_checker_tick();
     arm_alarm();
 }
 
@@ -917,6 +923,8 @@ reload_commit(weir_config_t *ncf)
     weir_shm_counter_set(&stats->config_generation, generation);
     weir_config_free(conf);
     conf = ncf;
+    /* A new checker for the new file; the old one stops. */
+    weir_checker_start(conf, &group);
     workers_stopped = 0;
     memset(slots, 0, sizeof(slots));
     arm_alarm();
@@ -1101,6 +1109,7 @@ weir_master_run(weir_config_t *cf)
                    (long long) cf->main.workers,
                    cf->main.workers == 1 ? "" : "s");
     weir_startup_done(1);
+    weir_checker_start(cf, &group);
 
     sigemptyset(&empty);
     for (;;) {
@@ -1127,6 +1136,7 @@ weir_master_run(weir_config_t *cf)
             atomic_store(&stats->stopping, 1);
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
             signal_workers(SIGTERM, 0);
+            weir_checker_stop();
             kill_at = weir_current_msec + 1000;
             alarm(1);
             if (live_workers() == 0) {
@@ -1141,6 +1151,7 @@ weir_master_run(weir_config_t *cf)
             memset(slots, 0, sizeof(slots));
             arm_alarm();
             signal_workers(SIGQUIT, 0);
+            weir_checker_stop();
             /* The workers stopped accepting: refuse new connections at
              * once rather than let them wait in queues until the end
              * (a balancer fails over sooner). The admin listener stays,

@@ -49,7 +49,6 @@ static int64_t               max_conns;
 
 static void signal_handler(int signo);
 static void setup_signals(sigset_t *wait_mask);
-static void drop_privileges(const weir_main_conf_t *mc);
 static int add_listener(const weir_server_conf_t *srv, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
@@ -101,8 +100,8 @@ setup_signals(sigset_t *wait_mask)
     sigemptyset(wait_mask);
 }
 
-static void
-drop_privileges(const weir_main_conf_t *mc)
+void
+weir_worker_drop_privileges(const weir_main_conf_t *mc)
 {
     struct passwd *pw;
     struct group  *gr;
@@ -398,7 +397,7 @@ weir_worker_run(const weir_worker_args_t *args)
                            "sched_setaffinity(%d) failed", args->slot);
         }
     }
-    drop_privileges(&cf->main);
+    weir_worker_drop_privileges(&cf->main);
     max_conns = cf->main.worker_connections > 0 ? cf->main.worker_connections
                                                 : 10000;
 

@@ -28,6 +28,10 @@ typedef struct weir_worker_args_s {
  * its end. A worker that dies first leaves no "ready" line. */
 #define WEIR_WORKER_READY "ready"
 
+/* Switch to [main] user/group (when root): exits the process with an
+ * [emerg] line when that fails. Also used by the health checker. */
+void weir_worker_drop_privileges(const weir_main_conf_t *mc);
+
 /* Run in the child after fork(); never returns. */
 void weir_worker_run(const weir_worker_args_t *args)
     __attribute__((noreturn));

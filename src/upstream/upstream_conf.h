@@ -85,6 +85,10 @@ typedef struct weir_upstream_conf_s {
                                              under max_conns, per worker */
     weir_msec_t        queue_timeout;     /* 10s */
     char              *health_check;      /* path, NULL = off */
+    char              *health_expect;     /* as written; NULL: 200-399 */
+    uint64_t           health_status[10]; /* bit per status 0..639 */
+    void              *health_regex;      /* pcre2_code *, or NULL */
+    char              *health_host;       /* Host of probes; NULL: peer */
     weir_msec_t        health_interval;   /* 5s */
     weir_msec_t        health_timeout;    /* 2s */
     int64_t            health_fall;       /* 3 */

@@ -10,6 +10,7 @@
 #include "core/shm.h"
 #include "core/wtime.h"
 #include "upstream/breaker.h"
+#include "upstream/health.h"
 #include "upstream/peer_state.h"
 
 /*
@@ -415,6 +416,50 @@ START_TEST(test_breaker_cooldown_cap)
 }
 END_TEST
 
+START_TEST(test_health_expect)
+{
+    weir_upstream_conf_t *u = mkconf("he", WEIR_BALANCE_ROUND_ROBIN, 1, NULL);
+    char                  err[200];
+
+    /* not set: 200-399 */
+    ck_assert_int_eq(weir_health_expected(u, 200, "", 0), 1);
+    ck_assert_int_eq(weir_health_expected(u, 399, "", 0), 1);
+    ck_assert_int_eq(weir_health_expected(u, 404, "", 0), 0);
+    ck_assert_int_eq(weir_health_expect_parse(u, "200 204 500-502", err,
+                                              sizeof(err)), WEIR_OK);
+    ck_assert_int_eq(weir_health_expected(u, 204, "", 0), 1);
+    ck_assert_int_eq(weir_health_expected(u, 501, "", 0), 1);
+    ck_assert_int_eq(weir_health_expected(u, 301, "", 0), 0);
+    ck_assert_int_eq(weir_health_expect_parse(u, "200 ~ \"status\": *\"ok\"",
+                                              err, sizeof(err)), WEIR_OK);
+    ck_assert_int_eq(weir_health_expected(u, 200, "{\"status\": \"ok\"}", 16),
+                     1);
+    ck_assert_int_eq(weir_health_expected(u, 200, "{\"status\":\"down\"}",
+                                          17), 0);
+    ck_assert_int_eq(weir_health_expected(u, 200, NULL, 0), -1);
+    ck_assert_int_eq(weir_health_expected(u, 500, "{\"status\": \"ok\"}", 16),
+                     0);
+    weir_health_expect_free(u);
+    /* only a regex: statuses default to 200-399 */
+    ck_assert_int_eq(weir_health_expect_parse(u, "~ ^ok", err, sizeof(err)),
+                     WEIR_OK);
+    ck_assert_int_eq(weir_health_expected(u, 302, "ok", 2), 1);
+    weir_health_expect_free(u);
+    /* errors */
+    ck_assert_int_eq(weir_health_expect_parse(u, "20x", err, sizeof(err)),
+                     WEIR_ERROR);
+    ck_assert_int_eq(weir_health_expect_parse(u, "99", err, sizeof(err)),
+                     WEIR_ERROR);
+    ck_assert_int_eq(weir_health_expect_parse(u, "300-200", err, sizeof(err)),
+                     WEIR_ERROR);
+    ck_assert_int_eq(weir_health_expect_parse(u, "200 ~ (", err, sizeof(err)),
+                     WEIR_ERROR);
+    ck_assert(strstr(err, "regex") != NULL);
+    ck_assert_int_eq(weir_health_expect_parse(u, "200 ~", err, sizeof(err)),
+                     WEIR_ERROR);
+}
+END_TEST
+
 /* ---- across processes --------------------------------------------------------- */
 
 static int
@@ -526,6 +571,7 @@ upstream_suite(void)
     tcase_add_test(tc, test_slow_start);
     tcase_add_test(tc, test_breaker_cycle);
     tcase_add_test(tc, test_breaker_cooldown_cap);
+    tcase_add_test(tc, test_health_expect);
     tcase_add_test(tc, test_shared_breaker_across_workers);
     suite_add_tcase(s, tc);
     return s;
