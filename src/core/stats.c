@@ -1,6 +1,8 @@
 #include "weir_config.h"
 #include "core/stats.h"
 
+#include <time.h>
+
 const weir_msec_t weir_hist_bounds_ms[WEIR_HIST_BUCKETS - 1] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
 };
@@ -49,5 +51,25 @@ weir_stats_attach(weir_shm_t *shm, int proc)
         if (all) {
             weir_proc_self = &all[proc];
         }
+    }
+}
+
+void
+weir_proc_stats_set(weir_proc_stats_t *p, int pid, int slot,
+    uint64_t generation)
+{
+    /* pid last on the way in, first on the way out: a reader that sees a
+     * pid sees the rest of that process's record. */
+    atomic_store(&p->pid, 0);
+    atomic_store(&p->accepted_total, 0);
+    atomic_store(&p->requests_total, 0);
+    atomic_store(&p->connections, 0);
+    atomic_store(&p->requests_active, 0);
+    atomic_store(&p->draining, 0);
+    if (pid > 0) {
+        atomic_store(&p->slot, slot);
+        atomic_store(&p->generation, generation);
+        atomic_store(&p->started, (int64_t) time(NULL));
+        atomic_store(&p->pid, pid);
     }
 }

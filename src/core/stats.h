@@ -57,6 +57,11 @@ typedef struct weir_proc_stats_s {
 weir_master_stats_t *weir_master_stats(weir_shm_t *shm);
 weir_proc_stats_t *weir_proc_stats(weir_shm_t *shm);
 
+/* Master: record a new worker in its process record (pid > 0), or clear
+ * the record of one that is gone (pid 0). */
+void weir_proc_stats_set(weir_proc_stats_t *p, int pid, int slot,
+    uint64_t generation);
+
 /* This process's record: a private one until weir_stats_attach (so code
  * that counts never checks for NULL); and its process index (0 outside a
  * worker), which also picks its statistics slot. */

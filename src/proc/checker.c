@@ -115,6 +115,14 @@ weir_checker_reaped(pid_t pid, int status)
     return 1;
 }
 
+void
+weir_checker_signal(int signo)
+{
+    if (cpid > 0) {
+        kill(cpid, signo);
+    }
+}
+
 weir_msec_t
 weir_checker_due(void)
 {

@@ -33,6 +33,9 @@ int weir_checker_reaped(pid_t pid, int status);
 weir_msec_t weir_checker_due(void);
 void weir_checker_tick(void);
 
+/* Master: pass a signal on to the checker (SIGUSR1: reopen the log). */
+void weir_checker_signal(int signo);
+
 /* The checker's pid (0: none), for tests through /status. */
 pid_t weir_checker_pid(void);
 

@@ -25,6 +25,9 @@
 #include "proc/proctitle.h"
 #include "proc/startup.h"
 #include "proc/checker.h"
+#include "proc/listeners.h"
+#include "proc/logfiles.h"
+#include "proc/pidfile.h"
 #include "proc/worker.h"
 
 #define MAX_WORKERS      256
@@ -77,6 +80,7 @@ static uint64_t             restarts;
 static weir_log_file_t      errlog_file = { -1, NULL };
 static weir_log_file_t      access_file = { -1, NULL };
 static int                  workers_stopped;   /* after WINCH */
+static weir_msec_t          kill_at;   /* fast stop: SIGKILL what is left */
 
 static weir_shm_t          *shm;
 static weir_master_stats_t *stats;     /* core/stats.h */
@@ -84,12 +88,8 @@ static weir_proc_stats_t   *procs;
 
 static void signal_handler(int signo);
 static int setup_signals(void);
-static int open_logs(const weir_config_t *cf, weir_log_file_t *el,
-    weir_log_file_t *al);
 static int sync_listeners(const weir_config_t *cf, int pending, char *err,
     size_t errlen);
-static int pid_write(const char *path);
-static void pid_remove(const char *path);
 static void move_pid(weir_config_t *ncf);
 static pid_t spawn(int slot);
 static pid_t spawn_gen(const gen_t *g, int slot);
@@ -112,10 +112,7 @@ static void reload_commit(weir_config_t *ncf);
 static void reopen(void);
 static void chown_logs(void);
 static void peer_procs_update(void);
-static void proc_record(size_t i, pid_t pid, int slot);
 static void stop_listening(void);
-static void chown_logs_for(const weir_config_t *cf, weir_log_file_t *el,
-    weir_log_file_t *al);
 
 static void
 signal_handler(int signo)
@@ -159,107 +156,21 @@ setup_signals(void)
     return sigprocmask(SIG_BLOCK, &set, NULL) == 0 ? WEIR_OK : WEIR_ERROR;
 }
 
-static int
-open_logs(const weir_config_t *cf, weir_log_file_t *el, weir_log_file_t *al)
-{
-    el->fd = -1;
-    el->path = NULL;
-    al->fd = -1;
-    al->path = NULL;
-    if (cf->main.error_log && weir_log_file_open(el, cf->main.error_log) < 0) {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
-                       "cannot open error log \"%s\"", cf->main.error_log);
-        return WEIR_ERROR;
-    }
-    if (cf->http.access_log
-        && weir_log_file_open(al, cf->http.access_log) < 0) {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
-                       "cannot open access log \"%s\"", cf->http.access_log);
-        if (el->fd >= 0) {
-            close(el->fd);
-            free(el->path);
-            el->fd = -1;
-        }
-        return WEIR_ERROR;
-    }
-    return WEIR_OK;
-}
-
-static void
-close_log(weir_log_file_t *f)
-{
-    if (f->fd >= 0) {
-        close(f->fd);
-    }
-    free(f->path);
-    f->fd = -1;
-    f->path = NULL;
-}
-
 /* The group for cf's listen addresses; pending: in two steps (see
  * weir_listen_group_prepare), for a reload. */
 static int
 sync_listeners(const weir_config_t *cf, int pending, char *err, size_t errlen)
 {
     weir_listen_want_t want[256];
-    size_t             i, j, n = 0;
+    size_t             n;
 
-    /* The [server] sections, then the admin listener. */
-    for (i = 0; i <= cf->http.nservers; i++) {
-        const weir_server_conf_t *srv = i < cf->http.nservers
-                                        ? cf->http.servers[i]
-                                        : cf->admin.server;
-        if (srv == NULL) {
-            continue;
-        }
-        for (j = 0; j < srv->nlistens && n < weir_nelems(want); j++) {
-            want[n].addr = (const struct sockaddr *) &srv->listens[j].addr;
-            want[n].addrlen = srv->listens[j].addrlen;
-            want[n].text = srv->listens[j].text;
-            want[n].backlog = srv->listens[j].backlog;
-            n++;
-        }
-    }
+    n = weir_listen_wants(cf, 0, want, weir_nelems(want));
     if (pending) {
         return weir_listen_group_prepare(&group, want, n,
                                          (int) cf->main.workers, err, errlen);
     }
     return weir_listen_group_sync(&group, want, n, (int) cf->main.workers,
                                   err, errlen);
-}
-
-static int
-pid_write(const char *path)
-{
-    char buf[32];
-    int  fd, n;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
-                       "cannot write pid file \"%s\"", path);
-        return WEIR_ERROR;
-    }
-    n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
-    if (write(fd, buf, (size_t) n) != n) {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, errno,
-                       "cannot write pid file \"%s\"", path);
-        close(fd);
-        return WEIR_ERROR;
-    }
-    close(fd);
-    return WEIR_OK;
-}
-
-static void
-pid_remove(const char *path)
-{
-    char err[256];
-
-    /* Only our own: a newer master may have written it meanwhile. */
-    if (path && weir_master_pid_read(path, err, sizeof(err)) == getpid()) {
-        unlink(path);
-    }
 }
 
 /*
@@ -277,8 +188,8 @@ move_pid(weir_config_t *ncf)
     if (ncf->main.pid == NULL || old == NULL) {
         /* No pid file before or after: nothing to move. */
         if (old && ncf->main.pid == NULL) {
-            pid_remove(old);
-        } else if (ncf->main.pid && pid_write(ncf->main.pid) != WEIR_OK) {
+            weir_pidfile_remove(old);
+        } else if (ncf->main.pid && weir_pidfile_write(ncf->main.pid) != WEIR_OK) {
             ncf->main.pid = NULL;
         }
         return;
@@ -286,71 +197,16 @@ move_pid(weir_config_t *ncf)
     if (strcmp(old, ncf->main.pid) == 0) {
         return;
     }
-    if (pid_write(ncf->main.pid) != WEIR_OK) {
+    if (weir_pidfile_write(ncf->main.pid) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
                        "pid file stays \"%s\"", old);
         ncf->main.pid = weir_pstrndup(ncf->pool, old, strlen(old));
         return;
     }
-    pid_remove(old);
+    weir_pidfile_remove(old);
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "pid file moved from \"%s\" to \"%s\"", old,
                    ncf->main.pid);
-}
-
-int
-weir_master_check(const weir_config_t *cf, char *err, size_t errlen)
-{
-    size_t i, j;
-
-    for (i = 0; i < cf->http.nservers; i++) {
-        const weir_server_conf_t *srv = cf->http.servers[i];
-        for (j = 0; j < srv->nlistens; j++) {
-            if (srv->listens[j].tls) {
-                /* Serving plain HTTP on a port meant for TLS would be
-                 * worse than refusing to start. */
-                snprintf(err, errlen, "%s:%d: [server %s] listen: TLS "
-                         "listeners are not implemented yet",
-                         srv->listens[j].file ? srv->listens[j].file : "?",
-                         srv->listens[j].line, srv->name);
-                return WEIR_ERROR;
-            }
-        }
-    }
-    return WEIR_OK;
-}
-
-long
-weir_master_pid_read(const char *path, char *err, size_t errlen)
-{
-    char    buf[32];
-    ssize_t n;
-    long    pid;
-    int     fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open pid file \"%s\": %s", path,
-                 strerror(errno));
-        return 0;
-    }
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        snprintf(err, errlen, "pid file \"%s\" is empty", path);
-        return 0;
-    }
-    buf[n] = '\0';
-    pid = strtol(buf, NULL, 10);
-    if (pid <= 0) {
-        snprintf(err, errlen, "invalid pid in \"%s\"", path);
-        return 0;
-    }
-    if (kill((pid_t) pid, 0) < 0 && errno == ESRCH) {
-        snprintf(err, errlen, "stale pid file \"%s\": process %ld is not "
-                 "running", path, pid);
-        return 0;
-    }
-    return pid;
 }
 
 /* A replacement worker of the serving generation. */
@@ -420,7 +276,7 @@ spawn_gen(const gen_t *g, int slot)
     if (g->generation == generation) {
         slots[slot].respawn_at = 0;
     }
-    proc_record(i, pid, slot);
+    weir_proc_stats_set(&procs[i], pid, slot, workers[i].generation);
     peer_procs_update();
     weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                    "started worker process %d (slot %d, generation %llu)",
@@ -630,7 +486,7 @@ reap(void)
         }
         /* Its requests in flight died with it. */
         weir_peer_state_proc_gone(shm, (int) (w - workers));
-        proc_record((size_t) (w - workers), 0, slot);
+        weir_proc_stats_set(&procs[w - workers], 0, slot, 0);
         peer_procs_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
@@ -698,6 +554,11 @@ arm_alarm(void)
     if (weir_checker_due() && (next == 0 || weir_checker_due() < next)) {
         next = weir_checker_due();
     }
+    /* A fast stop's deadline shares the one timer: every re-arm (after
+     * each SIGCHLD) must keep it. */
+    if (kill_at && (next == 0 || kill_at < next)) {
+        next = kill_at;
+    }
     memset(&it, 0, sizeof(it));
     if (next) {
         weir_msec_t d = weir_max(next - weir_current_msec, 1);
@@ -730,41 +591,13 @@ static void
 stop_listening(void)
 {
     weir_listen_want_t want[64];
-    size_t             j, n = 0;
-    weir_server_conf_t *a = conf->admin.server;
+    size_t             n;
     char               err[256];
 
-    for (j = 0; a && j < a->nlistens && n < weir_nelems(want); j++) {
-        want[n].addr = (const struct sockaddr *) &a->listens[j].addr;
-        want[n].addrlen = a->listens[j].addrlen;
-        want[n].text = a->listens[j].text;
-        want[n].backlog = a->listens[j].backlog;
-        n++;
-    }
+    n = weir_listen_wants(conf, 1, want, weir_nelems(want));
     if (weir_listen_group_sync(&group, want, n, (int) conf->main.workers,
                                err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0, "%s", err);
-    }
-}
-
-/* The shared record of process index i (core/stats.h): a new worker's,
- * or cleared (pid 0) when it is gone. */
-static void
-proc_record(size_t i, pid_t pid, int slot)
-{
-    weir_proc_stats_t *p = &procs[i];
-
-    atomic_store(&p->pid, 0);
-    atomic_store(&p->accepted_total, 0);
-    atomic_store(&p->requests_total, 0);
-    atomic_store(&p->connections, 0);
-    atomic_store(&p->requests_active, 0);
-    atomic_store(&p->draining, 0);
-    if (pid > 0) {
-        atomic_store(&p->slot, slot);
-        atomic_store(&p->generation, workers[i].generation);
-        atomic_store(&p->started, (int64_t) time(NULL));
-        atomic_store(&p->pid, (int32_t) pid);
     }
 }
 
@@ -809,7 +642,7 @@ reload(void)
     }
     ngen = ++generations;
     ncf->generation = ngen;
-    chown_logs_for(ncf, &pending_el, &pending_al);
+    weir_logfiles_chown(ncf, &pending_el, &pending_al);
     if (start_generation(ncf, ngen, pending_el.fd >= 0 ? &pending_el : NULL,
                          pending_al.fd >= 0 ? &pending_al : NULL, why,
                          sizeof(why)) != WEIR_OK) {
@@ -819,8 +652,8 @@ reload(void)
                        (unsigned long long) ngen, why,
                        (unsigned long long) generation);
         stop_generation(ngen, SIGQUIT);
-        close_log(&pending_el);
-        close_log(&pending_al);
+        weir_logfiles_close(&pending_el);
+        weir_logfiles_close(&pending_al);
         /* Back to the running generation's sockets, exactly: a socket
          * only the failed generation accepted on must not stay open. */
         weir_listen_group_abort(&group);
@@ -868,7 +701,7 @@ reload_prepare(void)
     if (ncf->main.workers > MAX_WORKERS) {
         ncf->main.workers = MAX_WORKERS;
     }
-    if (open_logs(ncf, &pending_el, &pending_al) != WEIR_OK) {
+    if (weir_logfiles_open(ncf, &pending_el, &pending_al) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
                        "reload failed: cannot open the logs; keeping the "
                        "running configuration");
@@ -878,8 +711,8 @@ reload_prepare(void)
     if (sync_listeners(ncf, 1, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
-        close_log(&pending_el);
-        close_log(&pending_al);
+        weir_logfiles_close(&pending_el);
+        weir_logfiles_close(&pending_al);
         weir_config_free(ncf);
         return NULL;
     }
@@ -892,8 +725,8 @@ reload_prepare(void)
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
         weir_listen_group_abort(&group);
-        close_log(&pending_el);
-        close_log(&pending_al);
+        weir_logfiles_close(&pending_el);
+        weir_logfiles_close(&pending_al);
         weir_config_free(ncf);
         return NULL;
     }
@@ -908,12 +741,12 @@ reload_commit(weir_config_t *ncf)
     weir_listen_group_commit(&group);
     move_pid(ncf);
     if (pending_el.fd >= 0) {
-        close_log(&errlog_file);
+        weir_logfiles_close(&errlog_file);
         errlog_file = pending_el;
         weir_errlog.file = &errlog_file;
     }
     weir_errlog.level = ncf->main.log_level;
-    close_log(&access_file);
+    weir_logfiles_close(&access_file);
     access_file = pending_al;
     /* Ownership moved; the workers keep their own copies of these. */
     pending_el.fd = pending_al.fd = -1;
@@ -940,45 +773,18 @@ static void
 chown_logs(void)
 {
     if (conf) {
-        chown_logs_for(conf, &errlog_file, &access_file);
-    }
-}
-
-static void
-chown_logs_for(const weir_config_t *cf, weir_log_file_t *el,
-    weir_log_file_t *al)
-{
-    struct passwd *pw;
-
-    if (geteuid() != 0 || cf->main.user == NULL) {
-        return;
-    }
-    pw = getpwnam(cf->main.user);
-    if (pw == NULL) {
-        return;
-    }
-    if (el->fd >= 0 && fchown(el->fd, pw->pw_uid, (gid_t) -1) < 0) {
-        weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
-    }
-    if (al->fd >= 0 && fchown(al->fd, pw->pw_uid, (gid_t) -1) < 0) {
-        weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno, "fchown() failed");
+        weir_logfiles_chown(conf, &errlog_file, &access_file);
     }
 }
 
 static void
 reopen(void)
 {
-    if (errlog_file.fd >= 0 && weir_log_file_reopen(&errlog_file) < 0) {
-        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
-                       "cannot reopen \"%s\"", errlog_file.path);
-    }
-    if (access_file.fd >= 0 && weir_log_file_reopen(&access_file) < 0) {
-        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
-                       "cannot reopen \"%s\"", access_file.path);
-    }
+    weir_logfiles_reopen(&errlog_file, &access_file);
     chown_logs();
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "reopening logs");
     signal_workers(SIGUSR1, 0);
+    weir_checker_signal(SIGUSR1);
 }
 
 /* The first generation. A worker that cannot set up would fail the same
@@ -1014,7 +820,6 @@ weir_master_run(weir_config_t *cf)
     sigset_t      empty;
     struct rlimit rl;
     int           terminating = 0, quitting = 0;
-    weir_msec_t   kill_at = 0;
     char          err[512];
 
     conf = cf;
@@ -1045,7 +850,7 @@ weir_master_run(weir_config_t *cf)
                        cf->main.pid);
         return 1;
     }
-    if (open_logs(cf, &errlog_file, &access_file) != WEIR_OK) {
+    if (weir_logfiles_open(cf, &errlog_file, &access_file) != WEIR_OK) {
         return 1;
     }
     shm = weir_shm_create((size_t) cf->main.shm_size, err, sizeof(err));
@@ -1092,7 +897,7 @@ weir_master_run(weir_config_t *cf)
                        "cannot set up signals");
         return 1;
     }
-    if (cf->main.pid && pid_write(cf->main.pid) != WEIR_OK) {
+    if (cf->main.pid && weir_pidfile_write(cf->main.pid) != WEIR_OK) {
         return 1;
     }
     if (geteuid() == 0 && cf->main.user == NULL) {
@@ -1101,7 +906,7 @@ weir_master_run(weir_config_t *cf)
     }
     atomic_store(&stats->master_pid, (int32_t) getpid());
     if (start_first(cf) != WEIR_OK) {
-        pid_remove(cf->main.pid);
+        weir_pidfile_remove(cf->main.pid);
         return 1;
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
@@ -1123,7 +928,8 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_alarm) {
             sig_alarm = 0;
-            if (terminating && weir_current_msec >= kill_at) {
+            if (kill_at && weir_current_msec >= kill_at) {
+                kill_at = 0;
                 signal_workers(SIGKILL, 0);
             }
             schedule_respawns();
@@ -1138,7 +944,7 @@ weir_master_run(weir_config_t *cf)
             signal_workers(SIGTERM, 0);
             weir_checker_stop();
             kill_at = weir_current_msec + 1000;
-            alarm(1);
+            arm_alarm();
             if (live_workers() == 0) {
                 break;
             }
@@ -1190,7 +996,7 @@ weir_master_run(weir_config_t *cf)
         }
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "exit");
-    pid_remove(cf == conf ? cf->main.pid : conf->main.pid);
+    weir_pidfile_remove(cf == conf ? cf->main.pid : conf->main.pid);
     weir_listen_group_close(&group);
     return 0;
 }

@@ -1,0 +1,52 @@
+#include "weir_config.h"
+#include "proc/listeners.h"
+
+#include <stdio.h>
+#include "proc/master.h"
+
+size_t
+weir_listen_wants(const weir_config_t *cf, int admin_only,
+    weir_listen_want_t *want, size_t cap)
+{
+    size_t i, j, n = 0;
+
+    for (i = admin_only ? cf->http.nservers : 0; i <= cf->http.nservers;
+         i++) {
+        const weir_server_conf_t *srv = i < cf->http.nservers
+                                        ? cf->http.servers[i]
+                                        : cf->admin.server;
+        if (srv == NULL) {
+            continue;
+        }
+        for (j = 0; j < srv->nlistens && n < cap; j++) {
+            want[n].addr = (const struct sockaddr *) &srv->listens[j].addr;
+            want[n].addrlen = srv->listens[j].addrlen;
+            want[n].text = srv->listens[j].text;
+            want[n].backlog = srv->listens[j].backlog;
+            n++;
+        }
+    }
+    return n;
+}
+
+int
+weir_master_check(const weir_config_t *cf, char *err, size_t errlen)
+{
+    size_t i, j;
+
+    for (i = 0; i < cf->http.nservers; i++) {
+        const weir_server_conf_t *srv = cf->http.servers[i];
+        for (j = 0; j < srv->nlistens; j++) {
+            if (srv->listens[j].tls) {
+                /* Serving plain HTTP on a port meant for TLS would be
+                 * worse than refusing to start. */
+                snprintf(err, errlen, "%s:%d: [server %s] listen: TLS "
+                         "listeners are not implemented yet",
+                         srv->listens[j].file ? srv->listens[j].file : "?",
+                         srv->listens[j].line, srv->name);
+                return WEIR_ERROR;
+            }
+        }
+    }
+    return WEIR_OK;
+}
