@@ -1,7 +1,8 @@
 /*
  * Internals of the HTTP server side shared by request.c (connection,
- * head, response) and request_body.c (the request body). Not a public
- * face: only those two include this.
+ * head, response), request_buf.c (the connection's buffers),
+ * request_body.c (the request body) and request_proxy_protocol.c. Not a
+ * public face: only those include this.
  */
 #ifndef WEIR_HTTP_REQUEST_T_H
 #define WEIR_HTTP_REQUEST_T_H
@@ -11,7 +12,7 @@
 
 #define WEIR_HTTP_BUF_EXTRA  8192   /* room for body framing past the head */
 
-/* ---- request.c ---- */
+/* ---- request.c, request_buf.c ---- */
 
 /* The one state transition: swap the connection's handlers and set the
  * log action. */
@@ -25,6 +26,8 @@ void weir_http_wait_request(weir_event_t *rev);
 /* Give the connection a (small) buffer unless it holds one. WEIR_OK or
  * WEIR_ERROR (out of memory, logged). */
 int weir_http_buf_get(weir_http_conn_t *hc);
+/* Give the connection's buffer back (idle connections hold none). */
+void weir_http_buf_release(weir_http_conn_t *hc);
 /* Whether b is a small (head-only) buffer. */
 int weir_http_buf_is_small(const weir_buf_t *b);
 /* Move the connection to a large buffer, shifting r's parsed slices (r

@@ -34,8 +34,6 @@
  */
 
 #define WEIR_HTTP_POOL_SIZE  8192
-#define WEIR_HTTP_BUF_SMALL  2048   /* most request heads fit */
-#define WEIR_HTTP_BUF_FREE_MAX 64
 
 weir_http_ctx_t weir_http;
 
@@ -46,17 +44,6 @@ weir_http_ctx_t weir_http;
 static size_t       active_requests;
 static weir_event_t trim_ev;
 
-/* Two sizes: small for the common head, large (max_header_size plus room
- * for body framing) when a head or a body needs it. A few of each are
- * kept for reuse. */
-static weir_buf_t *small_free[WEIR_HTTP_BUF_FREE_MAX];
-static weir_buf_t *large_free[WEIR_HTTP_BUF_FREE_MAX];
-static size_t      nsmall_free, nlarge_free;
-
-static size_t large_size(void);
-static weir_buf_t *buf_alloc(int large);
-static void buf_put(weir_buf_t *b);
-static void buf_release(weir_http_conn_t *hc);
 static void trim_handler(weir_event_t *ev);
 static void request_done(void *data);
 static weir_request_t *request_create(weir_http_conn_t *hc);
@@ -140,116 +127,6 @@ log_context(weir_log_t *log, char *buf, size_t len)
     return (size_t) n < len ? (size_t) n : len - 1;
 }
 
-/* ---- buffers: idle connections hold none ----------------------------------- */
-
-static size_t
-large_size(void)
-{
-    return (size_t) weir_http.conf->max_header_size + WEIR_HTTP_BUF_EXTRA;
-}
-
-int
-weir_http_buf_is_small(const weir_buf_t *b)
-{
-    return (size_t) (b->end - b->start) < large_size();
-}
-
-static weir_buf_t *
-buf_alloc(int large)
-{
-    weir_buf_t *b;
-    size_t      size = large ? large_size()
-                             : weir_min(WEIR_HTTP_BUF_SMALL, large_size() - 1);
-
-    if (large ? nlarge_free : nsmall_free) {
-        b = large ? large_free[--nlarge_free] : small_free[--nsmall_free];
-    } else {
-        b = malloc(sizeof(*b) + size);
-        if (b == NULL) {
-            return NULL;
-        }
-        b->start = (char *) (b + 1);
-        b->end = b->start + size;
-    }
-    b->pos = b->last = b->start;
-    return b;
-}
-
-static void
-buf_put(weir_buf_t *b)
-{
-    if (weir_http_buf_is_small(b) && nsmall_free < WEIR_HTTP_BUF_FREE_MAX) {
-        small_free[nsmall_free++] = b;
-    } else if (!weir_http_buf_is_small(b)
-               && nlarge_free < WEIR_HTTP_BUF_FREE_MAX) {
-        large_free[nlarge_free++] = b;
-    } else {
-        free(b);
-    }
-}
-
-int
-weir_http_buf_get(weir_http_conn_t *hc)
-{
-    if (hc->buf) {
-        return WEIR_OK;
-    }
-    hc->buf = buf_alloc(0);
-    if (hc->buf == NULL) {
-        weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "malloc() failed");
-        return WEIR_ERROR;
-    }
-    return WEIR_OK;
-}
-
-static void
-buf_release(weir_http_conn_t *hc)
-{
-    if (hc->buf) {
-        buf_put(hc->buf);
-        hc->buf = NULL;
-    }
-}
-
-/* Move the connection to a large buffer. Slices of a parsed head point
- * into the old one: shift them by the distance moved. */
-int
-weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r)
-{
-    weir_buf_t *old = hc->buf, *b = buf_alloc(1);
-    ptrdiff_t   d;
-    size_t      i;
-
-#define MOVE(ptr) if ((ptr) != NULL) (ptr) += d
-    if (b == NULL) {
-        weir_log_error(WEIR_LOG_ERR, &hc->c->log, errno, "malloc() failed");
-        return WEIR_ERROR;
-    }
-    memcpy(b->start, old->start, (size_t) (old->last - old->start));
-    d = b->start - old->start;
-    b->pos = old->pos + d;
-    b->last = old->last + d;
-    if (r && r->head.line_len) {
-        MOVE(r->head.method);
-        MOVE(r->head.target);
-        MOVE(r->head.authority);
-        MOVE(r->method_name.data);
-        MOVE(r->request_line.data);
-        MOVE(r->uri.data);
-        if (r->args.len) {
-            MOVE(r->args.data);
-        }
-        for (i = 0; i < r->head.num_headers; i++) {
-            MOVE(r->headers[i].name);
-            MOVE(r->headers[i].value);
-        }
-    }
-#undef MOVE
-    buf_put(old);
-    hc->buf = b;
-    return WEIR_OK;
-}
-
 /* ---- waiting for a request --------------------------------------------------- */
 
 void
@@ -274,7 +151,7 @@ weir_http_wait_request(weir_event_t *rev)
      * every answer, not a close at the EOF behind them. */
     rc = weir_buf_size(hc->buf) > 0 ? WEIR_OK : recv_into_buf(hc);
     if (rc == WEIR_AGAIN && weir_buf_size(hc->buf) == 0) {
-        buf_release(hc);
+        weir_http_buf_release(hc);
         return;
     }
     if (rc == WEIR_ERROR || rc == WEIR_DONE) {
@@ -911,7 +788,7 @@ keepalive(weir_http_conn_t *hc)
         weir_event_post(&c->read);
         return;
     }
-    buf_release(hc);
+    weir_http_buf_release(hc);
     weir_timer_add(&c->read, weir_http.quitting
                                  ? weir_min(1000, weir_http.conf->keepalive_timeout)
                                  : weir_http.conf->keepalive_timeout);
@@ -930,7 +807,7 @@ lingering_close(weir_http_conn_t *hc)
 {
     weir_conn_t *c = hc->c;
 
-    buf_release(hc);
+    weir_http_buf_release(hc);
     if (shutdown(c->fd, SHUT_WR) < 0) {
         weir_http_close_connection(hc);
         return;
@@ -978,7 +855,7 @@ weir_http_close_connection(weir_http_conn_t *hc)
         weir_pool_destroy(r->pool);
     }
     weir_gauge_add(&weir_proc_self->connections, -1);
-    buf_release(hc);
+    weir_http_buf_release(hc);
     free(hc->peer_addr);
     c->data = NULL;
     free(hc);

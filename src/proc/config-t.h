@@ -11,6 +11,7 @@
 #define WEIR_PROC_CONFIG_T_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "core/core.h"
 #include "core/conf.h"
 #include "http/http_conf.h"
@@ -42,6 +43,15 @@ typedef struct load_s {
     weir_conf_t            conf;
     const char            *shown;    /* the path as given, for messages */
 } load_t;
+
+/* [upstream] setters (config_upstream.c): `server = ADDR options`, its
+ * dump, and health_expect. */
+int weir_config_set_peer(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_peer(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+int weir_config_set_health_expect(weir_conf_t *c,
+    const weir_conf_cmd_t *cmd, void *obj, char *value);
 
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];

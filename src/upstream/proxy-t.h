@@ -1,8 +1,9 @@
 /*
- * Internals of the proxy shared by its three files (not a public face:
- * only src/upstream/proxy*.c include this). proxy.c owns the entry point,
- * connecting, and failures/retries; proxy_request.c the request head and
- * body; proxy_response.c the response head, body and tunnel.
+ * Internals of the proxy shared by its files (not a public face: only
+ * src/upstream/proxy*.c include this). proxy.c owns the entry point,
+ * connecting, and failures/retries; proxy_phase.c the upstream
+ * connection's states; proxy_request.c the request head and body;
+ * proxy_response.c the response head, body and tunnel.
  */
 #ifndef WEIR_UPSTREAM_PROXY_T_H
 #define WEIR_UPSTREAM_PROXY_T_H
@@ -17,8 +18,9 @@
 #include "upstream/upstream.h"
 
 /*
- * Phases of a proxied request. The upstream connection's and the client
- * connection's event handlers both land in the function of the phase.
+ * Phases of a proxied request. Each sets the upstream connection's
+ * handlers (proxy_phase.c), as the client side's states set the client
+ * connection's.
  *
  *   BUFFER   reading a small request body from the client (replayable)
  *   CONNECT  connect() in progress
@@ -153,6 +155,12 @@ int weir_proxy_connection_lists(const weir_http_header_t *hs, size_t n,
  * the next attempt (returns 1); otherwise 0 and the answer goes to the
  * client as it is. */
 int weir_proxy_retry_status(proxy_t *p);
+
+/* ---- proxy_phase.c ---- */
+
+/* Enter a phase: p->phase, and the upstream connection's read and write
+ * handlers and log action (when there is a connection). */
+void weir_proxy_phase(proxy_t *p, int phase);
 
 /* ---- proxy_request.c ---- */
 

@@ -48,9 +48,6 @@ static size_t nrbuf_free;
 
 static void cleanup(void *data);
 static void note_addr(proxy_t *p);
-static void upstream_write_handler(weir_event_t *ev);
-static void upstream_read_handler(weir_event_t *ev);
-static void connected(proxy_t *p);
 static void connect_picked(proxy_t *p);
 static int may_retry(proxy_t *p, int kind);
 static void settle(proxy_t *p);
@@ -166,7 +163,7 @@ weir_proxy_handle(weir_request_t *r)
     r->c->write.data = r->c;
     r->hc->r = r;
     if (p->body_mode == 1) {
-        p->phase = P_BUFFER;
+        weir_proxy_phase(p, P_BUFFER);
         weir_http_set_handlers(r, weir_proxy_client_body_handler, NULL,
                                "reading client request body");
         weir_proxy_buffer_body(p);
@@ -265,7 +262,7 @@ weir_proxy_connect_peer(proxy_t *p)
                 p->waiter.deadline = weir_current_msec
                                      + p->uconf->queue_timeout;
                 weir_upstream_enqueue(p->u, &p->waiter);
-                p->phase = P_CONNECT;   /* the client watch applies */
+                weir_proxy_phase(p, P_CONNECT);   /* the client watch applies */
                 r->c->log.action = "waiting for an upstream peer";
                 return;
             }
@@ -311,11 +308,9 @@ connect_picked(proxy_t *p)
         p->uc = uc;
         p->reused = 1;
         uc->data = p;
-        uc->read.handler = upstream_read_handler;
-        uc->write.handler = upstream_write_handler;
         uc->log = r->c->log;
         r->upstream_connect_ms = 0;
-        p->phase = P_SEND;
+        weir_proxy_phase(p, P_SEND);
         weir_proxy_send_request(p);
         return;
     }
@@ -328,10 +323,7 @@ connect_picked(proxy_t *p)
     p->uc = uc;
     uc->data = p;
     uc->log = r->c->log;
-    uc->log.action = "connecting to upstream";
-    uc->read.handler = upstream_read_handler;
-    uc->write.handler = upstream_write_handler;
-    p->phase = P_CONNECT;
+    weir_proxy_phase(p, P_CONNECT);
     weir_timer_add(&uc->write,
                    weir_proxy_timeout(p, p->uconf->connect_timeout));
 }
@@ -383,113 +375,6 @@ hash_of(weir_request_t *r, const char *key)
     size_t n = weir_http_vars_eval(r, key, buf, sizeof(buf));
 
     return weir_upstream_hash(buf, n);
-}
-
-static void
-upstream_write_handler(weir_event_t *ev)
-{
-    weir_conn_t *uc = ev->data;
-    proxy_t     *p = uc->data;
-
-    switch (p->phase) {
-    case P_CONNECT:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_proxy_fail(p, F_CONNECT_TIMEOUT, ETIMEDOUT, NULL);
-            return;
-        }
-        connected(p);
-        return;
-    case P_SEND:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_proxy_fail(p, F_SEND_ERROR, ETIMEDOUT, NULL);
-            return;
-        }
-        weir_proxy_send_request(p);
-        return;
-    case P_STREAM:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_proxy_fail(p, F_SEND_ERROR, ETIMEDOUT, NULL);
-            return;
-        }
-        weir_proxy_stream_body(p);
-        return;
-    case P_TUNNEL:
-        weir_proxy_tunnel(p);
-        return;
-    default:
-        return;
-    }
-}
-
-static void
-upstream_read_handler(weir_event_t *ev)
-{
-    weir_conn_t *uc = ev->data;
-    proxy_t     *p = uc->data;
-
-    switch (p->phase) {
-    case P_SEND:
-    case P_STREAM:
-        /* An early response (an error before the body is all sent). */
-        if (p->resp_started || ev->eof || ev->error || ev->ready) {
-            weir_proxy_read_head(p);
-        }
-        return;
-    case P_HEAD:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_proxy_fail(p, F_HEADER_TIMEOUT, ETIMEDOUT, NULL);
-            return;
-        }
-        weir_proxy_read_head(p);
-        return;
-    case P_BODY:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_proxy_fail(p, F_READ_TIMEOUT, ETIMEDOUT, NULL);
-            return;
-        }
-        weir_proxy_pump(p);
-        return;
-    case P_TUNNEL:
-        if (ev->timedout) {
-            ev->timedout = 0;
-            weir_log_error(WEIR_LOG_INFO, &p->r->c->log, 0,
-                           "tunnel idle timeout");
-            weir_proxy_release_upstream(p, 0);
-            weir_http_abort(p->r);
-            return;
-        }
-        weir_proxy_tunnel(p);
-        return;
-    default:
-        return;
-    }
-}
-
-static void
-connected(proxy_t *p)
-{
-    int       err = 0;
-    socklen_t len = sizeof(err);
-
-    if (getsockopt(p->uc->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
-    }
-    if (err) {
-        weir_proxy_fail(p, err == ETIMEDOUT ? F_CONNECT_TIMEOUT
-                                            : F_CONNECT_REFUSED,
-                        err, NULL);
-        return;
-    }
-    weir_timer_del(&p->uc->write);
-    p->r->upstream_connect_ms = weir_current_msec - p->t_connect_start;
-    p->phase = P_SEND;
-    p->uc->log.action = "sending request to upstream";
-    weir_proxy_send_request(p);
 }
 
 /* ---- failures ----------------------------------------------------------------------- */
@@ -846,7 +731,7 @@ retry(proxy_t *p)
         }
     }
     if (delay > 0) {
-        p->phase = P_CONNECT;       /* the client watch applies */
+        weir_proxy_phase(p, P_CONNECT);   /* the client watch applies */
         weir_timer_add(&p->retry_ev, delay);
         return;
     }

@@ -431,14 +431,14 @@ weir_proxy_send_request(proxy_t *p)
                 return;
             }
         }
-        p->phase = P_STREAM;
+        weir_proxy_phase(p, P_STREAM);
         weir_http_set_handlers(p->r, weir_proxy_client_body_handler, NULL,
                                "proxying request body");
         weir_proxy_stream_body(p);
         return;
     }
     p->request_sent = 1;
-    p->phase = P_HEAD;
+    weir_proxy_phase(p, P_HEAD);
     uc->log.action = "reading response head from upstream";
     weir_timer_add(&uc->read, weir_proxy_timeout(p, p->uconf->read_timeout));
     weir_proxy_read_head(p);
@@ -515,7 +515,7 @@ weir_proxy_stream_body(proxy_t *p)
     p->request_sent = 1;
     weir_http_set_handlers(r, weir_proxy_client_watch, NULL, "proxying");
     if (p->phase == P_STREAM) {
-        p->phase = P_HEAD;
+        weir_proxy_phase(p, P_HEAD);
         uc->log.action = "reading response head from upstream";
         weir_timer_add(&uc->read,
                        weir_proxy_timeout(p, p->uconf->read_timeout));

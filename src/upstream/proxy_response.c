@@ -187,7 +187,7 @@ process_head(proxy_t *p)
     }
     r->upstream_response_ms = weir_current_msec - p->t_start;
     if (p->rh.status == 101) {
-        p->phase = P_TUNNEL;
+        weir_proxy_phase(p, P_TUNNEL);
         if (p->sbuf == NULL) {
             p->sbuf = weir_palloc(r->pool, SBUF_SIZE + 32);
         }
@@ -204,7 +204,7 @@ process_head(proxy_t *p)
         weir_proxy_tunnel(p);
         return;
     }
-    p->phase = P_BODY;
+    weir_proxy_phase(p, P_BODY);
     p->uc->log.action = "reading response body from upstream";
     weir_http_set_handlers(r, NULL, client_write_handler,
                            "sending response to client");
@@ -590,7 +590,7 @@ finish(proxy_t *p)
                    && p->rb_pos == p->rb_last && p->rf.body != WEIR_HTTP_BODY_CLOSE
                    && p->uconf->keepalive > 0 && !weir_proxy_quitting;
 
-    p->phase = P_DONE;
+    weir_proxy_phase(p, P_DONE);
     weir_proxy_release_upstream(p, reusable);
     r->proxy = NULL;
     weir_http_finalize(r);
