@@ -2,6 +2,7 @@
 #include "proc/listeners.h"
 
 #include <stdio.h>
+#include "core/log.h"
 #include "proc/master.h"
 
 size_t
@@ -27,6 +28,20 @@ weir_listen_wants(const weir_config_t *cf, int admin_only,
         }
     }
     return n;
+}
+
+void
+weir_listen_keep_admin(weir_listen_group_t *g, const weir_config_t *cf)
+{
+    weir_listen_want_t want[64];
+    size_t             n;
+    char               err[256];
+
+    n = weir_listen_wants(cf, 1, want, weir_nelems(want));
+    if (weir_listen_group_sync(g, want, n, (int) cf->main.workers, err,
+                               sizeof(err)) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0, "%s", err);
+    }
 }
 
 int

@@ -15,4 +15,9 @@
 size_t weir_listen_wants(const weir_config_t *cf, int admin_only,
     weir_listen_want_t *want, size_t cap);
 
+/* A graceful stop: close every listening socket of g but the admin
+ * listener's (new connections are refused at once; /healthz still
+ * answers while the workers drain). */
+void weir_listen_keep_admin(weir_listen_group_t *g, const weir_config_t *cf);
+
 #endif /* WEIR_PROC_LISTENERS_H */

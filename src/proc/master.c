@@ -112,7 +112,6 @@ static void reload_commit(weir_config_t *ncf);
 static void reopen(void);
 static void chown_logs(void);
 static void peer_procs_update(void);
-static void stop_listening(void);
 
 static void
 signal_handler(int signo)
@@ -585,22 +584,6 @@ schedule_respawns(void)
     arm_alarm();
 }
 
-/* A graceful stop: close every listening socket but the admin
- * listener's. */
-static void
-stop_listening(void)
-{
-    weir_listen_want_t want[64];
-    size_t             n;
-    char               err[256];
-
-    n = weir_listen_wants(conf, 1, want, weir_nelems(want));
-    if (weir_listen_group_sync(&group, want, n, (int) conf->main.workers,
-                               err, sizeof(err)) != WEIR_OK) {
-        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0, "%s", err);
-    }
-}
-
 /* Sums over the workers' in-flight slots stop at the highest in use;
  * records no live generation uses any more are freed. */
 static void
@@ -962,7 +945,7 @@ weir_master_run(weir_config_t *cf)
              * once rather than let them wait in queues until the end
              * (a balancer fails over sooner). The admin listener stays,
              * for /healthz to say 503 while the workers drain. */
-            stop_listening();
+            weir_listen_keep_admin(&group, conf);
             if (live_workers() == 0) {
                 break;
             }
