@@ -144,19 +144,25 @@ $t->start;
 # --- least_conn / random / round robin against a slow peer -------------------
 
 # Send n requests one after another on new connections, each while the
-# earlier slow ones are still in flight: wait for an answer up to a
-# second (a fast peer answers in milliseconds; a request still waiting
-# is on the slow peer). Then collect every answer.
+# earlier slow ones are still in flight: wait until it is answered (the
+# fast peer answers in milliseconds) or the slow peer has it, at most half
+# a second (not scaled: the slow peer holds each request 3 s, which must
+# stay longer than this wait even on a slow build). Then collect every
+# answer.
 sub paced {
     my ($prefix, $n) = @_;
     my @conns;
     for my $i (1 .. $n) {
+        my $before = slow_count($prefix);
         my $c = $t->connect;
         $c->send(WeirTest::request('GET', "$prefix$i", Connection => 'close'));
         push @conns, $c;
-        my $rin = '';
-        vec($rin, fileno($c->{sock}), 1) = 1;
-        select($rin, undef, undef, 1 * WeirTest::_detect_scale());
+        my $dl = time + 0.5;
+        while (time < $dl && slow_count($prefix) == $before) {
+            my $rin = '';
+            vec($rin, fileno($c->{sock}), 1) = 1;
+            last if select($rin, undef, undef, 0.02) > 0;
+        }
     }
     return map { $_->read_response->status } @conns;
 }

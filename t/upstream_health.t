@@ -84,7 +84,10 @@ sub checker_pids {
         && $_->{state} ne 'Z' } WeirTest::_procs();
 }
 
-my @ck = checker_pids();
+# The checker starts once the workers accept: wait for it.
+my @ck;
+my $cdl = WeirTest::deadline(5);
+until ((@ck = checker_pids()) || time > $cdl) { Time::HiRes::sleep(0.02) }
 is(scalar @ck, 1, 'one health checker process');
 
 # --- checks run without traffic -------------------------------------------------
@@ -158,5 +161,24 @@ ok($a->wait_until(sub { grep { $_->{target} eq '/health2' } $_[0]->requests }, 5
 my @ck3 = checker_pids();
 is(scalar @ck3, 1, 'one checker after the reload');
 isnt($ck3[0], $ck2[0], 'a new one');
+
+# --- checks turned off by a reload: the last verdict goes -----------------
+
+$mark = $t->log_mark;
+$t->write_file('logs/b-sick', '');
+ok($t->wait_for_log(qr/peer \Q$pb\E: health up -> down/, from => $mark, timeout => 5),
+    'the peer is down again');
+(my $third = $conf) =~ s/^health_\w+ = .*\n//mg;
+$t->write_config($third);
+$mark = $t->log_mark;
+$t->signal('HUP');
+ok($t->wait_for_log(qr/reload: generation 3 started/, from => $mark), 'reloaded without checks');
+my $seen = app_requests($b);
+my $dl3 = WeirTest::deadline(5);
+$t->http_get('/z' . $i++) until app_requests($b) > $seen || time > $dl3;
+cmp_ok(app_requests($b), '>', $seen,
+    'without checks, a peer they had marked down is used again');
+ok($t->wait_workers(sub { @_ == 2 }), 'workers');
+is(scalar(checker_pids()), 0, 'and no checker runs');
 
 $t->done_testing;

@@ -39,10 +39,15 @@ path_is(const weir_request_t *r, const char *p)
 static int
 has_arg(const weir_request_t *r, const char *pair)
 {
-    const char *p = r->args.data, *end = r->args.data + r->args.len, *e;
+    const char *p, *end, *e;
     size_t      n = strlen(pair);
 
-    while (p && p < end) {
+    if (r->args.len == 0) {
+        return 0;
+    }
+    p = r->args.data;
+    end = p + r->args.len;
+    while (p < end) {
         e = memchr(p, '&', (size_t) (end - p));
         if (e == NULL) {
             e = end;

@@ -65,6 +65,7 @@ gather(weir_upstream_t *u, int backup, int panic, weir_peer_t *const *tried,
         {
             continue;
         }
+        admit = 1;
         if (!panic) {
             if (!atomic_load_explicit(&p->st->health, memory_order_relaxed)) {
                 continue;
@@ -73,20 +74,20 @@ gather(weir_upstream_t *u, int backup, int panic, weir_peer_t *const *tried,
             if (admit == 0) {
                 continue;
             }
-            if (admit == 2) {
-                if (weir_breaker_admit(u->conf, p->conf, 1) == 2) {
-                    out->trial = 1;
-                    cand[0] = p;
-                    return 1;
-                }
-                continue;           /* another worker took the trial */
-            }
         }
         if (p->conf->max_conns > 0
             && weir_peer_inflight(p->st) >= (uint32_t) p->conf->max_conns)
         {
             out->full = 1;
             continue;
+        }
+        if (admit == 2) {
+            if (weir_breaker_admit(u->conf, p->conf, 1) == 2) {
+                out->trial = 1;
+                cand[0] = p;
+                return 1;
+            }
+            continue;               /* another worker took the trial */
         }
         cand[n++] = p;
     }

@@ -190,6 +190,13 @@ weir_peer_state_attach(weir_shm_t *shm, weir_upstream_conf_t *const *ups,
                 atomic_store(&ps->usable_since,
                              generation > 1 ? weir_current_msec : 0);
             }
+            if (ups[i]->health_check == NULL && !atomic_load(&ps->health)) {
+                /* Checks turned off by this reload: nothing would ever
+                 * bring the peer back, so the last verdict goes. */
+                atomic_store(&ps->check_fails, 0);
+                atomic_store(&ps->check_passes, 0);
+                atomic_store(&ps->health, 1);
+            }
             atomic_store(&ps->gen_last, generation);
             pc->state = ps;
         }
