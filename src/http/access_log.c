@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "core/wtime.h"
 #include "event/loop.h"
+#include "http/vars.h"
 
 #define LOG_BUF_SIZE   65536
 #define LOG_LINE_MAX   8192
@@ -365,20 +366,13 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
             v.len = strlen(v.data);
         }
         return v;
-    case V_HTTP: {
-        char   name[128];
-        size_t i;
-        for (i = 0; i < s->len && i < sizeof(name) - 1; i++) {
-            name[i] = s->text[i] == '_' ? '-' : s->text[i];
-        }
-        name[i] = '\0';
-        h = weir_http_header_find(r, name);
+    case V_HTTP:
+        h = weir_http_vars_header(r, s->text, s->len);
         if (h) {
             v.data = h->value;
             v.len = h->value_len;
         }
         return v;
-    }
     default:
         return v;   /* cache variables: absent until the cache exists */
     }

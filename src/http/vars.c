@@ -135,22 +135,28 @@ value_of(weir_request_t *r, const char *name, size_t len)
     return v;
 }
 
-static weir_str_t
-header_value(weir_request_t *r, const char *name, size_t len)
+const weir_http_header_t *
+weir_http_vars_header(const weir_request_t *r, const char *name, size_t len)
 {
-    weir_str_t                v = { 0, "" };
-    const weir_http_header_t *h;
-    char                      hn[128];
-    size_t                    i;
+    char   hn[128];
+    size_t i;
 
     if (len >= sizeof(hn)) {
-        return v;
+        return NULL;
     }
     for (i = 0; i < len; i++) {
         hn[i] = name[i] == '_' ? '-' : name[i];
     }
     hn[len] = '\0';
-    h = weir_http_header_find(r, hn);
+    return weir_http_header_find(r, hn);
+}
+
+static weir_str_t
+header_value(weir_request_t *r, const char *name, size_t len)
+{
+    weir_str_t                v = { 0, "" };
+    const weir_http_header_t *h = weir_http_vars_header(r, name, len);
+
     if (h) {
         v.data = h->value;
         v.len = h->value_len;

@@ -17,6 +17,11 @@
 size_t weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
     size_t cap);
 
+/* The request header a $http_NAME variable names (NAME with '_' for
+ * '-', len bytes), or NULL. */
+const weir_http_header_t *weir_http_vars_header(const weir_request_t *r,
+    const char *name, size_t len);
+
 /* Is "$name..." at `name` (without '$', `len` bytes) a known variable? */
 int weir_http_vars_known(const char *name, size_t len);
 
