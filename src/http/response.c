@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/log.h"
+#include "core/sbuf.h"
 #include "core/wtime.h"
 #include "http/route.h"
 #include "http/static.h"
@@ -67,72 +68,69 @@ int
 weir_http_response_head(weir_request_t *r)
 {
     const weir_route_conf_t *rt = r->route;
-    const char *tokens = weir_http.conf->server_tokens;
-    const char *reason = weir_http_status_text(r->status);
-    size_t       size, i;
-    char        *p;
+    const char  *tokens = weir_http.conf->server_tokens;
+    weir_sbuf_t  sb;
+    size_t       hint, i;
 
-    /* An exact upper bound, so the appends below need no checks. */
-    size = 64 + strlen(reason) + 40 + 48 + 32 + 4;
-    if (tokens) {
-        size += 12 + strlen(tokens);
-    }
+    /* Only a hint, so that the builder seldom has to grow: the fixed
+     * lines fit in 256 bytes with the usual Server value. The appends
+     * below are checked whatever it says. */
+    hint = 256;
     for (i = 0; i < r->nresp; i++) {
-        size += r->resp_names[i].len + r->resp_values[i].len + 4;
+        hint += r->resp_names[i].len + r->resp_values[i].len + 4;
     }
-    if (rt) {
-        for (i = 0; i < rt->nadd_headers; i++) {
-            size += strlen(rt->add_headers[i].name)
-                    + strlen(rt->add_headers[i].value) + 4;
-        }
+    for (i = 0; rt && i < rt->nadd_headers; i++) {
+        hint += strlen(rt->add_headers[i].name)
+                + strlen(rt->add_headers[i].value) + 4;
     }
-    p = r->out = weir_palloc(r->pool, size);
-    if (p == NULL) {
-        return WEIR_ERROR;
-    }
-    p = weir_cpylit(p, "HTTP/1.1 ");
-    p = weir_sprint_u64(p, (uint64_t) (r->status % 1000));
-    *p++ = ' ';
-    p = weir_cpymem(p, reason, strlen(reason));
-    p = weir_cpylit(p, "\r\n");
+    weir_sbuf_init_pool(&sb, r->pool, hint);
+    weir_sbuf_lit(&sb, "HTTP/1.1 ");
+    weir_sbuf_append_u64(&sb, (uint64_t) (r->status % 1000));
+    weir_sbuf_append_char(&sb, ' ');
+    weir_sbuf_append_cstr(&sb, weir_http_status_text(r->status));
+    weir_sbuf_lit(&sb, "\r\n");
     if (tokens) {
-        p = weir_cpylit(p, "Server: ");
-        p = weir_cpymem(p, tokens, strlen(tokens));
-        p = weir_cpylit(p, "\r\n");
+        weir_sbuf_lit(&sb, "Server: ");
+        weir_sbuf_append_cstr(&sb, tokens);
+        weir_sbuf_lit(&sb, "\r\n");
     }
-    p = weir_cpylit(p, "Date: ");
-    p = weir_cpymem(p, weir_cached_http_time, strlen(weir_cached_http_time));
-    p = weir_cpylit(p, "\r\n");
+    weir_sbuf_lit(&sb, "Date: ");
+    weir_sbuf_append_cstr(&sb, weir_cached_http_time);
+    weir_sbuf_lit(&sb, "\r\n");
     for (i = 0; i < r->nresp; i++) {
-        p = weir_cpymem(p, r->resp_names[i].data, r->resp_names[i].len);
-        p = weir_cpylit(p, ": ");
-        p = weir_cpymem(p, r->resp_values[i].data, r->resp_values[i].len);
-        p = weir_cpylit(p, "\r\n");
+        weir_sbuf_append_str(&sb, &r->resp_names[i]);
+        weir_sbuf_lit(&sb, ": ");
+        weir_sbuf_append_str(&sb, &r->resp_values[i]);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (r->content_length >= 0 && r->status != 304 && r->status != 204
         && r->status >= 200) {
-        p = weir_cpylit(p, "Content-Length: ");
-        p = weir_sprint_u64(p, (uint64_t) r->content_length);
-        p = weir_cpylit(p, "\r\n");
+        weir_sbuf_lit(&sb, "Content-Length: ");
+        weir_sbuf_append_u64(&sb, (uint64_t) r->content_length);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (r->upgraded) {
-        p = weir_cpylit(p, "Connection: upgrade\r\n");
+        weir_sbuf_lit(&sb, "Connection: upgrade\r\n");
     } else if (!r->keepalive) {
-        p = weir_cpylit(p, "Connection: close\r\n");
+        weir_sbuf_lit(&sb, "Connection: close\r\n");
     } else if (r->head.version == 10) {
-        p = weir_cpylit(p, "Connection: keep-alive\r\n");
+        weir_sbuf_lit(&sb, "Connection: keep-alive\r\n");
     }
     if (rt) {
         for (i = 0; i < rt->nadd_headers; i++) {
             const weir_header_edit_t *h = &rt->add_headers[i];
-            p = weir_cpymem(p, h->name, strlen(h->name));
-            p = weir_cpylit(p, ": ");
-            p = weir_cpymem(p, h->value, strlen(h->value));
-            p = weir_cpylit(p, "\r\n");
+            weir_sbuf_append_cstr(&sb, h->name);
+            weir_sbuf_lit(&sb, ": ");
+            weir_sbuf_append_cstr(&sb, h->value);
+            weir_sbuf_lit(&sb, "\r\n");
         }
     }
-    p = weir_cpylit(p, "\r\n");
-    r->out_len = (size_t) (p - r->out);
+    weir_sbuf_lit(&sb, "\r\n");
+    if (weir_sbuf_failed(&sb)) {
+        return WEIR_ERROR;      /* out of memory: nothing else fails */
+    }
+    r->out = sb.data;
+    r->out_len = sb.len;
     r->out_sent = 0;
     if (r->header_only || r->status == 304 || r->status == 204) {
         r->body_mem_len = 0;
