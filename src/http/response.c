@@ -12,12 +12,12 @@
 static int error_page(weir_request_t *r, int status);
 static void generated_page(weir_request_t *r, int status, const char *code);
 static int wants_json(const weir_request_t *r);
-static char *json_page(char *p, int status, const char *code,
+static void json_page(weir_sbuf_t *sb, int status, const char *code,
     const char *reason, const char *id);
-static char *html_page(char *p, int status, const char *code,
+static void html_page(weir_sbuf_t *sb, int status, const char *code,
     const char *reason, const char *id);
-static char *json_escape(char *p, const char *s);
-static char *html_escape(char *p, const char *s);
+static void json_escape(weir_sbuf_t *sb, const char *s);
+static void html_escape(weir_sbuf_t *sb, const char *s);
 
 const char *
 weir_http_status_text(int status)
@@ -161,109 +161,106 @@ wants_json(const weir_request_t *r)
 /*
  * The generated pages carry the request id, which is the client's
  * X-Request-Id when it sent one (proxy_request.c): every variable text is
- * escaped, and the buffer is sized for the worst case instead of
- * truncating, which would cut an escape or the JSON in half.
+ * escaped, and a page that cannot be built whole is not sent at all, as
+ * a cut one could end inside an escape or leave the JSON open.
  */
 static void
 generated_page(weir_request_t *r, int status, const char *code)
 {
-    const char *reason = weir_http_status_text(status);
-    char       *body, *p;
-    size_t      cap;
-    int         json = wants_json(r);
+    const char  *reason = weir_http_status_text(status);
+    weir_sbuf_t  sb;
+    int          json = wants_json(r);
 
-    /* The fixed text of either page is under 200 bytes, a status at most
-     * 20 digits, and one byte of variable text at most 6 ("&quot;",
-     * "\u00XX"); the HTML page names the reason twice. */
-    cap = 200 + 2 * 20
-          + 6 * (2 * strlen(reason) + strlen(code) + strlen(r->request_id));
-    body = weir_palloc(r->pool, cap);
-    if (body == NULL) {
+    /* Both pages fit the hint unless the id or the code needs escapes. */
+    weir_sbuf_init_pool(&sb, r->pool, 320);
+    if (json) {
+        json_page(&sb, status, code, reason, r->request_id);
+    } else {
+        html_page(&sb, status, code, reason, r->request_id);
+    }
+    if (weir_sbuf_failed(&sb)) {
         r->body_mem = "";
         r->body_mem_len = 0;
         r->content_length = 0;
         return;
     }
     if (json) {
-        p = json_page(body, status, code, reason, r->request_id);
         weir_http_add_header(r, "Content-Type", 12, "application/json", 16);
     } else {
-        p = html_page(body, status, code, reason, r->request_id);
         weir_http_add_header(r, "Content-Type", 12, "text/html; charset=utf-8",
                              24);
     }
-    r->body_mem = body;
-    r->body_mem_len = (size_t) (p - body);
+    r->body_mem = sb.data;
+    r->body_mem_len = sb.len;
     r->content_length = (off_t) r->body_mem_len;
 }
 
 /* {"status":502,"error":"...","message":"...","request_id":"..."} */
-static char *
-json_page(char *p, int status, const char *code, const char *reason,
+static void
+json_page(weir_sbuf_t *sb, int status, const char *code, const char *reason,
     const char *id)
 {
-    p = weir_cpylit(p, "{\"status\":");
-    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
-    p = weir_cpylit(p, ",\"error\":\"");
-    p = json_escape(p, code);
-    p = weir_cpylit(p, "\",\"message\":\"");
-    p = json_escape(p, reason);
-    p = weir_cpylit(p, "\",\"request_id\":\"");
-    p = json_escape(p, id);
-    return weir_cpylit(p, "\"}\n");
+    weir_sbuf_lit(sb, "{\"status\":");
+    weir_sbuf_append_u64(sb, (uint64_t) (status % 1000));
+    weir_sbuf_lit(sb, ",\"error\":\"");
+    json_escape(sb, code);
+    weir_sbuf_lit(sb, "\",\"message\":\"");
+    json_escape(sb, reason);
+    weir_sbuf_lit(sb, "\",\"request_id\":\"");
+    json_escape(sb, id);
+    weir_sbuf_lit(sb, "\"}\n");
 }
 
-static char *
-html_page(char *p, int status, const char *code, const char *reason,
+static void
+html_page(weir_sbuf_t *sb, int status, const char *code, const char *reason,
     const char *id)
 {
-    p = weir_cpylit(p, "<!DOCTYPE html>\n<html><head><title>");
-    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
-    *p++ = ' ';
-    p = html_escape(p, reason);
-    p = weir_cpylit(p, "</title></head>\n<body>\n<h1>");
-    p = weir_sprint_u64(p, (uint64_t) (status % 1000));
-    *p++ = ' ';
-    p = html_escape(p, reason);
-    p = weir_cpylit(p, "</h1>\n<p>");
-    p = html_escape(p, code);
-    p = weir_cpylit(p, "</p>\n<p>request id: ");
-    p = html_escape(p, id);
-    return weir_cpylit(p, "</p>\n<hr><p>weir</p>\n</body></html>\n");
+    weir_sbuf_lit(sb, "<!DOCTYPE html>\n<html><head><title>");
+    weir_sbuf_append_u64(sb, (uint64_t) (status % 1000));
+    weir_sbuf_append_char(sb, ' ');
+    html_escape(sb, reason);
+    weir_sbuf_lit(sb, "</title></head>\n<body>\n<h1>");
+    weir_sbuf_append_u64(sb, (uint64_t) (status % 1000));
+    weir_sbuf_append_char(sb, ' ');
+    html_escape(sb, reason);
+    weir_sbuf_lit(sb, "</h1>\n<p>");
+    html_escape(sb, code);
+    weir_sbuf_lit(sb, "</p>\n<p>request id: ");
+    html_escape(sb, id);
+    weir_sbuf_lit(sb, "</p>\n<hr><p>weir</p>\n</body></html>\n");
 }
 
-/* Write s as the inside of a JSON string; at most 6 bytes per byte of s.
- * The id is cut at 32 bytes, maybe inside a UTF-8 character: the cut byte
- * comes out as \u00XX (weir_json_escape_char), the body stays valid. */
-static char *
-json_escape(char *p, const char *s)
+/* Append s as the inside of a JSON string. The id is cut at 32 bytes,
+ * maybe inside a UTF-8 character: the cut byte comes out as \u00XX
+ * (weir_json_escape_char), the body stays valid. */
+static void
+json_escape(weir_sbuf_t *sb, const char *s)
 {
     const unsigned char *q = (const unsigned char *) s;
     const unsigned char *last = q + strlen(s);
+    char                 esc[6];    /* the most one character takes */
     size_t               used;
 
     while (q < last) {
-        p += weir_json_escape_char(p, q, last, &used);
+        weir_sbuf_append(sb, esc, weir_json_escape_char(esc, q, last, &used));
         q += used;
     }
-    return p;
 }
 
-/* Write s as HTML text or attribute value; at most 6 bytes per byte. */
-static char *
-html_escape(char *p, const char *s)
+/* Append s as HTML text or attribute value. */
+static void
+html_escape(weir_sbuf_t *sb, const char *s)
 {
     for ( /* void */ ; *s != '\0'; s++) {
         switch (*s) {
-        case '&':  p = weir_cpylit(p, "&amp;"); break;
-        case '<':  p = weir_cpylit(p, "&lt;"); break;
-        case '>':  p = weir_cpylit(p, "&gt;"); break;
-        case '"':  p = weir_cpylit(p, "&quot;"); break;
-        case '\'': p = weir_cpylit(p, "&#39;"); break;
-        default:   *p++ = *s;
+        case '&':  weir_sbuf_lit(sb, "&amp;"); break;
+        case '<':  weir_sbuf_lit(sb, "&lt;"); break;
+        case '>':  weir_sbuf_lit(sb, "&gt;"); break;
+        case '"':  weir_sbuf_lit(sb, "&quot;"); break;
+        case '\'': weir_sbuf_lit(sb, "&#39;"); break;
+        default:   weir_sbuf_append_char(sb, *s);
         }
     }
-    return p;
 }
 
 /* error_page = 404 /errors/404.html: served through the server's static
