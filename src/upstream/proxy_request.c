@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "core/log.h"
+#include "core/sbuf.h"
 #include "core/str.h"
 #include "upstream/upstream.h"
 
@@ -81,9 +82,6 @@ underscored(const weir_http_header_t *h)
     return memchr(h->name, '_', h->name_len) != NULL;
 }
 
-#define APPEND(str, len) (s = weir_cpymem(s, (str), (len)))
-#define LIT(lit)         (s = weir_cpylit(s, lit))
-
 int
 weir_proxy_build_head(proxy_t *p)
 {
@@ -91,47 +89,40 @@ weir_proxy_build_head(proxy_t *p)
     const weir_route_conf_t *rt = r->route;
     const weir_http_header_t *h, *xff = NULL, *via = NULL, *rid = NULL,
                              *dropped = NULL;
-    size_t                   size = 768, i, ndropped = 0;
-    char                    *s;
+    size_t                   hint = 768, i, ndropped = 0;
+    weir_sbuf_t              sb;
 
-    /* An upper bound of everything appended below, so the appends need
-     * no checks (the Host value may appear twice: Host and
-     * X-Forwarded-Host). */
+    /* Only a hint, so that the builder seldom has to grow: the client's
+     * fields, with the Host value twice (Host and X-Forwarded-Host), the
+     * route's set_header fields, and 768 bytes for weir's own. */
     for (i = 0; i < r->head.num_headers; i++) {
-        size += r->headers[i].name_len + r->headers[i].value_len + 4;
+        hint += r->headers[i].name_len + r->headers[i].value_len + 4;
     }
     for (i = 0; i < rt->nset_headers; i++) {
-        size += strlen(rt->set_headers[i].name)
+        hint += strlen(rt->set_headers[i].name)
                 + strlen(rt->set_headers[i].value) + 4;
     }
-    size += r->method_name.len + r->uri.len
-            + (rt->host_header ? strlen(rt->host_header) : 0)
-            + (r->h_host ? 2 * r->h_host->value_len : 0)
-            + sizeof(r->c->addr_text) + sizeof(r->request_id)
-            + (p->u->npeers ? strlen(p->u->peers[0].conf->text) : 0);
-    s = p->head = weir_palloc(r->pool, size);
-    if (s == NULL) {
-        return WEIR_ERROR;
-    }
+    hint += r->method_name.len + r->uri.len
+            + (r->h_host ? 2 * r->h_host->value_len : 0);
+    weir_sbuf_init_pool(&sb, r->pool, hint);
 
-    APPEND(r->method_name.data, r->method_name.len);
-    LIT(" ");
-    APPEND(r->uri.data, r->uri.len);
-    LIT(" HTTP/1.1\r\n");
+    weir_sbuf_append_str(&sb, &r->method_name);
+    weir_sbuf_lit(&sb, " ");
+    weir_sbuf_append_str(&sb, &r->uri);
+    weir_sbuf_lit(&sb, " HTTP/1.1\r\n");
     /* A header the route sets or removes replaces weir's own. */
     if (!edited(rt, "host", 4)) {
-        LIT("Host: ");
+        weir_sbuf_lit(&sb, "Host: ");
         if (rt->host_header) {
-            APPEND(rt->host_header, strlen(rt->host_header));
+            weir_sbuf_append_cstr(&sb, rt->host_header);
         } else if (r->h_host) {
             /* For an absolute-form target the parser already made this
              * the target's authority (RFC 9112 3.2.2). */
-            APPEND(r->h_host->value, r->h_host->value_len);
+            weir_sbuf_append(&sb, r->h_host->value, r->h_host->value_len);
         } else if (p->u->npeers) {
-            APPEND(p->u->peers[0].conf->text,
-                   strlen(p->u->peers[0].conf->text));
+            weir_sbuf_append_cstr(&sb, p->u->peers[0].conf->text);
         }
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "\r\n");
     }
     for (i = 0; i < r->head.num_headers; i++) {
         h = &r->headers[i];
@@ -153,42 +144,42 @@ weir_proxy_build_head(proxy_t *p)
             || edited(rt, h->name, h->name_len)) {
             continue;
         }
-        APPEND(h->name, h->name_len);
-        LIT(": ");
-        APPEND(h->value, h->value_len);
-        LIT("\r\n");
+        weir_sbuf_append(&sb, h->name, h->name_len);
+        weir_sbuf_lit(&sb, ": ");
+        weir_sbuf_append(&sb, h->value, h->value_len);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (!edited(rt, "x-forwarded-for", 15)) {
-        LIT("X-Forwarded-For: ");
+        weir_sbuf_lit(&sb, "X-Forwarded-For: ");
         if (xff) {
-            APPEND(xff->value, xff->value_len);
-            LIT(", ");
+            weir_sbuf_append(&sb, xff->value, xff->value_len);
+            weir_sbuf_lit(&sb, ", ");
         }
-        APPEND(r->c->addr_text, strlen(r->c->addr_text));
-        LIT("\r\n");
+        weir_sbuf_append_cstr(&sb, r->c->addr_text);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (!edited(rt, "x-forwarded-proto", 17)) {
-        LIT("X-Forwarded-Proto: http\r\n");
+        weir_sbuf_lit(&sb, "X-Forwarded-Proto: http\r\n");
     }
     if (r->h_host && !edited(rt, "x-forwarded-host", 16)) {
-        LIT("X-Forwarded-Host: ");
-        APPEND(r->h_host->value, r->h_host->value_len);
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "X-Forwarded-Host: ");
+        weir_sbuf_append(&sb, r->h_host->value, r->h_host->value_len);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (!edited(rt, "via", 3)) {
-        LIT("Via: ");
+        weir_sbuf_lit(&sb, "Via: ");
         if (via) {
-            APPEND(via->value, via->value_len);
-            LIT(", ");
+            weir_sbuf_append(&sb, via->value, via->value_len);
+            weir_sbuf_lit(&sb, ", ");
         }
-        LIT("1.1 weir\r\n");
+        weir_sbuf_lit(&sb, "1.1 weir\r\n");
     }
     if (edited(rt, "x-request-id", 12)) {
         /* The route decides the upstream's id; ours stays in our log. */
     } else if (rid == NULL) {
-        LIT("X-Request-Id: ");
-        APPEND(r->request_id, strlen(r->request_id));
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "X-Request-Id: ");
+        weir_sbuf_append_cstr(&sb, r->request_id);
+        weir_sbuf_lit(&sb, "\r\n");
     } else if (rid->value_len > 0) {
         /* Keep the caller's id so logs on both sides correlate. */
         size_t k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
@@ -198,37 +189,41 @@ weir_proxy_build_head(proxy_t *p)
     for (i = 0; i < rt->nset_headers; i++) {
         const weir_header_edit_t *e = &rt->set_headers[i];
         if (e->value[0] != '\0') {
-            APPEND(e->name, strlen(e->name));
-            LIT(": ");
-            APPEND(e->value, strlen(e->value));
-            LIT("\r\n");
+            weir_sbuf_append_cstr(&sb, e->name);
+            weir_sbuf_lit(&sb, ": ");
+            weir_sbuf_append_cstr(&sb, e->value);
+            weir_sbuf_lit(&sb, "\r\n");
         }
     }
     if (p->body_mode == 1) {
         /* A buffered body (even one that came chunked) goes with its
          * length: simplest for every upstream. */
-        LIT("Content-Length: ");
-        s = weir_sprint_u64(s, p->replay_len);
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "Content-Length: ");
+        weir_sbuf_append_u64(&sb, p->replay_len);
+        weir_sbuf_lit(&sb, "\r\n");
     } else if (p->body_mode == 2 && p->up_chunked) {
-        LIT("Transfer-Encoding: chunked\r\n");
+        weir_sbuf_lit(&sb, "Transfer-Encoding: chunked\r\n");
     } else if (p->body_mode == 2) {
-        LIT("Content-Length: ");
-        s = weir_sprint_u64(s, r->framing.content_length);
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "Content-Length: ");
+        weir_sbuf_append_u64(&sb, r->framing.content_length);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (r->framing.upgrade) {
         const weir_http_header_t *up = weir_http_header_find(r, "upgrade");
-        LIT("Connection: upgrade\r\nUpgrade: ");
+        weir_sbuf_lit(&sb, "Connection: upgrade\r\nUpgrade: ");
         if (up) {
-            APPEND(up->value, up->value_len);
+            weir_sbuf_append(&sb, up->value, up->value_len);
         }
-        LIT("\r\n");
+        weir_sbuf_lit(&sb, "\r\n");
     } else if (p->uconf->keepalive == 0) {
-        LIT("Connection: close\r\n");
+        weir_sbuf_lit(&sb, "Connection: close\r\n");
     }
-    LIT("\r\n");
-    p->head_len = (size_t) (s - p->head);
+    weir_sbuf_lit(&sb, "\r\n");
+    if (weir_sbuf_failed(&sb)) {
+        return WEIR_ERROR;      /* out of memory: nothing else fails */
+    }
+    p->head = sb.data;
+    p->head_len = sb.len;
     if (dropped) {
         /* The head is built once per request: one line per request. */
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
@@ -239,9 +234,6 @@ weir_proxy_build_head(proxy_t *p)
     }
     return WEIR_OK;
 }
-
-#undef APPEND
-#undef LIT
 
 /* ---- request body: small ones are buffered (replayable) ----------------- */
 
