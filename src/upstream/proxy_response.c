@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "core/log.h"
+#include "core/sbuf.h"
 #include "core/wtime.h"
 #include "http/parse.h"
 #include "http/response.h"
@@ -227,27 +228,11 @@ process_head(proxy_t *p)
 static const char *
 other_codings(proxy_t *p)
 {
-    size_t      i, len = 0, n;
+    weir_sbuf_t sb;
+    size_t      i, n;
     const char *s, *el;
-    char       *v, *q;
+    int         kept = 0;
 
-    for (i = 0; i < p->rh.num_headers; i++) {
-        const weir_http_header_t *h = &p->rheaders[i];
-        if (h->name_len == 17
-            && weir_strncaseeq(h->name, "transfer-encoding", 17)) {
-            /* Items are re-joined with ", " where the peer may have
-             * used a bare ",": a kept item of n bytes took at least n + 1
-             * bytes of input and takes at most n + 2 of output. */
-            len += 2 * h->value_len + 2;
-        }
-    }
-    if (len == 0) {
-        return "chunked";
-    }
-    q = v = weir_palloc(p->r->pool, len + sizeof(", chunked"));
-    if (v == NULL) {
-        return "chunked";
-    }
     for (i = 0; i < p->rh.num_headers; i++) {
         const weir_http_header_t *h = &p->rheaders[i];
         if (h->name_len != 17
@@ -260,17 +245,22 @@ other_codings(proxy_t *p)
                 || (n == 8 && weir_strncaseeq(el, "identity", 8))) {
                 continue;
             }
-            if (q != v) {
-                q = weir_cpylit(q, ", ");
+            if (kept++ == 0) {
+                /* The usual "gzip, chunked" fits; a peer's bare ","
+                 * re-joined as ", " makes the builder grow (81104a0). */
+                weir_sbuf_init_pool(&sb, p->r->pool,
+                                    h->value_len + sizeof(", chunked"));
+            } else {
+                weir_sbuf_lit(&sb, ", ");
             }
-            q = weir_cpymem(q, el, n);
+            weir_sbuf_append(&sb, el, n);
         }
     }
-    if (q == v) {
+    if (kept == 0) {
         return "chunked";
     }
-    memcpy(q, ", chunked", sizeof(", chunked"));
-    return v;
+    weir_sbuf_lit(&sb, ", chunked");
+    return weir_sbuf_failed(&sb) ? "chunked" : sb.data;
 }
 
 /* A body with codings other than chunked cannot be delivered to an
