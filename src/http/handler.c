@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/log.h"
+#include "core/sbuf.h"
 #include "core/str.h"
 #include "core/wtime.h"
 #include "http/static.h"
@@ -184,7 +185,7 @@ header_value(weir_request_t *r, const char *name, const char **value,
 {
     const weir_http_header_t *h, *found = NULL;
     size_t                    i, n = strlen(name), total = 0, count = 0;
-    char                     *p;
+    weir_sbuf_t               sb;
 
     *value = NULL;
     *len = 0;
@@ -208,22 +209,21 @@ header_value(weir_request_t *r, const char *name, const char **value,
         return WEIR_OK;
     }
 
-    p = weir_palloc(r->pool, total);
-    if (p == NULL) {
-        return WEIR_ERROR;
-    }
-    *value = p;
-
+    weir_sbuf_init_pool(&sb, r->pool, total);     /* total is a hint */
     for (i = 0; i < r->head.num_headers; i++) {
         h = &r->headers[i];
         if (h->name_len == n && weir_strncaseeq(h->name, name, n)) {
-            if (p != *value) {
-                p = weir_cpymem(p, ", ", 2);
+            if (sb.len != 0) {
+                weir_sbuf_lit(&sb, ", ");
             }
-            p = weir_cpymem(p, h->value, h->value_len);
+            weir_sbuf_append(&sb, h->value, h->value_len);
         }
     }
-    *len = (size_t) (p - *value);
+    if (weir_sbuf_failed(&sb)) {
+        return WEIR_ERROR;
+    }
+    *value = sb.data;
+    *len = sb.len;
 
     return WEIR_OK;
 }
@@ -244,31 +244,32 @@ location_slash(weir_request_t *r)
     static const char    hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *) r->path.data;
     const unsigned char *last = p + r->path.len;
-    char                *loc, *d;
+    weir_sbuf_t          sb;
+    char                 esc[3] = { '%' };
 
-    /* every byte as %XX, the slash, '?' and the query */
-    loc = weir_palloc(r->pool, 3 * r->path.len + 2 + r->args.len);
-    if (loc == NULL) {
+    /* hint: every byte as %XX, the slash, '?' and the query */
+    weir_sbuf_init_pool(&sb, r->pool, 3 * r->path.len + 2 + r->args.len);
+
+    for ( /* void */ ; p < last; p++) {
+        if (path_char(*p)) {
+            weir_sbuf_append_char(&sb, (char) *p);
+        } else {
+            esc[1] = hex[*p >> 4];
+            esc[2] = hex[*p & 0x0f];
+            weir_sbuf_append(&sb, esc, 3);
+        }
+    }
+    weir_sbuf_append_char(&sb, '/');
+
+    if (r->args.len) {
+        weir_sbuf_append_char(&sb, '?');
+        weir_sbuf_append_str(&sb, &r->args);
+    }
+    if (weir_sbuf_failed(&sb)) {
         return WEIR_ERROR;
     }
 
-    for (d = loc; p < last; p++) {
-        if (path_char(*p)) {
-            *d++ = (char) *p;
-        } else {
-            *d++ = '%';
-            *d++ = hex[*p >> 4];
-            *d++ = hex[*p & 0x0f];
-        }
-    }
-    *d++ = '/';
-
-    if (r->args.len) {
-        *d++ = '?';
-        d = weir_cpymem(d, r->args.data, r->args.len);
-    }
-
-    return weir_http_add_header(r, "Location", 8, loc, (size_t) (d - loc));
+    return weir_http_add_header(r, "Location", 8, sb.data, sb.len);
 }
 
 /* RFC 3986 pchar (unreserved, sub-delims, ':' and '@') and '/' */
