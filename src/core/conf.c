@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/sbuf.h"
 #include "core/str.h"
 #include "core/units.h"
 
@@ -370,6 +371,7 @@ section_begin(weir_conf_t *cf, char *p)
     weir_conf_inst_t          *in;
     char                      *type, *name, *extra, *end, *save = NULL;
     size_t                     i;
+    weir_sbuf_t                label;
 
     cf->cur = NULL;
     cf->skip = 1;
@@ -421,17 +423,19 @@ section_begin(weir_conf_t *cf, char *p)
         }
     }
 
+    weir_sbuf_init_pool(&label, cf->pool, 0);
+    weir_sbuf_printf(&label, "[%s%s%s]", type, name ? " " : "",
+                     name ? name : "");
     in = weir_pcalloc(cf->pool, sizeof(*in));
     if (in == NULL
         || (in->key_lines = weir_pcalloc(cf->pool,
                                          cf->ncmds * sizeof(int))) == NULL
-        || (in->label = weir_palloc(cf->pool, strlen(type)
-                                    + (name ? strlen(name) : 0) + 4)) == NULL)
+        || weir_sbuf_failed(&label))
     {
         weir_conf_error(cf, "out of memory");
         return;
     }
-    sprintf(in->label, name ? "[%s %s]" : "[%s]", type, name);
+    in->label = label.data;
     in->type = (int) i;
     in->line = cf->line;
     in->name = name ? weir_pstrndup(cf->pool, name, strlen(name)) : NULL;
@@ -798,24 +802,21 @@ weir_conf_key_line(const weir_conf_t *cf, const void *obj, const char *key)
 char *
 weir_conf_path(weir_conf_t *cf, const char *value)
 {
-    size_t plen, vlen = strlen(value);
-    char  *p;
+    weir_sbuf_t sb;
+    int         rel = value[0] != '/';
 
-    if (value[0] == '/') {
-        p = weir_pstrndup(cf->pool, value, vlen);
-    } else {
-        plen = strlen(cf->prefix);
-        p = weir_palloc(cf->pool, plen + vlen + 2);
-        if (p) {
-            memcpy(p, cf->prefix, plen);
-            p[plen] = '/';
-            memcpy(p + plen + 1, value, vlen + 1);
-        }
+    weir_sbuf_init_pool(&sb, cf->pool,
+                        (rel ? strlen(cf->prefix) + 1 : 0) + strlen(value));
+    if (rel) {
+        weir_sbuf_append_cstr(&sb, cf->prefix);
+        weir_sbuf_append_char(&sb, '/');
     }
-    if (p == NULL) {
+    weir_sbuf_append_cstr(&sb, value);
+    if (weir_sbuf_failed(&sb)) {
         weir_conf_error(cf, "out of memory");
+        return NULL;
     }
-    return p;
+    return sb.data;
 }
 
 void

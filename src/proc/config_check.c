@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "core/cidr.h"
 #include "core/conf.h"
+#include "core/sbuf.h"
 #include "core/units.h"
 #include "http/vars.h"
 
@@ -75,6 +76,7 @@ weir_config_check(load_t *ld)
     size_t         i;
     long           ncpu;
     char          *dir;
+    weir_sbuf_t    sb;
 
     if (cf->main.workers == 0) {
         ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -82,13 +84,13 @@ weir_config_check(load_t *ld)
     }
     if (cf->http.mime_types == NULL) {
         dir = dir_of(c->pool, cf->file);
-        cf->http.mime_types = dir ? weir_palloc(c->pool, strlen(dir) + 12)
-                                  : NULL;
-        if (cf->http.mime_types == NULL) {
+        weir_sbuf_init_pool(&sb, c->pool, dir ? strlen(dir) + 11 : 0);
+        weir_sbuf_printf(&sb, "%s/mime.types", dir ? dir : "");
+        if (dir == NULL || weir_sbuf_failed(&sb)) {
             weir_conf_error(c, "out of memory");
             return WEIR_ERROR;
         }
-        sprintf(cf->http.mime_types, "%s/mime.types", dir);
+        cf->http.mime_types = sb.data;
     }
     for (i = 0; i < cf->nupstreams; i++) {
         check_upstream(ld, cf->upstreams[i]);
@@ -355,23 +357,27 @@ static void
 route_handler(load_t *ld, weir_route_conf_t *r)
 {
     int         n = 0;
-    char        list[64] = "";
+    char        list[64];
+    weir_sbuf_t names;
     struct stat st;
 
+    /* At most "root, return, upstream": it cannot fail, and if it did
+     * the message would only name fewer keys. */
+    weir_sbuf_init(&names, list, sizeof(list));
     if (r->root) {
         n++;
         r->handler = WEIR_ROUTE_STATIC;
-        strcat(list, "root");
+        weir_sbuf_lit(&names, "root");
     }
     if (r->return_code) {
         n++;
         r->handler = WEIR_ROUTE_RETURN;
-        strcat(list, n > 1 ? ", return" : "return");
+        weir_sbuf_append_cstr(&names, n > 1 ? ", return" : "return");
     }
     if (r->upstream_name) {
         n++;
         r->handler = WEIR_ROUTE_PROXY;
-        strcat(list, n > 1 ? ", upstream" : "upstream");
+        weir_sbuf_append_cstr(&names, n > 1 ? ", upstream" : "upstream");
     }
     if (n == 0) {
         xerror(ld, r->line, "route", r->name, NULL,

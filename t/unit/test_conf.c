@@ -738,6 +738,11 @@ START_TEST(errors_routes)
                   "handler: set one of root, return or upstream");
     ck_load_error(BASE "[route x]\nmatch = /x\nroot = html\nupstream = app\n",
                   "weir.ini:8: [route x]: several handlers (root, upstream)");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\nupstream = app\n"
+                  "root = html\n", "weir.ini:8: [route x]: several handlers "
+                  "(root, return, upstream)");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\nupstream = app\n",
+                  "weir.ini:8: [route x]: several handlers (return, upstream)");
     ck_load_error(BASE "[route x]\nupstream = app\n", "weir.ini:8: [route x] "
                   "match: missing");
     ck_load_error(BASE "[route x]\nmatch = /x\nupstream = nope\n",
