@@ -33,7 +33,7 @@ int weir_str_has_token(const weir_str_t *value, const char *token);
 int weir_str_atoi64(const char *p, size_t len, int64_t *out);
 
 /* Append n bytes at p into a buffer the caller sized; returns p + n.
- * Head builders use these instead of snprintf (a profile hot spot). */
+ * Nothing is checked: build text with weir_sbuf_t (core/sbuf.h). */
 static inline char *
 weir_cpymem(char *p, const void *src, size_t n)
 {
