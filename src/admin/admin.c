@@ -1,7 +1,6 @@
 #include "weir_config.h"
 #include "admin/admin.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "admin/admin-t.h"
@@ -13,7 +12,7 @@
 admin_ctx_t admin_ctx;
 
 static void send_page(weir_request_t *r, int status, const char *type,
-    admin_out_t *o);
+    weir_sbuf_t *o);
 static int wants_html(const weir_request_t *r);
 static int path_is(const weir_request_t *r, const char *p);
 static int has_arg(const weir_request_t *r, const char *pair);
@@ -84,7 +83,7 @@ wants_html(const weir_request_t *r)
 void
 weir_admin_handle(weir_request_t *r)
 {
-    admin_out_t o;
+    weir_sbuf_t o;
     int         stopping;
 
     if (r->c->denied) {
@@ -99,7 +98,7 @@ weir_admin_handle(weir_request_t *r)
         weir_http_finalize_error(r, 405, "METHOD_NOT_ALLOWED");
         return;
     }
-    admin_out_init(&o, r->pool, 16384);
+    weir_sbuf_init_pool(&o, r->pool, 16384);
     if (path_is(r, "/metrics")) {
         admin_metrics(&o);
         send_page(r, 200, "text/plain; version=0.0.4; charset=utf-8", &o);
@@ -110,7 +109,7 @@ weir_admin_handle(weir_request_t *r)
          * while requests drain); a reload is not a stop. */
         stopping = admin_ctx.master
                    && atomic_load(&admin_ctx.master->stopping);
-        admin_out_str(&o, stopping ? "draining\n" : "ok\n");
+        weir_sbuf_append_cstr(&o, stopping ? "draining\n" : "ok\n");
         send_page(r, stopping ? 503 : 200, "text/plain", &o);
         return;
     }
@@ -125,7 +124,7 @@ weir_admin_handle(weir_request_t *r)
         return;
     }
     if (path_is(r, "/")) {
-        admin_out_str(&o, "weir admin: /metrics /healthz /status\n");
+        weir_sbuf_append_cstr(&o, "weir admin: /metrics /healthz /status\n");
         send_page(r, 200, "text/plain", &o);
         return;
     }
@@ -133,9 +132,9 @@ weir_admin_handle(weir_request_t *r)
 }
 
 static void
-send_page(weir_request_t *r, int status, const char *type, admin_out_t *o)
+send_page(weir_request_t *r, int status, const char *type, weir_sbuf_t *o)
 {
-    if (o->failed) {
+    if (weir_sbuf_failed(o)) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
@@ -149,106 +148,10 @@ send_page(weir_request_t *r, int status, const char *type, admin_out_t *o)
     weir_http_send_response(r);
 }
 
-/* ---- output buffer -------------------------------------------------------- */
+/* ---- escaping ----------------------------------------------------------- */
 
 void
-admin_out_init(admin_out_t *o, weir_pool_t *pool, size_t cap)
-{
-    o->pool = pool;
-    o->len = 0;
-    o->cap = cap;
-    o->failed = 0;
-    o->data = weir_palloc(pool, cap);
-    if (o->data == NULL) {
-        o->failed = 1;
-        o->cap = 0;
-    }
-}
-
-/* Room for n more bytes (pool memory is not freed one by one: the old
- * block stays until the request ends, which is fine for one page). */
-static int
-reserve(admin_out_t *o, size_t n)
-{
-    char  *d;
-    size_t cap;
-
-    if (o->failed) {
-        return 0;
-    }
-    if (o->cap - o->len >= n) {
-        return 1;
-    }
-    cap = o->cap ? o->cap : 4096;
-    while (cap - o->len < n) {
-        if (cap > ((size_t) 64 << 20)) {
-            o->failed = 1;      /* a page this big is a bug */
-            return 0;
-        }
-        cap *= 2;
-    }
-    d = weir_palloc(o->pool, cap);
-    if (d == NULL) {
-        o->failed = 1;
-        return 0;
-    }
-    if (o->len) {
-        memcpy(d, o->data, o->len);
-    }
-    o->data = d;
-    o->cap = cap;
-    return 1;
-}
-
-void
-admin_out_add(admin_out_t *o, const char *s, size_t n)
-{
-    if (n && reserve(o, n)) {
-        memcpy(o->data + o->len, s, n);
-        o->len += n;
-    }
-}
-
-void
-admin_out_str(admin_out_t *o, const char *s)
-{
-    admin_out_add(o, s, strlen(s));
-}
-
-void
-admin_out_printf(admin_out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    if (o->failed) {
-        return;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(o->data + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        o->failed = 1;
-        return;
-    }
-    if ((size_t) n >= o->cap - o->len) {
-        /* It did not fit: make room and format again. */
-        if (!reserve(o, (size_t) n + 1)) {
-            return;
-        }
-        va_start(ap, fmt);
-        n = vsnprintf(o->data + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t) n >= o->cap - o->len) {
-            o->failed = 1;
-            return;
-        }
-    }
-    o->len += (size_t) n;
-}
-
-void
-admin_out_json(admin_out_t *o, const char *s)
+admin_out_json(weir_sbuf_t *o, const char *s)
 {
     char   esc[8];
     size_t i, run = 0;
@@ -261,17 +164,17 @@ admin_out_json(admin_out_t *o, const char *s)
             && ch != '&') {
             continue;
         }
-        admin_out_add(o, s + run, i - run);
+        weir_sbuf_append(o, s + run, i - run);
         snprintf(esc, sizeof(esc), ch == '"' ? "\\\"" : ch == '\\' ? "\\\\"
                  : "\\u%04x", ch);
-        admin_out_str(o, esc);
+        weir_sbuf_append_cstr(o, esc);
         run = i + 1;
     }
-    admin_out_add(o, s + run, i - run);
+    weir_sbuf_append(o, s + run, i - run);
 }
 
 void
-admin_out_label(admin_out_t *o, const char *s)
+admin_out_label(weir_sbuf_t *o, const char *s)
 {
     size_t i, run = 0;
 
@@ -279,15 +182,15 @@ admin_out_label(admin_out_t *o, const char *s)
         if (s[i] != '"' && s[i] != '\\' && s[i] != '\n') {
             continue;
         }
-        admin_out_add(o, s + run, i - run);
-        admin_out_str(o, s[i] == '\n' ? "\\n" : s[i] == '"' ? "\\\"" : "\\\\");
+        weir_sbuf_append(o, s + run, i - run);
+        weir_sbuf_append_cstr(o, s[i] == '\n' ? "\\n" : s[i] == '"' ? "\\\"" : "\\\\");
         run = i + 1;
     }
-    admin_out_add(o, s + run, i - run);
+    weir_sbuf_append(o, s + run, i - run);
 }
 
 void
-admin_out_html(admin_out_t *o, const char *s)
+admin_out_html(weir_sbuf_t *o, const char *s)
 {
     size_t i, run = 0;
 
@@ -298,11 +201,11 @@ admin_out_html(admin_out_t *o, const char *s)
         if (e == NULL) {
             continue;
         }
-        admin_out_add(o, s + run, i - run);
-        admin_out_str(o, e);
+        weir_sbuf_append(o, s + run, i - run);
+        weir_sbuf_append_cstr(o, e);
         run = i + 1;
     }
-    admin_out_add(o, s + run, i - run);
+    weir_sbuf_append(o, s + run, i - run);
 }
 
 const char *

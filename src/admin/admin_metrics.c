@@ -21,26 +21,26 @@ static const char *const classes[6] = { "other", "1xx", "2xx", "3xx", "4xx",
                                         "5xx" };
 
 static void
-family(admin_out_t *o, const char *name, const char *type, const char *help)
+family(weir_sbuf_t *o, const char *name, const char *type, const char *help)
 {
-    admin_out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+    weir_sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                      type);
 }
 
 /* name{upstream="u",peer="p"  (the caller closes the braces) */
 static void
-peer_labels(admin_out_t *o, const char *name, const weir_upstream_conf_t *u,
+peer_labels(weir_sbuf_t *o, const char *name, const weir_upstream_conf_t *u,
     const weir_peer_conf_t *p)
 {
-    admin_out_printf(o, "%s{upstream=\"", name);
+    weir_sbuf_printf(o, "%s{upstream=\"", name);
     admin_out_label(o, u->name);
-    admin_out_str(o, "\",peer=\"");
+    weir_sbuf_append_cstr(o, "\",peer=\"");
     admin_out_label(o, p->text);
-    admin_out_str(o, "\"");
+    weir_sbuf_append_cstr(o, "\"");
 }
 
 static void
-histogram(admin_out_t *o, const char *name, const char *labels,
+histogram(weir_sbuf_t *o, const char *name, const char *labels,
     const uint64_t *buckets, uint64_t sum_ms)
 {
     uint64_t cum = 0;
@@ -49,49 +49,49 @@ histogram(admin_out_t *o, const char *name, const char *labels,
     for (i = 0; i < WEIR_HIST_BUCKETS; i++) {
         cum += buckets[i];
         if (i < WEIR_HIST_BUCKETS - 1) {
-            admin_out_printf(o, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
+            weir_sbuf_printf(o, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
                              labels, (double) weir_hist_bounds_ms[i] / 1000,
                              (unsigned long long) cum);
         } else {
-            admin_out_printf(o, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
+            weir_sbuf_printf(o, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
                              labels, (unsigned long long) cum);
         }
     }
-    admin_out_printf(o, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
+    weir_sbuf_printf(o, "%s_sum{%s} %.3f\n%s_count{%s} %llu\n", name, labels,
                      (double) sum_ms / 1000, name, labels,
                      (unsigned long long) cum);
 }
 
 static void
-process_metrics(admin_out_t *o)
+process_metrics(weir_sbuf_t *o)
 {
     weir_master_stats_t *m = admin_ctx.master;
     size_t               used = 0, total = 0;
 
     family(o, "weir_build_info", "gauge", "Version of the running weir.");
-    admin_out_printf(o, "weir_build_info{version=\"%s\"} 1\n", WEIR_VERSION);
+    weir_sbuf_printf(o, "weir_build_info{version=\"%s\"} 1\n", WEIR_VERSION);
     if (m) {
         family(o, "weir_start_time_seconds", "gauge",
                "When the master started, in seconds since the epoch.");
-        admin_out_printf(o, "weir_start_time_seconds %lld\n",
+        weir_sbuf_printf(o, "weir_start_time_seconds %lld\n",
                          (long long) atomic_load(&m->started));
         family(o, "weir_config_generation", "gauge",
                "Generation of the configuration in service (1 at start, "
                "one more per reload).");
-        admin_out_printf(o, "weir_config_generation %llu\n",
+        weir_sbuf_printf(o, "weir_config_generation %llu\n",
                          (unsigned long long) weir_stat_get(
                              &m->config_generation));
         family(o, "weir_reloads_total", "counter", "Successful reloads.");
-        admin_out_printf(o, "weir_reloads_total %llu\n",
+        weir_sbuf_printf(o, "weir_reloads_total %llu\n",
                          (unsigned long long) weir_stat_get(&m->reloads_total));
         family(o, "weir_reload_failures_total", "counter",
                "Reloads refused (the previous configuration kept serving).");
-        admin_out_printf(o, "weir_reload_failures_total %llu\n",
+        weir_sbuf_printf(o, "weir_reload_failures_total %llu\n",
                          (unsigned long long) weir_stat_get(
                              &m->reloads_failed_total));
         family(o, "weir_worker_restarts_total", "counter",
                "Worker processes restarted after an unexpected exit.");
-        admin_out_printf(o, "weir_worker_restarts_total %llu\n",
+        weir_sbuf_printf(o, "weir_worker_restarts_total %llu\n",
                          (unsigned long long) weir_stat_get(
                              &m->workers_restarts_total));
     }
@@ -99,14 +99,14 @@ process_metrics(admin_out_t *o)
         weir_shm_stats(admin_ctx.shm, &used, &total);
         family(o, "weir_shm_used_bytes", "gauge",
                "Shared memory in use (allocator pages).");
-        admin_out_printf(o, "weir_shm_used_bytes %zu\n", used);
+        weir_sbuf_printf(o, "weir_shm_used_bytes %zu\n", used);
         family(o, "weir_shm_size_bytes", "gauge",
                "Shared memory the allocator can hand out (shm_size).");
-        admin_out_printf(o, "weir_shm_size_bytes %zu\n", total);
+        weir_sbuf_printf(o, "weir_shm_size_bytes %zu\n", total);
         family(o, "weir_shm_lock_recoveries_total", "counter",
                "Times a process found the shm allocator lock held by a dead "
                "process and recovered it.");
-        admin_out_printf(o, "weir_shm_lock_recoveries_total %llu\n",
+        weir_sbuf_printf(o, "weir_shm_lock_recoveries_total %llu\n",
                          (unsigned long long) weir_shm_recoveries(
                              admin_ctx.shm));
     }
@@ -115,7 +115,7 @@ process_metrics(admin_out_t *o)
 /* Per worker: one series per live process, labelled slot, pid and
  * generation. */
 static void
-worker_metrics(admin_out_t *o)
+worker_metrics(weir_sbuf_t *o)
 {
     static const struct {
         const char *name, *type, *help;
@@ -154,7 +154,7 @@ worker_metrics(admin_out_t *o)
                 ? atomic_load((const _Atomic int64_t *) (const void *) f)
                 : (int64_t) weir_stat_get((const _Atomic uint64_t *)
                                           (const void *) f);
-            admin_out_printf(o, "%s{slot=\"%d\",pid=\"%d\",generation="
+            weir_sbuf_printf(o, "%s{slot=\"%d\",pid=\"%d\",generation="
                              "\"%llu\"} %lld\n", rows[k].name,
                              (int) atomic_load(&p[i].slot),
                              (int) atomic_load(&p[i].pid),
@@ -171,14 +171,14 @@ worker_metrics(admin_out_t *o)
     family(o, "weir_connections", "gauge",
            "Client connections of all workers: active (a request in "
            "progress) or idle (waiting for one).");
-    admin_out_printf(o, "weir_connections{state=\"active\"} %lld\n"
+    weir_sbuf_printf(o, "weir_connections{state=\"active\"} %lld\n"
                      "weir_connections{state=\"idle\"} %lld\n",
                      (long long) active, (long long) weir_max(conns - active,
                                                               0));
 }
 
 static void
-server_metrics(admin_out_t *o)
+server_metrics(weir_sbuf_t *o)
 {
     const weir_http_conf_t *h = &admin_ctx.cf->http;
     uint64_t                b[WEIR_HIST_BUCKETS];
@@ -194,9 +194,9 @@ server_metrics(admin_out_t *o)
             continue;
         }
         for (c = 1; c < 6; c++) {
-            admin_out_str(o, "weir_http_requests_total{server=\"");
+            weir_sbuf_append_cstr(o, "weir_http_requests_total{server=\"");
             admin_out_label(o, h->servers[i]->name);
-            admin_out_printf(o, "\",code=\"%s\"} %llu\n", classes[c],
+            weir_sbuf_printf(o, "\",code=\"%s\"} %llu\n", classes[c],
                              (unsigned long long) weir_http_stats_sum(s,
                                  offsetof(weir_server_stats_slot_t,
                                           responses[c])));
@@ -227,7 +227,7 @@ server_metrics(admin_out_t *o)
 }
 
 static void
-peer_metrics(admin_out_t *o)
+peer_metrics(weir_sbuf_t *o)
 {
     const weir_config_t *cf = admin_ctx.cf;
     uint64_t             b[WEIR_HIST_BUCKETS];
@@ -247,7 +247,7 @@ peer_metrics(admin_out_t *o)
            "Tries sent to the peer (retries count as tries).");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_requests_total", U, P);
-        admin_out_printf(o, "} %llu\n", (unsigned long long)
+        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
                          weir_peer_stat_sum(S, offsetof(weir_peer_stats_t,
                                                         requests)));
     }
@@ -256,7 +256,7 @@ peer_metrics(admin_out_t *o)
     EACH_PEER {
         for (k = 1; k < 6; k++) {
             peer_labels(o, "weir_upstream_peer_responses_total", U, P);
-            admin_out_printf(o, ",code=\"%s\"} %llu\n", classes[k],
+            weir_sbuf_printf(o, ",code=\"%s\"} %llu\n", classes[k],
                              (unsigned long long) weir_peer_stat_sum(S,
                                  offsetof(weir_peer_stats_t, responses[k])));
         }
@@ -271,7 +271,7 @@ peer_metrics(admin_out_t *o)
                 continue;       /* upstream-level, below */
             }
             peer_labels(o, "weir_upstream_peer_failures_total", U, P);
-            admin_out_printf(o, ",error=\"%s\"} %llu\n",
+            weir_sbuf_printf(o, ",error=\"%s\"} %llu\n",
                              weir_fail_kind_name(k),
                              (unsigned long long) weir_peer_stat_sum(S,
                                  offsetof(weir_peer_stats_t, fails[k])));
@@ -282,20 +282,20 @@ peer_metrics(admin_out_t *o)
            "0.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_up", U, P);
-        admin_out_printf(o, "} %d\n",
+        weir_sbuf_printf(o, "} %d\n",
                          strcmp(admin_peer_state(U, P), "up") == 0);
     }
     family(o, "weir_upstream_peer_healthy", "gauge",
            "The active health checks' verdict: 1 healthy, 0 failing.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_healthy", U, P);
-        admin_out_printf(o, "} %u\n", (unsigned) atomic_load(&S->health));
+        weir_sbuf_printf(o, "} %u\n", (unsigned) atomic_load(&S->health));
     }
     family(o, "weir_upstream_peer_health_checks_total", "counter",
            "Active health checks of the peer.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_health_checks_total", U, P);
-        admin_out_printf(o, "} %llu\n", (unsigned long long)
+        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
                          weir_stat_get(&S->checks_total));
     }
     family(o, "weir_upstream_peer_health_check_failures_total", "counter",
@@ -303,7 +303,7 @@ peer_metrics(admin_out_t *o)
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_health_check_failures_total", U,
                     P);
-        admin_out_printf(o, "} %llu\n", (unsigned long long)
+        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
                          weir_stat_get(&S->checks_failed_total));
     }
     family(o, "weir_upstream_peer_breaker_state", "gauge",
@@ -312,7 +312,7 @@ peer_metrics(admin_out_t *o)
         int st = weir_breaker_state(S, NULL, NULL);
         for (k = 0; k < 3; k++) {
             peer_labels(o, "weir_upstream_peer_breaker_state", U, P);
-            admin_out_printf(o, ",state=\"%s\"} %d\n",
+            weir_sbuf_printf(o, ",state=\"%s\"} %d\n",
                              weir_breaker_state_name(k), st == k);
         }
     }
@@ -320,14 +320,14 @@ peer_metrics(admin_out_t *o)
            "Times the peer's breaker opened.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_breaker_opens_total", U, P);
-        admin_out_printf(o, "} %llu\n", (unsigned long long)
+        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
                          weir_stat_get(&S->breaker_opens_total));
     }
     family(o, "weir_upstream_peer_in_flight", "gauge",
            "Requests in flight to the peer, all workers.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_in_flight", U, P);
-        admin_out_printf(o, "} %u\n", (unsigned) weir_peer_inflight(S));
+        weir_sbuf_printf(o, "} %u\n", (unsigned) weir_peer_inflight(S));
     }
     family(o, "weir_upstream_peer_response_seconds", "histogram",
            "Time from the start of a try to the peer's response head.");
@@ -351,7 +351,7 @@ peer_metrics(admin_out_t *o)
 }
 
 static void
-upstream_metrics(admin_out_t *o)
+upstream_metrics(weir_sbuf_t *o)
 {
     static const struct {
         const char *name, *help;
@@ -381,9 +381,9 @@ upstream_metrics(admin_out_t *o)
             if (us == NULL) {
                 continue;
             }
-            admin_out_printf(o, "%s{upstream=\"", rows[k].name);
+            weir_sbuf_printf(o, "%s{upstream=\"", rows[k].name);
             admin_out_label(o, cf->upstreams[i]->name);
-            admin_out_printf(o, "\"} %llu\n", (unsigned long long)
+            weir_sbuf_printf(o, "\"} %llu\n", (unsigned long long)
                              weir_stat_get((const _Atomic uint64_t *)
                                  (const void *) ((const char *) us
                                                  + rows[k].off)));
@@ -392,7 +392,7 @@ upstream_metrics(admin_out_t *o)
 }
 
 void
-admin_metrics(admin_out_t *o)
+admin_metrics(weir_sbuf_t *o)
 {
     process_metrics(o);
     worker_metrics(o);

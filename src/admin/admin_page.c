@@ -140,9 +140,9 @@ static const char tail[] =
 "})();\n</script>\n</body></html>\n";
 
 void
-admin_status_html(admin_out_t *o)
+admin_status_html(weir_sbuf_t *o)
 {
-    admin_out_add(o, head, sizeof(head) - 1);
+    weir_sbuf_append(o, head, sizeof(head) - 1);
     admin_status_json(o);
-    admin_out_add(o, tail, sizeof(tail) - 1);
+    weir_sbuf_append(o, tail, sizeof(tail) - 1);
 }

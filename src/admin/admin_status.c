@@ -19,18 +19,18 @@ static const char *const balances[] = { "round_robin", "least_conn", "hash",
                                         "random" };
 
 static void
-workers_json(admin_out_t *o)
+workers_json(weir_sbuf_t *o)
 {
     weir_proc_stats_t *p = admin_ctx.procs;
     int                i, first = 1;
 
-    admin_out_str(o, "\"workers\":[");
+    weir_sbuf_append_cstr(o, "\"workers\":[");
     for (i = 0; p && i < WEIR_PROC_MAX; i++) {
         int32_t pid = atomic_load(&p[i].pid);
         if (pid == 0) {
             continue;
         }
-        admin_out_printf(o, "%s{\"slot\":%d,\"pid\":%d,\"generation\":%llu,"
+        weir_sbuf_printf(o, "%s{\"slot\":%d,\"pid\":%d,\"generation\":%llu,"
                          "\"started\":%lld,\"draining\":%s,\"connections\":"
                          "%lld,\"requests_in_flight\":%lld,\"accepted\":%llu,"
                          "\"requests\":%llu}", first ? "" : ",",
@@ -46,35 +46,35 @@ workers_json(admin_out_t *o)
                              &p[i].requests_total));
         first = 0;
     }
-    admin_out_str(o, "]");
+    weir_sbuf_append_cstr(o, "]");
 }
 
 static void
-servers_json(admin_out_t *o)
+servers_json(weir_sbuf_t *o)
 {
     const weir_http_conf_t *h = &admin_ctx.cf->http;
     size_t                  i;
     int                     c;
 
-    admin_out_str(o, "\"servers\":[");
+    weir_sbuf_append_cstr(o, "\"servers\":[");
     for (i = 0; i < h->nservers; i++) {
         const struct weir_server_stats_s *s = h->servers[i]->stats;
-        admin_out_str(o, i ? ",{\"name\":\"" : "{\"name\":\"");
+        weir_sbuf_append_cstr(o, i ? ",{\"name\":\"" : "{\"name\":\"");
         admin_out_json(o, h->servers[i]->name);
-        admin_out_str(o, "\",\"responses\":{");
+        weir_sbuf_append_cstr(o, "\",\"responses\":{");
         for (c = 1; c < 6; c++) {
-            admin_out_printf(o, "%s\"%dxx\":%llu", c > 1 ? "," : "", c,
+            weir_sbuf_printf(o, "%s\"%dxx\":%llu", c > 1 ? "," : "", c,
                              (unsigned long long) (s ? weir_http_stats_sum(s,
                                  offsetof(weir_server_stats_slot_t,
                                           responses[c])) : 0));
         }
-        admin_out_str(o, "}}");
+        weir_sbuf_append_cstr(o, "}}");
     }
-    admin_out_str(o, "]");
+    weir_sbuf_append_cstr(o, "]");
 }
 
 static void
-peer_json(admin_out_t *o, const weir_upstream_conf_t *u,
+peer_json(weir_sbuf_t *o, const weir_upstream_conf_t *u,
     const weir_peer_conf_t *p)
 {
     const weir_peer_state_t *s = p->state;
@@ -88,18 +88,18 @@ peer_json(admin_out_t *o, const weir_upstream_conf_t *u,
     }
     left = st == WEIR_BREAKER_OPEN ? weir_max(until - weir_current_msec, 0)
                                    : 0;
-    admin_out_str(o, "{\"address\":\"");
+    weir_sbuf_append_cstr(o, "{\"address\":\"");
     admin_out_json(o, p->text);
-    admin_out_printf(o, "\",\"state\":\"%s\",\"weight\":%d,\"backup\":%s,"
+    weir_sbuf_printf(o, "\",\"state\":\"%s\",\"weight\":%d,\"backup\":%s,"
                      "\"max_conns\":%d,", admin_peer_state(u, p), p->weight,
                      p->backup ? "true" : "false", p->max_conns);
     if (s == NULL) {
-        admin_out_str(o, "\"in_flight\":0}");
+        weir_sbuf_append_cstr(o, "\"in_flight\":0}");
         return;
     }
     req = weir_peer_stat_sum(s, offsetof(weir_peer_stats_t, requests));
     sum = weir_peer_stat_sum(s, offsetof(weir_peer_stats_t, time_ms_sum));
-    admin_out_printf(o, "\"healthy\":%s,\"breaker\":{\"state\":\"%s\","
+    weir_sbuf_printf(o, "\"healthy\":%s,\"breaker\":{\"state\":\"%s\","
                      "\"reopens\":%u,\"next_trial_ms\":%lld,\"opens\":%llu},"
                      "\"in_flight\":%u,\"requests\":%llu,\"responses\":{",
                      atomic_load(&s->health) ? "true" : "false",
@@ -112,41 +112,41 @@ peer_json(admin_out_t *o, const weir_upstream_conf_t *u,
         uint64_t n = weir_peer_stat_sum(s, offsetof(weir_peer_stats_t,
                                                     responses[k]));
         resp += n;
-        admin_out_printf(o, "%s\"%dxx\":%llu", k > 1 ? "," : "", k,
+        weir_sbuf_printf(o, "%s\"%dxx\":%llu", k > 1 ? "," : "", k,
                          (unsigned long long) n);
     }
-    admin_out_str(o, "},\"failures\":{");
+    weir_sbuf_append_cstr(o, "},\"failures\":{");
     for (k = 0; k < WEIR_FAIL_KINDS; k++) {
         fails = weir_peer_stat_sum(s, offsetof(weir_peer_stats_t, fails[k]));
         if (fails == 0) {
             continue;
         }
-        admin_out_printf(o, "%s\"%s\":%llu", first ? "" : ",",
+        weir_sbuf_printf(o, "%s\"%s\":%llu", first ? "" : ",",
                          weir_fail_kind_name(k), (unsigned long long) fails);
         first = 0;
     }
-    admin_out_printf(o, "},\"avg_response_ms\":%.1f}",
+    weir_sbuf_printf(o, "},\"avg_response_ms\":%.1f}",
                      resp ? (double) sum / (double) resp : 0.0);
 }
 
 static void
-upstreams_json(admin_out_t *o)
+upstreams_json(weir_sbuf_t *o)
 {
     const weir_config_t *cf = admin_ctx.cf;
     size_t               i, j;
 
-    admin_out_str(o, "\"upstreams\":[");
+    weir_sbuf_append_cstr(o, "\"upstreams\":[");
     for (i = 0; i < cf->nupstreams; i++) {
         const weir_upstream_conf_t  *u = cf->upstreams[i];
         const weir_upstream_state_t *us = u->state;
 
-        admin_out_str(o, i ? ",{\"name\":\"" : "{\"name\":\"");
+        weir_sbuf_append_cstr(o, i ? ",{\"name\":\"" : "{\"name\":\"");
         admin_out_json(o, u->name);
-        admin_out_printf(o, "\",\"balance\":\"%s\"",
+        weir_sbuf_printf(o, "\",\"balance\":\"%s\"",
                          u->balance >= 0 && u->balance < 4
                          ? balances[u->balance] : "?");
         if (us) {
-            admin_out_printf(o, ",\"retries\":%llu,\"retry_budget_exhausted\""
+            weir_sbuf_printf(o, ",\"retries\":%llu,\"retry_budget_exhausted\""
                              ":%llu,\"queue_timeouts\":%llu,"
                              "\"no_healthy_peer\":%llu",
                              (unsigned long long) weir_stat_get(
@@ -158,25 +158,25 @@ upstreams_json(admin_out_t *o)
                              (unsigned long long) weir_stat_get(
                                  &us->no_peer_total));
         }
-        admin_out_str(o, ",\"peers\":[");
+        weir_sbuf_append_cstr(o, ",\"peers\":[");
         for (j = 0; j < u->npeers; j++) {
             if (j) {
-                admin_out_str(o, ",");
+                weir_sbuf_append_cstr(o, ",");
             }
             peer_json(o, u, &u->peers[j]);
         }
-        admin_out_str(o, "]}");
+        weir_sbuf_append_cstr(o, "]}");
     }
-    admin_out_str(o, "]");
+    weir_sbuf_append_cstr(o, "]");
 }
 
 void
-admin_status_json(admin_out_t *o)
+admin_status_json(weir_sbuf_t *o)
 {
     weir_master_stats_t *m = admin_ctx.master;
     int64_t              started = m ? atomic_load(&m->started) : 0;
 
-    admin_out_printf(o, "{\"version\":\"%s\",\"generation\":%llu,"
+    weir_sbuf_printf(o, "{\"version\":\"%s\",\"generation\":%llu,"
                      "\"master_pid\":%d,\"uptime_seconds\":%lld,"
                      "\"stopping\":%s,\"reloads\":%llu,\"worker_restarts\":"
                      "%llu,", WEIR_VERSION,
@@ -191,9 +191,9 @@ admin_status_json(admin_out_t *o)
                      (unsigned long long) (m ? weir_stat_get(
                          &m->workers_restarts_total) : 0));
     workers_json(o);
-    admin_out_str(o, ",");
+    weir_sbuf_append_cstr(o, ",");
     servers_json(o);
-    admin_out_str(o, ",");
+    weir_sbuf_append_cstr(o, ",");
     upstreams_json(o);
-    admin_out_str(o, "}\n");
+    weir_sbuf_append_cstr(o, "}\n");
 }

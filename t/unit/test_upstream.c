@@ -22,12 +22,20 @@
 
 #define NOW0 1000000
 
+/* Configurations live as long as the process, as in weir (the runtime
+ * keeps pointers to them): keep them reachable for LeakSanitizer. */
+static weir_upstream_conf_t *kept[64];
+static size_t                nkept;
+
 static weir_upstream_conf_t *
 mkconf(const char *name, int balance, size_t n, const int *weights)
 {
     weir_upstream_conf_t *u = calloc(1, sizeof(*u));
     size_t                i;
 
+    if (nkept < 64) {
+        kept[nkept++] = u;
+    }
     u->name = strdup(name);
     u->balance = balance;
     u->npeers = n;
