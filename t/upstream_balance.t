@@ -62,6 +62,12 @@ server = 127.0.0.1:%%PORT8%% max_conns=1
 queue_timeout = 10s
 keepalive = 0
 
+[upstream qd]
+server = 127.0.0.1:%%PORT14%% max_conns=1
+queue_timeout = 10s
+proxy_timeout = 300ms
+keepalive = 0
+
 [upstream storm]
 server = 127.0.0.1:%%PORT9%%
 server = 127.0.0.1:%%PORT10%%
@@ -119,6 +125,10 @@ upstream = mc
 server = s
 match = /mq/
 upstream = mq
+[route qd]
+server = s
+match = /qd/
+upstream = qd
 [route storm]
 server = s
 match = /storm/
@@ -137,6 +147,7 @@ my $prim = WeirOrigin->new(port => $t->port(6), handler => 'echo');
 my $back = WeirOrigin->new(port => $t->port(7), handler => 'echo');
 my $one = WeirOrigin->new(port => $t->port(8), handler => 'fixed',
     delay => 1, body => 'one');
+my $ws = WeirOrigin->new(port => $t->port(14), handler => 'upgrade');
 my @storm = map { WeirOrigin->new(port => $t->port($_), handler => 'fixed',
     status => 503, delay => 0.3, body => 'busy') } 9 .. 13;
 $t->start;
@@ -248,6 +259,32 @@ cmp_ok($back->request_count, '>=', 6, 'backup: by the backup');
     is($c1->read_response->status, 200, 'and the first one too');
     my @t = map { $_->{t} } grep { $_->{target} =~ m{^/mq/} } $one->requests;
     cmp_ok($t[1] - $t[0], '>=', 0.9, 'the second reached the peer after the first ended');
+}
+
+{
+    # proxy_timeout also bounds the wait in the queue: the request ends
+    # with 504 then, is never sent, and nothing is charged to the peer.
+    # The slot is held by a WebSocket tunnel (proxy_timeout bounds a try
+    # up to its response head only, so the tunnel keeps it).
+    my $c1 = $t->connect;
+    $c1->send("GET /qd/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        . "Sec-WebSocket-Version: 13\r\n\r\n");
+    is($c1->read_response(head => 1)->status, 101, 'a tunnel holds the only slot');
+    my $mark = $t->log_mark;
+    my $t0 = time;
+    my $r2 = $t->http_get('/qd/second', Accept => 'application/json');
+    my $waited = time - $t0;
+    is($r2->status, 504, 'proxy_timeout over in the queue: 504');
+    like($r2->body, qr/UPSTREAM_TIMEOUT/, 'UPSTREAM_TIMEOUT');
+    cmp_ok($waited, '>=', 0.28, sprintf('at the deadline (%.2f s)', $waited));
+    cmp_ok($waited, '<', 2, 'not at queue_timeout (10 s)');
+    ok($t->wait_for_log(qr/ran out of proxy_timeout before a try \(proxy_timeout\)/, from => $mark),
+        'logged as proxy_timeout');
+    is(scalar(grep { $_->{target} eq '/qd/second' } $ws->requests), 0,
+        'the request never reached the peer');
+    unlike(substr($t->error_log, $mark), qr/breaker/, 'and the peer was not blamed');
+    $c1->close;
 }
 
 # --- the retry budget ---------------------------------------------------------------

@@ -267,7 +267,7 @@ peer_metrics(weir_sbuf_t *o)
         for (k = 0; k < WEIR_FAIL_KINDS; k++) {
             if (k == WEIR_FAIL_NO_PEER || k == WEIR_FAIL_QUEUE_TIMEOUT
                 || k == WEIR_FAIL_BUDGET_EXHAUSTED
-                || k == WEIR_FAIL_BREAKER_OPEN) {
+                || k == WEIR_FAIL_BREAKER_OPEN || k == WEIR_FAIL_DEADLINE) {
                 continue;       /* upstream-level, below */
             }
             peer_labels(o, "weir_upstream_peer_failures_total", U, P);

@@ -2,6 +2,7 @@
 #include "proc/checker.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -19,6 +20,11 @@
 #define RESTART_DELAY   2000
 
 static const weir_config_t       *ccf;     /* the configuration checked */
+static uint64_t                   cgen;    /* and its generation */
+/* Checkers told to stop (a reload replaced them) and not reaped yet:
+ * until they are, their generation's shared records must stay. */
+#define OLD_MAX 8
+static struct { pid_t pid; uint64_t gen; } old[OLD_MAX];
 static const weir_listen_group_t *cgroup;
 static pid_t                      cpid;
 static weir_msec_t                cstarted, restart_at;
@@ -59,12 +65,22 @@ spawn(void)
 void
 weir_checker_start(const weir_config_t *cf, const weir_listen_group_t *group)
 {
+    size_t i;
+
     if (cpid > 0) {
         /* The old one stops; its exit is reaped as any other. */
         kill(cpid, SIGTERM);
+        for (i = 0; i < OLD_MAX && old[i].pid; i++) {
+            /* find a free entry */
+        }
+        if (i < OLD_MAX) {
+            old[i].pid = cpid;
+            old[i].gen = cgen;
+        }
         cpid = 0;
     }
     ccf = cf;
+    cgen = cf->generation;
     cgroup = group;
     stopping = 0;
     quick_deaths = 0;
@@ -87,6 +103,14 @@ weir_checker_stop(void)
 int
 weir_checker_reaped(pid_t pid, int status)
 {
+    size_t i;
+
+    for (i = 0; i < OLD_MAX; i++) {
+        if (pid > 0 && old[i].pid == pid) {
+            old[i].pid = 0;
+            return 1;
+        }
+    }
     if (pid != cpid || pid <= 0) {
         return 0;
     }
@@ -121,6 +145,20 @@ weir_checker_signal(int signo)
     if (cpid > 0) {
         kill(cpid, signo);
     }
+}
+
+uint64_t
+weir_checker_oldest_generation(void)
+{
+    uint64_t oldest = cpid > 0 ? cgen : UINT64_MAX;
+    size_t   i;
+
+    for (i = 0; i < OLD_MAX; i++) {
+        if (old[i].pid && old[i].gen < oldest) {
+            oldest = old[i].gen;
+        }
+    }
+    return oldest;
 }
 
 weir_msec_t

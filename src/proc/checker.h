@@ -9,6 +9,7 @@
 #ifndef WEIR_PROC_CHECKER_H
 #define WEIR_PROC_CHECKER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "core/core.h"
 #include "core/shm.h"
@@ -32,6 +33,11 @@ int weir_checker_reaped(pid_t pid, int status);
  * it when that time has come. */
 weir_msec_t weir_checker_due(void);
 void weir_checker_tick(void);
+
+/* Master: the oldest configuration generation a checker still running
+ * was started with (UINT64_MAX: none), so that shared records it may
+ * still write are not freed under it. */
+uint64_t weir_checker_oldest_generation(void);
 
 /* Master: pass a signal on to the checker (SIGUSR1: reopen the log). */
 void weir_checker_signal(int signo);

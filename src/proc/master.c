@@ -474,7 +474,9 @@ reap(void)
             }
         }
         if (w == NULL) {
-            weir_checker_reaped(pid, status);
+            if (weir_checker_reaped(pid, status)) {
+                peer_procs_update();    /* its records may go now */
+            }
             continue;
         }
         w->pid = 0;
@@ -598,6 +600,7 @@ peer_procs_update(void)
             oldest = weir_min(oldest, workers[i].generation);
         }
     }
+    oldest = weir_min(oldest, weir_checker_oldest_generation());
     weir_peer_state_procs_hi(shm, (int) hi);
     weir_peer_state_recycle(shm, oldest);
 }

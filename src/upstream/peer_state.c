@@ -37,7 +37,7 @@ weir_fail_kind_name(int kind)
         "connect_refused", "connect_timeout", "send_error", "header_timeout",
         "reset_before_headers", "bad_response", "read_timeout",
         "reset_mid_body", "no_healthy_peer", "http_5xx", "breaker_open",
-        "budget_exhausted", "queue_timeout", "tls_error"
+        "budget_exhausted", "queue_timeout", "tls_error", "proxy_timeout"
     };
 
     return kind >= 0 && kind < WEIR_FAIL_KINDS ? names[kind] : "unknown";

@@ -45,7 +45,9 @@ enum fail_kind {
     F_READ_TIMEOUT = WEIR_FAIL_READ_TIMEOUT,
     F_RESET_MID_BODY = WEIR_FAIL_RESET_MID_BODY,
     F_NO_PEER = WEIR_FAIL_NO_PEER,
-    F_QUEUE_TIMEOUT = WEIR_FAIL_QUEUE_TIMEOUT
+    F_QUEUE_TIMEOUT = WEIR_FAIL_QUEUE_TIMEOUT,
+    F_DEADLINE = WEIR_FAIL_DEADLINE     /* proxy_timeout ran out between
+                                           tries or in the queue */
 };
 
 #define REPLAY_MAX   65536     /* bodies up to this size are retryable */

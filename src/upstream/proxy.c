@@ -36,6 +36,7 @@ static const struct {
     { 502, "UPSTREAM_ERROR", "retry budget exhausted" },
     { 503, "UPSTREAM_QUEUE_TIMEOUT", "no peer under max_conns in time" },
     { 502, "UPSTREAM_TLS_ERROR", "TLS handshake failed" },
+    { 504, "UPSTREAM_TIMEOUT", "ran out of proxy_timeout before a try" },
 };
 
 int weir_proxy_quitting;
@@ -57,6 +58,7 @@ static void retry(proxy_t *p);
 static void retry_handler(weir_event_t *ev);
 static int queue_wake(weir_upstream_waiter_t *w, int ok);
 static int another_peer(proxy_t *p);
+static int deadline_passed(const proxy_t *p);
 static uint64_t hash_of(weir_request_t *r, const char *key);
 
 
@@ -251,6 +253,11 @@ weir_proxy_connect_peer(proxy_t *p)
     weir_request_t *r = p->r;
     weir_pick_t     pk;
 
+    if (deadline_passed(p)) {
+        weir_proxy_fail(p, F_DEADLINE, 0, NULL);
+        return;
+    }
+
     if (!p->fresh_only || p->peer == NULL) {
         weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
         if (pk.peer == NULL && pk.full && p->uconf->queue > 0
@@ -261,6 +268,9 @@ weir_proxy_connect_peer(proxy_t *p)
             if (p->u->queued < (size_t) p->uconf->queue) {
                 p->waiter.deadline = weir_current_msec
                                      + p->uconf->queue_timeout;
+                if (p->deadline && p->deadline < p->waiter.deadline) {
+                    p->waiter.deadline = p->deadline;
+                }
                 weir_upstream_enqueue(p->u, &p->waiter);
                 weir_proxy_phase(p, P_CONNECT);   /* the client watch applies */
                 r->c->log.action = "waiting for an upstream peer";
@@ -336,8 +346,9 @@ queue_wake(weir_upstream_waiter_t *w, int ok)
     proxy_t     *p = w->data;
     weir_pick_t  pk;
 
-    if (!ok) {
-        weir_proxy_fail(p, F_QUEUE_TIMEOUT, 0, NULL);
+    if (!ok || deadline_passed(p)) {
+        weir_proxy_fail(p, deadline_passed(p) ? F_DEADLINE : F_QUEUE_TIMEOUT,
+                        0, NULL);
         return 1;
     }
     weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
@@ -353,6 +364,13 @@ queue_wake(weir_upstream_waiter_t *w, int ok)
     p->r->c->log.action = "proxying";
     connect_picked(p);
     return 1;
+}
+
+/* proxy_timeout is over: no new try may start. */
+static int
+deadline_passed(const proxy_t *p)
+{
+    return p->deadline && weir_current_msec >= p->deadline;
 }
 
 weir_msec_t
@@ -478,7 +496,7 @@ may_retry(proxy_t *p, int kind)
     int replayable = p->body_mode != 2 || p->r->body_received == 0;
 
     if (p->client_head_sent || kind == F_NO_PEER || kind == F_QUEUE_TIMEOUT
-        || (p->deadline && weir_current_msec >= p->deadline)) {
+        || kind == F_DEADLINE || deadline_passed(p)) {
         return 0;
     }
     /* A pooled connection the peer had closed: it never processed the
@@ -539,7 +557,12 @@ weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail)
         stale = p->reused && !p->resp_started
                 && (kind == F_SEND_ERROR || kind == F_RESET_BEFORE_HEADERS);
         weir_stat_add(&weir_peer_stats(p->held->st)->fails[kind], 1);
-        if (!stale && counts_as_failure(p, kind, 0)) {
+        /* A timeout cut short by the request's own proxy_timeout says
+         * nothing about the peer. */
+        if (!stale && counts_as_failure(p, kind, 0)
+            && !(deadline_passed(p)
+                 && (kind == F_CONNECT_TIMEOUT || kind == F_HEADER_TIMEOUT
+                     || kind == F_SEND_ERROR))) {
             weir_breaker_failure(p->uconf, p->held->conf, p->trial,
                                  weir_fail_kind_name(kind));
             p->trial = 0;
@@ -613,6 +636,7 @@ counts_as_failure(const proxy_t *p, int kind, int status)
         return (on & WEIR_FAIL_ON_TIMEOUT) != 0;
     case F_NO_PEER:
     case F_QUEUE_TIMEOUT:
+    case F_DEADLINE:
         return 0;
     default:
         return (on & WEIR_FAIL_ON_ERROR) != 0;
