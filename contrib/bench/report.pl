@@ -9,7 +9,9 @@
 #   start   PROXY MS|-  NOTE
 #   idle    PROXY OK FAIL RSS_BEFORE_KB RSS_AFTER_KB NOTE
 # It prints medians over rounds per scenario and proxy, then the ratios of
-# weir to nginx and to HAProxy.
+# weir to nginx and to HAProxy, and when weir-b or weir-c ran (--weir-b,
+# --weir-c) each one against weir: medians with the spread (min-max) and
+# the ratios of the runs of the same round.
 use strict;
 use warnings;
 
@@ -110,19 +112,75 @@ for my $px (@proxies) {
 
 # Ratios: weir against each other proxy.  rps > 1 is better for weir;
 # CPU and p99 < 1 are better for weir.
-print "\nRatios weir/other (rps: higher is better; CPU us/req and p99: "
-    . "lower is better)\n";
-printf "%-10s %-14s %8s %12s %8s\n", 'scenario', 'ratio', 'rps', 'CPU us/req', 'p99';
-for my $sc (@scen) {
-    for my $other (grep { $_ ne 'weir' } @proxies) {
-        my ($w, $o) = ($med{"$sc\tweir"}, $med{"$sc\t$other"});
-        my $r = sub {
-            my $k = shift;
-            return 'n/a' unless $w && $o && $w->{$k} && $o->{$k};
-            return sprintf '%.2f', $w->{$k} / $o->{$k};
-        };
-        printf "%-10s %-14s %8s %12s %8s\n", $sc, "weir/$other",
-            $r->('rps'), $r->('us'), $r->('p99');
+my @others = grep { $_ ne 'weir' && !/^weir-/ } @proxies;
+if (@others && grep { $_ eq 'weir' } @proxies) {
+    print "\nRatios weir/other (rps: higher is better; CPU us/req and p99: "
+        . "lower is better)\n";
+    printf "%-10s %-14s %8s %12s %8s\n", 'scenario', 'ratio', 'rps', 'CPU us/req', 'p99';
+    for my $sc (@scen) {
+        for my $other (@others) {
+            my ($w, $o) = ($med{"$sc\tweir"}, $med{"$sc\t$other"});
+            my $r = sub {
+                my $k = shift;
+                return 'n/a' unless $w && $o && $w->{$k} && $o->{$k};
+                return sprintf '%.2f', $w->{$k} / $o->{$k};
+            };
+            printf "%-10s %-14s %8s %12s %8s\n", $sc, "weir/$other",
+                $r->('rps'), $r->('us'), $r->('p99');
+        }
+    }
+}
+
+# weir variants against weir: per round, the variant's figure over weir's
+# in the same round (adjacent runs, so slow drift mostly cancels).
+my @variants = grep { /^weir-/ } @proxies;
+if (@variants && grep { $_ eq 'weir' } @proxies) {
+    my %byround;       # scenario, proxy, round -> [rps, us/req, origin us/req]
+    for my $key (@order) {
+        my ($sc, $px) = split /\t/, $key;
+        for my $r (@{ $runs{$key} }) {
+            my ($round, $rps, $reqs, $ticks, $oticks) = @$r[0, 4, 9, 10, 13];
+            next unless $reqs > 0;
+            $byround{$sc}{$px}{$round} = [ $rps, 1e6 * $ticks / $hz / $reqs,
+                                           1e6 * $oticks / $hz / $reqs ];
+        }
+    }
+    print "\nweir variants (median [min-max] over rounds; ratio = the "
+        . "variant over weir in the same round;\nCPU/origin = the CPU ratio "
+        . "over the origin's CPU-per-request ratio of the same two runs:\n"
+        . "the origin does the same work for both, so its ratio is the "
+        . "machine's noise)\n";
+    printf "%-10s %-8s %22s %20s %22s %22s %22s\n", 'scenario', 'proxy',
+        'req/s', 'CPU us/req', 'rps ratio', 'CPU ratio', 'CPU/origin ratio';
+    for my $sc (@scen) {
+        my $base = $byround{$sc}{weir} or next;
+        for my $px ('weir', @variants) {
+            my $v = $byround{$sc}{$px} or next;
+            my @rounds = sort { $a <=> $b } keys %$v;
+            my @rps = map { $v->{$_}[0] } @rounds;
+            my @us = map { $v->{$_}[1] } @rounds;
+            my (@rr, @ur, @nr);
+            if ($px ne 'weir') {
+                for my $r (grep { $base->{$_} } @rounds) {
+                    my ($x, $y) = ($v->{$r}, $base->{$r});
+                    push @rr, $x->[0] / $y->[0] if $y->[0] > 0;
+                    push @ur, $x->[1] / $y->[1] if $y->[1] > 0;
+                    push @nr, ($x->[1] / $y->[1]) / ($x->[2] / $y->[2])
+                        if $y->[1] > 0 && $x->[2] > 0 && $y->[2] > 0;
+                }
+            }
+            my $fmt3 = sub {
+                my @s = sort { $a <=> $b } @_;
+                return '' unless @s;
+                return sprintf '%.3f [%.3f-%.3f]', median(@s), $s[0], $s[-1];
+            };
+            my @rs = sort { $a <=> $b } @rps;
+            my @us_s = sort { $a <=> $b } @us;
+            printf "%-10s %-8s %22s %20s %22s %22s %22s\n", $sc, $px,
+                sprintf('%.0f [%.0f-%.0f]', median(@rs), $rs[0], $rs[-1]),
+                sprintf('%.2f [%.2f-%.2f]', median(@us_s), $us_s[0], $us_s[-1]),
+                $fmt3->(@rr), $fmt3->(@ur), $fmt3->(@nr);
+        }
     }
 }
 
