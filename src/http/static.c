@@ -16,6 +16,7 @@
 
 #include "core/core.h"
 #include "core/wtime.h"
+#include "http/cond.h"
 #include "http/mime.h"
 
 /*
@@ -28,8 +29,6 @@
  * who can write under root could be followed, which is why it is only the
  * fallback.
  */
-
-#define WEIR_OFF_MAX  ((off_t) INT64_MAX)
 
 /* -1: not probed yet, 0: use openat2, 1: use the realpath fallback */
 static int  static_fallback = -1;
@@ -48,17 +47,6 @@ static int open_index(const weir_static_req_t *req, int rootfd,
     char *rel, size_t rel_len, weir_static_res_t *res, const char **name,
     struct stat *st);
 static void decide(const weir_static_req_t *req, weir_static_res_t *res);
-static int precondition_failed(const weir_static_req_t *req,
-    const weir_static_res_t *res);
-static int not_modified(const weir_static_req_t *req,
-    const weir_static_res_t *res);
-static int etag_list_match(const char *p, size_t len, const char *etag,
-    int strong);
-static int if_range_ok(const weir_static_req_t *req,
-    const weir_static_res_t *res);
-static int parse_range(const char *p, size_t len, off_t size, off_t *start,
-    off_t *count);
-static const char *parse_pos(const char *p, const char *end, off_t *v);
 static void fail(weir_static_res_t *res, int status, int err);
 static int errno_status(int err);
 
@@ -418,329 +406,40 @@ open_index(const weir_static_req_t *req, int rootfd, char *rel,
 }
 
 
-/* The file is open and stat'ed: conditionals first (RFC 9110 13.2.2),
- * then Range. */
+/* The file is open and stat'ed: the conditionals and Range decide
+ * (http/cond.c, shared with every response that has validators). */
 static void
 decide(const weir_static_req_t *req, weir_static_res_t *res)
 {
-    off_t  start, count;
+    weir_http_cond_t     c;
+    weir_http_rep_t      rep;
+    weir_http_cond_res_t out;
 
-    res->status = 200;
-    res->offset = 0;
-    res->length = res->file_size;
-
-    if (precondition_failed(req, res)) {
+    c.if_match = req->if_match;
+    c.if_match_len = req->if_match_len;
+    c.if_unmodified_since = req->if_unmodified_since;
+    c.if_unmodified_since_len = req->if_unmodified_since_len;
+    c.if_none_match = req->if_none_match;
+    c.if_none_match_len = req->if_none_match_len;
+    c.if_modified_since = req->if_modified_since;
+    c.if_modified_since_len = req->if_modified_since_len;
+    c.range = req->range;
+    c.range_len = req->range_len;
+    c.if_range = req->if_range;
+    c.if_range_len = req->if_range_len;
+    rep.etag = res->etag;
+    rep.mtime = res->mtime;
+    rep.size = res->file_size;
+    weir_http_cond_eval(&c, &rep, &out);
+    res->status = out.status;
+    res->offset = out.offset;
+    res->length = out.length;
+    if (out.status == 412) {
         fail(res, 412, 0);
-        return;
-    }
-
-    if (not_modified(req, res)) {
+    } else if (out.status == 304 || out.status == 416) {
         close(res->fd);
         res->fd = -1;
-        res->status = 304;
-        res->length = 0;
-        return;
     }
-
-    if (req->range == NULL || !if_range_ok(req, res)) {
-        return;
-    }
-
-    switch (parse_range(req->range, req->range_len, res->file_size,
-                        &start, &count))
-    {
-    case 206:
-        res->status = 206;
-        res->offset = start;
-        res->length = count;
-        return;
-
-    case 416:
-        close(res->fd);
-        res->fd = -1;
-        res->status = 416;
-        res->length = 0;
-        return;
-
-    default:
-        return;     /* ignored: the whole representation */
-    }
-}
-
-
-/* RFC 9110 13.2.2 steps 1 and 2: If-Match wins over If-Unmodified-Since;
- * either turns the answer into a 412 when the client's copy is no longer
- * the current one (a client resuming or assembling a file from pieces
- * must not mix two versions). */
-static int
-precondition_failed(const weir_static_req_t *req,
-    const weir_static_res_t *res)
-{
-    time_t  t;
-
-    if (req->if_match != NULL) {
-        /* strong comparison (13.1.1): a weak tag promises no byte-for-byte
-         * equality; a malformed list fails too, as a 412 is safer than
-         * sending what the client said it did not want */
-        return !etag_list_match(req->if_match, req->if_match_len, res->etag,
-                                1);
-    }
-
-    if (req->if_unmodified_since != NULL) {
-        t = weir_time_parse_http(req->if_unmodified_since,
-                                 req->if_unmodified_since_len);
-        /* an invalid date (a list of dates too) is ignored, 13.1.4 */
-        return t != (time_t) -1 && res->mtime > t;
-    }
-
-    return 0;
-}
-
-
-/* If-None-Match wins over If-Modified-Since; either only ever turns a
- * 200 into a 304 (the methods here are GET and HEAD). */
-static int
-not_modified(const weir_static_req_t *req, const weir_static_res_t *res)
-{
-    time_t  t;
-
-    if (req->if_none_match != NULL) {
-        return etag_list_match(req->if_none_match, req->if_none_match_len,
-                               res->etag, 0);
-    }
-
-    if (req->if_modified_since != NULL) {
-        t = weir_time_parse_http(req->if_modified_since,
-                                 req->if_modified_since_len);
-        /* an invalid date is ignored, as RFC 9110 13.1.3 requires */
-        return t != (time_t) -1 && res->mtime <= t;
-    }
-
-    return 0;
-}
-
-
-/* "*" or a list of entity tags. The weak comparison (If-None-Match)
- * ignores the W/ prefix; the strong one (If-Match) never matches a weak
- * member, but goes on to the next. A malformed member ends the scan
- * without a match so garbage never produces a 304 (nor passes an
- * If-Match). etag is ours, always strong. */
-static int
-etag_list_match(const char *p, size_t len, const char *etag, int strong)
-{
-    const char  *end = p + len, *q;
-    size_t       elen = strlen(etag);
-    int          weak;
-
-    for ( ;; ) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-        if (p == end) {
-            return 0;
-        }
-
-        if (*p == '*') {
-            return 1;
-        }
-
-        weak = 0;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
-            p += 2;
-            weak = 1;
-        }
-
-        if (p == end || *p != '"') {
-            return 0;
-        }
-
-        q = memchr(p + 1, '"', (size_t) (end - p - 1));
-        if (q == NULL) {
-            return 0;
-        }
-
-        if (!(weak && strong)
-            && (size_t) (q + 1 - p) == elen && memcmp(p, etag, elen) == 0)
-        {
-            return 1;
-        }
-
-        p = q + 1;
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        if (p < end && *p != ',') {
-            return 0;
-        }
-    }
-}
-
-
-/* No If-Range, or one that still describes this file: strong comparison
- * for an entity tag (a weak one never matches), exact equality for a
- * date. */
-static int
-if_range_ok(const weir_static_req_t *req, const weir_static_res_t *res)
-{
-    const char  *p = req->if_range, *end;
-    size_t       elen;
-    time_t       t;
-
-    if (p == NULL) {
-        return 1;
-    }
-
-    end = p + req->if_range_len;
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-
-    if (p == end) {
-        return 0;
-    }
-
-    if (*p == '"' || (end - p >= 2 && p[0] == 'W' && p[1] == '/')) {
-        elen = strlen(res->etag);
-        return (size_t) (end - p) == elen && memcmp(p, res->etag, elen) == 0;
-    }
-
-    t = weir_time_parse_http(p, (size_t) (end - p));
-
-    return t != (time_t) -1 && t == res->mtime;
-}
-
-
-/* A single byte range: 206 with *start and *count, 416 when unsatisfiable,
- * 0 to serve the whole file (absent, invalid, several ranges: multipart/
- * byteranges is not supported, and a 200 is always a correct answer). */
-static int
-parse_range(const char *p, size_t len, off_t size, off_t *start,
-    off_t *count)
-{
-    const char  *end = p + len;
-    off_t        first, last;
-    int          suffix, n;
-
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-
-    if (end - p < 6 || strncasecmp(p, "bytes=", 6) != 0) {
-        return 0;
-    }
-    p += 6;
-
-    first = 0;
-    last = -1;
-    suffix = 0;
-    n = 0;
-
-    /* walk the whole set so that a syntax error anywhere ignores it */
-    for ( ;; ) {
-        off_t  f = 0, l = -1;
-        int    s = 0;
-
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-        if (p == end) {
-            break;
-        }
-
-        if (*p == '-') {
-            s = 1;
-            p = parse_pos(p + 1, end, &l);
-            if (p == NULL) {
-                return 0;
-            }
-
-        } else {
-            p = parse_pos(p, end, &f);
-            if (p == NULL || p == end || *p != '-') {
-                return 0;
-            }
-            p++;
-            if (p < end && *p >= '0' && *p <= '9') {
-                p = parse_pos(p, end, &l);
-                if (p == NULL || l < f) {
-                    return 0;
-                }
-            }
-        }
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        if (p < end && *p != ',') {
-            return 0;
-        }
-
-        if (n++ == 0) {
-            first = f;
-            last = l;
-            suffix = s;
-        }
-    }
-
-    if (n != 1) {
-        return 0;
-    }
-
-    if (suffix) {
-        if (last == 0) {
-            return 416;
-        }
-        if (size == 0) {
-            /* RFC 9110 14.1.3 calls this satisfiable, but a 206 for zero
-             * bytes has no valid Content-Range: send the empty 200 */
-            return 0;
-        }
-        *count = weir_min(last, size);
-        *start = size - *count;
-        return 206;
-    }
-
-    if (first >= size) {
-        return 416;
-    }
-
-    if (last == -1 || last >= size) {
-        last = size - 1;
-    }
-
-    *start = first;
-    *count = last - first + 1;
-
-    return 206;
-}
-
-
-/* Decimal digits to an off_t that saturates instead of overflowing (a
- * huge position is then simply past the end). NULL when no digit. */
-static const char *
-parse_pos(const char *p, const char *end, off_t *v)
-{
-    off_t  n = 0;
-
-    if (p == end || *p < '0' || *p > '9') {
-        return NULL;
-    }
-
-    for ( ; p < end && *p >= '0' && *p <= '9'; p++) {
-        int  d = *p - '0';
-
-        n = (n > (WEIR_OFF_MAX - d) / 10) ? WEIR_OFF_MAX : n * 10 + d;
-    }
-
-    *v = n;
-
-    return p;
 }
 
 
