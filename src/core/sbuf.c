@@ -104,7 +104,7 @@ grow(weir_sbuf_t *sb, size_t n)
 }
 
 void
-weir_sbuf_append(weir_sbuf_t *sb, const void *data, size_t n)
+weir_sbuf_append_slow(weir_sbuf_t *sb, const void *data, size_t n)
 {
     char *p;
 
@@ -120,17 +120,6 @@ weir_sbuf_append(weir_sbuf_t *sb, const void *data, size_t n)
     sb->data[sb->len] = '\0';
 }
 
-void
-weir_sbuf_append_cstr(weir_sbuf_t *sb, const char *s)
-{
-    weir_sbuf_append(sb, s, strlen(s));
-}
-
-void
-weir_sbuf_append_str(weir_sbuf_t *sb, const weir_str_t *s)
-{
-    weir_sbuf_append(sb, s->data, s->len);
-}
 
 void
 weir_sbuf_append_char(weir_sbuf_t *sb, char ch)

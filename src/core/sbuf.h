@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "core/core.h"
 #include "core/pool.h"
 #include "core/str.h"
@@ -48,9 +49,35 @@ void weir_sbuf_init_pool(weir_sbuf_t *sb, weir_pool_t *pool, size_t hint);
 
 /* Append n bytes (any bytes, NUL included), a C string, a slice, one
  * character, an unsigned or signed decimal integer. */
-void weir_sbuf_append(weir_sbuf_t *sb, const void *data, size_t n);
-void weir_sbuf_append_cstr(weir_sbuf_t *sb, const char *s);
-void weir_sbuf_append_str(weir_sbuf_t *sb, const weir_str_t *s);
+void weir_sbuf_append_slow(weir_sbuf_t *sb, const void *data, size_t n);
+
+/* The common case inline (a head is dozens of small appends, on every
+ * request): the room is there, copy. Otherwise the checked slow path
+ * grows, or fails. n <= size - 1 - len is written n < size - len, which
+ * cannot wrap while the builder has not failed (len < size). */
+static inline void
+weir_sbuf_append(weir_sbuf_t *sb, const void *data, size_t n)
+{
+    if (n != 0 && !sb->failed && n < sb->size - sb->len) {
+        memcpy(sb->data + sb->len, data, n);
+        sb->len += n;
+        sb->data[sb->len] = '\0';
+        return;
+    }
+    weir_sbuf_append_slow(sb, data, n);
+}
+
+static inline void
+weir_sbuf_append_cstr(weir_sbuf_t *sb, const char *s)
+{
+    weir_sbuf_append(sb, s, strlen(s));
+}
+
+static inline void
+weir_sbuf_append_str(weir_sbuf_t *sb, const weir_str_t *s)
+{
+    weir_sbuf_append(sb, s->data, s->len);
+}
 void weir_sbuf_append_char(weir_sbuf_t *sb, char ch);
 void weir_sbuf_append_u64(weir_sbuf_t *sb, uint64_t v);
 void weir_sbuf_append_i64(weir_sbuf_t *sb, int64_t v);

@@ -49,31 +49,23 @@ is_tried(const weir_peer_t *p, weir_peer_t *const *tried, size_t ntried)
 }
 
 /* Candidates of one tier into cand[]; a due breaker trial is taken at
- * once and returned alone (recovery is probed as soon as it is due). */
+ * once and returned alone (recovery is probed as soon as it is due).
+ * admit[i] is peer i's verdict read once per pick (0 unusable, 1 usable,
+ * 2 a trial is due); panic ignores it. */
 static size_t
-gather(weir_upstream_t *u, int backup, int panic, weir_peer_t *const *tried,
-    size_t ntried, weir_peer_t **cand, weir_pick_t *out)
+gather(weir_upstream_t *u, int backup, int panic, const unsigned char *admit,
+    weir_peer_t *const *tried, size_t ntried, weir_peer_t **cand,
+    weir_pick_t *out)
 {
     weir_peer_t *p;
     size_t       i, n = 0;
-    int          admit;
 
     for (i = 0; i < u->npeers && n < MAX_CAND; i++) {
         p = &u->peers[i];
         if ((int) p->conf->backup != backup || p->conf->down
-            || is_tried(p, tried, ntried))
+            || (!panic && admit[i] == 0) || is_tried(p, tried, ntried))
         {
             continue;
-        }
-        admit = 1;
-        if (!panic) {
-            if (!atomic_load_explicit(&p->st->health, memory_order_relaxed)) {
-                continue;
-            }
-            admit = weir_breaker_admit(u->conf, p->conf, 0);
-            if (admit == 0) {
-                continue;
-            }
         }
         if (p->conf->max_conns > 0
             && weir_peer_inflight(p->st) >= (uint32_t) p->conf->max_conns)
@@ -81,7 +73,7 @@ gather(weir_upstream_t *u, int backup, int panic, weir_peer_t *const *tried,
             out->full = 1;
             continue;
         }
-        if (admit == 2) {
+        if (!panic && admit[i] == 2) {
             if (weir_breaker_admit(u->conf, p->conf, 1) == 2) {
                 out->trial = 1;
                 cand[0] = p;
@@ -116,18 +108,24 @@ void
 weir_upstream_pick(weir_upstream_t *u, uint64_t hash,
     weir_peer_t *const *tried, size_t ntried, weir_pick_t *out)
 {
-    weir_peer_t *cand[MAX_CAND];
-    size_t       i, n, nprim = 0, prim_ok = 0, back_ok = 0;
+    weir_peer_t  *cand[MAX_CAND];
+    unsigned char admit[MAX_CAND];
+    size_t        i, n, nprim = 0, prim_ok = 0, back_ok = 0;
 
     memset(out, 0, sizeof(*out));
-    for (i = 0; i < u->npeers; i++) {
+    for (i = 0; i < u->npeers && i < MAX_CAND; i++) {
         const weir_peer_t *p = &u->peers[i];
         int                ok;
 
+        admit[i] = 0;
         if (p->conf->down) {
             continue;
         }
-        ok = weir_upstream_usable(p);
+        if (atomic_load_explicit(&p->st->health, memory_order_relaxed)) {
+            admit[i] = (unsigned char) weir_breaker_admit(u->conf, p->conf,
+                                                          0);
+        }
+        ok = admit[i] != 0;
         if (p->conf->backup) {
             back_ok += ok;
         } else {
@@ -141,12 +139,12 @@ weir_upstream_pick(weir_upstream_t *u, uint64_t hash,
     if (nprim && back_ok == 0
         && prim_ok * 100 < (size_t) u->conf->panic_threshold * nprim)
     {
-        n = gather(u, 0, 1, tried, ntried, cand, out);
+        n = gather(u, 0, 1, admit, tried, ntried, cand, out);
         out->panic = 1;
     } else {
-        n = gather(u, 0, 0, tried, ntried, cand, out);
+        n = gather(u, 0, 0, admit, tried, ntried, cand, out);
         if (n == 0 && !out->full) {
-            n = gather(u, 1, 0, tried, ntried, cand, out);
+            n = gather(u, 1, 0, admit, tried, ntried, cand, out);
         }
     }
     if (n == 0) {
