@@ -67,8 +67,8 @@ error_code(int status)
 #define SET(field, h)                                                        \
     do {                                                                     \
         if ((h) != NULL) {                                                   \
-            sreq.field = (h)->value;                                         \
-            sreq.field##_len = (h)->value_len;                               \
+            sreq.cond.field = (h)->value;                                    \
+            sreq.cond.field##_len = (h)->value_len;                          \
         }                                                                    \
     } while (0)
 
@@ -95,15 +95,15 @@ handle_static(weir_request_t *r)
         SET(if_unmodified_since, r->h_if_unmodified_since);
         SET(if_none_match, r->h_if_none_match);
         SET(if_modified_since, r->h_if_modified_since);
-    } else if (header_value(r, "if-match", &sreq.if_match,
-                            &sreq.if_match_len) != WEIR_OK
+    } else if (header_value(r, "if-match", &sreq.cond.if_match,
+                            &sreq.cond.if_match_len) != WEIR_OK
                || header_value(r, "if-unmodified-since",
-                               &sreq.if_unmodified_since,
-                               &sreq.if_unmodified_since_len) != WEIR_OK
-               || header_value(r, "if-none-match", &sreq.if_none_match,
-                               &sreq.if_none_match_len) != WEIR_OK
-               || header_value(r, "if-modified-since", &sreq.if_modified_since,
-                               &sreq.if_modified_since_len) != WEIR_OK)
+                               &sreq.cond.if_unmodified_since,
+                               &sreq.cond.if_unmodified_since_len) != WEIR_OK
+               || header_value(r, "if-none-match", &sreq.cond.if_none_match,
+                               &sreq.cond.if_none_match_len) != WEIR_OK
+               || header_value(r, "if-modified-since", &sreq.cond.if_modified_since,
+                               &sreq.cond.if_modified_since_len) != WEIR_OK)
     {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;

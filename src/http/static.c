@@ -411,26 +411,13 @@ open_index(const weir_static_req_t *req, int rootfd, char *rel,
 static void
 decide(const weir_static_req_t *req, weir_static_res_t *res)
 {
-    weir_http_cond_t     c;
     weir_http_rep_t      rep;
     weir_http_cond_res_t out;
 
-    c.if_match = req->if_match;
-    c.if_match_len = req->if_match_len;
-    c.if_unmodified_since = req->if_unmodified_since;
-    c.if_unmodified_since_len = req->if_unmodified_since_len;
-    c.if_none_match = req->if_none_match;
-    c.if_none_match_len = req->if_none_match_len;
-    c.if_modified_since = req->if_modified_since;
-    c.if_modified_since_len = req->if_modified_since_len;
-    c.range = req->range;
-    c.range_len = req->range_len;
-    c.if_range = req->if_range;
-    c.if_range_len = req->if_range_len;
     rep.etag = res->etag;
     rep.mtime = res->mtime;
     rep.size = res->file_size;
-    weir_http_cond_eval(&c, &rep, &out);
+    weir_http_cond_eval(&req->cond, &rep, &out);
     res->status = out.status;
     res->offset = out.offset;
     res->length = out.length;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
+#include "http/cond.h"
 #include "http/mime.h"
 
 typedef struct weir_static_req_s {
@@ -19,13 +20,7 @@ typedef struct weir_static_req_s {
     const char   *path;           /* normalised (weir_http_normalize_path) */
     size_t        path_len;
     int           method_get_or_head; /* 0: not GET/HEAD -> 405 */
-    /* request headers, NULL when absent */
-    const char   *if_match;        size_t if_match_len;
-    const char   *if_unmodified_since; size_t if_unmodified_since_len;
-    const char   *if_none_match;   size_t if_none_match_len;
-    const char   *if_modified_since; size_t if_modified_since_len;
-    const char   *range;           size_t range_len;
-    const char   *if_range;        size_t if_range_len;
+    weir_http_cond_t cond;        /* conditional and Range fields */
     const weir_mime_t *mime;
 } weir_static_req_t;
 

@@ -192,7 +192,7 @@ req(const char *path)
 }
 
 #define HDR(field, v) \
-    do { rq.field = (v); rq.field##_len = strlen(v); } while (0)
+    do { rq.cond.field = (v); rq.cond.field##_len = strlen(v); } while (0)
 
 /* Run the request; the fd must be open exactly for 200/206. */
 static int
