@@ -102,7 +102,8 @@ handle_static(weir_request_t *r)
                                &sreq.cond.if_unmodified_since_len) != WEIR_OK
                || header_value(r, "if-none-match", &sreq.cond.if_none_match,
                                &sreq.cond.if_none_match_len) != WEIR_OK
-               || header_value(r, "if-modified-since", &sreq.cond.if_modified_since,
+               || header_value(r, "if-modified-since",
+                               &sreq.cond.if_modified_since,
                                &sreq.cond.if_modified_since_len) != WEIR_OK)
     {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
