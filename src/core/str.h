@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 typedef struct weir_str_s {
     size_t      len;
@@ -31,17 +30,6 @@ int weir_str_has_token(const weir_str_t *value, const char *token);
 /* Parse a non-negative decimal without sign or spaces; WEIR_ERROR on
  * overflow, empty input or a non-digit. */
 int weir_str_atoi64(const char *p, size_t len, int64_t *out);
-
-/* Append n bytes at p into a buffer the caller sized; returns p + n.
- * Nothing is checked: build text with weir_sbuf_t (core/sbuf.h). */
-static inline char *
-weir_cpymem(char *p, const void *src, size_t n)
-{
-    memcpy(p, src, n);
-    return p + n;
-}
-
-#define weir_cpylit(p, lit) weir_cpymem((p), (lit), sizeof(lit) - 1)
 
 /* Write v in decimal at p (at most 20 bytes); returns the end. */
 char *weir_sprint_u64(char *p, uint64_t v);
