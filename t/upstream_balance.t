@@ -68,6 +68,15 @@ queue_timeout = 10s
 proxy_timeout = 300ms
 keepalive = 0
 
+[upstream bo]
+server = 127.0.0.1:%%PORT15%% weight=100
+server = 127.0.0.1:%%PORT16%%
+retries = 1
+retry_backoff = 10s
+proxy_timeout = 400ms
+max_fails = 0
+keepalive = 0
+
 [upstream storm]
 server = 127.0.0.1:%%PORT9%%
 server = 127.0.0.1:%%PORT10%%
@@ -129,6 +138,10 @@ upstream = mq
 server = s
 match = /qd/
 upstream = qd
+[route bo]
+server = s
+match = /bo/
+upstream = bo
 [route storm]
 server = s
 match = /storm/
@@ -147,6 +160,7 @@ my $prim = WeirOrigin->new(port => $t->port(6), handler => 'echo');
 my $back = WeirOrigin->new(port => $t->port(7), handler => 'echo');
 my $one = WeirOrigin->new(port => $t->port(8), handler => 'fixed',
     delay => 1, body => 'one');
+my $bo_live = WeirOrigin->new(port => $t->port(16), handler => 'echo');
 my $ws = WeirOrigin->new(port => $t->port(14), handler => 'upgrade');
 my @storm = map { WeirOrigin->new(port => $t->port($_), handler => 'fixed',
     status => 503, delay => 0.3, body => 'busy') } 9 .. 13;
@@ -285,6 +299,27 @@ cmp_ok($back->request_count, '>=', 6, 'backup: by the backup');
         'the request never reached the peer');
     unlike(substr($t->error_log, $mark), qr/breaker/, 'and the peer was not blamed');
     $c1->close;
+}
+
+{
+    # A retry backoff that reaches proxy_timeout ends at it: no try starts
+    # with a millisecond left (it could only time out, against the peer).
+    # The refused peer is picked first (weight 100), the backoff (up to
+    # 10 s) is longer than the deadline.
+    my $mark = $t->log_mark;
+    my @st;
+    for my $i (1 .. 4) {
+        my $t0 = time;
+        my $r = $t->http_get("/bo/$i");
+        push @st, [$r->status, time - $t0];
+    }
+    is_deeply([map { $_->[0] } @st], [(504) x 4], 'backoff past proxy_timeout: 504');
+    cmp_ok((sort { $b <=> $a } map { $_->[1] } @st)[0], '<', 1.5, 'at the deadline');
+    is($bo_live->request_count, 0, 'the retry never reached the other peer');
+    my $log = substr($t->error_log, $mark);
+    unlike($log, qr/header_timeout/, 'no try timed out at the deadline');
+    like($log, qr/ran out of proxy_timeout before a try \(proxy_timeout\).*upstream: -/,
+        'logged as proxy_timeout, with no peer named');
 }
 
 # --- the retry budget ---------------------------------------------------------------

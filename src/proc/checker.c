@@ -23,7 +23,7 @@ static const weir_config_t       *ccf;     /* the configuration checked */
 static uint64_t                   cgen;    /* and its generation */
 /* Checkers told to stop (a reload replaced them) and not reaped yet:
  * until they are, their generation's shared records must stay. */
-#define OLD_MAX 8
+#define OLD_MAX 64     /* they exit within milliseconds of SIGTERM */
 static struct { pid_t pid; uint64_t gen; } old[OLD_MAX];
 static const weir_listen_group_t *cgroup;
 static pid_t                      cpid;

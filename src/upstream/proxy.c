@@ -534,7 +534,9 @@ void
 weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail)
 {
     weir_request_t *r = p->r;
-    const char     *addr = p->peer ? p->peer->conf->text : "-";
+    /* proxy_timeout ran out between tries: no peer is concerned */
+    const char     *addr = p->peer && kind != F_DEADLINE
+                           ? p->peer->conf->text : "-";
     int             stale;
 
     if (kind == F_NO_PEER && p->tries > 0) {
@@ -749,9 +751,13 @@ retry(proxy_t *p)
     if (!p->fresh_only && base > 0 && n > 0) {
         cap = base << weir_min(n - 1, 10);
         delay = (weir_msec_t) weir_random_below((uint64_t) cap + 1);
+        /* A backoff that reaches the deadline ends at it: the timer then
+         * finds proxy_timeout over and no try starts (one started a
+         * millisecond before it could only time out, and would be logged
+         * against the peer). */
         if (p->deadline) {
-            delay = weir_min(delay, weir_max(p->deadline - weir_current_msec
-                                             - 1, 0));
+            delay = weir_min(delay, weir_max(p->deadline - weir_current_msec,
+                                             0));
         }
     }
     if (delay > 0) {
