@@ -17,6 +17,22 @@
  * are labelled with its pid, so a new process is a new series).
  */
 
+/* Counters kept directly in a peer's record (one per peer). */
+static const struct {
+    const char *name, *help;
+    size_t      off;
+} peer_counters[] = {
+    { "weir_upstream_peer_health_checks_total",
+      "Active health checks of the peer.",
+      offsetof(weir_peer_state_t, checks_total) },
+    { "weir_upstream_peer_health_check_failures_total",
+      "Active health checks of the peer that failed.",
+      offsetof(weir_peer_state_t, checks_failed_total) },
+    { "weir_upstream_peer_breaker_opens_total",
+      "Times the peer's breaker opened.",
+      offsetof(weir_peer_state_t, breaker_opens_total) },
+};
+
 static const char *const classes[6] = { "other", "1xx", "2xx", "3xx", "4xx",
                                         "5xx" };
 
@@ -291,20 +307,15 @@ peer_metrics(weir_sbuf_t *o)
         peer_labels(o, "weir_upstream_peer_healthy", U, P);
         weir_sbuf_printf(o, "} %u\n", (unsigned) atomic_load(&S->health));
     }
-    family(o, "weir_upstream_peer_health_checks_total", "counter",
-           "Active health checks of the peer.");
-    EACH_PEER {
-        peer_labels(o, "weir_upstream_peer_health_checks_total", U, P);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
-                         weir_stat_get(&S->checks_total));
-    }
-    family(o, "weir_upstream_peer_health_check_failures_total", "counter",
-           "Active health checks of the peer that failed.");
-    EACH_PEER {
-        peer_labels(o, "weir_upstream_peer_health_check_failures_total", U,
-                    P);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
-                         weir_stat_get(&S->checks_failed_total));
+    for (k = 0; k < (int) weir_nelems(peer_counters); k++) {
+        family(o, peer_counters[k].name, "counter", peer_counters[k].help);
+        EACH_PEER {
+            peer_labels(o, peer_counters[k].name, U, P);
+            weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
+                             weir_stat_get((const _Atomic uint64_t *)
+                                 (const void *) ((const char *) S
+                                                 + peer_counters[k].off)));
+        }
     }
     family(o, "weir_upstream_peer_breaker_state", "gauge",
            "The circuit breaker's state: 1 for the current one.");
@@ -315,13 +326,6 @@ peer_metrics(weir_sbuf_t *o)
             weir_sbuf_printf(o, ",state=\"%s\"} %d\n",
                              weir_breaker_state_name(k), st == k);
         }
-    }
-    family(o, "weir_upstream_peer_breaker_opens_total", "counter",
-           "Times the peer's breaker opened.");
-    EACH_PEER {
-        peer_labels(o, "weir_upstream_peer_breaker_opens_total", U, P);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
-                         weir_stat_get(&S->breaker_opens_total));
     }
     family(o, "weir_upstream_peer_in_flight", "gauge",
            "Requests in flight to the peer, all workers.");

@@ -86,6 +86,21 @@ gather(weir_upstream_t *u, int backup, int panic, const unsigned char *admit,
     return n;
 }
 
+int
+weir_upstream_untried(const weir_upstream_t *u, weir_peer_t *const *tried,
+    size_t ntried)
+{
+    size_t i;
+
+    for (i = 0; i < u->npeers; i++) {
+        if (!u->peers[i].conf->down
+            && !is_tried(&u->peers[i], tried, ntried)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static weir_peer_t *
 choose(weir_upstream_t *u, uint64_t hash, weir_peer_t **cand, size_t n)
 {
@@ -117,14 +132,11 @@ weir_upstream_pick(weir_upstream_t *u, uint64_t hash,
         const weir_peer_t *p = &u->peers[i];
         int                ok;
 
-        admit[i] = 0;
         if (p->conf->down) {
+            admit[i] = 0;
             continue;
         }
-        if (atomic_load_explicit(&p->st->health, memory_order_relaxed)) {
-            admit[i] = (unsigned char) weir_breaker_admit(u->conf, p->conf,
-                                                          0);
-        }
+        admit[i] = (unsigned char) weir_upstream_admit(p);
         ok = admit[i] != 0;
         if (p->conf->backup) {
             back_ok += ok;

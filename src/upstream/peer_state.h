@@ -67,7 +67,6 @@ typedef struct weir_peer_state_s {
     _Atomic uint64_t  gen_last;     /* newest generation that has it */
     /* circuit breaker: state | re-opens << 2 | until (ms) << 8 */
     _Atomic uint64_t  breaker;
-    _Atomic int64_t   trial_deadline;  /* half-open trial out until */
     /* failure window: start (ms) << 16 | count */
     _Atomic uint64_t  fwindow;
     /* active checks (health checker only): 1 up, 0 down */

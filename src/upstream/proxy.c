@@ -50,6 +50,7 @@ static size_t nrbuf_free;
 static void cleanup(void *data);
 static void note_addr(proxy_t *p);
 static void connect_picked(proxy_t *p);
+static int start_try(proxy_t *p);
 static int may_retry(proxy_t *p, int kind);
 static void settle(proxy_t *p);
 static int counts_as_failure(const proxy_t *p, int kind, int status);
@@ -57,7 +58,6 @@ static int budget_allows(proxy_t *p);
 static void retry(proxy_t *p);
 static void retry_handler(weir_event_t *ev);
 static int queue_wake(weir_upstream_waiter_t *w, int ok);
-static int another_peer(proxy_t *p);
 static int deadline_passed(const proxy_t *p);
 static uint64_t hash_of(weir_request_t *r, const char *key);
 
@@ -251,41 +251,56 @@ void
 weir_proxy_connect_peer(proxy_t *p)
 {
     weir_request_t *r = p->r;
-    weir_pick_t     pk;
 
     if (deadline_passed(p)) {
         weir_proxy_fail(p, F_DEADLINE, 0, NULL);
         return;
     }
 
-    if (!p->fresh_only || p->peer == NULL) {
-        weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
-        if (pk.peer == NULL && pk.full && p->uconf->queue > 0
-            && p->waiter.deadline == 0)
-        {
-            /* Every usable peer is at max_conns: wait for room (once per
-             * request; the wait counts towards nothing else). */
-            if (p->u->queued < (size_t) p->uconf->queue) {
-                p->waiter.deadline = weir_current_msec
-                                     + p->uconf->queue_timeout;
-                if (p->deadline && p->deadline < p->waiter.deadline) {
-                    p->waiter.deadline = p->deadline;
-                }
-                weir_upstream_enqueue(p->u, &p->waiter);
-                weir_proxy_phase(p, P_CONNECT);   /* the client watch applies */
-                r->c->log.action = "waiting for an upstream peer";
-                return;
-            }
-        }
-        if (pk.peer == NULL) {
-            weir_proxy_fail(p, pk.full ? F_QUEUE_TIMEOUT : F_NO_PEER, 0,
-                            pk.full ? "queue full" : NULL);
-            return;
-        }
-        p->peer = pk.peer;
-        p->trial = pk.trial != 0;
+    if (p->fresh_only && p->peer) {
+        connect_picked(p);      /* again on the same peer, fresh */
+        return;
     }
+    if (start_try(p) != WEIR_AGAIN) {
+        return;
+    }
+    /* Every usable peer is at max_conns: wait for room, once per request
+     * and no longer than queue_timeout or proxy_timeout. */
+    if (p->uconf->queue > 0 && p->waiter.deadline == 0
+        && p->u->queued < (size_t) p->uconf->queue)
+    {
+        p->waiter.deadline = weir_current_msec + p->uconf->queue_timeout;
+        if (p->deadline && p->deadline < p->waiter.deadline) {
+            p->waiter.deadline = p->deadline;
+        }
+        weir_upstream_enqueue(p->u, &p->waiter);
+        weir_proxy_phase(p, P_CONNECT);   /* the client watch applies */
+        r->c->log.action = "waiting for an upstream peer";
+        return;
+    }
+    weir_proxy_fail(p, F_QUEUE_TIMEOUT, 0, "queue full");
+}
+
+/* Pick a peer and start a try on it; WEIR_AGAIN when every usable peer
+ * is at max_conns (nothing done), else WEIR_OK (started, or failed with
+ * no usable peer). */
+static int
+start_try(proxy_t *p)
+{
+    weir_pick_t pk;
+
+    weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
+    if (pk.peer == NULL && pk.full) {
+        return WEIR_AGAIN;
+    }
+    if (pk.peer == NULL) {
+        weir_proxy_fail(p, F_NO_PEER, 0, NULL);
+        return WEIR_OK;
+    }
+    p->peer = pk.peer;
+    p->trial = pk.trial != 0;
     connect_picked(p);
+    return WEIR_OK;
 }
 
 /* Start the try on p->peer: a pooled connection unless fresh_only. */
@@ -343,27 +358,15 @@ connect_picked(proxy_t *p)
 static int
 queue_wake(weir_upstream_waiter_t *w, int ok)
 {
-    proxy_t     *p = w->data;
-    weir_pick_t  pk;
+    proxy_t *p = w->data;
 
     if (!ok || deadline_passed(p)) {
         weir_proxy_fail(p, deadline_passed(p) ? F_DEADLINE : F_QUEUE_TIMEOUT,
                         0, NULL);
         return 1;
     }
-    weir_upstream_pick(p->u, p->hash, p->tried, p->ntried, &pk);
-    if (pk.peer == NULL && pk.full) {
-        return 0;
-    }
-    if (pk.peer == NULL) {
-        weir_proxy_fail(p, F_NO_PEER, 0, NULL);
-        return 1;
-    }
-    p->peer = pk.peer;
-    p->trial = pk.trial != 0;
     p->r->c->log.action = "proxying";
-    connect_picked(p);
-    return 1;
+    return start_try(p) != WEIR_AGAIN;
 }
 
 /* proxy_timeout is over: no new try may start. */
@@ -473,7 +476,7 @@ weir_proxy_retry_status(proxy_t *p)
         || p->client_head_sent || !p->idempotent || p->body_mode == 2
         || !p->request_sent
         || p->tries >= 1 + (int) p->uconf->retries
-        || !another_peer(p) || !budget_allows(p)) {
+        || !weir_upstream_untried(p->u, p->tried, p->ntried) || !budget_allows(p)) {
         return 0;
     }
     weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
@@ -527,7 +530,7 @@ may_retry(proxy_t *p, int kind)
         return 0;
     }
     /* Another peer must exist, and the budget allow one more retry. */
-    return another_peer(p) && budget_allows(p);
+    return weir_upstream_untried(p->u, p->tried, p->ntried) && budget_allows(p);
 }
 
 void
@@ -668,29 +671,6 @@ weir_proxy_head_verdict(proxy_t *p)
         weir_breaker_success(p->uconf, p->held->conf, 1);
     }
     p->trial = 0;
-}
-
-/* Is there a peer this request has not tried yet (health aside: the pick
- * decides)? */
-static int
-another_peer(proxy_t *p)
-{
-    size_t i, k;
-
-    for (i = 0; i < p->u->npeers; i++) {
-        if (p->u->peers[i].conf->down) {
-            continue;
-        }
-        for (k = 0; k < p->ntried; k++) {
-            if (p->tried[k] == &p->u->peers[i]) {
-                break;
-            }
-        }
-        if (k == p->ntried) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /*

@@ -110,11 +110,19 @@ weir_upstream_get(const weir_upstream_conf_t *conf)
 /* ---- state ------------------------------------------------------------------ */
 
 int
+weir_upstream_admit(const weir_peer_t *p)
+{
+    if (p->conf->down
+        || !atomic_load_explicit(&p->st->health, memory_order_relaxed)) {
+        return 0;
+    }
+    return weir_breaker_admit(p->up->conf, p->conf, 0);
+}
+
+int
 weir_upstream_usable(const weir_peer_t *p)
 {
-    return !p->conf->down
-           && atomic_load_explicit(&p->st->health, memory_order_relaxed)
-           && weir_breaker_admit(p->up->conf, p->conf, 0) != 0;
+    return weir_upstream_admit(p) != 0;
 }
 
 int

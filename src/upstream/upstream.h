@@ -88,8 +88,15 @@ void weir_upstream_pick(weir_upstream_t *u, uint64_t hash,
 void weir_upstream_take(weir_peer_t *p);
 void weir_upstream_done(weir_peer_t *p);
 
-/* Is the peer usable now (health and breaker; no trial is taken)? */
+/* Is the peer usable now (not down, healthy, breaker admits; no trial
+ * is taken)? admit: 0 no, 1 yes, 2 yes as the breaker's trial. */
+int weir_upstream_admit(const weir_peer_t *p);
 int weir_upstream_usable(const weir_peer_t *p);
+
+/* Is there a peer (not `down`) outside tried[0..ntried)? Health aside:
+ * the pick decides that. */
+int weir_upstream_untried(const weir_upstream_t *u, weir_peer_t *const *tried,
+    size_t ntried);
 
 /* The weight the balancer gives p now (slow_start ramps it, x100). */
 int weir_upstream_weight(const weir_peer_t *p);
