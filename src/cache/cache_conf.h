@@ -1,6 +1,6 @@
 /*
- * The configuration model of [cache NAME] sections. Parsed and validated
- * now; the runtime arrives with the cache issue.
+ * The configuration model of [cache NAME] sections, filled and checked by
+ * src/proc/config*.c, read by the cache runtime.
  */
 #ifndef WEIR_CACHE_CONF_H
 #define WEIR_CACHE_CONF_H
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/core.h"
+#include "cache/cache_policy.h"
 
 typedef struct weir_cache_conf_s {
     char         *name;
@@ -16,11 +17,19 @@ typedef struct weir_cache_conf_s {
     int           nlevels;
     int64_t       max_size;            /* 1g */
     weir_msec_t   inactive;            /* 10m */
-    char         *key;                 /* "$scheme$host$request_uri" */
+    char         *key;                 /* $scheme$host$server_port$request_uri */
     weir_msec_t   stale_if_error;      /* 0 */
     weir_msec_t   stale_while_revalidate; /* 0 */
     weir_msec_t   lock_timeout;        /* cache_lock_timeout: 5s */
     int64_t       max_object_size;     /* 0 = no limit beyond max_size */
+    int64_t       max_objects;         /* index slots; 0: max_size / 32k,
+                                          1024 .. 1048576 */
+    int           min_uses;            /* requests before a key is stored */
+    int64_t       fill_after_abort;    /* a fill whose client left, with no
+                                          waiter, goes on up to this size */
+    /* `valid` (seconds per status) and the stale windows in seconds, in
+     * the form the rules take them */
+    weir_cache_rules_t rules;
     const char   *file;
     int           line;
 } weir_cache_conf_t;

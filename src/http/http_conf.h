@@ -96,6 +96,9 @@ typedef struct weir_route_conf_s {
     struct weir_upstream_conf_s *upstream;
     char                 *cache_name;
     struct weir_cache_conf_s    *cache;
+    char                 *cache_bypass;  /* $vars: non-empty, not "0":
+                                            skip the cache (fetch, store) */
+    char                 *no_cache;      /* $vars: likewise: do not store */
     char                 *host_header;   /* NULL: pass the client's Host */
 
     weir_header_edit_t   *add_headers;   /* response */
