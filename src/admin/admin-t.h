@@ -35,6 +35,11 @@ extern admin_ctx_t admin_ctx;
 void admin_metrics(weir_sbuf_t *o);
 void admin_status_json(weir_sbuf_t *o);
 void admin_status_html(weir_sbuf_t *o);
+/* admin_cache.c: the cache families of /metrics; POST /purge (returns the
+ * status, the JSON answer in o). */
+void admin_cache_metrics(weir_sbuf_t *o);
+struct weir_request_s;
+int admin_purge(struct weir_request_s *r, weir_sbuf_t *o);
 
 /* A peer's state in one word for people: "up", "down" (active checks),
  * "open" / "half_open" (breaker), "disabled" (down in the file). */

@@ -84,7 +84,7 @@ void
 weir_admin_handle(weir_request_t *r)
 {
     weir_sbuf_t o;
-    int         stopping;
+    int         stopping, status;
 
     if (r->c->denied) {
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
@@ -93,12 +93,22 @@ weir_admin_handle(weir_request_t *r)
         weir_http_finalize_error(r, 403, "FORBIDDEN");
         return;
     }
+    weir_sbuf_init_pool(&o, r->pool, 16384);
+    if (path_is(r, "/purge")) {
+        if (r->method != WEIR_HTTP_POST) {
+            weir_http_add_header(r, "Allow", 5, "POST", 4);
+            weir_http_finalize_error(r, 405, "METHOD_NOT_ALLOWED");
+            return;
+        }
+        status = admin_purge(r, &o);
+        send_page(r, status, "application/json", &o);
+        return;
+    }
     if (r->method != WEIR_HTTP_GET && r->method != WEIR_HTTP_HEAD) {
         weir_http_add_header(r, "Allow", 5, "GET, HEAD", 9);
         weir_http_finalize_error(r, 405, "METHOD_NOT_ALLOWED");
         return;
     }
-    weir_sbuf_init_pool(&o, r->pool, 16384);
     if (path_is(r, "/metrics")) {
         admin_metrics(&o);
         send_page(r, 200, "text/plain; version=0.0.4; charset=utf-8", &o);
@@ -124,7 +134,8 @@ weir_admin_handle(weir_request_t *r)
         return;
     }
     if (path_is(r, "/")) {
-        weir_sbuf_append_cstr(&o, "weir admin: /metrics /healthz /status\n");
+        weir_sbuf_append_cstr(&o, "weir admin: /metrics /healthz /status, "
+                                  "POST /purge\n");
         send_page(r, 200, "text/plain", &o);
         return;
     }

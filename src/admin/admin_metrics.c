@@ -403,4 +403,5 @@ admin_metrics(weir_sbuf_t *o)
     server_metrics(o);
     upstream_metrics(o);
     peer_metrics(o);
+    admin_cache_metrics(o);
 }

@@ -66,6 +66,8 @@ struct weir_conn_s {
     unsigned                 idle:1;       /* between keep-alive requests */
     unsigned                 close:1;      /* close after this response */
     unsigned                 denied:1;     /* not in the listener's allow */
+    unsigned                 internal:1;   /* made by weir itself (a cache
+                                              refresh), not a client */
 };
 
 /* A connection for an accepted or connected fd (non-blocking already).

@@ -373,8 +373,14 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
             v.len = h->value_len;
         }
         return v;
+    case V_CACHE_STATUS:
+        if (r->cache_status) {
+            v.data = r->cache_status;
+            v.len = strlen(v.data);
+        }
+        return v;
     default:
-        return v;   /* cache variables: absent until the cache exists */
+        return v;
     }
     if (n > 0 && (size_t) n < cap) {
         v.data = scratch;

@@ -101,6 +101,7 @@ typedef struct weir_request_s {
     weir_msec_t                upstream_response_ms; /* -1: none */
     int                        retries;
     int                        body_error;      /* status for a bad body */
+    const char                *cache_status;    /* $cache_status; NULL: - */
     void                      *proxy;           /* the proxy's state */
 } weir_request_t;
 

@@ -27,6 +27,7 @@
 #include "http/handler.h"
 #include "http/request.h"
 #include "proc/proctitle.h"
+#include "cache/cache.h"
 #include "upstream/proxy.h"
 #include "upstream/peer_state.h"
 #include "upstream/upstream.h"
@@ -405,10 +406,13 @@ weir_worker_run(const weir_worker_args_t *args)
     weir_http.mime = cf->http.mime;     /* read by the loader (config_warn.c) */
     weir_http.prefix = cf->prefix;
     weir_http.quitting = 0;
-    weir_http_handler_register(WEIR_ROUTE_PROXY, weir_proxy_handle);
+    /* Proxy routes go through the cache, which passes routes without
+     * `cache =` straight to the proxy. */
+    weir_http_handler_register(WEIR_ROUTE_PROXY, weir_cache_handle);
     weir_http_handler_register(WEIR_ROUTE_ADMIN, weir_admin_handle);
     weir_admin_init(cf, args->shm);
-    if (weir_upstream_init(cf->upstreams, cf->nupstreams) != WEIR_OK) {
+    if (weir_upstream_init(cf->upstreams, cf->nupstreams) != WEIR_OK
+        || weir_cache_init(args->shm, cf->caches, cf->ncaches) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "out of memory");
         worker_exit(2);
     }

@@ -1,0 +1,162 @@
+/*
+ * Internals of the cache runtime shared by src/cache/cache*.c (not a
+ * public face). cache.c: entry, lookup, decisions; cache_hit.c: answers
+ * from a file; cache_fill.c: the observer that writes a fill;
+ * cache_wait.c: requests waiting for another's fill, and background
+ * refreshes; cache_purge.c: purge and invalidation.
+ */
+#ifndef WEIR_CACHE_T_H
+#define WEIR_CACHE_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cache/cache.h"
+#include "cache/cache_file.h"
+#include "cache/cache_index.h"
+#include "cache/cache_policy.h"
+#include "core/stats.h"
+#include "event/loop.h"
+#include "upstream/proxy.h"
+
+/* Counters in shm ("cachestat:NAME"), one slot per WEIR_STAT_SLOTS. */
+typedef struct cache_slot_s {
+    _Atomic uint64_t hits, misses, expired, stale, updating, revalidated,
+                     bypass, bytes_served, fills, fills_stored,
+                     fills_aborted, collapsed, refreshes, purged,
+                     invalidated;
+    _Atomic uint64_t errors[WEIR_CACHE_OP_MAX];
+    _Atomic int64_t  fills_in_flight;
+    char             pad[64];
+} cache_slot_t;
+
+typedef struct cache_stats_s {
+    cache_slot_t slot[WEIR_STAT_SLOTS];
+} cache_stats_t;
+
+/* One [cache] in this worker. */
+typedef struct cache_s {
+    const weir_cache_conf_t *conf;
+    weir_cache_index_t      *idx;     /* NULL: index unavailable */
+    cache_stats_t           *st;
+    weir_msec_t              err_logged[WEIR_CACHE_OP_MAX];
+} cache_t;
+
+#define CSLOT(cache) (&(cache)->st->slot[weir_stat_slot()])
+
+/* $cache_status values */
+enum cache_status {
+    CS_NONE = 0, CS_HIT, CS_MISS, CS_EXPIRED, CS_STALE, CS_UPDATING,
+    CS_REVALIDATED, CS_BYPASS
+};
+
+#define PREFIX_READ 4096    /* first read of a file: header, key, head */
+#define PREFIX_MAX  (WEIR_CACHE_KEY_MAX + 65536 + 8192)
+
+/* A stored object opened for a request. */
+typedef struct cache_obj_s {
+    int              fd;              /* -1: none */
+    char            *buf;             /* the prefix read (r->pool) */
+    size_t           len;
+    uint64_t         file_size;
+    weir_cache_obj_t o;
+} cache_obj_t;
+
+/* The cache's state for one request (r->pool). */
+typedef struct cache_req_s {
+    weir_request_t        *r;
+    cache_t               *cache;
+    char                  *key;
+    size_t                 key_len;
+    uint8_t                digest[WEIR_CACHE_DIGEST_LEN]; /* looked up */
+    uint8_t                lock[WEIR_CACHE_DIGEST_LEN];   /* fill lock */
+    cache_obj_t            obj;            /* the object found (fresh or
+                                              stale), fd -1 when none */
+    cache_obj_t            stub;           /* the Vary stub that led there */
+    weir_cache_cc_t        req_cc;
+    int                    status;         /* enum cache_status */
+    int                    restarts;       /* lookups after a wait */
+    const char            *fwd;            /* Cache-Status fwd= */
+    const char            *detail;         /* Cache-Status detail= */
+    unsigned               no_store:1;     /* no_cache condition */
+    unsigned               locked:1;       /* we hold the fill lock */
+    unsigned               internal:1;     /* a background refresh */
+    unsigned               done:1;
+
+    /* fill */
+    weir_proxy_observer_t  obs;
+    uint64_t               fill_id;
+    int                    fill_fd;        /* -1: not filling */
+    char                  *tmp_path;
+    char                  *vary;           /* secondary key text */
+    size_t                 vary_len;
+    uint8_t                final[WEIR_CACHE_DIGEST_LEN]; /* file name */
+    weir_cache_hdr_t       hdr;
+    char                  *prefix;         /* encoded hdr + key + vary +
+                                              head, for the reseal */
+    size_t                 prefix_len;
+    uint64_t               body_len;
+    int64_t                expect_len;     /* Content-Length, -1 */
+    int64_t                request_time;
+
+    /* waiting for another's fill */
+    weir_event_t           wait_ev;        /* lock_timeout, retries */
+    struct cache_req_s    *wnext;
+    int                    wd;             /* inotify watch, -1 */
+    unsigned               round;          /* last inotify event seen */
+} cache_req_t;
+
+/* ---- cache.c ---- */
+cache_t *weir_cache_of(const weir_cache_conf_t *k);
+size_t ncaches_of(void);
+cache_t *weir_cache_at(size_t i);
+void weir_cache_error(cache_t *cache, weir_request_t *r, int op, int err,
+    const char *what, const char *path);
+int64_t weir_cache_now(void);                /* seconds */
+int weir_cache_key(cache_req_t *cr, const weir_request_t *r);
+/* Look up cr->key: fill cr->obj (fresh or stale) and cr->digest; then
+ * decide. Also the restart after a wait. */
+void weir_cache_lookup(cache_req_t *cr);
+void weir_cache_obj_close(cache_obj_t *o);
+/* Go to the origin, filling when we hold the lock. */
+void weir_cache_forward(cache_req_t *cr, int fill);
+/* Read and check the object at digest: WEIR_OK (o filled), WEIR_DECLINED
+ * (no file), WEIR_ERROR (bad file: removed, counted). */
+int weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o);
+/* The Vary secondary key of r for the names listed in `names` ("name\n"
+ * lines): "name: value\n" lines (r->pool). */
+int weir_cache_secondary(weir_request_t *r, const char *names, size_t len,
+    char **out, size_t *outlen);
+const char *weir_cache_status_name(int status);
+
+/* ---- cache_hit.c ---- */
+/* Answer from cr->obj (status: CS_HIT, CS_STALE, CS_UPDATING, ...). */
+void weir_cache_serve(cache_req_t *cr, int status);
+/* The Cache-Status field for what happened. */
+void weir_cache_status_header(cache_req_t *cr, int fwd_status,
+    int stored);
+/* The stored head's value of field `name` (NULL: none). */
+const char *weir_cache_head_field(const cache_obj_t *o, const char *name,
+    size_t *len);
+
+/* ---- cache_fill.c ---- */
+/* Set cr->obs for a fetch; fill: write what the origin says to disk. */
+void weir_cache_observe(cache_req_t *cr, int fill);
+/* Give up the fill lock (not filled). */
+void weir_cache_unlock(cache_req_t *cr);
+
+/* ---- cache_wait.c ---- */
+/* Wait for the fill described by e (another request's). */
+void weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e);
+/* The request ends while it waits. */
+void weir_cache_wait_cancel(cache_req_t *cr);
+/* Refresh cr->key in the background through an internal request. */
+void weir_cache_refresh(cache_req_t *cr);
+
+/* ---- cache_purge.c ---- */
+/* A successful unsafe request: forget its URI and Location /
+ * Content-Location of the same host. */
+void weir_cache_invalidate(cache_req_t *cr);
+/* Remove the object file and index entry of digest. */
+void weir_cache_remove(cache_t *cache, const uint8_t *digest);
+
+#endif /* WEIR_CACHE_T_H */

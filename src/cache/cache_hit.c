@@ -1,0 +1,211 @@
+#include "weir_config.h"
+#include "cache/cache-t.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/sbuf.h"
+#include "core/wtime.h"
+#include "http/cond.h"
+#include "http/handler.h"
+
+/* Answers from a cache file: the stored head, a fresh Age and
+ * Cache-Status, conditionals and Range through the same code as a static
+ * file (weir_http_send_rep()), the body with sendfile. */
+
+static int add_stored_head(cache_req_t *cr);
+
+const char *
+weir_cache_head_field(const cache_obj_t *o, const char *name, size_t *len)
+{
+    const char *p = o->o.head, *end = p + o->o.hdr.head_len, *eol, *colon;
+    size_t      n = strlen(name);
+
+    while (p < end) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            break;
+        }
+        colon = memchr(p, ':', (size_t) (eol - p));
+        if (colon && (size_t) (colon - p) == n
+            && weir_strncaseeq(p, name, n)) {
+            const char *v = colon + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) {
+                ve--;
+            }
+            *len = (size_t) (ve - v);
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
+}
+
+/* The stored fields, but Age (made per answer). */
+static int
+add_stored_head(cache_req_t *cr)
+{
+    const cache_obj_t *o = &cr->obj;
+    const char        *p = o->o.head, *end = p + o->o.hdr.head_len, *eol,
+                      *colon, *v, *ve;
+
+    while (p < end) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            break;
+        }
+        colon = memchr(p, ':', (size_t) (eol - p));
+        if (colon == NULL) {
+            return WEIR_ERROR;
+        }
+        v = colon + 1;
+        ve = eol;
+        while (v < ve && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) {
+            ve--;
+        }
+        if (!((colon - p) == 3 && weir_strncaseeq(p, "age", 3))
+            && weir_http_add_header(cr->r, p, (size_t) (colon - p), v,
+                                    (size_t) (ve - v)) != WEIR_OK) {
+            return WEIR_ERROR;
+        }
+        p = eol + 1;
+    }
+    return WEIR_OK;
+}
+
+void
+weir_cache_status_header(cache_req_t *cr, int fwd_status, int stored)
+{
+    weir_request_t *r = cr->r;
+    weir_sbuf_t     sb;
+    int64_t         now = weir_cache_now();
+
+    r->cache_status = weir_cache_status_name(cr->status);
+    weir_sbuf_init_pool(&sb, r->pool, 128);
+    weir_sbuf_lit(&sb, "weir");
+    if (cr->fwd == NULL) {
+        weir_sbuf_lit(&sb, "; hit");
+    } else {
+        weir_sbuf_lit(&sb, "; fwd=");
+        weir_sbuf_append_cstr(&sb, cr->fwd);
+        if (fwd_status > 0) {
+            weir_sbuf_lit(&sb, "; fwd-status=");
+            weir_sbuf_append_u64(&sb, (uint64_t) fwd_status);
+        }
+    }
+    if (stored) {
+        weir_sbuf_lit(&sb, "; stored");
+    }
+    if (cr->restarts > 0) {
+        weir_sbuf_lit(&sb, "; collapsed");
+    }
+    if (cr->obj.fd >= 0 || stored) {
+        int64_t ttl = cr->obj.fd >= 0
+                      ? weir_cache_ttl(&cr->obj.o.meta, now) : 0;
+        if (cr->obj.fd >= 0) {
+            weir_sbuf_lit(&sb, "; ttl=");
+            if (ttl < 0) {
+                weir_sbuf_lit(&sb, "-");
+                ttl = -ttl;
+            }
+            weir_sbuf_append_u64(&sb, (uint64_t) ttl);
+        }
+    }
+    if (cr->detail) {
+        weir_sbuf_lit(&sb, "; detail=");
+        weir_sbuf_append_cstr(&sb, cr->detail);
+    }
+    if (!weir_sbuf_failed(&sb)) {
+        weir_http_add_header(r, "Cache-Status", 12, sb.data, sb.len);
+    }
+}
+
+void
+weir_cache_serve(cache_req_t *cr, int status)
+{
+    weir_request_t       *r = cr->r;
+    cache_obj_t          *o = &cr->obj;
+    cache_slot_t         *s = CSLOT(cr->cache);
+    weir_http_cond_t      cond;
+    weir_http_rep_t       rep;
+    weir_http_cond_res_t  res;
+    const char           *etag, *lm;
+    char                 *etag_z = NULL, agebuf[24];
+    size_t                elen = 0, lmlen = 0;
+    int64_t               age, lmt;
+    int                   fd, n;
+
+    cr->status = status;
+    switch (status) {
+    case CS_HIT:
+        weir_stat_add(&s->hits, 1);
+        break;
+    case CS_STALE:
+        weir_stat_add(&s->stale, 1);
+        break;
+    case CS_UPDATING:
+        weir_stat_add(&s->updating, 1);
+        cr->detail = "stale-while-revalidate";
+        break;
+    case CS_REVALIDATED:
+        weir_stat_add(&s->revalidated, 1);
+        break;
+    default:
+        break;
+    }
+    r->nresp = 0;
+    if (add_stored_head(cr) != WEIR_OK) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    age = weir_cache_age(&o->o.meta, weir_cache_now());
+    n = snprintf(agebuf, sizeof(agebuf), "%lld", (long long) age);
+    weir_http_add_header(r, "Age", 3, weir_pstrndup(r->pool, agebuf,
+                                                      (size_t) n),
+                         (size_t) n);
+    weir_cache_status_header(cr, status == CS_STALE ? r->upstream_status
+                                 : status == CS_REVALIDATED ? 304 : 0, 0);
+
+    fd = o->fd;
+    if (weir_http_attach_file(r, fd) != WEIR_OK) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    o->fd = -1;        /* the request closes it now */
+    if (o->o.hdr.status != 200) {
+        /* Only a 200 has a representation that conditionals and Range
+         * select from: any other stored answer goes out as it is. */
+        r->status = (int) o->o.hdr.status;
+        r->body_fd = fd;
+        r->body_off = (off_t) o->o.body_off;
+        r->body_end = (off_t) (o->o.body_off + o->o.hdr.body_len);
+        r->content_length = (off_t) o->o.hdr.body_len;
+        weir_stat_add(&s->bytes_served, o->o.hdr.body_len);
+        weir_http_send_response(r);
+        return;
+    }
+    etag = weir_cache_head_field(o, "etag", &elen);
+    if (etag) {
+        etag_z = weir_pstrndup(r->pool, etag, elen);
+    }
+    lm = weir_cache_head_field(o, "last-modified", &lmlen);
+    lmt = lm ? weir_cache_parse_date(lm, lmlen) : WEIR_CACHE_ABSENT;
+    rep.etag = etag_z;
+    rep.mtime = lmt == WEIR_CACHE_ABSENT ? (time_t) -1 : (time_t) lmt;
+    rep.size = (off_t) o->o.hdr.body_len;
+    if (weir_http_request_cond(r, &cond) != WEIR_OK) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    weir_http_cond_eval(&cond, &rep, &res);
+    if (r->method != WEIR_HTTP_HEAD) {
+        weir_stat_add(&s->bytes_served, (uint64_t) res.length);
+    }
+    weir_http_send_rep(r, fd, (off_t) o->o.body_off, rep.size, &res);
+}

@@ -1,0 +1,362 @@
+#include "weir_config.h"
+#include "cache/cache-t.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/sbuf.h"
+#include "core/wtime.h"
+
+/*
+ * Requests that wait for a fill another request holds, in this worker or
+ * any other. The filler writes a temp file named by the fill; a waiter
+ * watches that file with inotify (one inotify descriptor per worker, in
+ * its event loop, open only while someone waits), so the kernel wakes it
+ * when the file grows, is renamed into place or is unlinked: no polling,
+ * and nothing for the filler to know about its waiters. On a wake-up the
+ * waiter reads the fill's state in the shared index; once the fill is
+ * over it looks the key up again (a hit, or its own fill if the other
+ * one failed). Past lock_timeout it goes to the origin uncached.
+ *
+ * And background refreshes: an internal request on a socketpair, made of
+ * the client's request, goes through the ordinary path (lookup, fill
+ * lock, proxy, fill) while the client is answered from the stale copy;
+ * a sink reads and drops the internal response.
+ */
+
+#define RETRY_MS   10       /* the temp file is not there yet: look again */
+#define SINK_MS    300000   /* an internal request never outlives this */
+
+static int          ino_fd = -1;
+static weir_conn_t *ino_conn;
+static cache_req_t *waiters;
+
+static void wait_timer(weir_event_t *ev);
+static void inotify_handler(weir_event_t *ev);
+static void unwait(cache_req_t *cr);
+static void wake(cache_req_t *cr);
+static int watch(cache_req_t *cr, const weir_cache_entry_t *e);
+static void sink_handler(weir_event_t *ev);
+static int refresh_skipped(const weir_http_header_t *h);
+static void noop_handler(weir_event_t *ev);
+
+static void
+noop_handler(weir_event_t *ev)
+{
+    (void) ev;
+}
+
+static int
+watch(cache_req_t *cr, const weir_cache_entry_t *e)
+{
+    char path[WEIR_CACHE_PATH_MAX];
+
+    if (ino_fd < 0) {
+        ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (ino_fd < 0) {
+            return WEIR_ERROR;
+        }
+        ino_conn = weir_conn_get(ino_fd);
+        if (ino_conn == NULL) {
+            close(ino_fd);
+            ino_fd = -1;
+            return WEIR_ERROR;
+        }
+        ino_conn->read.handler = inotify_handler;
+        ino_conn->write.handler = noop_handler;
+        ino_conn->internal = 1;
+    }
+    if (weir_cache_file_tmp_path(cr->cache->conf, e->digest, e->fill_id,
+                                 path, sizeof(path)) == 0) {
+        return WEIR_ERROR;
+    }
+    cr->wd = inotify_add_watch(ino_fd, path, IN_MODIFY | IN_ATTRIB
+                               | IN_MOVE_SELF | IN_DELETE_SELF
+                               | IN_CLOSE_WRITE);
+    return cr->wd >= 0 ? WEIR_OK : WEIR_DECLINED;
+}
+
+void
+weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e)
+{
+    weir_request_t *r = cr->r;
+    int             rc;
+
+    if (cr->restarts == 0) {
+        weir_stat_add(&CSLOT(cr->cache)->collapsed, 1);
+    }
+    cr->fill_id = e->fill_id;
+    cr->wait_ev.data = cr;
+    cr->wait_ev.handler = wait_timer;
+    rc = watch(cr, e);
+    if (rc == WEIR_ERROR) {
+        weir_cache_forward(cr, 0);
+        return;
+    }
+    cr->wnext = waiters;
+    waiters = cr;
+    weir_http_set_handlers(r, NULL, NULL, "waiting for a cache fill");
+    /* No file yet (the fill is about to create it, or just ended): look
+     * again shortly; otherwise the kernel wakes us, lock_timeout at most. */
+    weir_timer_add(&cr->wait_ev, rc == WEIR_DECLINED
+                                 ? RETRY_MS : cr->cache->conf->lock_timeout);
+    cr->done = 0;
+}
+
+/* Out of the list; the watch goes when no other waiter shares it (the
+ * kernel gives one watch per inode). */
+static void
+unwait(cache_req_t *cr)
+{
+    cache_req_t **pp, *w;
+    int           shared = 0;
+
+    for (pp = &waiters; *pp; pp = &(*pp)->wnext) {
+        if (*pp == cr) {
+            *pp = cr->wnext;
+            break;
+        }
+    }
+    cr->wnext = NULL;
+    weir_timer_del(&cr->wait_ev);
+    if (cr->wd >= 0) {
+        for (w = waiters; w; w = w->wnext) {
+            shared |= w->wd == cr->wd;
+        }
+        if (!shared && ino_fd >= 0) {
+            inotify_rm_watch(ino_fd, cr->wd);
+        }
+        cr->wd = -1;
+    }
+    if (waiters == NULL && ino_conn) {
+        /* Not held open while idle: a worker that stops counts it. */
+        weir_conn_close(ino_conn);
+        ino_conn = NULL;
+        ino_fd = -1;
+    }
+}
+
+void
+weir_cache_wait_cancel(cache_req_t *cr)
+{
+    cache_req_t *w;
+
+    for (w = waiters; w; w = w->wnext) {
+        if (w == cr) {
+            unwait(cr);
+            return;
+        }
+    }
+}
+
+/* The fill we wait for may be over: look again, or keep waiting. */
+static void
+wake(cache_req_t *cr)
+{
+    weir_cache_entry_t e;
+    int                st = 0;
+
+    if (cr->cache->idx) {
+        st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
+                                     (int64_t) weir_current_msec, 0, &e);
+    }
+    if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
+        && e.fill_pid != 0) {
+        return;         /* it grew: the fill goes on */
+    }
+    unwait(cr);
+    cr->restarts++;
+    weir_cache_lookup(cr);
+}
+
+/* Each waiter on the watch of an event is woken once per event (round):
+ * one that goes on waiting, or waits again on the same file, is not
+ * looked at twice. */
+static void
+inotify_handler(weir_event_t *ev)
+{
+    static unsigned             round;
+    char                        buf[4096]
+        __attribute__((aligned(__alignof__(struct inotify_event))));
+    const struct inotify_event *ie;
+    cache_req_t                *w;
+    ssize_t                     n;
+    char                       *p;
+
+    (void) ev;
+    for (;;) {
+        n = read(ino_fd, buf, sizeof(buf));
+        if (n <= 0) {
+            return;
+        }
+        for (p = buf; p < buf + n; p += sizeof(*ie) + ie->len) {
+            ie = (const struct inotify_event *) p;
+            round++;
+            for (;;) {
+                for (w = waiters; w; w = w->wnext) {
+                    if (w->wd == ie->wd && w->round != round) {
+                        break;
+                    }
+                }
+                if (w == NULL) {
+                    break;
+                }
+                w->round = round;
+                wake(w);
+                if (ino_fd < 0) {
+                    return;         /* the last waiter left */
+                }
+            }
+        }
+    }
+}
+
+static void
+wait_timer(weir_event_t *ev)
+{
+    cache_req_t        *cr = ev->data;
+    weir_cache_entry_t  e;
+    int                 st = 0;
+
+    ev->timedout = 0;
+    if (cr->wd < 0) {
+        /* The temp file was not there: is the fill still on? */
+        if (cr->cache->idx) {
+            st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
+                                         (int64_t) weir_current_msec, 0, &e);
+        }
+        if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
+            && weir_current_msec - (weir_msec_t) e.fill_start
+               < cr->cache->conf->lock_timeout
+            && watch(cr, &e) != WEIR_ERROR) {
+            weir_timer_add(ev, cr->wd >= 0 ? cr->cache->conf->lock_timeout
+                                           : RETRY_MS);
+            return;
+        }
+        unwait(cr);
+        cr->restarts++;
+        weir_cache_lookup(cr);
+        return;
+    }
+    unwait(cr);
+    cr->detail = "lock-timeout";
+    cr->status = CS_MISS;
+    weir_cache_forward(cr, 0);
+}
+
+/* Fields the internal request does not copy: framing, conditionals (the
+ * cache adds its own validators) and what would make it skip the cache. */
+static int
+refresh_skipped(const weir_http_header_t *h)
+{
+    static const char *const names[] = {
+        "connection", "keep-alive", "te", "upgrade", "expect",
+        "content-length", "transfer-encoding", "range", "if-range",
+        "if-match", "if-none-match", "if-modified-since",
+        "if-unmodified-since", "cache-control", "pragma",
+        "proxy-connection"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i]) == h->name_len
+            && weir_strncaseeq(h->name, names[i], h->name_len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+sink_handler(weir_event_t *ev)
+{
+    weir_conn_t *c = ev->data;
+    char         buf[16384];
+    ssize_t      n;
+
+    if (ev->timedout) {
+        weir_conn_close(c);
+        return;
+    }
+    for (;;) {
+        n = read(c->fd, buf, sizeof(buf));
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        weir_conn_close(c);     /* the internal request is over */
+        return;
+    }
+}
+
+void
+weir_cache_refresh(cache_req_t *cr)
+{
+    weir_request_t     *r = cr->r;
+    weir_cache_entry_t  e;
+    weir_sbuf_t         sb;
+    weir_conn_t        *c, *sink;
+    size_t              i;
+    ssize_t             n;
+    int                 sv[2];
+
+    if (cr->cache->idx
+        && (weir_cache_index_lookup(cr->cache->idx, cr->digest,
+                                    (int64_t) weir_current_msec, 0, &e)
+            & WEIR_CACHE_FILLING)) {
+        return;         /* one refresh per key across workers */
+    }
+    weir_sbuf_init_pool(&sb, r->pool, 1024);
+    weir_sbuf_lit(&sb, "GET ");
+    weir_sbuf_append_str(&sb, &r->uri);
+    weir_sbuf_lit(&sb, " HTTP/1.1\r\n");
+    for (i = 0; i < r->head.num_headers; i++) {
+        const weir_http_header_t *h = &r->headers[i];
+        if (!refresh_skipped(h)) {
+            weir_sbuf_append(&sb, h->name, h->name_len);
+            weir_sbuf_lit(&sb, ": ");
+            weir_sbuf_append(&sb, h->value, h->value_len);
+            weir_sbuf_lit(&sb, "\r\n");
+        }
+    }
+    weir_sbuf_lit(&sb, "Connection: close\r\n\r\n");
+    if (weir_sbuf_failed(&sb)
+        || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                      sv) != 0) {
+        return;
+    }
+    n = write(sv[1], sb.data, sb.len);
+    if (n != (ssize_t) sb.len) {
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    c = weir_conn_get(sv[0]);
+    if (c == NULL) {
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    sink = weir_conn_get(sv[1]);
+    if (sink == NULL) {
+        close(sv[1]);
+        weir_conn_close(c);
+        return;
+    }
+    sink->read.handler = sink_handler;
+    sink->write.handler = noop_handler;
+    sink->internal = 1;
+    weir_timer_add(&sink->read, SINK_MS);
+    c->internal = 1;
+    c->listener = r->c->listener;
+    c->sockaddr = r->c->sockaddr;
+    c->socklen = r->c->socklen;
+    memcpy(c->addr_text, r->c->addr_text, sizeof(c->addr_text));
+    weir_stat_add(&CSLOT(cr->cache)->refreshes, 1);
+    weir_http_init_connection(c, r->hc->srv);
+}
