@@ -355,6 +355,12 @@ START_TEST(test_dates)
     ck_assert_int_eq(PD("Sun, 06 Foo 1994 08:49:37 GMT"), ABSENT);
     ck_assert_int_eq(PD("Sun, 32 Nov 1994 08:49:37 GMT"), ABSENT);
     ck_assert_int_eq(PD("Sun, 06 Nov 1994 24:49:37 GMT"), ABSENT);
+    /* no field takes a sign */
+    ck_assert_int_eq(PD("Sun, 06 Nov 1994 -1:49:37 GMT"), ABSENT);
+    ck_assert_int_eq(PD("Sun, 06 Nov 1994 08:-9:37 GMT"), ABSENT);
+    ck_assert_int_eq(PD("Sun, 06 Nov 1994 08:49:-7 GMT"), ABSENT);
+    ck_assert_int_eq(PD("Sun, 06 Nov 1994 +8:49:37 GMT"), ABSENT);
+    ck_assert_int_eq(PD("Sun Nov -6 08:49:37 1994"), ABSENT);
     ck_assert_int_eq(weir_cache_parse_date(NULL, 0), ABSENT);
     /* only the given length is read */
     ck_assert_int_eq(weir_cache_parse_date(D0 "xyz", strlen(D0)), T0);
