@@ -110,6 +110,12 @@ weir_time_parse_http(const char *p, size_t len)
     }
     memcpy(buf, p, len);
     buf[len] = '\0';
+    /* %d takes a sign, which no HTTP-date has: '+' is refused here and a
+     * negative field below, so "-1:49:37" is not an hour before midnight
+     * (the cache takes Expires and Last-Modified from here) */
+    if (strchr(buf, '+') != NULL) {
+        return -1;
+    }
 
     /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
     if (sscanf(buf, "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &d,
@@ -133,7 +139,9 @@ weir_time_parse_http(const char *p, size_t len)
 
 done:
     mi = month_index(mon);
-    if (mi < 0 || d < 1 || d > 31 || h > 23 || m > 59 || s > 60 || y < 1970) {
+    if (mi < 0 || d < 1 || d > 31 || h < 0 || h > 23 || m < 0 || m > 59
+        || s < 0 || s > 60 || y < 1970)
+    {
         return -1;
     }
     return tm_to_time(y, mi, d, h, m, s);

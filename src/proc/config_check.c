@@ -25,7 +25,9 @@
 static char *dir_of(weir_pool_t *pool, const char *file);
 static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
 static void admin_server(load_t *ld);
-static void check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t);
+static void check_vars(load_t *ld, const void *obj, const char *type,
+    const char *name, int line, const char *key, const char *t);
+static int64_t msec_to_sec(weir_msec_t ms);
 static void check_caches(load_t *ld);
 static void check_server(load_t *ld, weir_server_conf_t *s);
 static void check_tls_file(load_t *ld, weir_server_conf_t *s,
@@ -33,6 +35,8 @@ static void check_tls_file(load_t *ld, weir_server_conf_t *s,
 static void check_route(load_t *ld, route_ext_t *x);
 static void route_handler(load_t *ld, weir_route_conf_t *r);
 static void route_refs(load_t *ld, weir_route_conf_t *r);
+static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
+    const char *key, const char *t);
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
@@ -164,23 +168,28 @@ admin_server(load_t *ld)
     a->server = srv;
 }
 
-/* Every $name in a key template must be a request variable. */
+/* Every $name in a template (hash_key, a cache key, cache_bypass...) must
+ * be a request variable: a misspelt one would be empty at run time, and a
+ * cache key missing a part is a key that mixes up responses. The error
+ * names obj's key (line_of(), else `line`). */
 static void
-check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t)
+check_vars(load_t *ld, const void *obj, const char *type, const char *name,
+    int line, const char *key, const char *t)
 {
-    const char *p = t, *name;
+    const char *p = t, *var;
 
     while ((p = strchr(p, '$')) != NULL) {
-        name = ++p;
+        var = ++p;
         while (isalnum((unsigned char) *p) || *p == '_') {
             p++;
         }
-        if (p == name || !weir_http_vars_known(name, (size_t) (p - name))) {
-            xerror(ld, line_of(ld, u, "hash_key", u->line), "upstream",
-                   u->name, "hash_key", "unknown variable \"$%.*s\" in "
-                   "\"%s\" (known: $remote_addr $host $request_uri $uri "
-                   "$args $request_method $server_name $http_NAME "
-                   "$cookie_NAME $arg_NAME)", (int) (p - name), name, t);
+        if (p == var || !weir_http_vars_known(var, (size_t) (p - var))) {
+            xerror(ld, line_of(ld, obj, key, line), type, name, key,
+                   "unknown variable \"$%.*s\" in \"%s\" (known: "
+                   "$remote_addr $host $request_uri $uri $args "
+                   "$request_method $server_name $scheme $server_port "
+                   "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
+                   var, t);
             return;
         }
     }
@@ -216,8 +225,17 @@ check_upstream(load_t *ld, weir_upstream_conf_t *u)
         u->hash_key = "$remote_addr";
     }
     if (u->hash_key) {
-        check_vars(ld, u, u->hash_key);
+        check_vars(ld, u, "upstream", u->name, u->line, "hash_key",
+                   u->hash_key);
     }
+}
+
+/* The policy counts in seconds; a window written in milliseconds is
+ * rounded up, so that a non-zero one never becomes "none". */
+static int64_t
+msec_to_sec(weir_msec_t ms)
+{
+    return ms / 1000 + (ms % 1000 != 0);
 }
 
 static void
@@ -234,6 +252,18 @@ check_caches(load_t *ld)
             snprintf(rel, sizeof(rel), "cache/%s", k->name);
             k->path = weir_conf_path(&ld->conf, rel);
         }
+        /* One index slot per 32k of max_size: objects much smaller than
+         * that on average are rare enough to set max_objects for. The
+         * clamp keeps a small cache useful and a huge one from taking
+         * the whole shm segment. */
+        if (k->max_objects == 0) {
+            k->max_objects = weir_min(weir_max(k->max_size / KB(32),
+                                               1024), 1048576);
+        }
+        k->rules.stale_if_error = msec_to_sec(k->stale_if_error);
+        k->rules.stale_while_revalidate =
+            msec_to_sec(k->stale_while_revalidate);
+        check_vars(ld, k, "cache", k->name, k->line, "key", k->key);
         for (j = 0; k->path && j < i; j++) {
             if (strcmp(cf->caches[j]->path, k->path) == 0) {
                 xerror(ld, line_of(ld, k, "path", k->line), "cache", k->name,
@@ -419,6 +449,8 @@ route_refs(load_t *ld, weir_route_conf_t *r)
                    "section)", r->upstream_name, r->upstream_name);
         }
     }
+    route_cache_vars(ld, r, "cache_bypass", r->cache_bypass);
+    route_cache_vars(ld, r, "no_cache", r->no_cache);
     if (r->cache_name == NULL) {
         return;
     }
@@ -437,6 +469,24 @@ route_refs(load_t *ld, weir_route_conf_t *r)
                "cache", "unknown cache \"%s\" (no [cache %s] section)",
                r->cache_name, r->cache_name);
     }
+}
+
+/* cache_bypass and no_cache: templates whose value, when neither empty
+ * nor "0", keeps the request away from the cache. Without `cache` they
+ * would do nothing, which is a mistake worth stopping at. */
+static void
+route_cache_vars(load_t *ld, weir_route_conf_t *r, const char *key,
+    const char *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    if (r->cache_name == NULL) {
+        xerror(ld, line_of(ld, r, key, r->line), "route", r->name, key,
+               "requires cache (this route has no cache = NAME)");
+        return;
+    }
+    check_vars(ld, r, "route", r->name, r->line, key, t);
 }
 
 static void

@@ -57,10 +57,6 @@ static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
-static int set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value);
-static void dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 static int set_match(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -235,7 +231,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
          proxy_protocol_enums),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
-    CUSTOM(SEC_CACHE, "levels", cache_t, levels, set_levels, dump_levels),
+    CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
+           weir_config_dump_levels),
     ROW(SEC_CACHE, "max_size", W_SIZE, cache_t, max_size, MB(1), NOMAX),
     ROW(SEC_CACHE, "inactive", W_MSEC, cache_t, inactive, SEC(1), NOMAX),
     ROW(SEC_CACHE, "key", W_STR, cache_t, key, 0, 0),
@@ -246,6 +243,13 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_CACHE, "lock_timeout", W_MSEC, cache_t, lock_timeout, 0, NOMAX),
     ROW(SEC_CACHE, "max_object_size", W_SIZE, cache_t, max_object_size,
         0, NOMAX),
+    ROW(SEC_CACHE, "max_objects", W_INT, cache_t, max_objects, 64, 16777216),
+    ROW(SEC_CACHE, "min_uses", W_INT, cache_t, min_uses, 1, 1000000),
+    ROW(SEC_CACHE, "fill_after_abort", W_SIZE, cache_t, fill_after_abort,
+        0, NOMAX),
+    { SEC_CACHE, "valid", WEIR_CONF_CUSTOM, offsetof(cache_t, rules), 0, 0,
+      WEIR_CONF_MULTI, NULL, weir_config_set_valid, weir_config_dump_valid,
+      0 },
 
     LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
          dump_listen),
@@ -265,6 +269,9 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_ROUTE, "upstream", W_STR, weir_route_conf_t, upstream_name,
         0, 0),
     ROW(SEC_ROUTE, "cache", W_STR, weir_route_conf_t, cache_name, 0, 0),
+    ROW(SEC_ROUTE, "cache_bypass", W_STR, weir_route_conf_t, cache_bypass,
+        0, 0),
+    ROW(SEC_ROUTE, "no_cache", W_STR, weir_route_conf_t, no_cache, 0, 0),
     ROW(SEC_ROUTE, "host_header", W_STR, weir_route_conf_t, host_header,
         0, 0),
     LIST(SEC_ROUTE, "add_header", weir_route_conf_t, add_headers,
@@ -712,51 +719,6 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         return WEIR_ERROR;
     }
     return WEIR_OK;
-}
-
-/* levels = 1:2 (one to three directory levels of 1 or 2 hex digits) */
-static int
-set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_cache_conf_t *k = obj;
-    const char        *p = value;
-    int                levels[3], n = 0;
-
-    (void) cmd;
-    for (;;) {
-        if ((*p != '1' && *p != '2') || n == 3) {
-            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
-                            "levels of 1 or 2, e.g. 1:2)", value);
-            return WEIR_ERROR;
-        }
-        levels[n++] = *p++ - '0';
-        if (*p == '\0') {
-            break;
-        }
-        if (*p++ != ':') {
-            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
-                            "levels of 1 or 2, e.g. 1:2)", value);
-            return WEIR_ERROR;
-        }
-    }
-    memset(k->levels, 0, sizeof(k->levels));
-    memcpy(k->levels, levels, (size_t) n * sizeof(int));
-    k->nlevels = n;
-    return WEIR_OK;
-}
-
-static void
-dump_levels(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_cache_conf_t *k = obj;
-    int                      i;
-
-    fprintf(out, "%s = ", cmd->key);
-    for (i = 0; i < k->nlevels; i++) {
-        fprintf(out, i ? ":%d" : "%d", k->levels[i]);
-    }
-    fputc('\n', out);
 }
 
 static int
