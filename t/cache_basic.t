@@ -143,7 +143,7 @@ get("/inv?$ma");
 $r = get("/inv?$ma");
 like($r->header('cache-status'), qr/hit/, 'object cached');
 get("/loc?$ma");
-$r = $t->http(WeirTest::request('POST', "/inv?$ma&h=Location:/loc%3F" . 'h%3DCache-Control:max-age%253D60', Connection => 'close', body => 'x'));
+$r = $t->http(WeirTest::request('POST', "/inv?$ma", 'X-Location' => "/loc?$ma", Connection => 'close', body => 'x'));
 is($r->status, 200, 'POST answered');
 $r = get("/inv?$ma");
 like($r->header('cache-status'), qr/fwd=uri-miss/, 'a successful POST invalidated its URI');

@@ -278,6 +278,11 @@ weir_cache_handle(weir_request_t *r)
     }
     cr->no_store = condition(r, rt->no_cache);
     weir_cache_cc_parse(r->headers, r->head.num_headers, &cr->req_cc);
+    if (cr->req_cc.max_age == 0) {
+        /* What a browser's reload sends: it means "check with the
+         * origin", though an object of age 0 would satisfy it. */
+        cr->req_cc.no_cache = 1;
+    }
     if (condition(r, rt->cache_bypass)) {
         cr->status = CS_BYPASS;
         cr->fwd = "bypass";

@@ -13,6 +13,7 @@ package WeirCacheOrigin;
 #   cut=N     send N body bytes of a longer Content-Length, then close
 #   ims=1     answer 304 to any If-None-Match / If-Modified-Since
 #   r=N:V     a header sent only with that 304 (replacing h= of that name)
+# A request header X-Location: V comes back as Location: V.
 #
 # Every request is in $o->requests (WeirOrigin's log); count_of($o, $re)
 # counts the ones whose target matches.
@@ -45,6 +46,7 @@ sub new {
                     headers => [ (grep { !$over{lc $_->[0]} } @h), @r304 ]));
                 next;
             }
+            push @h, [ 'Location', $rh{'x-location'} ] if $rh{'x-location'};
             my $body = defined $a{n} ? 'x' x $a{n} : $a{b} // "body of $path";
             if (defined $a{cut}) {
                 $c->write(WeirOrigin::response(status => $a{s} // 200,
