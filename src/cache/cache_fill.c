@@ -34,7 +34,8 @@ static void on_end(void *ctx, int complete);
 static int on_failed(void *ctx, weir_request_t *r, int status);
 static int on_client_gone(void *ctx);
 static int open_tmp(cache_req_t *cr);
-static void drop_tmp(cache_req_t *cr, int op, int err, const char *what);
+static void drop_tmp(cache_req_t *cr);
+static void fail_fill(cache_req_t *cr, int op, int err, const char *what);
 static int write_all(int fd, const char *p, size_t len, off_t off);
 static int build_head(cache_req_t *cr, char **head, size_t *len);
 static int vary_names(const weir_http_header_t *resp, size_t n,
@@ -95,12 +96,11 @@ weir_cache_observe(cache_req_t *cr, int fill)
     }
 }
 
+/* The index first, then the file: unlinking it is what wakes the
+ * waiters, and they must find the fill over when they look. */
 void
 weir_cache_unlock(cache_req_t *cr)
 {
-    if (cr->fill_fd >= 0) {
-        drop_tmp(cr, -1, 0, NULL);
-    }
     if (cr->locked) {
         cr->locked = 0;
         if (cr->cache->idx) {
@@ -108,6 +108,19 @@ weir_cache_unlock(cache_req_t *cr)
                                       0, 0, (int64_t) weir_current_msec);
         }
     }
+    if (cr->fill_fd >= 0) {
+        drop_tmp(cr);
+    }
+}
+
+/* The fill fails: say why (once per interval), then let go. */
+static void
+fail_fill(cache_req_t *cr, int op, int err, const char *what)
+{
+    if (op >= 0) {
+        weir_cache_error(cr->cache, cr->r, op, err, what, cr->tmp_path);
+    }
+    weir_cache_unlock(cr);
 }
 
 static int
@@ -144,11 +157,8 @@ open_tmp(cache_req_t *cr)
 
 /* Abandon the fill: the temp file goes (its waiters see it go). */
 static void
-drop_tmp(cache_req_t *cr, int op, int err, const char *what)
+drop_tmp(cache_req_t *cr)
 {
-    if (op >= 0) {
-        weir_cache_error(cr->cache, cr->r, op, err, what, cr->tmp_path);
-    }
     close(cr->fill_fd);
     cr->fill_fd = -1;
     if (unlink(cr->tmp_path) != 0 && errno != ENOENT) {
@@ -322,8 +332,7 @@ on_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
     if (cr->prefix_len == 0
         || write_all(cr->fill_fd, cr->prefix, cr->prefix_len, -1)
            != WEIR_OK) {
-        drop_tmp(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
-        weir_cache_unlock(cr);
+        fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
         weir_cache_status_header(cr, st, 0);
         return WEIR_OK;
     }
@@ -342,13 +351,11 @@ on_body(void *ctx, const char *data, size_t len)
         return;
     }
     if (max > 0 && cr->body_len + len > (uint64_t) max) {
-        drop_tmp(cr, -1, 0, NULL);
         weir_cache_unlock(cr);
         return;
     }
     if (write_all(cr->fill_fd, data, len, -1) != WEIR_OK) {
-        drop_tmp(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
-        weir_cache_unlock(cr);
+        fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
         return;
     }
     cr->body_len += len;
@@ -398,7 +405,6 @@ on_end(void *ctx, int complete)
     }
     if (!complete || (cr->expect_len >= 0
                       && cr->body_len != (uint64_t) cr->expect_len)) {
-        drop_tmp(cr, -1, 0, NULL);
         weir_cache_unlock(cr);
         return;
     }
@@ -407,19 +413,15 @@ on_end(void *ctx, int complete)
                            cr->prefix_len - sizeof(cr->hdr));
     if (write_all(cr->fill_fd, (const char *) &cr->hdr, sizeof(cr->hdr), 0)
         != WEIR_OK) {
-        drop_tmp(cr, WEIR_CACHE_OP_WRITE, errno, "pwrite() failed");
-        weir_cache_unlock(cr);
+        fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "pwrite() failed");
         return;
     }
     size = fstat(cr->fill_fd, &st) == 0 ? (uint64_t) st.st_size
                                         : cr->prefix_len + cr->body_len;
     if (put_in_place(cr, cr->tmp_path, cr->final) != WEIR_OK) {
-        drop_tmp(cr, -1, 0, NULL);
         weir_cache_unlock(cr);
         return;
     }
-    close(cr->fill_fd);
-    cr->fill_fd = -1;
     weir_stat_add(&CSLOT(cr->cache)->fills_stored, 1);
     weir_gauge_add(&CSLOT(cr->cache)->fills_in_flight, -1);
     if (cr->locked && cr->cache->idx) {
@@ -434,6 +436,10 @@ on_end(void *ctx, int complete)
         }
     }
     cr->locked = 0;
+    /* Last: the close is the waiters' event, after the index says READY
+     * and the file is in place. */
+    close(cr->fill_fd);
+    cr->fill_fd = -1;
 }
 
 /* The client left mid-body: finish the fill when it is small enough
