@@ -1,8 +1,10 @@
 /*
- * What the three files of the configuration loader share, and nothing
+ * What the files of the configuration loader share, and nothing
  * else: config.c (sections, their constructors, the load entry point),
  * config_check.c (the merge and cross-reference pass, STYLE 14),
- * config_schema.c (the key rows, their setters and the dump) and
+ * config_schema.c (the key rows, their setters and the dump),
+ * config_upstream.c and config_cache.c (the setters of [upstream] and
+ * [cache] that need more than a row) and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
@@ -52,6 +54,12 @@ void weir_config_dump_peer(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 int weir_config_set_health_expect(weir_conf_t *c,
     const weir_conf_cmd_t *cmd, void *obj, char *value);
+
+/* [cache] setters (config_cache.c): levels. */
+int weir_config_set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
 
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];

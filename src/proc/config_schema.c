@@ -57,10 +57,6 @@ static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
-static int set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value);
-static void dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 static int set_match(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -235,7 +231,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
          proxy_protocol_enums),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
-    CUSTOM(SEC_CACHE, "levels", cache_t, levels, set_levels, dump_levels),
+    CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
+           weir_config_dump_levels),
     ROW(SEC_CACHE, "max_size", W_SIZE, cache_t, max_size, MB(1), NOMAX),
     ROW(SEC_CACHE, "inactive", W_MSEC, cache_t, inactive, SEC(1), NOMAX),
     ROW(SEC_CACHE, "key", W_STR, cache_t, key, 0, 0),
@@ -712,51 +709,6 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
         return WEIR_ERROR;
     }
     return WEIR_OK;
-}
-
-/* levels = 1:2 (one to three directory levels of 1 or 2 hex digits) */
-static int
-set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_cache_conf_t *k = obj;
-    const char        *p = value;
-    int                levels[3], n = 0;
-
-    (void) cmd;
-    for (;;) {
-        if ((*p != '1' && *p != '2') || n == 3) {
-            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
-                            "levels of 1 or 2, e.g. 1:2)", value);
-            return WEIR_ERROR;
-        }
-        levels[n++] = *p++ - '0';
-        if (*p == '\0') {
-            break;
-        }
-        if (*p++ != ':') {
-            weir_conf_error(c, "invalid levels \"%s\" (expected 1 to 3 "
-                            "levels of 1 or 2, e.g. 1:2)", value);
-            return WEIR_ERROR;
-        }
-    }
-    memset(k->levels, 0, sizeof(k->levels));
-    memcpy(k->levels, levels, (size_t) n * sizeof(int));
-    k->nlevels = n;
-    return WEIR_OK;
-}
-
-static void
-dump_levels(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_cache_conf_t *k = obj;
-    int                      i;
-
-    fprintf(out, "%s = ", cmd->key);
-    for (i = 0; i < k->nlevels; i++) {
-        fprintf(out, i ? ":%d" : "%d", k->levels[i]);
-    }
-    fputc('\n', out);
 }
 
 static int
