@@ -3,7 +3,7 @@
 # access_log = off, whole lines from several workers, flushed within 1 s;
 # json types that stay the same on every line (static, proxied, retried,
 # error); a log_format longer than inih's 199 characters with the upstream
-# fields.
+# fields; $scheme and $server_port from the listener.
 
 use strict;
 use warnings;
@@ -144,7 +144,11 @@ $j->stop;
 
 # --- a custom format ---------------------------------------------------------------
 
-my $c = WeirTest->new(files => \%files, config => <<"INI" . $site);
+# Two listens, so that $server_port is seen to be the port each request
+# came in on (the same variable cache keys use).
+(my $site2 = $site) =~ s/^(listen = .*\n)/$1listen = 127.0.0.1:%%PORT1%%\n/m
+    or die 'no listen line';
+my $c = WeirTest->new(files => \%files, config => <<"INI" . $site2);
 [http]
 access_log = logs/access.log
 log_format = \$remote_addr|\$status|\$request_uri|\$http_x_test|\$body_bytes_sent|\$host|\$request_time
@@ -158,6 +162,26 @@ $c->http_get('/hello?c=2');
 $line = $c->wait_for_access_log(qr{/hello\?c=2}) // '';
 like($line, qr{^127\.0\.0\.1\|200\|/hello\?c=2\|-\|5\|}, 'custom format: an absent header is "-"')
     or diag($line);
+$c->stop;
+
+# $scheme and $server_port: from the listener the request came on, never
+# from what the client sends (Host's port, X-Forwarded-Proto).
+$c = WeirTest->new(files => \%files, config => <<"INI" . $site2);
+[http]
+access_log = logs/access.log
+log_format = \$scheme|\$server_port|\$request_uri
+INI
+$c->start;
+my ($p0, $p1) = ($c->port(0), $c->port(1));
+$c->http_get('/hello?s=0', Host => 'example.test:9999',
+    'X-Forwarded-Proto' => 'https');
+$line = $c->wait_for_access_log(qr{/hello\?s=0}) // '';
+is($line, "http|$p0|/hello?s=0",
+    '$scheme is http and $server_port the listen port, whatever Host says');
+$c->http(WeirTest::request('GET', '/hello?s=1', Connection => 'close'),
+    port => $p1);
+$line = $c->wait_for_access_log(qr{/hello\?s=1}) // '';
+is($line, "http|$p1|/hello?s=1", '$server_port: the second listen\'s port');
 $c->stop;
 
 # --- json types: the same keys and types on every line ------------------------

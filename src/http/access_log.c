@@ -19,7 +19,8 @@ enum var_id {
     V_UPSTREAM_ADDR, V_UPSTREAM_STATUS, V_UPSTREAM_CONNECT_TIME,
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
-    V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_HTTP
+    V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_SCHEME,
+    V_SERVER_PORT, V_HTTP
 };
 
 static const struct {
@@ -50,6 +51,8 @@ static const struct {
     { "remote_user", V_REMOTE_USER },
     { "error_code", V_ERROR_CODE },
     { "realip_remote_addr", V_REALIP_REMOTE_ADDR },
+    { "scheme", V_SCHEME },
+    { "server_port", V_SERVER_PORT },
 };
 
 typedef struct segment_s {
@@ -359,6 +362,14 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_SERVER_NAME:
         v.data = r->hc->srv->name;
         v.len = strlen(v.data);
+        return v;
+    case V_SCHEME:
+        return weir_http_vars_scheme(r);
+    case V_SERVER_PORT:
+        v = weir_http_vars_server_port(r);
+        if (v.len == 0) {
+            v.data = NULL;  /* "-" */
+        }
         return v;
     case V_ERROR_CODE:
         if (r->error_code) {

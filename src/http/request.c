@@ -65,7 +65,8 @@ static size_t log_context(weir_log_t *log, char *buf, size_t len);
 /* ---- connection setup ---------------------------------------------------- */
 
 void
-weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
+weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l)
 {
     weir_http_conn_t *hc = calloc(1, sizeof(*hc));
 
@@ -76,6 +77,7 @@ weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv)
     }
     hc->c = c;
     hc->srv = srv;
+    hc->listen = l;
     c->data = hc;
     weir_gauge_add(&weir_proc_self->connections, 1);
     c->log.handler = log_context;

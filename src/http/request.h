@@ -107,6 +107,10 @@ typedef struct weir_request_s {
 struct weir_http_conn_s {
     weir_conn_t              *c;
     const weir_server_conf_t *srv;
+    /* The listen line the connection was accepted on: $server_port is its
+     * port, and its `tls` flag makes $scheme "https" (the scheme belongs
+     * to the listener, not to what the client claims). NULL: unknown. */
+    const weir_listen_conf_t *listen;
     weir_buf_t               *buf;      /* NULL while idle (no memory held) */
     weir_request_t           *r;        /* the request in progress */
     weir_msec_t               linger_deadline;
@@ -115,14 +119,16 @@ struct weir_http_conn_s {
     char                     *peer_addr;
 };
 
-/* Take over a freshly accepted connection for the server srv. */
-void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv);
+/* Take over a freshly accepted connection for the server srv, accepted
+ * on srv's listen entry l (NULL when unknown). */
+void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l);
 
 /* The same for a `proxy_protocol` listener: the connection must start
  * with a valid PROXY protocol header (request_proxy_protocol.c), whose
  * client address then stands for the peer's in logs and upstream. */
 void weir_http_init_proxy_protocol(weir_conn_t *c,
-    const weir_server_conf_t *srv);
+    const weir_server_conf_t *srv, const weir_listen_conf_t *l);
 
 /* Graceful stop: idle keep-alive connections get a short grace and are
  * closed; requests in flight finish with "Connection: close". */

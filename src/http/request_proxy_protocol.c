@@ -23,9 +23,10 @@ static int use_client_address(weir_http_conn_t *hc,
     const weir_proxy_protocol_t *pp);
 
 void
-weir_http_init_proxy_protocol(weir_conn_t *c, const weir_server_conf_t *srv)
+weir_http_init_proxy_protocol(weir_conn_t *c, const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l)
 {
-    weir_http_init_connection(c, srv);
+    weir_http_init_connection(c, srv, l);
     if (c->fd < 0) {
         return;         /* out of memory: closed and logged */
     }

@@ -51,7 +51,7 @@ weir_http_vars_known(const char *name, size_t len)
 {
     static const char *const plain[] = {
         "remote_addr", "host", "request_uri", "uri", "args",
-        "request_method", "server_name"
+        "request_method", "server_name", "scheme", "server_port"
     };
     size_t i;
 
@@ -125,12 +125,52 @@ value_of(weir_request_t *r, const char *name, size_t len)
     } else if (IS("server_name")) {
         v.data = r->hc->srv->name;
         v.len = strlen(v.data);
+    } else if (IS("scheme")) {
+        v = weir_http_vars_scheme(r);
+    } else if (IS("server_port")) {
+        v = weir_http_vars_server_port(r);
     } else if (len > 5 && memcmp(name, "http_", 5) == 0) {
         v = header_value(r, name + 5, len - 5);
     } else if (len > 7 && memcmp(name, "cookie_", 7) == 0) {
         v = pair_value(header_value(r, "cookie", 6), ';', name + 7, len - 7);
     } else if (len > 4 && memcmp(name, "arg_", 4) == 0) {
         v = pair_value(r->args, '&', name + 4, len - 4);
+    }
+    return v;
+}
+
+weir_str_t
+weir_http_vars_scheme(const weir_request_t *r)
+{
+    weir_str_t v;
+
+    /* From the listener, never from X-Forwarded-Proto or the like: a
+     * client must not choose which scheme its request is keyed under. */
+    if (r->hc->listen && r->hc->listen->tls) {
+        v.data = "https";
+        v.len = 5;
+    } else {
+        v.data = "http";
+        v.len = 4;
+    }
+    return v;
+}
+
+weir_str_t
+weir_http_vars_server_port(const weir_request_t *r)
+{
+    weir_str_t  v = { 0, "" };
+    const char *colon;
+
+    /* The listen text always ends in ":PORT" ("0.0.0.0:8080",
+     * "[::]:8080"), and a wildcard address still has its port: no
+     * getsockname() per connection. */
+    if (r->hc->listen) {
+        colon = strrchr(r->hc->listen->text, ':');
+        if (colon) {
+            v.data = colon + 1;
+            v.len = strlen(v.data);
+        }
     }
     return v;
 }

@@ -3,8 +3,10 @@
  * style templates evaluated against a request, for keys (balance = hash
  * today; cache keys and limits next). Known names: remote_addr, host
  * (lower-cased, without the port), request_uri, uri, args,
- * request_method, server_name, http_NAME (a request header, '_' for '-'),
- * cookie_NAME and arg_NAME. Text outside variables is copied as is.
+ * request_method, server_name, scheme ("http", "https" on a tls listener),
+ * server_port (the port of the listener the request came on), http_NAME
+ * (a request header, '_' for '-'), cookie_NAME and arg_NAME. Text outside
+ * variables is copied as is.
  */
 #ifndef WEIR_HTTP_VARS_H
 #define WEIR_HTTP_VARS_H
@@ -21,6 +23,11 @@ size_t weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
  * '-', len bytes), or NULL. */
 const weir_http_header_t *weir_http_vars_header(const weir_request_t *r,
     const char *name, size_t len);
+
+/* $scheme and $server_port, which the access log prints too: one source
+ * for both, so the two never disagree. Never NULL data. */
+weir_str_t weir_http_vars_scheme(const weir_request_t *r);
+weir_str_t weir_http_vars_server_port(const weir_request_t *r);
 
 /* Is "$name..." at `name` (without '$', `len` bytes) a known variable? */
 int weir_http_vars_known(const char *name, size_t len);

@@ -179,8 +179,9 @@ check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t)
             xerror(ld, line_of(ld, u, "hash_key", u->line), "upstream",
                    u->name, "hash_key", "unknown variable \"$%.*s\" in "
                    "\"%s\" (known: $remote_addr $host $request_uri $uri "
-                   "$args $request_method $server_name $http_NAME "
-                   "$cookie_NAME $arg_NAME)", (int) (p - name), name, t);
+                   "$args $request_method $server_name $scheme "
+                   "$server_port $http_NAME $cookie_NAME $arg_NAME)",
+                   (int) (p - name), name, t);
             return;
         }
     }

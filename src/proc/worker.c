@@ -37,8 +37,8 @@
 
 typedef struct weir_listener_s {
     const weir_server_conf_t *srv;
+    const weir_listen_conf_t *conf;    /* srv's listen line for it */
     weir_conn_t              *lc;
-    unsigned                  proxy_protocol:1;
 } listener_t;
 
 static volatile sig_atomic_t sig_quit, sig_terminate, sig_reopen;
@@ -49,7 +49,8 @@ static int64_t               max_conns;
 
 static void signal_handler(int signo);
 static void setup_signals(sigset_t *wait_mask);
-static int add_listener(const weir_server_conf_t *srv, int fd);
+static int add_listener(const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
 static void stop_accepting(int keep_admin);
@@ -137,7 +138,8 @@ weir_worker_drop_privileges(const weir_main_conf_t *mc)
 }
 
 static int
-add_listener(const weir_server_conf_t *srv, int fd)
+add_listener(const weir_server_conf_t *srv, const weir_listen_conf_t *l,
+    int fd)
 {
     weir_conn_t *lc = weir_conn_get(fd);
 
@@ -150,6 +152,7 @@ add_listener(const weir_server_conf_t *srv, int fd)
     lc->write.handler = accept_handler;
     lc->data = &listeners[nlisteners];
     listeners[nlisteners].srv = srv;
+    listeners[nlisteners].conf = l;
     listeners[nlisteners].lc = lc;
     nlisteners++;
     /* Connections may already wait in the queue (a replaced worker or
@@ -188,10 +191,9 @@ open_listeners(void)
             while ((fd = weir_listen_group_next(g,
                          (const struct sockaddr *) &l->addr, l->addrlen,
                          wa->slot, &pos)) >= 0) {
-                if (add_listener(srv, fd) != WEIR_OK) {
+                if (add_listener(srv, l, fd) != WEIR_OK) {
                     return WEIR_ERROR;
                 }
-                listeners[nlisteners - 1].proxy_protocol = l->proxy_protocol;
                 found = 1;
             }
             if (!found) {
@@ -288,10 +290,10 @@ accept_handler(weir_event_t *ev)
         c->denied = ls->srv->allow
                     && !weir_cidr_match(ls->srv->allow, ls->srv->nallow,
                                         (struct sockaddr *) &sa);
-        if (ls->proxy_protocol) {
-            weir_http_init_proxy_protocol(c, ls->srv);
+        if (ls->conf->proxy_protocol) {
+            weir_http_init_proxy_protocol(c, ls->srv, ls->conf);
         } else {
-            weir_http_init_connection(c, ls->srv);
+            weir_http_init_connection(c, ls->srv, ls->conf);
         }
     }
     weir_event_post(ev);

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/str.h"
+#include "http/vars.h"
 #include "upstream/upstream.h"
 
 /* The request side of the proxy: the rewritten head, and the body either
@@ -181,7 +182,11 @@ weir_proxy_build_head(proxy_t *p)
         weir_sbuf_lit(&sb, "\r\n");
     }
     if (!edited(rt, "x-forwarded-proto", 17)) {
-        weir_sbuf_lit(&sb, "X-Forwarded-Proto: http\r\n");
+        weir_str_t scheme = weir_http_vars_scheme(r);
+
+        weir_sbuf_lit(&sb, "X-Forwarded-Proto: ");
+        weir_sbuf_append(&sb, scheme.data, scheme.len);
+        weir_sbuf_lit(&sb, "\r\n");
     }
     if (r->h_host && !edited(rt, "x-forwarded-host", 16)) {
         weir_sbuf_lit(&sb, "X-Forwarded-Host: ");
