@@ -24,6 +24,8 @@
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
 #include "proc/startup.h"
+#include "proc/cache_manager.h"
+#include "proc/caches.h"
 #include "proc/checker.h"
 #include "proc/listeners.h"
 #include "proc/logfiles.h"
@@ -466,6 +468,7 @@ reap(void)
     weir_msec_t lived;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        weir_caches_reaped(pid, status);    /* its fills; the manager */
         w = NULL;
         for (i = 0; i < weir_nelems(workers); i++) {
             if (workers[i].pid == pid) {
@@ -706,7 +709,8 @@ reload_prepare(void)
     if (weir_peer_state_attach(shm, ncf->upstreams, ncf->nupstreams,
                                generations + 1, err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
-           != WEIR_OK)
+           != WEIR_OK
+        || weir_caches_attach(shm, ncf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
                        err);
@@ -744,6 +748,7 @@ reload_commit(weir_config_t *ncf)
     conf = ncf;
     /* A new checker for the new file; the old one stops. */
     weir_checker_start(conf, &group);
+    weir_cache_manager_start(conf, &group, shm);
     workers_stopped = 0;
     memset(slots, 0, sizeof(slots));
     arm_alarm();
@@ -771,6 +776,7 @@ reopen(void)
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "reopening logs");
     signal_workers(SIGUSR1, 0);
     weir_checker_signal(SIGUSR1);
+    weir_cache_manager_signal(SIGUSR1);
 }
 
 /* The first generation. A worker that cannot set up would fail the same
@@ -854,14 +860,6 @@ weir_master_run(weir_config_t *cf)
     }
     atomic_store(&stats->started, (int64_t) time(NULL));
     weir_shm_counter_set(&stats->config_generation, generation);
-    if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
-                               err, sizeof(err)) != WEIR_OK
-        || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK)
-    {
-        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
-        return 1;
-    }
-    peer_procs_update();
     if (sync_listeners(cf, 0, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
@@ -875,6 +873,15 @@ weir_master_run(weir_config_t *cf)
     }
     weir_errlog.level = cf->main.log_level;
     chown_logs();
+    if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
+                               err, sizeof(err)) != WEIR_OK
+        || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
+        || weir_caches_attach(shm, cf, err, sizeof(err)) != WEIR_OK)
+    {
+        weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
+        return 1;
+    }
+    peer_procs_update();
     if (cf->main.daemon && weir_startup_daemonize() != WEIR_OK) {
         return 1;
     }
@@ -901,6 +908,7 @@ weir_master_run(weir_config_t *cf)
                    cf->main.workers == 1 ? "" : "s");
     weir_startup_done(1);
     weir_checker_start(cf, &group);
+    weir_cache_manager_start(cf, &group, shm);
 
     sigemptyset(&empty);
     for (;;) {
@@ -929,6 +937,7 @@ weir_master_run(weir_config_t *cf)
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
             signal_workers(SIGTERM, 0);
             weir_checker_stop();
+            weir_cache_manager_stop();
             kill_at = weir_current_msec + 1000;
             arm_alarm();
             if (live_workers() == 0) {
@@ -944,6 +953,7 @@ weir_master_run(weir_config_t *cf)
             arm_alarm();
             signal_workers(SIGQUIT, 0);
             weir_checker_stop();
+            weir_cache_manager_stop();
             /* The workers stopped accepting: refuse new connections at
              * once rather than let them wait in queues until the end
              * (a balancer fails over sooner). The admin listener stays,

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "proc/caches.h"
 
 /*
  * What is checked, and what cannot be:
@@ -19,6 +20,8 @@
  * - The pid file and the log files: the file is writable if it exists,
  *   else its directory exists and is writable. access() answers for the
  *   user running the check (root passes any mode bit).
+ * - Cache directories (with WEIR_PREFLIGHT_BIND: -t, -s reload): a warning
+ *   when one is missing and cannot be created, or cannot be written.
  * - Listen addresses (WEIR_PREFLIGHT_BIND): a socket is bound the way the
  *   master binds (SO_REUSEADDR + SO_REUSEPORT) and closed at once. An
  *   address that is not on this host (EADDRNOTAVAIL), a port the caller
@@ -65,6 +68,8 @@ weir_preflight(const weir_config_t *cf, unsigned flags,
     if (!(flags & WEIR_PREFLIGHT_BIND)) {
         return rc;
     }
+    /* Warnings only: the master makes them, or runs the cache uncached. */
+    weir_caches_check_dirs(cf);
     for (i = 0; i < cf->http.nservers; i++) {
         const weir_server_conf_t *srv = cf->http.servers[i];
 
