@@ -68,7 +68,10 @@ typedef struct cache_req_s {
     char                  *key;
     size_t                 key_len;
     uint8_t                digest[WEIR_CACHE_DIGEST_LEN]; /* looked up */
-    uint8_t                lock[WEIR_CACHE_DIGEST_LEN];   /* fill lock */
+    uint8_t                lock[WEIR_CACHE_DIGEST_LEN];   /* fill lock:
+                                              the key's, even for a Vary
+                                              variant (one fill at a time
+                                              per key) */
     cache_obj_t            obj;            /* the object found (fresh or
                                               stale), fd -1 when none */
     cache_obj_t            stub;           /* the Vary stub that led there */

@@ -464,7 +464,7 @@ decide(cache_req_t *cr)
         if (use == WEIR_CACHE_USE_FRESH) {
             if (cache->idx) {
                 weir_cache_index_lookup(cache->idx, cr->digest,
-                                        (int64_t) weir_current_msec, 1, &e);
+                                        weir_current_wall_msec, 1, &e);
             }
             weir_cache_serve(cr, CS_HIT);
             return;
@@ -505,9 +505,9 @@ decide(cache_req_t *cr)
         weir_cache_forward(cr, !cr->no_store);
         return;
     }
-    memcpy(cr->lock, cr->digest, sizeof(cr->lock));
+    weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->lock);
     rc = weir_cache_index_fill_begin(cache->idx, cr->lock, getpid(),
-                                     (int64_t) weir_current_msec,
+                                     weir_current_wall_msec,
                                      (int64_t) cache->conf->lock_timeout, &e);
     if (rc == WEIR_OK) {
         cr->locked = 1;

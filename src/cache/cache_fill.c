@@ -105,7 +105,7 @@ weir_cache_unlock(cache_req_t *cr)
         cr->locked = 0;
         if (cr->cache->idx) {
             weir_cache_index_fill_end(cr->cache->idx, cr->lock, cr->fill_id,
-                                      0, 0, (int64_t) weir_current_msec);
+                                      0, 0, weir_current_wall_msec);
         }
     }
     if (cr->fill_fd >= 0) {
@@ -429,10 +429,10 @@ on_end(void *ctx, int complete)
         cr->locked = 0;
         weir_cache_index_fill_end(cr->cache->idx, cr->lock, cr->fill_id,
                                   1, same ? size : 0,
-                                  (int64_t) weir_current_msec);
+                                  weir_current_wall_msec);
         if (!same) {
             weir_cache_index_insert(cr->cache->idx, cr->final, size,
-                                    (int64_t) weir_current_msec);
+                                    weir_current_wall_msec);
         }
     }
     cr->locked = 0;
@@ -537,7 +537,7 @@ write_stub(cache_req_t *cr, const char *names, size_t len, uint64_t stub_id)
     if (cr->cache->idx
         && memcmp(cr->lock, hdr.digest, sizeof(hdr.digest)) != 0) {
         weir_cache_index_insert(cr->cache->idx, hdr.digest, n,
-                                (int64_t) weir_current_msec);
+                                weir_current_wall_msec);
     }
     return WEIR_OK;
 }

@@ -161,7 +161,7 @@ wake(cache_req_t *cr)
 
     if (cr->cache->idx) {
         st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
-                                     (int64_t) weir_current_msec, 0, &e);
+                                     weir_current_wall_msec, 0, &e);
     }
     if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
         && e.fill_pid != 0) {
@@ -226,10 +226,10 @@ wait_timer(weir_event_t *ev)
         /* The temp file was not there: is the fill still on? */
         if (cr->cache->idx) {
             st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
-                                         (int64_t) weir_current_msec, 0, &e);
+                                         weir_current_wall_msec, 0, &e);
         }
         if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
-            && weir_current_msec - (weir_msec_t) e.fill_start
+            && weir_current_wall_msec - e.fill_start
                < cr->cache->conf->lock_timeout
             && watch(cr, &e) != WEIR_ERROR) {
             weir_timer_add(ev, cr->wd >= 0 ? cr->cache->conf->lock_timeout
@@ -304,10 +304,12 @@ weir_cache_refresh(cache_req_t *cr)
     size_t              i;
     ssize_t             n;
     int                 sv[2];
+    uint8_t             key[WEIR_CACHE_DIGEST_LEN];
 
+    weir_cache_digest(cr->key, cr->key_len, NULL, 0, key);
     if (cr->cache->idx
-        && (weir_cache_index_lookup(cr->cache->idx, cr->digest,
-                                    (int64_t) weir_current_msec, 0, &e)
+        && (weir_cache_index_lookup(cr->cache->idx, key,
+                                    weir_current_wall_msec, 0, &e)
             & WEIR_CACHE_FILLING)) {
         return;         /* one refresh per key across workers */
     }

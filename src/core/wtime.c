@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 weir_msec_t weir_current_msec;
+int64_t     weir_current_wall_msec;
 time_t      weir_current_sec;
 
 static char http_time[64] = "Thu, 01 Jan 1970 00:00:00 GMT";
@@ -39,6 +40,8 @@ weir_time_update(void)
     weir_current_msec = (weir_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
     clock_gettime(CLOCK_REALTIME, &ts);
+    weir_current_wall_msec = (int64_t) ts.tv_sec * 1000
+                             + ts.tv_nsec / 1000000;
     sec = ts.tv_sec;
     ms = (int) (ts.tv_nsec / 1000000);
     if (sec != weir_current_sec) {

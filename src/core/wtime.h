@@ -10,6 +10,10 @@
 
 /* Monotonic milliseconds, for timers. */
 extern weir_msec_t weir_current_msec;
+/* Wall-clock milliseconds since the epoch at the same update: for times
+ * shared with other processes and kept across restarts (the cache
+ * index). */
+extern int64_t     weir_current_wall_msec;
 /* Wall-clock seconds. */
 extern time_t weir_current_sec;
 
