@@ -67,10 +67,86 @@ error_code(int status)
 #define SET(field, h)                                                        \
     do {                                                                     \
         if ((h) != NULL) {                                                   \
-            sreq.cond.field = (h)->value;                                    \
-            sreq.cond.field##_len = (h)->value_len;                          \
+            cond->field = (h)->value;                                        \
+            cond->field##_len = (h)->value_len;                              \
         }                                                                    \
     } while (0)
+
+/* The request's conditional and Range fields, a repeated conditional
+ * joined (header_value()). WEIR_OK or WEIR_ERROR (no memory). */
+int
+weir_http_request_cond(weir_request_t *r, weir_http_cond_t *cond)
+{
+    memset(cond, 0, sizeof(*cond));
+    if (!r->cond_repeated) {
+        SET(if_match, r->h_if_match);
+        SET(if_unmodified_since, r->h_if_unmodified_since);
+        SET(if_none_match, r->h_if_none_match);
+        SET(if_modified_since, r->h_if_modified_since);
+    } else if (header_value(r, "if-match", &cond->if_match,
+                            &cond->if_match_len) != WEIR_OK
+               || header_value(r, "if-unmodified-since",
+                               &cond->if_unmodified_since,
+                               &cond->if_unmodified_since_len) != WEIR_OK
+               || header_value(r, "if-none-match", &cond->if_none_match,
+                               &cond->if_none_match_len) != WEIR_OK
+               || header_value(r, "if-modified-since",
+                               &cond->if_modified_since,
+                               &cond->if_modified_since_len) != WEIR_OK)
+    {
+        return WEIR_ERROR;
+    }
+    SET(range, r->h_range);
+    SET(if_range, r->h_if_range);
+    return WEIR_OK;
+}
+
+void
+weir_http_send_rep(weir_request_t *r, int fd, off_t base, off_t size,
+    const weir_http_cond_res_t *res)
+{
+    char *buf;
+    int   n;
+
+    switch (res->status) {
+    case 200:
+    case 206:
+        r->status = res->status;
+        r->body_fd = fd;
+        r->body_off = base + res->offset;
+        r->body_end = base + res->offset + res->length;
+        r->content_length = res->length;
+        weir_http_add_header(r, "Accept-Ranges", 13, "bytes", 5);
+        if (res->status == 206) {
+            buf = weir_palloc(r->pool, 96);
+            if (buf) {
+                n = snprintf(buf, 96, "bytes %lld-%lld/%lld",
+                             (long long) res->offset,
+                             (long long) (res->offset + res->length - 1),
+                             (long long) size);
+                weir_http_add_header(r, "Content-Range", 13, buf,
+                                     (size_t) n);
+            }
+        }
+        weir_http_send_response(r);
+        return;
+    case 304:
+        r->status = 304;
+        weir_http_send_response(r);
+        return;
+    case 416:
+        buf = weir_palloc(r->pool, 48);
+        if (buf) {
+            n = snprintf(buf, 48, "bytes */%lld", (long long) size);
+            weir_http_add_header(r, "Content-Range", 13, buf, (size_t) n);
+        }
+        weir_http_finalize_error(r, 416, "RANGE_NOT_SATISFIABLE");
+        return;
+    default:
+        weir_http_finalize_error(r, res->status, error_code(res->status));
+        return;
+    }
+}
 
 static void
 handle_static(weir_request_t *r)
@@ -78,8 +154,7 @@ handle_static(weir_request_t *r)
     const weir_route_conf_t *rt = r->route;
     weir_static_req_t        sreq;
     weir_static_res_t        res;
-    char                    *buf;
-    int                      n;
+    weir_http_cond_res_t     cres;
 
     memset(&sreq, 0, sizeof(sreq));
     sreq.root = rt->root;
@@ -90,60 +165,29 @@ handle_static(weir_request_t *r)
     sreq.method_get_or_head = r->method == WEIR_HTTP_GET
                               || r->method == WEIR_HTTP_HEAD;
     sreq.mime = weir_http.mime;
-    if (!r->cond_repeated) {
-        SET(if_match, r->h_if_match);
-        SET(if_unmodified_since, r->h_if_unmodified_since);
-        SET(if_none_match, r->h_if_none_match);
-        SET(if_modified_since, r->h_if_modified_since);
-    } else if (header_value(r, "if-match", &sreq.cond.if_match,
-                            &sreq.cond.if_match_len) != WEIR_OK
-               || header_value(r, "if-unmodified-since",
-                               &sreq.cond.if_unmodified_since,
-                               &sreq.cond.if_unmodified_since_len) != WEIR_OK
-               || header_value(r, "if-none-match", &sreq.cond.if_none_match,
-                               &sreq.cond.if_none_match_len) != WEIR_OK
-               || header_value(r, "if-modified-since",
-                               &sreq.cond.if_modified_since,
-                               &sreq.cond.if_modified_since_len) != WEIR_OK)
-    {
-        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
-        return;
-    }
-    SET(range, r->h_range);
-    SET(if_range, r->h_if_range);
-
-    if (weir_static_open(&sreq, &res) != WEIR_OK) {
+    if (weir_http_request_cond(r, &sreq.cond) != WEIR_OK
+        || weir_static_open(&sreq, &res) != WEIR_OK) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
     switch (res.status) {
     case 200:
     case 206:
-        if (weir_http_attach_file(r, res.fd) != WEIR_OK) {
+    case 304:
+    case 416:
+        if (res.status != 416 && res.status != 304
+            && weir_http_attach_file(r, res.fd) != WEIR_OK) {
             weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
             return;
         }
-        r->status = res.status;
-        r->body_off = res.offset;
-        r->body_end = res.offset + res.length;
-        r->content_length = res.length;
-        static_headers(r, &res);
-        if (res.status == 206) {
-            buf = weir_palloc(r->pool, 96);
-            if (buf) {
-                n = snprintf(buf, 96, "bytes %lld-%lld/%lld",
-                             (long long) res.offset,
-                             (long long) (res.offset + res.length - 1),
-                             (long long) res.file_size);
-                weir_http_add_header(r, "Content-Range", 13, buf, (size_t) n);
-            }
+        if (res.status != 416) {
+            static_headers(r, &res);
         }
-        weir_http_send_response(r);
-        return;
-    case 304:
-        r->status = 304;
-        static_headers(r, &res);
-        weir_http_send_response(r);
+        cres.status = res.status;
+        cres.offset = res.offset;
+        cres.length = res.length;
+        weir_http_send_rep(r, res.status == 304 || res.status == 416
+                              ? -1 : res.fd, 0, res.file_size, &cres);
         return;
     case 301:
         if (location_slash(r) != WEIR_OK) {
@@ -151,14 +195,6 @@ handle_static(weir_request_t *r)
             return;
         }
         weir_http_finalize_error(r, 301, "MOVED_PERMANENTLY");
-        return;
-    case 416:
-        buf = weir_palloc(r->pool, 48);
-        if (buf) {
-            n = snprintf(buf, 48, "bytes */%lld", (long long) res.file_size);
-            weir_http_add_header(r, "Content-Range", 13, buf, (size_t) n);
-        }
-        weir_http_finalize_error(r, 416, "RANGE_NOT_SATISFIABLE");
         return;
     default:
         if (res.status == 500) {
@@ -294,7 +330,6 @@ static_headers(weir_request_t *r, const weir_static_res_t *res)
     if (res->status != 304) {
         weir_http_add_header(r, "Content-Type", 12, res->content_type,
                              strlen(res->content_type));
-        weir_http_add_header(r, "Accept-Ranges", 13, "bytes", 5);
     }
     if (lm) {
         size_t n = weir_time_http(lm, res->mtime);

@@ -15,6 +15,7 @@
 #include "http/proxy_protocol.h"
 #include "http/request.h"
 #include "upstream/peer_state.h"
+#include "upstream/proxy.h"
 #include "upstream/upstream.h"
 
 /*
@@ -74,6 +75,9 @@ typedef struct proxy_s {
     unsigned                   retrying:1;    /* counted in the budget */
     weir_conn_t               *uc;
     int                        phase;
+    const weir_proxy_observer_t *obs;         /* NULL: none */
+    unsigned                   obs_open:1;    /* head seen, end not yet */
+    unsigned                   client_gone:1; /* body read on, unsent */
 
     /* request */
     char                      *head;
@@ -157,6 +161,9 @@ int weir_proxy_connection_lists(const weir_http_header_t *hs, size_t n,
  * the next attempt (returns 1); otherwise 0 and the answer goes to the
  * client as it is. */
 int weir_proxy_retry_status(proxy_t *p);
+
+/* End the observer's view of the response (complete or cut), once. */
+void weir_proxy_obs_end(proxy_t *p, int complete);
 
 /* ---- proxy_phase.c ---- */
 

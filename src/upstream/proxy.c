@@ -85,6 +85,7 @@ cleanup(void *data)
         atomic_fetch_sub_explicit(&p->u->st->retrying[weir_proc_index], 1,
                                   memory_order_relaxed);
     }
+    weir_proxy_obs_end(p, 0);
     weir_upstream_dequeue(p->u, &p->waiter);
     weir_timer_del(&p->retry_ev);
     weir_event_unpost(&p->retry_ev);
@@ -101,6 +102,44 @@ cleanup(void *data)
 void
 weir_proxy_handle(weir_request_t *r)
 {
+    weir_proxy_handle_observed(r, NULL);
+}
+
+void
+weir_proxy_obs_end(proxy_t *p, int complete)
+{
+    if (p->obs_open) {
+        p->obs_open = 0;
+        if (p->obs->end) {
+            p->obs->end(p->obs->ctx, complete);
+        }
+    }
+}
+
+/* The observer answers for the response whose head just came: the
+ * upstream connection is pooled when nothing of it is left to read. */
+void
+weir_proxy_detach(weir_request_t *r)
+{
+    proxy_t *p = r->proxy;
+    int      reusable;
+
+    if (p == NULL) {
+        return;
+    }
+    reusable = p->uc && p->rf.body == WEIR_HTTP_BODY_NONE && p->rf.keepalive
+               && p->request_sent && p->rb_pos == p->rb_last
+               && p->uconf->keepalive > 0 && !weir_proxy_quitting;
+    weir_proxy_phase(p, P_DONE);
+    weir_proxy_release_upstream(p, reusable);
+    r->proxy = NULL;
+    weir_timer_del(&r->c->read);
+    weir_http_set_handlers(r, NULL, NULL, "answering from cache");
+}
+
+void
+weir_proxy_handle_observed(weir_request_t *r, const weir_proxy_observer_t *obs)
+{
     proxy_t *p;
 
     p = weir_pcalloc(r->pool, sizeof(*p));
@@ -109,6 +148,7 @@ weir_proxy_handle(weir_request_t *r)
         return;
     }
     p->r = r;
+    p->obs = obs;
     r->proxy = p;
     p->uconf = r->route->upstream;
     p->u = weir_upstream_get(p->uconf);
@@ -600,6 +640,10 @@ weir_proxy_fail(proxy_t *p, int kind, int err, const char *detail)
     weir_timer_del(&r->c->read);
     if (!p->client_body_done) {
         r->lingering = 1;
+    }
+    if (p->obs && p->obs->failed
+        && p->obs->failed(p->obs->ctx, r, fails[kind].status)) {
+        return;     /* answered from the cache (stale-if-error) */
     }
     weir_http_finalize_error(r, fails[kind].status, fails[kind].code);
 }

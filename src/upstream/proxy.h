@@ -14,6 +14,53 @@
  * itself: response, error page, or abort. */
 void weir_proxy_handle(weir_request_t *r);
 
+/*
+ * An observer of one proxied response: the cache fills from it, and
+ * answers for it when the origin fails (stale-if-error) or says 304. The
+ * body reaches the client through one path (proxy_response.c); the
+ * observer sees each de-chunked span of it before it is written, without
+ * a copy. Every hook may be NULL.
+ */
+typedef struct weir_proxy_observer_s {
+    /* Request: the client's conditional and Range fields are not sent
+     * (the cache fetches whole representations, with its own validators
+     * in `extra`), and `extra` ("Name: value\r\n"...) is added. */
+    unsigned     whole:1;
+    const char  *extra;
+    size_t       extra_len;
+
+    /* The final response head, after retries. r->status and the
+     * end-to-end fields in r->resp_names/values are set (no framing
+     * fields); headers the observer adds go to the client. WEIR_OK: send
+     * it on. WEIR_DECLINED: the observer answers the client itself,
+     * later or now (weir_proxy_detach() has been called for it). */
+    int        (*head)(void *ctx, weir_request_t *r,
+                       const weir_http_header_t *resp, size_t nresp,
+                       off_t content_length);
+    /* A span of the body, de-chunked, in order. */
+    void       (*body)(void *ctx, const char *data, size_t len);
+    /* The response ended, complete (1) or cut (0). Called once after
+     * head returned WEIR_OK, whatever ends the request. */
+    void       (*end)(void *ctx, int complete);
+    /* The proxy is about to answer `status` (502, 503, 504) because no
+     * response came. Returning 1 means the observer answered the client
+     * (stale content) instead. */
+    int        (*failed)(void *ctx, weir_request_t *r, int status);
+    /* The client went away during the body: 1 to go on reading the
+     * upstream to the end (the body still reaches `body`), 0 to stop. */
+    int        (*client_gone)(void *ctx);
+    void        *ctx;
+} weir_proxy_observer_t;
+
+/* From the head hook: let go of the upstream side (pooled when nothing
+ * of the response is left to read) so the observer can answer r. */
+void weir_proxy_detach(weir_request_t *r);
+
+/* weir_proxy_handle() with an observer (which must outlive the request:
+ * allocate it in r->pool). */
+void weir_proxy_handle_observed(weir_request_t *r,
+    const weir_proxy_observer_t *obs);
+
 /* Graceful stop: close pooled connections and pool no more. */
 void weir_proxy_shutdown(void);
 

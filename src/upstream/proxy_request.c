@@ -19,6 +19,7 @@ static int listed_in_connection(const weir_request_t *r, const char *name,
     size_t len);
 static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
 static int underscored(const weir_http_header_t *h);
+static int conditional(const weir_http_header_t *h);
 static void body_error(proxy_t *p);
 static int proxy_header(proxy_t *p);
 static int add_iov(struct iovec *iov, int cnt, char *base, size_t len,
@@ -82,6 +83,26 @@ underscored(const weir_http_header_t *h)
     return memchr(h->name, '_', h->name_len) != NULL;
 }
 
+/* The fields that make a request conditional or partial: a cache fill
+ * asks for the whole representation with its own validators. */
+static int
+conditional(const weir_http_header_t *h)
+{
+    static const char *const names[] = {
+        "range", "if-range", "if-match", "if-none-match",
+        "if-modified-since", "if-unmodified-since"
+    };
+    size_t i;
+
+    for (i = 0; i < weir_nelems(names); i++) {
+        if (strlen(names[i]) == h->name_len
+            && weir_strncaseeq(h->name, names[i], h->name_len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 weir_proxy_build_head(proxy_t *p)
 {
@@ -141,7 +162,8 @@ weir_proxy_build_head(proxy_t *p)
         }
         if (hop_by_hop(h->name, h->name_len)
             || listed_in_connection(r, h->name, h->name_len)
-            || edited(rt, h->name, h->name_len)) {
+            || edited(rt, h->name, h->name_len)
+            || (p->obs && p->obs->whole && conditional(h))) {
             continue;
         }
         weir_sbuf_append(&sb, h->name, h->name_len);
@@ -185,6 +207,9 @@ weir_proxy_build_head(proxy_t *p)
         size_t k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
         memcpy(r->request_id, rid->value, k);
         r->request_id[k] = '\0';
+    }
+    if (p->obs && p->obs->extra_len) {
+        weir_sbuf_append(&sb, p->obs->extra, p->obs->extra_len);
     }
     for (i = 0; i < rt->nset_headers; i++) {
         const weir_header_edit_t *e = &rt->set_headers[i];

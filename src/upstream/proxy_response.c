@@ -23,6 +23,7 @@ static int client_head(proxy_t *p);
 static int resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h);
 static void client_write_handler(weir_event_t *ev);
 static int flush_out(proxy_t *p);
+static int client_lost(proxy_t *p);
 static int produce(proxy_t *p);
 static void queue_data(proxy_t *p, const char *data, size_t len);
 static int terminate(proxy_t *p);
@@ -181,12 +182,16 @@ process_head(proxy_t *p)
     }
     keepalive_hint(p);
     p->rleft = p->rf.content_length;
-    if (client_head(p) != WEIR_OK) {
+    r->upstream_response_ms = weir_current_msec - p->t_start;
+    rc = client_head(p);
+    if (rc == WEIR_DECLINED) {
+        return;     /* the observer answers */
+    }
+    if (rc != WEIR_OK) {
         weir_proxy_release_upstream(p, 0);
         weir_http_abort(r);
         return;
     }
-    r->upstream_response_ms = weir_current_msec - p->t_start;
     if (p->rh.status == 101) {
         weir_proxy_phase(p, P_TUNNEL);
         if (p->sbuf == NULL) {
@@ -306,6 +311,16 @@ client_head(proxy_t *p)
             return WEIR_ERROR;
         }
     }
+    if (p->obs && p->obs->head && p->rh.status != 101) {
+        off_t len = p->rf.body == WEIR_HTTP_BODY_LENGTH
+                    ? (off_t) p->rf.content_length
+                    : p->rf.body == WEIR_HTTP_BODY_NONE ? 0 : -1;
+        if (p->obs->head(p->obs->ctx, r, p->rheaders, p->rh.num_headers, len)
+            == WEIR_DECLINED) {
+            return WEIR_DECLINED;   /* r may be gone: touch nothing */
+        }
+        p->obs_open = 1;
+    }
     r->content_length = -1;
     switch (p->rf.body) {
     case WEIR_HTTP_BODY_LENGTH:
@@ -357,6 +372,10 @@ flush_out(proxy_t *p)
     size_t          k;
     int             i;
 
+    if (p->client_gone) {
+        /* Read on for the cache fill; nobody takes the bytes. */
+        p->nout = 0;
+    }
     while (p->nout > 0) {
         n = c->writev(c, p->out, p->nout);
         if (n == WEIR_AGAIN) {
@@ -395,6 +414,9 @@ queue_data(proxy_t *p, const char *data, size_t len)
 {
     int h;
 
+    if (p->obs_open && p->obs->body) {
+        p->obs->body(p->obs->ctx, data, len);
+    }
     if (p->client_chunked) {
         h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n", len);
         p->out[p->nout].iov_base = p->chunk_hdr;
@@ -495,6 +517,10 @@ client_write_handler(weir_event_t *ev)
         ev->timedout = 0;
         weir_log_error(WEIR_LOG_INFO, &p->r->c->log, 0,
                        "client timed out reading the response");
+        if (p->phase == P_BODY && client_lost(p)) {
+            weir_proxy_pump(p);
+            return;
+        }
         weir_proxy_release_upstream(p, 0);
         weir_http_abort(p->r);
         return;
@@ -522,6 +548,9 @@ weir_proxy_pump(proxy_t *p)
              * read_timeout must not run out under a slow reader. */
             weir_timer_del(&uc->read);
             return;
+        }
+        if (rc == WEIR_ERROR && client_lost(p)) {
+            continue;
         }
         if (rc == WEIR_ERROR) {
             weir_proxy_release_upstream(p, 0);
@@ -572,6 +601,27 @@ weir_proxy_pump(proxy_t *p)
     }
 }
 
+/* The client left during the body: go on reading for the observer (a
+ * cache fill others wait for) when it asks to, with nothing sent. */
+static int
+client_lost(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+
+    if (!p->obs_open || p->obs->client_gone == NULL
+        || !p->obs->client_gone(p->obs->ctx)) {
+        return 0;
+    }
+    p->client_gone = 1;
+    p->nout = 0;
+    p->rb_pos += p->pend_consume;
+    p->pend_consume = 0;
+    r->keepalive = 0;
+    weir_timer_del(&r->c->write);
+    weir_http_set_handlers(r, NULL, NULL, "filling the cache for others");
+    return 1;
+}
+
 static void
 finish(proxy_t *p)
 {
@@ -582,7 +632,12 @@ finish(proxy_t *p)
 
     weir_proxy_phase(p, P_DONE);
     weir_proxy_release_upstream(p, reusable);
+    weir_proxy_obs_end(p, 1);
     r->proxy = NULL;
+    if (p->client_gone) {
+        weir_http_abort(r);
+        return;
+    }
     weir_http_finalize(r);
 }
 
