@@ -63,8 +63,9 @@ my @cannot = substr($t->error_log, 0) =~ /cannot create directory/g;
 is(scalar @cannot, 2, 'the master says it once per start or reload');
 $dl = WeirTest::deadline(5);
 my @m2;
-do { @m2 = mgr_pids($t) } until (@m2 == 1 && $m2[0] != $m[0]) || time > $dl
-    || !select(undef, undef, undef, 0.02);
+until (((@m2 = mgr_pids($t)) == 1 && $m2[0] != $m[0]) || time > $dl) {
+    select(undef, undef, undef, 0.02);
+}
 ok(@m2 == 1 && $m2[0] != $m[0], 'one new manager after the reload');
 $t->stop;
 

@@ -71,8 +71,9 @@ sub wait_mgr {
     my ($not) = @_;
     my $dl = WeirTest::deadline(5);
     my @p;
-    do { @p = grep { !$not || $_ != $not } mgr_pids() } until @p || time > $dl
-        || !select(undef, undef, undef, 0.02);
+    until ((@p = grep { !$not || $_ != $not } mgr_pids()) || time > $dl) {
+        select(undef, undef, undef, 0.02);
+    }
     return $p[0];
 }
 
@@ -203,6 +204,12 @@ $t->signal('HUP');
 ok($t->wait_for_log(qr/\[warn\].*\[cache c\]: .*takes effect on restart only/, from => $mark),
     'a reload that changes the index capacity says it needs a restart');
 ok($t->wait_for_log(qr/reload: generation 3 started/, from => $mark), '... and goes on');
+$dl = WeirTest::deadline(5);
+my @only;
+until ((@only = mgr_pids()) == 1 && $only[0] != $mgr3 || time > $dl) {
+    select(undef, undef, undef, 0.02);
+}
+ok(@only == 1 && $only[0] != $mgr3, '... with one new manager');
 
 # --- the directory turns read-only, then goes away ------------------------------------------
 
