@@ -55,10 +55,15 @@ void weir_config_dump_peer(const weir_conf_cmd_t *cmd, const void *obj,
 int weir_config_set_health_expect(weir_conf_t *c,
     const weir_conf_cmd_t *cmd, void *obj, char *value);
 
-/* [cache] setters (config_cache.c): levels. */
+/* [cache] setters (config_cache.c): levels, and valid (repeatable,
+ * filling rules.valid[] in seconds). */
 int weir_config_set_levels(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 void weir_config_dump_levels(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 
 /* The key rows of every section (config_schema.c). */

@@ -35,7 +35,8 @@
  *   not by every worker (config_warn.c).
  * - [admin] without `listen` listens on 127.0.0.1:9145; `allow` defaults
  *   to 127.0.0.1/32 and ::1/128.
- * - A [cache] without `path` uses <prefix>/cache/<name>.
+ * - A [cache] without `path` uses <prefix>/cache/<name>; without
+ *   `max_objects`, max_size / 32k index slots, within 1024..1048576.
  * - [http] error_page entries apply to every route that has none for the
  *   same status.
  */
@@ -367,6 +368,7 @@ create_cache(weir_conf_t *c, const char *name)
 {
     weir_config_t     *cf = LOADER(c)->cf;
     weir_cache_conf_t *k, **arr;
+    size_t             i;
 
     k = weir_pcalloc(c->pool, sizeof(*k));
     arr = k ? weir_conf_grow(c, cf->caches, cf->ncaches, sizeof(*arr)) : NULL;
@@ -381,8 +383,15 @@ create_cache(weir_conf_t *c, const char *name)
     k->nlevels = 2;
     k->max_size = (int64_t) 1024 * MB(1);
     k->inactive = SEC(600);
-    k->key = "$scheme$host$request_uri";
+    /* The host and the port too: DESIGN 5, a key without the host lets one
+     * site's response answer for another's. */
+    k->key = "$scheme$host$server_port$request_uri";
     k->lock_timeout = SEC(5);
+    k->min_uses = 1;
+    k->fill_after_abort = MB(1);
+    for (i = 0; i < weir_nelems(k->rules.valid); i++) {
+        k->rules.valid[i] = -1;
+    }
     k->file = c->file;
     k->line = c->line;
     return k;

@@ -25,7 +25,9 @@
 static char *dir_of(weir_pool_t *pool, const char *file);
 static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
 static void admin_server(load_t *ld);
-static void check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t);
+static void check_vars(load_t *ld, const void *obj, const char *type,
+    const char *name, int line, const char *key, const char *t);
+static int64_t msec_to_sec(weir_msec_t ms);
 static void check_caches(load_t *ld);
 static void check_server(load_t *ld, weir_server_conf_t *s);
 static void check_tls_file(load_t *ld, weir_server_conf_t *s,
@@ -164,24 +166,28 @@ admin_server(load_t *ld)
     a->server = srv;
 }
 
-/* Every $name in a key template must be a request variable. */
+/* Every $name in a template (hash_key, a cache key, cache_bypass...) must
+ * be a request variable: a misspelt one would be empty at run time, and a
+ * cache key missing a part is a key that mixes up responses. The error
+ * names obj's key (line_of(), else `line`). */
 static void
-check_vars(load_t *ld, weir_upstream_conf_t *u, const char *t)
+check_vars(load_t *ld, const void *obj, const char *type, const char *name,
+    int line, const char *key, const char *t)
 {
-    const char *p = t, *name;
+    const char *p = t, *var;
 
     while ((p = strchr(p, '$')) != NULL) {
-        name = ++p;
+        var = ++p;
         while (isalnum((unsigned char) *p) || *p == '_') {
             p++;
         }
-        if (p == name || !weir_http_vars_known(name, (size_t) (p - name))) {
-            xerror(ld, line_of(ld, u, "hash_key", u->line), "upstream",
-                   u->name, "hash_key", "unknown variable \"$%.*s\" in "
-                   "\"%s\" (known: $remote_addr $host $request_uri $uri "
-                   "$args $request_method $server_name $scheme "
-                   "$server_port $http_NAME $cookie_NAME $arg_NAME)",
-                   (int) (p - name), name, t);
+        if (p == var || !weir_http_vars_known(var, (size_t) (p - var))) {
+            xerror(ld, line_of(ld, obj, key, line), type, name, key,
+                   "unknown variable \"$%.*s\" in \"%s\" (known: "
+                   "$remote_addr $host $request_uri $uri $args "
+                   "$request_method $server_name $scheme $server_port "
+                   "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
+                   var, t);
             return;
         }
     }
@@ -217,8 +223,17 @@ check_upstream(load_t *ld, weir_upstream_conf_t *u)
         u->hash_key = "$remote_addr";
     }
     if (u->hash_key) {
-        check_vars(ld, u, u->hash_key);
+        check_vars(ld, u, "upstream", u->name, u->line, "hash_key",
+                   u->hash_key);
     }
+}
+
+/* The policy counts in seconds; a window written in milliseconds is
+ * rounded up, so that a non-zero one never becomes "none". */
+static int64_t
+msec_to_sec(weir_msec_t ms)
+{
+    return ms / 1000 + (ms % 1000 != 0);
 }
 
 static void
@@ -235,6 +250,18 @@ check_caches(load_t *ld)
             snprintf(rel, sizeof(rel), "cache/%s", k->name);
             k->path = weir_conf_path(&ld->conf, rel);
         }
+        /* One index slot per 32k of max_size: objects much smaller than
+         * that on average are rare enough to set max_objects for. The
+         * clamp keeps a small cache useful and a huge one from taking
+         * the whole shm segment. */
+        if (k->max_objects == 0) {
+            k->max_objects = weir_min(weir_max(k->max_size / KB(32),
+                                               1024), 1048576);
+        }
+        k->rules.stale_if_error = msec_to_sec(k->stale_if_error);
+        k->rules.stale_while_revalidate =
+            msec_to_sec(k->stale_while_revalidate);
+        check_vars(ld, k, "cache", k->name, k->line, "key", k->key);
         for (j = 0; k->path && j < i; j++) {
             if (strcmp(cf->caches[j]->path, k->path) == 0) {
                 xerror(ld, line_of(ld, k, "path", k->line), "cache", k->name,

@@ -243,6 +243,13 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_CACHE, "lock_timeout", W_MSEC, cache_t, lock_timeout, 0, NOMAX),
     ROW(SEC_CACHE, "max_object_size", W_SIZE, cache_t, max_object_size,
         0, NOMAX),
+    ROW(SEC_CACHE, "max_objects", W_INT, cache_t, max_objects, 64, 16777216),
+    ROW(SEC_CACHE, "min_uses", W_INT, cache_t, min_uses, 1, 1000000),
+    ROW(SEC_CACHE, "fill_after_abort", W_SIZE, cache_t, fill_after_abort,
+        0, NOMAX),
+    { SEC_CACHE, "valid", WEIR_CONF_CUSTOM, offsetof(cache_t, rules), 0, 0,
+      WEIR_CONF_MULTI, NULL, weir_config_set_valid, weir_config_dump_valid,
+      0 },
 
     LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
          dump_listen),

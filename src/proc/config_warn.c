@@ -1,6 +1,7 @@
 #include "weir_config.h"
 #include "proc/config-t.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include "core/log.h"
@@ -18,6 +19,8 @@
  */
 
 static void warn_shadowed(load_t *ld, const weir_server_conf_t *s);
+static int has_var(const char *t, const char *var);
+static void warn_cache_key(load_t *ld, const weir_cache_conf_t *k);
 static void load_mime_types(load_t *ld);
 static int any_root(const weir_config_t *cf);
 
@@ -28,6 +31,9 @@ weir_config_warn(load_t *ld)
 
     for (i = 0; i < ld->cf->http.nservers; i++) {
         warn_shadowed(ld, ld->cf->http.servers[i]);
+    }
+    for (i = 0; i < ld->cf->ncaches; i++) {
+        warn_cache_key(ld, ld->cf->caches[i]);
     }
     load_mime_types(ld);
 }
@@ -63,6 +69,46 @@ warn_shadowed(load_t *ld, const weir_server_conf_t *s)
             break;
         }
     }
+}
+
+/* Does template t use $var (the whole name: $host is not $hostx)? */
+static int
+has_var(const char *t, const char *var)
+{
+    size_t      len = strlen(var);
+    const char *p = t;
+
+    while ((p = strchr(p, '$')) != NULL) {
+        p++;
+        if (strncmp(p, var, len) == 0 && !isalnum((unsigned char) p[len])
+            && p[len] != '_')
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A cache key without the host answers a request for one site with a
+ * response stored for another that has the same path: whoever controls
+ * any name pointing at weir can poison the others' entries. Legal (one
+ * site behind weir is common), so a warning, not an error. $http_host
+ * counts: it is the Host header itself. */
+static void
+warn_cache_key(load_t *ld, const weir_cache_conf_t *k)
+{
+    int line;
+
+    if (has_var(k->key, "host") || has_var(k->key, "http_host")) {
+        return;
+    }
+    line = weir_conf_key_line(&ld->conf, k, "key");
+    weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                   "%s:%d: [cache %s] key = %s has no $host: requests for "
+                   "different sites with the same path share one cached "
+                   "response (cache poisoning); add $host unless only one "
+                   "site is ever served through this cache",
+                   ld->shown, line ? line : k->line, k->name, k->key);
 }
 
 static int
