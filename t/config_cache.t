@@ -2,7 +2,8 @@
 # The configuration of the cache as `weir -t` and `weir -T` show it: every
 # [cache NAME] key is accepted with its range and dumped with its default;
 # each bad value fails -t (exit 1) naming file:line, the section and the
-# key; a cache key without $host is a warning, not an error.
+# key; a cache key without $host is a warning, not an error. The route
+# keys cache_bypass and no_cache need cache and known variables.
 
 use strict;
 use warnings;
@@ -146,5 +147,54 @@ $w->write_config($head . "[cache main]\nkey = \$scheme\$hostname\n");
 $r = $w->weir_ctl('-t');
 like($r->{err}, qr/key: unknown variable "\$hostname"/,
     'key = $hostname is an unknown variable, not $host');
+
+# --- the route keys cache_bypass and no_cache ------------------------------------
+
+my @rl = (
+    '[main]',                                   # 1
+    'daemon = off',                             # 2
+    '[upstream app]',                           # 3
+    'server = 127.0.0.1:%%PORT1%%',             # 4
+    '[server s]',                               # 5
+    'listen = 127.0.0.1:%%PORT0%%',             # 6
+    '[cache main]',                             # 7
+    '[route a]',                                # 8
+    'match = /a/',                              # 9
+    'upstream = app',                           # 10
+    'cache_bypass = $arg_nocache',              # 11 no cache =
+    'no_cache = $cookie_session',               # 12 no cache =
+    '[route b]',                                # 13
+    'match = /b/',                              # 14
+    'upstream = app',                           # 15
+    'cache = main',                             # 16
+    'cache_bypass = $http_x_purge$nocache',     # 17 unknown variable
+    'no_cache = $cookie_session$arg_',          # 18 unknown variable
+);
+$bad = $t->write_file('conf/route.ini', $t->subst(join("\n", @rl) . "\n"));
+$r = $t->weir_cmd('-t', '-p', $t->prefix, '-c', $bad);
+is($r->{rc}, 1, '-t with bad route cache keys: exit 1');
+@expect = (
+    [ 11, 'route a', 'cache_bypass', qr/requires cache/ ],
+    [ 12, 'route a', 'no_cache',     qr/requires cache/ ],
+    [ 17, 'route b', 'cache_bypass', qr/unknown variable "\$nocache"/ ],
+    [ 18, 'route b', 'no_cache',     qr/unknown variable "\$arg_"/ ],
+);
+for my $e (@expect) {
+    my ($line, $sec, $key, $re) = @$e;
+    like($r->{err}, qr/^weir: \Q$bad\E:$line: \[\Q$sec\E\] \Q$key\E: .*$re/m,
+        "-t: $bad:$line: [$sec] $key") or diag($r->{err});
+}
+
+my $g = WeirTest->new(config => $head . <<'INI');
+cache_bypass = $http_x_refresh$arg_nocache
+no_cache = $cookie_session
+[cache main]
+INI
+$r = $g->weir_ctl('-t');
+is($r->{rc}, 0, 'cache_bypass and no_cache with cache: exit 0')
+    or diag($r->{err});
+$r = $g->weir_ctl('-T');
+like($r->{out}, qr/^cache = main\ncache_bypass = \$http_x_refresh\$arg_nocache\nno_cache = \$cookie_session$/m,
+    '-T prints them after cache') or diag($r->{out});
 
 $t->done_testing;

@@ -35,6 +35,8 @@ static void check_tls_file(load_t *ld, weir_server_conf_t *s,
 static void check_route(load_t *ld, route_ext_t *x);
 static void route_handler(load_t *ld, weir_route_conf_t *r);
 static void route_refs(load_t *ld, weir_route_conf_t *r);
+static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
+    const char *key, const char *t);
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
@@ -447,6 +449,8 @@ route_refs(load_t *ld, weir_route_conf_t *r)
                    "section)", r->upstream_name, r->upstream_name);
         }
     }
+    route_cache_vars(ld, r, "cache_bypass", r->cache_bypass);
+    route_cache_vars(ld, r, "no_cache", r->no_cache);
     if (r->cache_name == NULL) {
         return;
     }
@@ -465,6 +469,24 @@ route_refs(load_t *ld, weir_route_conf_t *r)
                "cache", "unknown cache \"%s\" (no [cache %s] section)",
                r->cache_name, r->cache_name);
     }
+}
+
+/* cache_bypass and no_cache: templates whose value, when neither empty
+ * nor "0", keeps the request away from the cache. Without `cache` they
+ * would do nothing, which is a mistake worth stopping at. */
+static void
+route_cache_vars(load_t *ld, weir_route_conf_t *r, const char *key,
+    const char *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    if (r->cache_name == NULL) {
+        xerror(ld, line_of(ld, r, key, r->line), "route", r->name, key,
+               "requires cache (this route has no cache = NAME)");
+        return;
+    }
+    check_vars(ld, r, "route", r->name, r->line, key, t);
 }
 
 static void

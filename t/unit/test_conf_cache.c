@@ -10,7 +10,8 @@
 #include "core/core.h"
 
 /*
- * [cache NAME] and the route keys that use a cache: defaults, values,
+ * [cache NAME] and the route keys that use a cache (cache, cache_bypass,
+ * no_cache): defaults, values,
  * every error (by file:line, section and key) and the dump. The file
  * loads from a fresh temporary directory, so error lines read
  * "weir.ini:LINE: ...". test_conf.c has the rest of the loader.
@@ -286,6 +287,42 @@ START_TEST(cache_dump_round_trip)
 }
 END_TEST
 
+START_TEST(route_cache_keys)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+    weir_route_conf_t   *r;
+    char                *d;
+
+    cf = load(BASE "cache = c\n"
+              "cache_bypass = $http_pragma$arg_nocache\n"
+              "no_cache = $cookie_session\n"
+              "[cache c]\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    r = cf->http.routes[0];
+    ck_assert_str_eq(r->cache_bypass, "$http_pragma$arg_nocache");
+    ck_assert_str_eq(r->no_cache, "$cookie_session");
+    d = dump_to(cf, "dump.ini");
+    ck_assert_ptr_nonnull(strstr(d, "\ncache_bypass = $http_pragma"
+                                    "$arg_nocache\nno_cache = "
+                                    "$cookie_session\n"));
+    weir_config_free(cf);
+
+    ck_load_error(BASE "cache_bypass = $arg_nocache\n",
+                  "weir.ini:8: [route r] cache_bypass: requires cache");
+    ck_load_error(BASE "no_cache = $arg_nocache\n",
+                  "weir.ini:8: [route r] no_cache: requires cache");
+    ck_load_error(CACHED "[route r2]\nmatch = /x\nupstream = app\n"
+                  "cache = c\ncache_bypass = $nocache\n",
+                  "weir.ini:14: [route r2] cache_bypass: unknown variable "
+                  "\"$nocache\"");
+    ck_load_error(BASE "cache = c\nno_cache = $cookie_a$foo_bar\n"
+                  "[cache c]\n",
+                  "weir.ini:9: [route r] no_cache: unknown variable "
+                  "\"$foo_bar\"");
+}
+END_TEST
+
 static Suite *
 conf_cache_suite(void)
 {
@@ -297,6 +334,7 @@ conf_cache_suite(void)
     tcase_add_test(tc, cache_values);
     tcase_add_test(tc, cache_errors);
     tcase_add_test(tc, cache_dump_round_trip);
+    tcase_add_test(tc, route_cache_keys);
     suite_add_tcase(s, tc);
     return s;
 }
