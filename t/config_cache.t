@@ -3,7 +3,8 @@
 # [cache NAME] key is accepted with its range and dumped with its default;
 # each bad value fails -t (exit 1) naming file:line, the section and the
 # key; a cache key without $host is a warning, not an error. The route
-# keys cache_bypass and no_cache need cache and known variables.
+# keys cache_bypass and no_cache need cache and known variables. The
+# README's example passes -t.
 
 use strict;
 use warnings;
@@ -196,5 +197,33 @@ is($r->{rc}, 0, 'cache_bypass and no_cache with cache: exit 0')
 $r = $g->weir_ctl('-T');
 like($r->{out}, qr/^cache = main\ncache_bypass = \$http_x_refresh\$arg_nocache\nno_cache = \$cookie_session$/m,
     '-T prints them after cache') or diag($r->{out});
+
+# --- the README's Caching snippet, after its Configuration ones -------------------
+
+my $readme = WeirTest::srcdir() . '/README';
+open my $fh, '<', $readme or die "$readme: $!";
+my $text = do { local $/; <$fh> };
+close $fh;
+# The indented blocks of a README section, unindented (curl lines left out).
+sub snippets {
+    my ($title) = @_;
+    my ($sec) = $text =~ /^\Q$title\E\n-+\n(.*?)^\S[^\n]*\n-+\n/ms
+        or die "no $title section in README";
+    return map { s/^    //mgr } grep { !/^    curl /m }
+        $sec =~ /((?:^    \S.*\n)+)/mg;
+}
+my $ini = join "\n", snippets('Configuration');
+my ($cache, $route) = snippets('Caching');
+like($cache // '', qr/^\[cache main\]$/m, 'README: a [cache main] snippet');
+like($route // '', qr/^cache = main$/m, 'README: then the keys for [route api]');
+$ini =~ s/^(\[route api\]\n)/$1$route/m or die 'no [route api] in README';
+$ini .= "\n$cache";
+is($ini =~ s/^listen = 0\.0\.0\.0:8080$/listen = 127.0.0.1:%%PORT0%%/mg, 1,
+    'README: one listen line to move to loopback');
+my $rd = WeirTest->new(config => $ini);
+$r = $rd->weir_ctl('-t');
+is($r->{rc}, 0, 'README Configuration + Caching snippets: weir -t exit 0')
+    or diag($r->{err});
+unlike($r->{err}, qr/\[warn\]/, '... without a warning') or diag($r->{err});
 
 $t->done_testing;

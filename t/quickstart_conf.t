@@ -80,6 +80,13 @@ SKIP: {
 $r = $t->weir_ctl('-t');
 is($r->{rc}, 0, 'the rewritten copy passes weir -t too') or diag($r->{err});
 
+# The demo route opts in to the shipped [cache main].
+$r = $t->weir_ctl('-T');
+my ($app) = $r->{out} =~ /^\[route app\]\n(.*?)(?:\n\n|\z)/ms;
+like($app // '', qr/^cache = main$/m, '-T: [route app] uses cache = main')
+    or diag($r->{out});
+like($r->{out}, qr/^\[cache main\]$/m, '-T: the shipped [cache main]');
+
 # --- the running copy ------------------------------------------------------
 
 $t->start;
@@ -133,8 +140,13 @@ $t->signal('HUP');
 ok($t->wait_for_log(qr/generation \d+ started/, from => $mark),
     'reload with the upstream pointed at a closed port');
 
+# A new path each time: [route app] caches (cache = main), so a path the
+# old workers fetched once, or '/' from above, may be answered from the
+# cache, and stale_if_error serves a stale copy with the origin down.
 my $dl = WeirTest::deadline(5);
-do { $r = $t->http_get('/') } until $r->status == 502 || time > $dl;
+my $n = 0;
+do { $r = $t->http_get('/?after-reload=' . $n++) }
+    until $r->status == 502 || time > $dl;
 is($r->status, 502, 'GET / with the origin unreachable: 502');
 is($r->body, $html{'html/50x.html'},
     '... the shipped 50x.html, through the [route error-pages] route');
