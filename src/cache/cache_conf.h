@@ -22,11 +22,14 @@ typedef struct weir_cache_conf_s {
     weir_msec_t   stale_while_revalidate; /* 0 */
     weir_msec_t   lock_timeout;        /* cache_lock_timeout: 5s */
     int64_t       max_object_size;     /* 0 = no limit beyond max_size */
-    int64_t       max_objects;         /* index slots; 0: max_size / 32k,
+    int64_t       max_objects;         /* index slots; when not written
+                                          the loader sets max_size / 32k,
                                           1024 .. 1048576 */
-    int           min_uses;            /* requests before a key is stored */
+    int           min_uses;            /* requests before a key is stored;
+                                          1 */
     int64_t       fill_after_abort;    /* a fill whose client left, with no
-                                          waiter, goes on up to this size */
+                                          waiter, goes on up to this size;
+                                          1m */
     /* `valid` (seconds per status) and the stale windows in seconds, in
      * the form the rules take them */
     weir_cache_rules_t rules;
