@@ -45,10 +45,12 @@ sub get { my ($path, @h) = @_; return $t->http_get($path, @h) }
 sub count { WeirCacheOrigin::count_of($o, $_[0]) }
 
 # --- revalidation ---------------------------------------------------------------
-my $q = 'h=Cache-Control:max-age%3D1&h=ETag:%22e1%22&h=X-Gen:one&ims=1&b=v1';
+# max-age=2: ages are whole seconds, so an object fresh for 1 s may be
+# stale on the next request if a second boundary passes
+my $q = 'h=Cache-Control:max-age%3D2&h=ETag:%22e1%22&h=X-Gen:one&ims=1&b=v1';
 my $r = get("/rv?$q");
 is($r->body, 'v1', 'stored');
-sleep 1.2;
+sleep 2.2;
 $r = get("/rv?$q");
 is($r->status, 200, 'expired object: 200 to the client');
 is($r->body, 'v1', 'the stored body after a 304');
@@ -64,9 +66,9 @@ pass('$cache_status REVALIDATED');
 
 # a 304 with new fields updates the stored ones (r= fields come only
 # with the 304)
-$q = 'h=Cache-Control:max-age%3D1&h=ETag:%22e2%22&h=X-Tag:old&ims=1&r=X-Tag:new&b=v2';
+$q = 'h=Cache-Control:max-age%3D2&h=ETag:%22e2%22&h=X-Tag:old&ims=1&r=X-Tag:new&b=v2';
 get("/upd?$q");
-sleep 1.2;
+sleep 2.2;
 $r = get("/upd?$q");
 is($r->header('x-tag'), 'new', 'the 304\'s field answers the revalidated request');
 $r = get("/upd?$q");
