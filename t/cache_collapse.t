@@ -77,7 +77,25 @@ sub burst {
             $buf{$s} .= $chunk;
         }
     }
-    return map { $buf{$_} // '' } @socks;
+    return map { dechunk($buf{$_} // '') } @socks;
+}
+
+# A raw response with a chunked body turned into head + plain body (a
+# waiter streams a fill in progress chunked); a cut chunked body is left
+# cut (no terminator: then the result has no "\r\n\r\n" + full body).
+sub dechunk {
+    my ($raw) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return $raw unless defined $body && $head =~ /^Transfer-Encoding: chunked\r?$/mi;
+    my $out = '';
+    while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
+        my $n = hex $1;
+        return "$head\r\n\r\n${out}[cut]" if $n == 0 ? $body !~ /^\r\n/ : length($body) < $n + 2;
+        last if $n == 0;
+        $out .= substr($body, 0, $n, '');
+        $body =~ s/^\r\n//;
+    }
+    return "$head\r\n\r\n$out";
 }
 
 my $body_len = 200000;
@@ -88,6 +106,32 @@ is($complete, 100, 'every client got the whole body');
 is(count(qr{^/big\?}), 1, 'one origin request for 100 concurrent misses');
 my $collapsed = grep { /Cache-Status: [^\r]*collapsed/ } @r;
 cmp_ok($collapsed, '>=', 1, 'waiters say collapsed in Cache-Status');
+
+# a waiter streams the fill as it grows: it has the first half of the
+# body while the origin has not yet sent the second (the origin writes a
+# marker file just before it does)
+my $mark = $t->path('logs/second-half');
+my $dq = "/drip?h=Cache-Control:max-age%3D60&b=abcdef&drip=2&mark=$mark";
+my $filler = $t->background(sub { my $x = $t->http_get($dq); return { body => $x->body } });
+$o->wait_until(sub { count(qr{^/drip\?}) >= 1 }, 10);
+my $ws = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port(0)) or die;
+syswrite $ws, WeirTest::request('GET', $dq, Connection => 'close');
+my ($got, $sel) = ('', IO::Select->new($ws));
+my $dl = WeirTest::deadline(10);
+while ($got !~ /abc/ && time < $dl && $sel->can_read(1)) {
+    sysread($ws, my $chunk, 4096) or last;
+    $got .= $chunk;
+}
+like($got, qr/Transfer-Encoding: chunked.*abc/s, 'the waiter has the first half from the growing file');
+ok(!-e $mark, '... before the origin sent the second half');
+while (time < $dl) {
+    next unless $sel->can_read(1);
+    sysread($ws, my $chunk, 4096) or last;
+    $got .= $chunk;
+}
+like(dechunk($got), qr/\r\n\r\nabcdef\z/, 'then the whole body, terminated');
+is($filler->finish->{body}, 'abcdef', 'the filler\'s own client got it all');
+is(count(qr{^/drip\?}), 1, 'one origin request');
 $t->wait_for_access_log(qr{GET /big\S+ HTTP/1.1 200 MISS});
 
 # woken by the fill, not by lock_timeout (8 s): the whole burst is over

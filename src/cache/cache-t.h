@@ -84,6 +84,7 @@ typedef struct cache_req_s {
     unsigned               locked:1;       /* we hold the fill lock */
     unsigned               internal:1;     /* a background refresh */
     unsigned               done:1;
+    unsigned               collapsed:1;    /* waited for another's fill */
 
     /* fill */
     weir_proxy_observer_t  obs;
@@ -105,6 +106,15 @@ typedef struct cache_req_s {
     weir_event_t           wait_ev;        /* lock_timeout, retries */
     struct cache_req_s    *wnext;
     int                    wd;             /* inotify watch, -1 */
+
+    /* streaming another's fill (cache_stream.c) */
+    int                    stream_fd;      /* -1: not streaming */
+    off_t                  s_off;          /* next file byte to send */
+    const char            *s_head;         /* framing to write first */
+    size_t                 s_head_len, s_sent;
+    size_t                 s_chunk_left;   /* file bytes of this chunk */
+    char                   s_chunk[24];
+    unsigned               s_done:1;
     unsigned               round;          /* last inotify event seen */
 } cache_req_t;
 
@@ -130,8 +140,14 @@ int weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o);
 int weir_cache_secondary(weir_request_t *r, const char *names, size_t len,
     char **out, size_t *outlen);
 const char *weir_cache_status_name(int status);
+/* The same, for the names of a stored secondary key ("name:value\n"
+ * lines): what this request's values make of them. */
+int weir_cache_secondary_of(weir_request_t *r, const char *vary,
+    size_t len, char **out, size_t *outlen);
 
 /* ---- cache_hit.c ---- */
+/* r's response fields from the stored head of cr->obj (but Age). */
+int weir_cache_add_stored_head(cache_req_t *cr);
 /* Answer from cr->obj (status: CS_HIT, CS_STALE, CS_UPDATING, ...). */
 void weir_cache_serve(cache_req_t *cr, int status);
 /* The Cache-Status field for what happened. */
@@ -154,6 +170,17 @@ void weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e);
 void weir_cache_wait_cancel(cache_req_t *cr);
 /* Refresh cr->key in the background through an internal request. */
 void weir_cache_refresh(cache_req_t *cr);
+
+/* ---- cache_stream.c ---- */
+/* Answer a waiter from the fill's growing file, if its head is there and
+ * the request can take a chunked stream: 1 when streaming began. */
+int weir_cache_stream_start(cache_req_t *cr);
+/* The file grew, the fill ended, or the client can take more. */
+void weir_cache_stream_progress(cache_req_t *cr);
+/* Finish (ok) or cut the stream. */
+void weir_cache_stream_end(cache_req_t *cr, int ok);
+/* The cache state of r (NULL: none). */
+#define weir_cache_stream_of(r) ((cache_req_t *) (r)->cache)
 
 /* ---- cache_purge.c ---- */
 /* A successful unsafe request: forget its URI and Location /

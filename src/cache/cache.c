@@ -259,8 +259,9 @@ weir_cache_handle(weir_request_t *r)
     }
     cr->r = r;
     cr->cache = cache;
-    cr->obj.fd = cr->stub.fd = cr->fill_fd = -1;
+    cr->obj.fd = cr->stub.fd = cr->fill_fd = cr->stream_fd = -1;
     cr->wd = -1;
+    r->cache = cr;
     cr->internal = r->c->internal;
     if (weir_cache_key(cr, r) != WEIR_OK) {
         weir_cache_forward(cr, 0);
@@ -287,7 +288,9 @@ weir_cache_handle(weir_request_t *r)
         cr->status = CS_BYPASS;
         cr->fwd = "bypass";
         weir_stat_add(&CSLOT(cache)->bypass, 1);
-        weir_cache_forward(cr, r->method == WEIR_HTTP_GET && !cr->no_store);
+        /* Neither read nor written: a debugging request must not
+         * replace what everyone else gets. */
+        weir_cache_forward(cr, 0);
         return;
     }
     weir_cache_lookup(cr);
@@ -406,6 +409,26 @@ weir_cache_secondary(weir_request_t *r, const char *names, size_t len,
     *out = sb.data;
     *outlen = sb.len;
     return WEIR_OK;
+}
+
+int
+weir_cache_secondary_of(weir_request_t *r, const char *vary, size_t len,
+    char **out, size_t *outlen)
+{
+    weir_sbuf_t  sb;
+    const char  *p = vary, *end = vary + len, *nl, *colon;
+
+    weir_sbuf_init_pool(&sb, r->pool, len);
+    while (p < end && (nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
+        colon = memchr(p, ':', (size_t) (nl - p));
+        weir_sbuf_append(&sb, p, (size_t) ((colon ? colon : nl) - p));
+        weir_sbuf_lit(&sb, "\n");
+        p = nl + 1;
+    }
+    if (weir_sbuf_failed(&sb)) {
+        return WEIR_ERROR;
+    }
+    return weir_cache_secondary(r, sb.data, sb.len, out, outlen);
 }
 
 /* The primary key led to a Vary stub: the variant for this request's

@@ -13,7 +13,6 @@
  * Cache-Status, conditionals and Range through the same code as a static
  * file (weir_http_send_rep()), the body with sendfile. */
 
-static int add_stored_head(cache_req_t *cr);
 
 const char *
 weir_cache_head_field(const cache_obj_t *o, const char *name, size_t *len)
@@ -45,8 +44,8 @@ weir_cache_head_field(const cache_obj_t *o, const char *name, size_t *len)
 }
 
 /* The stored fields, but Age (made per answer). */
-static int
-add_stored_head(cache_req_t *cr)
+int
+weir_cache_add_stored_head(cache_req_t *cr)
 {
     const cache_obj_t *o = &cr->obj;
     const char        *p = o->o.head, *end = p + o->o.hdr.head_len, *eol,
@@ -102,7 +101,7 @@ weir_cache_status_header(cache_req_t *cr, int fwd_status, int stored)
     if (stored) {
         weir_sbuf_lit(&sb, "; stored");
     }
-    if (cr->restarts > 0) {
+    if (cr->collapsed) {
         weir_sbuf_lit(&sb, "; collapsed");
     }
     if (cr->obj.fd >= 0 || stored) {
@@ -160,7 +159,7 @@ weir_cache_serve(cache_req_t *cr, int status)
         break;
     }
     r->nresp = 0;
-    if (add_stored_head(cr) != WEIR_OK) {
+    if (weir_cache_add_stored_head(cr) != WEIR_OK) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }

@@ -85,7 +85,8 @@ weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e)
     weir_request_t *r = cr->r;
     int             rc;
 
-    if (cr->restarts == 0) {
+    if (!cr->collapsed) {
+        cr->collapsed = 1;
         weir_stat_add(&CSLOT(cr->cache)->collapsed, 1);
     }
     cr->fill_id = e->fill_id;
@@ -104,6 +105,9 @@ weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e)
     weir_timer_add(&cr->wait_ev, rc == WEIR_DECLINED
                                  ? RETRY_MS : cr->cache->conf->lock_timeout);
     cr->done = 0;
+    if (rc == WEIR_OK) {
+        weir_cache_stream_start(cr);    /* the head may be there already */
+    }
 }
 
 /* Out of the list; the watch goes when no other waiter shares it (the
@@ -159,13 +163,19 @@ wake(cache_req_t *cr)
     weir_cache_entry_t e;
     int                st = 0;
 
+    if (cr->stream_fd >= 0) {
+        weir_cache_stream_progress(cr);
+        return;
+    }
     if (cr->cache->idx) {
         st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
                                      weir_current_wall_msec, 0, &e);
     }
     if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
         && e.fill_pid != 0) {
-        return;         /* it grew: the fill goes on */
+        /* It grew: once its head is there, answer from it as it fills. */
+        weir_cache_stream_start(cr);
+        return;
     }
     unwait(cr);
     cr->restarts++;
@@ -222,6 +232,11 @@ wait_timer(weir_event_t *ev)
     int                 st = 0;
 
     ev->timedout = 0;
+    if (cr->stream_fd >= 0) {
+        /* The fill we stream stopped growing for lock_timeout. */
+        weir_cache_stream_end(cr, 0);
+        return;
+    }
     if (cr->wd < 0) {
         /* The temp file was not there: is the fill still on? */
         if (cr->cache->idx) {

@@ -103,6 +103,7 @@ typedef struct weir_request_s {
     int                        body_error;      /* status for a bad body */
     const char                *cache_status;    /* $cache_status; NULL: - */
     void                      *proxy;           /* the proxy's state */
+    void                      *cache;           /* the cache's state */
 } weir_request_t;
 
 struct weir_http_conn_s {

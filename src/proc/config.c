@@ -385,7 +385,7 @@ create_cache(weir_conf_t *c, const char *name)
     k->inactive = SEC(600);
     /* The host and the port too: DESIGN 5, a key without the host lets one
      * site's response answer for another's. */
-    k->key = "$scheme$host$server_port$request_uri";
+    k->key = "$scheme://$host:$server_port$request_uri";
     k->lock_timeout = SEC(5);
     k->min_uses = 1;
     k->fill_after_abort = MB(1);

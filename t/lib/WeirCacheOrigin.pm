@@ -11,6 +11,8 @@ package WeirCacheOrigin;
 #   chunked=1 send it chunked
 #   delay=S   wait S seconds before the head
 #   cut=N     send N body bytes of a longer Content-Length, then close
+#   drip=S    send the head and half the body, wait S seconds, write the
+#             file mark=PATH (if given), then the rest
 #   ims=1     answer 304 to any If-None-Match / If-Modified-Since
 #   r=N:V     a header sent only with that 304 (replacing h= of that name)
 # A request header X-Location: V comes back as Location: V.
@@ -48,6 +50,16 @@ sub new {
             }
             push @h, [ 'Location', $rh{'x-location'} ] if $rh{'x-location'};
             my $body = defined $a{n} ? 'x' x $a{n} : $a{b} // "body of $path";
+            if (defined $a{drip}) {
+                my $half = int(length($body) / 2);
+                $c->write(WeirOrigin::response(status => $a{s} // 200,
+                    headers => [ @h, [ 'Content-Length', length $body ] ],
+                    head_only => 1) . substr($body, 0, $half));
+                sleep $a{drip};
+                if ($a{mark}) { open(my $m, '>', $a{mark}); close $m }
+                $c->write(substr($body, $half));
+                next;
+            }
             if (defined $a{cut}) {
                 $c->write(WeirOrigin::response(status => $a{s} // 200,
                     headers => [ @h, [ 'Content-Length', length $body ] ],

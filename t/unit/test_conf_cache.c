@@ -142,7 +142,7 @@ START_TEST(cache_defaults)
     cf = load(CACHED, &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     k = cf->caches[0];
-    ck_assert_str_eq(k->key, "$scheme$host$server_port$request_uri");
+    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$request_uri");
     ck_assert_int_eq(k->min_uses, 1);
     ck_assert_int_eq(k->fill_after_abort, 1024 * 1024);
     /* 1g / 32k */

@@ -1,0 +1,282 @@
+#include "weir_config.h"
+#include "cache/cache-t.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "core/wtime.h"
+#include "http/response.h"
+
+/*
+ * A waiter that does not wait: once the fill it waits for has written its
+ * head, the waiter answers from the growing temp file, chunked, sending
+ * with sendfile whatever the filler has appended each time inotify says
+ * the file grew, and ends when the fill lands (the final header says the
+ * length) or is cut when the fill fails (as the filler's own client is).
+ * Only plain GETs over HTTP/1.1: a Range, a conditional or an HTTP/1.0
+ * client waits for the whole object, which answers them exactly.
+ */
+
+static int stream_open(cache_req_t *cr);
+static void stream_write_handler(weir_event_t *ev);
+static int stream_flush(cache_req_t *cr);
+
+int
+weir_cache_stream_start(cache_req_t *cr)
+{
+    weir_request_t *r = cr->r;
+
+    if (r->head.version < 11 || r->method != WEIR_HTTP_GET || r->h_range
+        || r->h_if_none_match || r->h_if_modified_since || r->h_if_match
+        || r->h_if_unmodified_since || cr->stream_fd >= 0
+        || stream_open(cr) != WEIR_OK) {
+        return 0;
+    }
+    cr->status = CS_HIT;
+    cr->fwd = NULL;
+    cr->detail = "streamed-from-fill";
+    r->status = (int) cr->obj.o.hdr.status;
+    r->nresp = 0;
+    if (weir_cache_add_stored_head(cr) != WEIR_OK) {
+        weir_cache_obj_close(&cr->obj);
+        cr->stream_fd = -1;
+        return 0;
+    }
+    weir_http_add_header(r, "Age", 3, "0", 1);
+    weir_cache_status_header(cr, 0, 0);
+    weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+    r->content_length = -1;
+    if (weir_http.quitting || r->c->close) {
+        r->keepalive = 0;
+    }
+    if (weir_http_response_head(r) != WEIR_OK) {
+        weir_cache_obj_close(&cr->obj);
+        cr->stream_fd = -1;
+        return 0;
+    }
+    cr->s_head = r->out;
+    cr->s_head_len = r->out_len;
+    cr->s_sent = 0;
+    weir_http_set_handlers(r, NULL, stream_write_handler,
+                           "streaming a cache fill");
+    weir_cache_stream_progress(cr);
+    return 1;
+}
+
+/* The fill's temp file, once its head is written, decoded for this key
+ * (and this request's Vary values). */
+static int
+stream_open(cache_req_t *cr)
+{
+    char         path[WEIR_CACHE_PATH_MAX], err[64], *sec;
+    size_t       need = PREFIX_READ, slen;
+    ssize_t      n;
+    int          fd, rc;
+    cache_obj_t  fo, *o = &fo;
+
+    if (weir_cache_file_tmp_path(cr->cache->conf, cr->lock, cr->fill_id,
+                                 path, sizeof(path)) == 0) {
+        return WEIR_ERROR;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return WEIR_ERROR;
+    }
+    for (;;) {
+        o->buf = weir_palloc(cr->r->pool, need);
+        n = o->buf ? pread(fd, o->buf, need, 0) : -1;
+        if (n <= 0) {
+            break;
+        }
+        o->len = (size_t) n;
+        rc = weir_cache_file_decode(o->buf, o->len, cr->key, cr->key_len, 0,
+                                    &o->o, &need, err, sizeof(err));
+        if (rc == WEIR_AGAIN && need > o->len && (size_t) n == o->len
+            && need <= PREFIX_MAX) {
+            continue;
+        }
+        if (rc != WEIR_OK || o->o.hdr.body_len != WEIR_CACHE_BODY_UNKNOWN
+            || (o->o.hdr.flags & WEIR_CACHE_F_VARY_STUB)) {
+            break;      /* not yet, or already whole: the lookup serves */
+        }
+        if (o->o.hdr.vary_len > 0
+            && (weir_cache_secondary_of(cr->r, o->o.vary, o->o.hdr.vary_len,
+                                        &sec, &slen) != WEIR_OK
+                || slen != o->o.hdr.vary_len
+                || memcmp(sec, o->o.vary, slen) != 0)) {
+            break;      /* another variant fills: wait, then look up */
+        }
+        weir_cache_obj_close(&cr->obj);     /* a stale copy we held */
+        fo.fd = fd;
+        cr->obj = fo;
+        cr->stream_fd = fd;
+        cr->s_off = (off_t) fo.o.body_off;
+        return WEIR_OK;
+    }
+    close(fd);
+    return WEIR_ERROR;
+}
+
+static void
+stream_write_handler(weir_event_t *ev)
+{
+    weir_conn_t      *c = ev->data;
+    weir_http_conn_t *hc = c->data;
+    cache_req_t      *cr = hc->r ? weir_cache_stream_of(hc->r) : NULL;
+
+    if (cr == NULL) {
+        return;
+    }
+    if (ev->timedout) {
+        ev->timedout = 0;
+        weir_cache_stream_end(cr, 0);
+        return;
+    }
+    weir_cache_stream_progress(cr);
+}
+
+/* Write what is queued (head, chunk framing) and then file data.
+ * WEIR_OK: all written; WEIR_AGAIN; WEIR_ERROR. */
+static int
+stream_flush(cache_req_t *cr)
+{
+    weir_request_t *r = cr->r;
+    weir_conn_t    *c = r->c;
+    struct iovec    iov[2];
+    ssize_t         n;
+    int             cnt;
+
+    for (;;) {
+        cnt = 0;
+        if (cr->s_sent < cr->s_head_len) {
+            iov[cnt].iov_base = (char *) cr->s_head + cr->s_sent;
+            iov[cnt++].iov_len = cr->s_head_len - cr->s_sent;
+        }
+        if (cnt == 0 && cr->s_chunk_left > 0) {
+            n = c->sendfile(c, cr->stream_fd, &cr->s_off, cr->s_chunk_left);
+            if (n == WEIR_AGAIN) {
+                return WEIR_AGAIN;
+            }
+            if (n <= 0) {
+                return WEIR_ERROR;
+            }
+            cr->s_chunk_left -= (size_t) n;
+            r->bytes_sent += (uint64_t) n;
+            r->body_bytes_sent += (uint64_t) n;
+            weir_stat_add(&CSLOT(cr->cache)->bytes_served, (uint64_t) n);
+            if (cr->s_chunk_left == 0) {
+                cr->s_head = "\r\n";
+                cr->s_head_len = 2;
+                cr->s_sent = 0;
+            }
+            continue;
+        }
+        if (cnt == 0) {
+            return WEIR_OK;
+        }
+        n = c->writev(c, iov, cnt);
+        if (n == WEIR_AGAIN) {
+            return WEIR_AGAIN;
+        }
+        if (n == WEIR_ERROR) {
+            return WEIR_ERROR;
+        }
+        cr->s_sent += (size_t) n;
+        r->bytes_sent += (uint64_t) n;
+    }
+}
+
+/* The file grew, the fill ended, or the client can take more. */
+void
+weir_cache_stream_progress(cache_req_t *cr)
+{
+    weir_request_t    *r = cr->r;
+    weir_cache_hdr_t   hdr;
+    weir_cache_entry_t e;
+    struct stat        st;
+    off_t              end;
+    int                rc, filling;
+
+    for (;;) {
+        rc = stream_flush(cr);
+        if (rc == WEIR_AGAIN) {
+            weir_timer_add(&r->c->write, weir_http.conf->send_timeout);
+            return;
+        }
+        weir_timer_del(&r->c->write);
+        if (rc == WEIR_ERROR) {
+            weir_cache_stream_end(cr, 0);
+            return;
+        }
+        if (cr->s_done) {
+            weir_cache_stream_end(cr, 1);
+            return;
+        }
+        if (fstat(cr->stream_fd, &st) != 0) {
+            weir_cache_stream_end(cr, 0);
+            return;
+        }
+        end = st.st_size;
+        filling = cr->cache->idx
+                  && (weir_cache_index_lookup(cr->cache->idx, cr->lock,
+                                              weir_current_wall_msec, 0, &e)
+                      & WEIR_CACHE_FILLING)
+                  && e.fill_id == cr->fill_id;
+        if (!filling) {
+            /* Over: the final header says how long the body is; a fill
+             * that failed never wrote one. */
+            if (pread(cr->stream_fd, &hdr, sizeof(hdr), 0)
+                    != (ssize_t) sizeof(hdr)
+                || hdr.body_len == WEIR_CACHE_BODY_UNKNOWN
+                || (off_t) (cr->obj.o.body_off + hdr.body_len) > end) {
+                weir_cache_stream_end(cr, 0);
+                return;
+            }
+            end = (off_t) (cr->obj.o.body_off + hdr.body_len);
+        }
+        if (end > cr->s_off) {
+            int h = snprintf(cr->s_chunk, sizeof(cr->s_chunk), "%llx\r\n",
+                             (unsigned long long) (end - cr->s_off));
+            cr->s_chunk_left = (size_t) (end - cr->s_off);
+            cr->s_head = cr->s_chunk;
+            cr->s_head_len = (size_t) h;
+            cr->s_sent = 0;
+            continue;
+        }
+        if (!filling) {
+            cr->s_head = "0\r\n\r\n";
+            cr->s_head_len = 5;
+            cr->s_sent = 0;
+            cr->s_done = 1;
+            continue;
+        }
+        /* Wait for the filler: inotify wakes us when it writes. */
+        weir_timer_add(&cr->wait_ev, cr->cache->conf->lock_timeout);
+        return;
+    }
+}
+
+void
+weir_cache_stream_end(cache_req_t *cr, int ok)
+{
+    weir_request_t *r = cr->r;
+
+    weir_cache_wait_cancel(cr);
+    weir_timer_del(&r->c->write);
+    weir_cache_obj_close(&cr->obj);
+    cr->stream_fd = -1;
+    if (ok) {
+        weir_http_finalize(r);
+    } else {
+        /* The fill failed under us: cut, so the client sees a truncated
+         * response rather than a short one that looks whole. */
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "cache fill streamed to this client failed");
+        weir_http_abort(r);
+    }
+}
