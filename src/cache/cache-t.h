@@ -33,11 +33,22 @@ typedef struct cache_stats_s {
     cache_slot_t slot[WEIR_STAT_SLOTS];
 } cache_stats_t;
 
+/* min_uses: how often a key was asked for before it is stored, in shm
+ * ("cacheseen:NAME") as counters indexed by the digest. Lock-free: two
+ * keys that share a counter are stored a little sooner, never later; a
+ * counter older than `inactive` starts again. */
+#define SEEN_BUCKETS 65536
+typedef struct cache_seen_s {
+    _Atomic uint32_t count;
+    _Atomic uint32_t stamp;          /* seconds, low 32 bits */
+} cache_seen_t;
+
 /* One [cache] in this worker. */
 typedef struct cache_s {
     const weir_cache_conf_t *conf;
     weir_cache_index_t      *idx;     /* NULL: index unavailable */
     cache_stats_t           *st;
+    cache_seen_t            *seen;    /* min_uses > 1 */
     weir_msec_t              err_logged[WEIR_CACHE_OP_MAX];
 } cache_t;
 

@@ -27,6 +27,7 @@ static int read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path);
 static int open_variant(cache_req_t *cr);
 static void decide(cache_req_t *cr);
 static void cleanup(void *data);
+static int seen_enough(cache_req_t *cr);
 
 static const char *const op_names[WEIR_CACHE_OP_MAX] = {
     "open", "read", "write", "rename", "corrupt", "index", "unlink"
@@ -61,6 +62,16 @@ weir_cache_init(weir_shm_t *shm, weir_cache_conf_t **confs, size_t n)
             caches[i].st = calloc(1, sizeof(cache_stats_t));
             if (caches[i].st == NULL) {
                 return WEIR_ERROR;
+            }
+        }
+        if (confs[i]->min_uses > 1) {
+            snprintf(name, sizeof(name), "cacheseen:%s", confs[i]->name);
+            caches[i].seen = shm ? weir_shm_zone(shm, name,
+                                                 SEEN_BUCKETS
+                                                 * sizeof(cache_seen_t), NULL)
+                                 : NULL;
+            if (caches[i].seen == NULL) {
+                caches[i].seen = calloc(SEEN_BUCKETS, sizeof(cache_seen_t));
             }
         }
         if (caches[i].idx == NULL) {
@@ -529,6 +540,11 @@ decide(cache_req_t *cr)
         return;
     }
     weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->lock);
+    if (cr->obj.fd < 0 && !cr->internal && !seen_enough(cr)) {
+        cr->detail = "min-uses";
+        weir_cache_forward(cr, 0);
+        return;
+    }
     rc = weir_cache_index_fill_begin(cache->idx, cr->lock, getpid(),
                                      weir_current_wall_msec,
                                      (int64_t) cache->conf->lock_timeout, &e);
@@ -554,6 +570,28 @@ decide(cache_req_t *cr)
                          "index full (max_objects)", cache->conf->name);
     }
     weir_cache_forward(cr, 0);
+}
+
+/* min_uses: count this request for its key; 1 once it was asked for
+ * often enough to be stored. */
+static int
+seen_enough(cache_req_t *cr)
+{
+    cache_seen_t *b;
+    uint32_t      now = (uint32_t) weir_cache_now(), stamp, n;
+    uint64_t      h;
+
+    if (cr->cache->seen == NULL || cr->cache->conf->min_uses <= 1) {
+        return 1;
+    }
+    memcpy(&h, cr->lock, sizeof(h));
+    b = &cr->cache->seen[h % SEEN_BUCKETS];
+    stamp = atomic_exchange_explicit(&b->stamp, now, memory_order_relaxed);
+    if (now - stamp > (uint32_t) (cr->cache->conf->inactive / 1000)) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+    }
+    n = atomic_fetch_add_explicit(&b->count, 1, memory_order_relaxed) + 1;
+    return n >= (uint32_t) cr->cache->conf->min_uses;
 }
 
 void

@@ -487,6 +487,9 @@ on_failed(void *ctx, weir_request_t *r, int status)
         return 1;
     }
     weir_cache_unlock(cr);
+    if (cr->fwd) {
+        weir_cache_status_header(cr, 0, 0);     /* on the error page too */
+    }
     return 0;
 }
 

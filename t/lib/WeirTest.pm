@@ -423,6 +423,15 @@ sub stop {
     return $self->exit_code;
 }
 
+# Stop gracefully, then start again on the same prefix (what survives a
+# restart: files, not shared memory).
+sub restart {
+    my ($self, %o) = @_;
+    $self->stop;
+    delete $self->{master};
+    return $self->start(%o);
+}
+
 # Fast clean-up (END): TERM, then KILL the whole process group we made.
 sub _kill_all {
     my ($self) = @_;
