@@ -99,6 +99,12 @@ is($r->body, $html{'html/index.html'}, '... the demo index page');
 is($r->header('X-Content-Type-Options'), 'nosniff',
     '... with the route\'s add_header');
 ok(!defined $r->header('Via'), '... Via is sent upstream only');
+like($r->header('Cache-Status') // '', qr/^weir; fwd=uri-miss/,
+    '... through the cache (Cache-Status, a miss the first time)');
+$r = $t->http_get('/');
+like($r->header('Cache-Status') // '', qr/^weir; hit/,
+    'the second GET / is a hit (Cache-Status)');
+is($r->body, $html{'html/index.html'}, '... with the same page');
 
 $r = $t->http(WeirTest::request('GET', '/', Connection => 'close'),
     port => $origin);

@@ -274,6 +274,7 @@ weir_cache_handle(weir_request_t *r)
     cr->wd = -1;
     r->cache = cr;
     cr->internal = r->c->internal;
+    weir_proxy_request_id(r);
     if (weir_cache_key(cr, r) != WEIR_OK) {
         weir_cache_forward(cr, 0);
         return;

@@ -61,6 +61,11 @@ void weir_proxy_detach(weir_request_t *r);
 void weir_proxy_handle_observed(weir_request_t *r,
     const weir_proxy_observer_t *obs);
 
+/* Adopt the client's X-Request-Id as the request's id (unless the route
+ * sets or removes that field), so logs on both sides correlate; also for
+ * a request the cache answers without the upstream. */
+void weir_proxy_request_id(weir_request_t *r);
+
 /* Graceful stop: close pooled connections and pool no more. */
 void weir_proxy_shutdown(void);
 

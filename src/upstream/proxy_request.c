@@ -104,6 +104,24 @@ conditional(const weir_http_header_t *h)
     return 0;
 }
 
+void
+weir_proxy_request_id(weir_request_t *r)
+{
+    const weir_http_header_t *rid;
+    size_t                    k;
+
+    if (edited(r->route, "x-request-id", 12)) {
+        return;     /* the route decides the upstream's; ours is logged */
+    }
+    rid = weir_http_header_find(r, "x-request-id");
+    if (rid && rid->value_len > 0) {
+        /* Keep the caller's id so logs on both sides correlate. */
+        k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
+        memcpy(r->request_id, rid->value, k);
+        r->request_id[k] = '\0';
+    }
+}
+
 int
 weir_proxy_build_head(proxy_t *p)
 {
@@ -201,18 +219,12 @@ weir_proxy_build_head(proxy_t *p)
         }
         weir_sbuf_lit(&sb, "1.1 weir\r\n");
     }
-    if (edited(rt, "x-request-id", 12)) {
-        /* The route decides the upstream's id; ours stays in our log. */
-    } else if (rid == NULL) {
+    if (!edited(rt, "x-request-id", 12) && rid == NULL) {
         weir_sbuf_lit(&sb, "X-Request-Id: ");
         weir_sbuf_append_cstr(&sb, r->request_id);
         weir_sbuf_lit(&sb, "\r\n");
-    } else if (rid->value_len > 0) {
-        /* Keep the caller's id so logs on both sides correlate. */
-        size_t k = weir_min(rid->value_len, sizeof(r->request_id) - 1);
-        memcpy(r->request_id, rid->value, k);
-        r->request_id[k] = '\0';
     }
+    weir_proxy_request_id(r);
     if (p->obs && p->obs->extra_len) {
         weir_sbuf_append(&sb, p->obs->extra, p->obs->extra_len);
     }
