@@ -116,6 +116,13 @@ $r = get("/authpub?h=Cache-Control:public,max-age%3D60", Authorization => 'Basic
 $r = get("/authpub?h=Cache-Control:public,max-age%3D60", Authorization => 'Basic eDp5');
 like($r->header('cache-status'), qr/hit/, 'Authorization with public: stored');
 
+# --- response no-cache: stored, but validated on every use ----------------------
+get('/rnc?h=Cache-Control:no-cache,max-age%3D60&h=ETag:%22n1%22&ims=1&b=nc');
+$r = get('/rnc?h=Cache-Control:no-cache,max-age%3D60&h=ETag:%22n1%22&ims=1&b=nc');
+is($r->body, 'nc', 'response no-cache: answered from the stored body');
+like($r->header('cache-status'), qr/fwd=stale; fwd-status=304/, '... after a validation with the origin');
+is(WeirCacheOrigin::count_of($o, qr{^/rnc\?}), 2, '... each time');
+
 # --- Vary ----------------------------------------------------------------------
 my $vq = "$ma&h=Vary:Accept-Language";
 $r = get("/v?$vq&b=en", 'Accept-Language' => 'en');
@@ -181,6 +188,13 @@ like($r->body, qr/^weir_cache_requests_total\{cache="main",status="hit"\} [1-9]/
 like($r->body, qr/^weir_cache_requests_total\{cache="main",status="miss"\} [1-9]/m, 'misses counted');
 like($r->body, qr/^weir_cache_objects\{cache="main"\} [1-9]/m, 'objects in the index');
 like($r->body, qr/^weir_cache_errors_total\{cache="main",op="write"\} 0/m, 'no write errors');
+SKIP: {
+    skip 'promtool not installed (Debian package prometheus)', 1 unless -x '/usr/bin/promtool';
+    $t->write_file('logs/metrics.txt', $r->body);
+    my $f = $t->path('logs/metrics.txt');
+    my $out = `/usr/bin/promtool check metrics < $f 2>&1`;
+    is($?, 0, 'promtool accepts the page with the cache families') or diag($out);
+}
 
 WeirOrigin::check_workers($t);
 $t->done_testing;

@@ -43,12 +43,20 @@ typedef struct cache_seen_s {
     _Atomic uint32_t stamp;          /* seconds, low 32 bits */
 } cache_seen_t;
 
+/* Requests waiting for a fill, counted per digest bucket in shm
+ * ("cachewait:NAME"), so a filler whose client left knows to go on when
+ * someone, in any worker, waits. A bucket shared by two keys, or left
+ * counted by a worker that died, only lets a fill go on that could have
+ * stopped. */
+#define WAIT_BUCKETS 4096
+
 /* One [cache] in this worker. */
 typedef struct cache_s {
     const weir_cache_conf_t *conf;
     weir_cache_index_t      *idx;     /* NULL: index unavailable */
     cache_stats_t           *st;
     cache_seen_t            *seen;    /* min_uses > 1 */
+    _Atomic int32_t         *waiting; /* WAIT_BUCKETS */
     weir_msec_t              err_logged[WEIR_CACHE_OP_MAX];
 } cache_t;
 
@@ -96,6 +104,7 @@ typedef struct cache_req_s {
     unsigned               internal:1;     /* a background refresh */
     unsigned               done:1;
     unsigned               collapsed:1;    /* waited for another's fill */
+    unsigned               counted:1;      /* in cache->waiting */
 
     /* fill */
     weir_proxy_observer_t  obs;
@@ -130,6 +139,8 @@ typedef struct cache_req_s {
 } cache_req_t;
 
 /* ---- cache.c ---- */
+/* The waiting counter of cr's key. */
+_Atomic int32_t *weir_cache_waiting(cache_req_t *cr);
 cache_t *weir_cache_of(const weir_cache_conf_t *k);
 size_t ncaches_of(void);
 cache_t *weir_cache_at(size_t i);

@@ -64,6 +64,16 @@ weir_cache_init(weir_shm_t *shm, weir_cache_conf_t **confs, size_t n)
                 return WEIR_ERROR;
             }
         }
+        snprintf(name, sizeof(name), "cachewait:%s", confs[i]->name);
+        caches[i].waiting = shm ? weir_shm_zone(shm, name, WAIT_BUCKETS
+                                                * sizeof(int32_t), NULL)
+                                : NULL;
+        if (caches[i].waiting == NULL) {
+            caches[i].waiting = calloc(WAIT_BUCKETS, sizeof(int32_t));
+            if (caches[i].waiting == NULL) {
+                return WEIR_ERROR;
+            }
+        }
         if (confs[i]->min_uses > 1) {
             snprintf(name, sizeof(name), "cacheseen:%s", confs[i]->name);
             caches[i].seen = shm ? weir_shm_zone(shm, name,
@@ -571,6 +581,15 @@ decide(cache_req_t *cr)
                          "index full (max_objects)", cache->conf->name);
     }
     weir_cache_forward(cr, 0);
+}
+
+_Atomic int32_t *
+weir_cache_waiting(cache_req_t *cr)
+{
+    uint64_t h;
+
+    memcpy(&h, cr->lock, sizeof(h));
+    return &cr->cache->waiting[h % WAIT_BUCKETS];
 }
 
 /* min_uses: count this request for its key; 1 once it was asked for

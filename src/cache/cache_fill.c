@@ -27,6 +27,9 @@
  * and would need the same bound; say so if that changes.
  */
 
+/* The largest body a 304 rewrites behind the new head at once. */
+#define REWRITE_MAX (1024 * 1024)
+
 static int on_head(void *ctx, weir_request_t *r,
     const weir_http_header_t *resp, size_t nresp, off_t content_length);
 static void on_body(void *ctx, const char *data, size_t len);
@@ -442,8 +445,9 @@ on_end(void *ctx, int complete)
     cr->fill_fd = -1;
 }
 
-/* The client left mid-body: finish the fill when it is small enough
- * (fill_after_abort), so the next request finds it stored. */
+/* The client left mid-body: finish the fill when someone waits for it
+ * (in any worker), or when it is small enough (fill_after_abort), so the
+ * next request finds it stored. */
 static int
 on_client_gone(void *ctx)
 {
@@ -452,7 +456,10 @@ on_client_gone(void *ctx)
     int64_t      size = cr->expect_len >= 0 ? cr->expect_len
                                             : (int64_t) cr->body_len;
 
-    return cr->fill_fd >= 0 && cr->prefix_len > 0 && size <= limit;
+    return cr->fill_fd >= 0 && cr->prefix_len > 0
+           && (size <= limit
+               || atomic_load_explicit(weir_cache_waiting(cr),
+                                       memory_order_relaxed) > 0);
 }
 
 static int
@@ -656,6 +663,12 @@ revalidated(cache_req_t *cr)
                                    cap)
           : 0;
     memcpy(cr->final, cr->digest, sizeof(cr->final));
+    if (o->o.hdr.body_len > REWRITE_MAX) {
+        /* Copying a large body would hold the loop: this object keeps
+         * its old head and is validated again on its next use (a 304
+         * costs the origin little). */
+        goto fallback;
+    }
     if (v.not_stored || len == 0
         || write_all(cr->fill_fd, cr->prefix, len, -1) != WEIR_OK
         || copy_body(o->fd, o->o.body_off, cr->fill_fd, o->o.hdr.body_len)

@@ -99,6 +99,11 @@ weir_cache_wait(cache_req_t *cr, const weir_cache_entry_t *e)
     }
     cr->wnext = waiters;
     waiters = cr;
+    if (!cr->counted) {
+        cr->counted = 1;
+        atomic_fetch_add_explicit(weir_cache_waiting(cr), 1,
+                                  memory_order_relaxed);
+    }
     weir_http_set_handlers(r, NULL, NULL, "waiting for a cache fill");
     /* No file yet (the fill is about to create it, or just ended): look
      * again shortly; otherwise the kernel wakes us, lock_timeout at most. */
@@ -126,6 +131,11 @@ unwait(cache_req_t *cr)
     }
     cr->wnext = NULL;
     weir_timer_del(&cr->wait_ev);
+    if (cr->counted) {
+        cr->counted = 0;
+        atomic_fetch_sub_explicit(weir_cache_waiting(cr), 1,
+                                  memory_order_relaxed);
+    }
     if (cr->wd >= 0) {
         for (w = waiters; w; w = w->wnext) {
             shared |= w->wd == cr->wd;

@@ -272,8 +272,8 @@ START_TEST(cache_dump_round_trip)
     ck_assert_ptr_nonnull(strstr(d1, "\nmin_uses = 2\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nmax_objects = 32768\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nfill_after_abort = 1m\n"));
-    ck_assert_ptr_nonnull(strstr(d1, "\nkey = $scheme$host$server_port"
-                                     "$request_uri\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\nkey = $scheme://$host:"
+                                     "$server_port$request_uri\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\n; valid is not set\n"));
 
     memset(&errs, 0, sizeof(errs));
