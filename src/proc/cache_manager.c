@@ -61,7 +61,6 @@ static volatile sig_atomic_t      sig_stop, sig_reopen;
 static void spawn(weir_msec_t delay);
 static void run(void) __attribute__((noreturn));
 static void on_signal(int signo);
-static void setup_signals(void);
 static int setup_caches(void);
 static void tick_handler(weir_event_t *ev);
 static void load_handler(weir_event_t *ev);
@@ -218,33 +217,6 @@ on_signal(int signo)
     }
 }
 
-static void
-setup_signals(void)
-{
-    struct sigaction sa;
-    sigset_t         block;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&block);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGQUIT);
-    sigaddset(&block, SIGUSR1);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGWINCH, &sa, NULL);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &block, NULL);
-}
 
 static void
 run(void)
@@ -259,7 +231,7 @@ run(void)
     for (i = 0; mgroup && i < mgroup->n; i++) {
         close(mgroup->socks[i].fd);
     }
-    setup_signals();
+    weir_worker_helper_signals(on_signal);
     sigemptyset(&wait_mask);
     weir_worker_drop_privileges(&mcf->main);
     weir_time_update();

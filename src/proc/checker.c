@@ -191,8 +191,7 @@ on_signal(int signo)
 static void
 run(void)
 {
-    struct sigaction sa;
-    sigset_t         block, wait_mask;
+    sigset_t         wait_mask;
     size_t           i;
 
     weir_proctitle_set("weir-checker", "weir: health checker process");
@@ -202,26 +201,7 @@ run(void)
     for (i = 0; cgroup && i < cgroup->n; i++) {
         close(cgroup->socks[i].fd);
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&block);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGQUIT);
-    sigaddset(&block, SIGUSR1);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGWINCH, &sa, NULL);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &block, NULL);
+    weir_worker_helper_signals(on_signal);
     sigemptyset(&wait_mask);
     weir_worker_drop_privileges(&ccf->main);
     weir_time_update();

@@ -32,6 +32,11 @@ typedef struct weir_worker_args_s {
  * [emerg] line when that fails. Also used by the health checker. */
 void weir_worker_drop_privileges(const weir_main_conf_t *mc);
 
+/* The master's helper processes (the health checker, the cache manager):
+ * TERM, INT, QUIT and USR1 go to on_signal and stay blocked but while the
+ * loop waits; PIPE, HUP and WINCH are ignored, CHLD and ALRM default. */
+void weir_worker_helper_signals(void (*on_signal)(int));
+
 /* Run in the child after fork(); never returns. */
 void weir_worker_run(const weir_worker_args_t *args)
     __attribute__((noreturn));
