@@ -507,9 +507,15 @@ decide(cache_req_t *cr)
     if (cr->obj.fd >= 0 && !cr->internal) {
         use = weir_cache_use(&cr->obj.o.meta, &cr->req_cc, weir_cache_now());
         if (use == WEIR_CACHE_USE_FRESH) {
-            if (cache->idx) {
-                weir_cache_index_lookup(cache->idx, cr->digest,
-                                        weir_current_wall_msec, 1, &e);
+            if (cache->idx
+                && weir_cache_index_lookup(cache->idx, cr->digest,
+                                           weir_current_wall_msec, 1, &e)
+                   == 0) {
+                /* On disk, not yet indexed (the loader is not done): the
+                 * manager must know it to keep max_size. */
+                weir_cache_index_insert(cache->idx, cr->digest,
+                                        cr->obj.file_size,
+                                        weir_current_wall_msec);
             }
             weir_cache_serve(cr, CS_HIT);
             return;
