@@ -175,11 +175,15 @@ admin_cache_metrics(weir_sbuf_t *o)
 static int
 arg_value(const weir_request_t *r, const char *name, char *out, size_t cap)
 {
-    const char *p = r->args.data, *end = p + r->args.len, *amp, *eq;
+    const char *p = r->args.data, *end, *amp, *eq;
     size_t      n = strlen(name), k;
     int         hi, lo;
 
-    while (p && p < end) {
+    if (p == NULL) {
+        return 0;       /* no query at all */
+    }
+    end = p + r->args.len;
+    while (p < end) {
         amp = memchr(p, '&', (size_t) (end - p));
         if (amp == NULL) {
             amp = end;
@@ -243,7 +247,7 @@ admin_purge(weir_request_t *r, weir_sbuf_t *o)
     static const char *const modes[] = { "key", "prefix", "regex" };
     char        *pattern, cache[128], err[160];
     purge_out_t  po = { o, 0 };
-    int          mode, found = 0, rc, has_cache;
+    int          mode, found = 0, rc, has_cache, incomplete = 0;
     long         n;
 
     pattern = weir_palloc(r->pool, WEIR_CACHE_KEY_MAX);
@@ -270,7 +274,7 @@ admin_purge(weir_request_t *r, weir_sbuf_t *o)
     }
     weir_sbuf_append_cstr(o, "{\"removed\": [");
     n = weir_cache_purge(has_cache ? cache : NULL, mode, pattern, purged,
-                         &po, err, sizeof(err));
+                         &po, &incomplete, err, sizeof(err));
     if (n < 0) {
         o->len = 0;
         weir_sbuf_append_cstr(o, "{\"error\": \"");
@@ -278,6 +282,7 @@ admin_purge(weir_request_t *r, weir_sbuf_t *o)
         weir_sbuf_append_cstr(o, "\"}\n");
         return has_cache && strstr(err, "no cache") ? 404 : 400;
     }
-    weir_sbuf_printf(o, "%s], \"purged\": %ld}\n", po.n ? "\n" : "", n);
+    weir_sbuf_printf(o, "%s], \"purged\": %ld%s}\n", po.n ? "\n" : "", n,
+                     incomplete ? ", \"incomplete\": true" : "");
     return 200;
 }

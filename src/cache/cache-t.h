@@ -88,9 +88,9 @@ typedef struct cache_req_s {
     size_t                 key_len;
     uint8_t                digest[WEIR_CACHE_DIGEST_LEN]; /* looked up */
     uint8_t                lock[WEIR_CACHE_DIGEST_LEN];   /* fill lock:
-                                              the key's, even for a Vary
-                                              variant (one fill at a time
-                                              per key) */
+                                              the variant's when a Vary
+                                              stub named it, else the
+                                              key's (weir_cache_lock_of) */
     cache_obj_t            obj;            /* the object found (fresh or
                                               stale), fd -1 when none */
     cache_obj_t            stub;           /* the Vary stub that led there */
@@ -113,6 +113,8 @@ typedef struct cache_req_s {
     char                  *tmp_path;
     char                  *vary;           /* secondary key text */
     size_t                 vary_len;
+    char                  *stub_names;     /* a new Vary stub to write */
+    size_t                 stub_names_len; /* once the variant is in place */
     uint8_t                final[WEIR_CACHE_DIGEST_LEN]; /* file name */
     weir_cache_hdr_t       hdr;
     char                  *prefix;         /* encoded hdr + key + vary +
@@ -139,6 +141,9 @@ typedef struct cache_req_s {
 } cache_req_t;
 
 /* ---- cache.c ---- */
+/* The digest whose fill lock a request takes (cr->lock): the variant's
+ * once a Vary stub named it, else the key's. */
+void weir_cache_lock_of(cache_req_t *cr, uint8_t *out);
 /* The waiting counter of cr's key. */
 _Atomic int32_t *weir_cache_waiting(cache_req_t *cr);
 cache_t *weir_cache_of(const weir_cache_conf_t *k);
@@ -147,6 +152,7 @@ cache_t *weir_cache_at(size_t i);
 void weir_cache_error(cache_t *cache, weir_request_t *r, int op, int err,
     const char *what, const char *path);
 int64_t weir_cache_now(void);                /* seconds */
+int64_t weir_cache_now_ms(void);             /* wall ms, not cached */
 int weir_cache_key(cache_req_t *cr, const weir_request_t *r);
 /* Look up cr->key: fill cr->obj (fresh or stale) and cr->digest; then
  * decide. Also the restart after a wait. */
@@ -208,7 +214,8 @@ void weir_cache_stream_end(cache_req_t *cr, int ok);
 /* A successful unsafe request: forget its URI and Location /
  * Content-Location of the same host. */
 void weir_cache_invalidate(cache_req_t *cr);
-/* Remove the object file and index entry of digest. */
-void weir_cache_remove(cache_t *cache, const uint8_t *digest);
+/* Remove the object file and index entry of digest (a fill in progress
+ * is marked not to be published). 1 if there was something. */
+int weir_cache_remove(cache_t *cache, const uint8_t *digest);
 
 #endif /* WEIR_CACHE_T_H */

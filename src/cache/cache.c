@@ -197,6 +197,15 @@ weir_cache_now(void)
     return (int64_t) time(NULL);
 }
 
+int64_t
+weir_cache_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 const char *
 weir_cache_status_name(int status)
 {
@@ -286,16 +295,23 @@ weir_cache_handle(weir_request_t *r)
     cr->internal = r->c->internal;
     weir_proxy_request_id(r);
     if (weir_cache_key(cr, r) != WEIR_OK) {
+        cr->status = CS_BYPASS;
+        cr->fwd = "bypass";
+        cr->detail = "key-too-long";
         weir_cache_forward(cr, 0);
         return;
     }
     weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->digest);
     if (r->method == WEIR_HTTP_POST || r->method == WEIR_HTTP_PUT
         || r->method == WEIR_HTTP_DELETE || r->method == WEIR_HTTP_PATCH) {
+        cr->status = CS_BYPASS;
+        cr->fwd = "method";
         weir_cache_invalidate(cr);
         return;
     }
     if (r->method != WEIR_HTTP_GET && r->method != WEIR_HTTP_HEAD) {
+        cr->status = CS_BYPASS;
+        cr->fwd = "method";
         weir_cache_forward(cr, 0);
         return;
     }
@@ -530,6 +546,18 @@ decide(cache_req_t *cr)
         weir_http_finalize_error(r, 504, "NOT_CACHED");
         return;
     }
+    if ((r->method == WEIR_HTTP_HEAD || (r->h_range && cr->obj.fd < 0))
+        && !cr->internal && cache->idx && cr->restarts < 2) {
+        /* A fill under way answers these too, once it is whole: wait
+         * for it rather than ask the origin again. */
+        weir_cache_lock_of(cr, cr->lock);
+        if ((weir_cache_index_lookup(cache->idx, cr->lock,
+                                     weir_current_wall_msec, 0, &e)
+             & WEIR_CACHE_FILLING)) {
+            weir_cache_wait(cr, &e);
+            return;
+        }
+    }
     if (r->method == WEIR_HTTP_HEAD) {
         /* A HEAD has no body to fill from (a stale copy still answers
          * for it if the origin fails). */
@@ -556,7 +584,7 @@ decide(cache_req_t *cr)
         weir_cache_forward(cr, !cr->no_store);
         return;
     }
-    weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->lock);
+    weir_cache_lock_of(cr, cr->lock);
     if (cr->obj.fd < 0 && !cr->internal && !seen_enough(cr)) {
         cr->detail = "min-uses";
         weir_cache_forward(cr, 0);
@@ -587,6 +615,16 @@ decide(cache_req_t *cr)
                          "index full (max_objects)", cache->conf->name);
     }
     weir_cache_forward(cr, 0);
+}
+
+void
+weir_cache_lock_of(cache_req_t *cr, uint8_t *out)
+{
+    if (cr->stub.fd >= 0) {
+        memcpy(out, cr->digest, WEIR_CACHE_DIGEST_LEN);
+    } else {
+        weir_cache_digest(cr->key, cr->key_len, NULL, 0, out);
+    }
 }
 
 _Atomic int32_t *

@@ -54,12 +54,16 @@ void weir_cache_index_stats_of(size_t i, struct weir_cache_index_stats_s *st);
 /* Purge (the admin listener): remove the object of `key` exactly
  * (WEIR_CACHE_PURGE_KEY), every object whose key starts with it (PREFIX)
  * or matches it as a PCRE2 regex (REGEX), in the cache named `cache`
- * (NULL: every cache). `each` is called with every key removed. Returns
- * the count, or -1 with err set (a bad regex, an unknown cache). */
+ * (NULL: every cache). `each` is called with every key removed. A
+ * prefix or regex purge stops after 2 s of work and sets *incomplete
+ * (the rest can be purged by asking again); a regex match that
+ * backtracks past a limit is no match. Returns the count, or -1 with err
+ * set (a bad regex, an unknown cache). */
 enum { WEIR_CACHE_PURGE_KEY = 0, WEIR_CACHE_PURGE_PREFIX,
        WEIR_CACHE_PURGE_REGEX };
 long weir_cache_purge(const char *cache, int mode, const char *pattern,
     void (*each)(void *ctx, const char *cache, const char *key,
-                 size_t len), void *ctx, char *err, size_t errlen);
+                 size_t len), void *ctx, int *incomplete, char *err,
+    size_t errlen);
 
 #endif /* WEIR_CACHE_H */

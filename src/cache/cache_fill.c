@@ -309,12 +309,12 @@ on_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
             && memcmp(cr->stub.o.vary, names, names_len) == 0) {
             stub_id = cr->stub.o.hdr.stub_id;
         } else {
+            /* The stub goes in after the variant (on_end): a request
+             * that finds it then finds the variant, not a gap in which
+             * it would fill the same variant again. */
             stub_id = weir_random() | 1;
-            if (write_stub(cr, names, names_len, stub_id) != WEIR_OK) {
-                weir_cache_unlock(cr);
-                weir_cache_status_header(cr, st, 0);
-                return WEIR_OK;
-            }
+            cr->stub_names = names;
+            cr->stub_names_len = names_len;
         }
     }
     weir_cache_digest(cr->key, cr->key_len, sec, sec_len, cr->final);
@@ -425,15 +425,25 @@ on_end(void *ctx, int complete)
         weir_cache_unlock(cr);
         return;
     }
+    if (cr->stub_names
+        && write_stub(cr, cr->stub_names, cr->stub_names_len,
+                      cr->hdr.stub_id) != WEIR_OK) {
+        /* the variant stays unreachable until the manager removes it */
+        weir_cache_remove(cr->cache, cr->final);
+    }
     weir_stat_add(&CSLOT(cr->cache)->fills_stored, 1);
     weir_gauge_add(&CSLOT(cr->cache)->fills_in_flight, -1);
     if (cr->locked && cr->cache->idx) {
         int same = memcmp(cr->lock, cr->final, sizeof(cr->lock)) == 0;
         cr->locked = 0;
-        weir_cache_index_fill_end(cr->cache->idx, cr->lock, cr->fill_id,
-                                  1, same ? size : 0,
-                                  weir_current_wall_msec);
-        if (!same) {
+        if (weir_cache_index_fill_end(cr->cache->idx, cr->lock, cr->fill_id,
+                                      1, same ? size : 0,
+                                      weir_current_wall_msec)
+            != WEIR_OK) {
+            /* Purged or invalidated while it filled: it must not be
+             * served. */
+            weir_cache_remove(cr->cache, cr->final);
+        } else if (!same) {
             weir_cache_index_insert(cr->cache->idx, cr->final, size,
                                     weir_current_wall_msec);
         }

@@ -48,6 +48,11 @@
 
 #define SLOT_EMPTY      0u
 #define SLOT_TOMB       0x80u     /* no READY/FILLING combination */
+/* with FILLING: the key was removed (purge, invalidation) during the
+ * fill, whose result must not be published */
+#define SLOT_REMOVED    0x4u
+/* what the API shows of a slot's state */
+#define STATE_MASK      (WEIR_CACHE_READY | WEIR_CACHE_FILLING)
 #define SLOT_LIVE(st)   ((st) != SLOT_EMPTY && (st) != SLOT_TOMB)
 
 /* Entries copied per lock hold in walk(): 10 KiB of stack, and a lock
@@ -539,7 +544,7 @@ slot_copy(const slot_t *s, weir_cache_entry_t *e)
         return;
     }
     memcpy(e->digest, s->digest, WEIR_CACHE_DIGEST_LEN);
-    e->state = (int) slot_state(s);
+    e->state = (int) (slot_state(s) & STATE_MASK);
     e->size = s->size;
     e->last_use = s->last_use;
     e->uses = s->uses;
@@ -564,7 +569,7 @@ weir_cache_index_lookup(weir_cache_index_t *idx,
         weir_shm_unlock(&idx->lock);
         return 0;
     }
-    st = (int) slot_state(s);
+    st = (int) (slot_state(s) & STATE_MASK);
     if ((st & WEIR_CACHE_READY) && touch) {
         s->last_use = now;
         s->uses++;
@@ -619,7 +624,12 @@ weir_cache_index_fill_begin(weir_cache_index_t *idx,
             || (dead_pid != 0 && s->fill_pid == dead_pid
                 && s->fill_id == dead_id))
         {
+            /* a takeover starts clean: a purge of the old fill
+             * concerned the old fill */
+            index_account(idx, s, -1);
             index_fill_fields(idx, s, pid, now);
+            slot_set_state(s, slot_state(s) & ~SLOT_REMOVED);
+            index_account(idx, s, 1);
             break;
         }
         slot_copy(s, e);
@@ -639,23 +649,30 @@ weir_cache_index_fill_begin(weir_cache_index_t *idx,
     return WEIR_OK;
 }
 
-void
+int
 weir_cache_index_fill_end(weir_cache_index_t *idx,
     const uint8_t digest[WEIR_CACHE_DIGEST_LEN], uint64_t fill_id, int ok,
     uint64_t size, int64_t now)
 {
     slot_t *s;
+    int     rc = WEIR_DECLINED;
 
     if (index_lock(idx) != WEIR_OK) {
-        return;
+        return WEIR_DECLINED;
     }
     s = index_probe(idx, digest, NULL);
     if (s != NULL && (slot_state(s) & WEIR_CACHE_FILLING)
         && s->fill_id == fill_id)
     {
+        if (slot_state(s) & SLOT_REMOVED) {
+            ok = 0;     /* purged meanwhile: what it stored must go */
+        } else if (ok) {
+            rc = WEIR_OK;
+        }
         index_fill_done(idx, s, ok, size, now);
     }
     weir_shm_unlock(&idx->lock);
+    return rc;
 }
 
 int
@@ -700,13 +717,13 @@ weir_cache_index_remove(weir_cache_index_t *idx,
     st = slot_state(s);
     index_account(idx, s, -1);
     if (st & WEIR_CACHE_FILLING) {
-        slot_set_state(s, WEIR_CACHE_FILLING);
+        slot_set_state(s, WEIR_CACHE_FILLING | SLOT_REMOVED);
         index_account(idx, s, 1);
     } else {
         index_drop(idx, s);
     }
     weir_shm_unlock(&idx->lock);
-    return (int) st;
+    return (int) (st & STATE_MASK);
 }
 
 /*
@@ -852,24 +869,38 @@ weir_cache_index_walk(weir_cache_index_t *idx,
 }
 
 /* The master's reap(): a full scan, memory only, once per dead process. */
+/* In batches, so that fn (which unlinks files) runs outside the lock. */
 void
-weir_cache_index_proc_gone(weir_cache_index_t *idx, pid_t pid)
+weir_cache_index_proc_gone(weir_cache_index_t *idx, pid_t pid,
+    void (*fn)(void *ctx, const weir_cache_entry_t *e), void *ctx)
 {
-    slot_t  *s;
-    uint64_t i;
+    weir_cache_entry_t batch[64];
+    slot_t            *s;
+    uint64_t           i;
+    size_t             n, k;
 
-    if (pid <= 0 || index_lock(idx) != WEIR_OK) {
+    if (pid <= 0) {
         return;
     }
-    for (i = 0; i < idx->nslots; i++) {
-        s = &idx->slots[i];
-        if ((slot_state(s) & WEIR_CACHE_FILLING)
-            && s->fill_pid == (int32_t) pid)
-        {
-            index_fill_done(idx, s, 0, 0, 0);
+    do {
+        if (index_lock(idx) != WEIR_OK) {
+            return;
         }
-    }
-    weir_shm_unlock(&idx->lock);
+        n = 0;
+        for (i = 0; i < idx->nslots && n < weir_nelems(batch); i++) {
+            s = &idx->slots[i];
+            if ((slot_state(s) & WEIR_CACHE_FILLING)
+                && s->fill_pid == (int32_t) pid)
+            {
+                slot_copy(s, &batch[n++]);
+                index_fill_done(idx, s, 0, 0, 0);
+            }
+        }
+        weir_shm_unlock(&idx->lock);
+        for (k = 0; fn && k < n; k++) {
+            fn(ctx, &batch[k]);
+        }
+    } while (n == weir_nelems(batch));
 }
 
 void

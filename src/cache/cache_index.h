@@ -86,8 +86,11 @@ int weir_cache_index_fill_begin(weir_cache_index_t *idx,
 /* End the fill fill_id (a fill taken over by another is left alone):
  * ok: READY with `size` bytes, last_use = now; not ok: FILLING cleared,
  * the entry removed unless it was READY before (a failed refresh keeps
- * the old object). */
-void weir_cache_index_fill_end(weir_cache_index_t *idx,
+ * the old object). A key removed during its fill (weir_cache_index_remove)
+ * ends as not ok whatever `ok` says. Returns WEIR_OK when an ok fill was
+ * recorded, WEIR_DECLINED otherwise: the caller then deletes the file it
+ * put in place (it was purged, or its fill taken over). */
+int weir_cache_index_fill_end(weir_cache_index_t *idx,
     const uint8_t digest[WEIR_CACHE_DIGEST_LEN], uint64_t fill_id, int ok,
     uint64_t size, int64_t now);
 
@@ -99,7 +102,8 @@ int weir_cache_index_insert(weir_cache_index_t *idx,
     int64_t last_use);
 
 /* Forget digest (purge, invalidation, a bad file). A fill in progress
- * keeps its FILLING bit (its end decides). Returns the state it had. */
+ * keeps its FILLING bit, marked so that its end does not publish it.
+ * Returns the state it had. */
 int weir_cache_index_remove(weir_cache_index_t *idx,
     const uint8_t digest[WEIR_CACHE_DIGEST_LEN]);
 
@@ -117,8 +121,11 @@ size_t weir_cache_index_victims(weir_cache_index_t *idx, int64_t now,
 void weir_cache_index_walk(weir_cache_index_t *idx,
     int (*fn)(void *ctx, const weir_cache_entry_t *e), void *ctx);
 
-/* Clear the fills of a dead process (the master's reap()). */
-void weir_cache_index_proc_gone(weir_cache_index_t *idx, pid_t pid);
+/* Clear the fills of a dead process (the master's reap()); fn (may be
+ * NULL) is called, outside the lock, with each fill cleared, so that its
+ * temporary file can go. */
+void weir_cache_index_proc_gone(weir_cache_index_t *idx, pid_t pid,
+    void (*fn)(void *ctx, const weir_cache_entry_t *e), void *ctx);
 
 void weir_cache_index_stats(weir_cache_index_t *idx,
     weir_cache_index_stats_t *st);

@@ -22,19 +22,25 @@ static int same_host(const weir_request_t *r, const char *v, size_t len,
     const char **path);
 static int purge_one(void *ctx, const weir_cache_entry_t *e);
 
-void
+int
 weir_cache_remove(cache_t *cache, const uint8_t *digest)
 {
     char path[WEIR_CACHE_PATH_MAX];
+    int  st = 0, gone = 0;
 
     if (cache->idx) {
-        weir_cache_index_remove(cache->idx, digest);
+        /* also marks a fill in progress, so its result is not published */
+        st = weir_cache_index_remove(cache->idx, digest);
     }
-    if (weir_cache_file_path(cache->conf, digest, path, sizeof(path)) != 0
-        && unlink(path) != 0 && errno != ENOENT) {
-        weir_cache_error(cache, NULL, WEIR_CACHE_OP_UNLINK, errno,
-                         "unlink() failed", path);
+    if (weir_cache_file_path(cache->conf, digest, path, sizeof(path)) != 0) {
+        if (unlink(path) == 0) {
+            gone = 1;
+        } else if (errno != ENOENT) {
+            weir_cache_error(cache, NULL, WEIR_CACHE_OP_UNLINK, errno,
+                             "unlink() failed", path);
+        }
     }
+    return gone || st != 0;
 }
 
 void
@@ -116,6 +122,7 @@ inval_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
     size_t       i;
 
     (void) content_length;
+    weir_cache_status_header(cr, r->status, 0);
     if (r->status < 200 || r->status >= 400) {
         return WEIR_OK;
     }
@@ -134,8 +141,17 @@ inval_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
 
 /* ---- purge ------------------------------------------------------------------ */
 
+/* A purge runs in a worker's loop: a regex that backtracks without end,
+ * or a walk over a million keys, must not stop the worker serving. */
+#define PURGE_MATCH_LIMIT  100000
+#define PURGE_DEPTH_LIMIT  1000
+#define PURGE_BUDGET_MS    2000
+
 typedef struct purge_s {
     cache_t          *cache;
+    pcre2_match_context *mctx;
+    int64_t           deadline;     /* wall ms */
+    unsigned          incomplete:1;
     int               mode;
     const char       *pattern;
     size_t            plen;
@@ -158,6 +174,10 @@ purge_one(void *ctx, const weir_cache_entry_t *e)
     ssize_t           n;
     int               fd, match;
 
+    if (pg->deadline && weir_cache_now_ms() > pg->deadline) {
+        pg->incomplete = 1;
+        return 1;       /* the rest is left: say so, let it be asked again */
+    }
     if (!(e->state & WEIR_CACHE_READY)
         || weir_cache_file_path(pg->cache->conf, e->digest, path,
                                 sizeof(path)) == 0) {
@@ -179,7 +199,7 @@ purge_one(void *ctx, const weir_cache_entry_t *e)
                 && memcmp(o.key, pg->pattern, pg->plen) == 0;
     } else {
         match = pcre2_match(pg->re, (PCRE2_SPTR) o.key, o.hdr.key_len, 0, 0,
-                            pg->md, NULL) >= 0;
+                            pg->md, pg->mctx) >= 0;
     }
     if (match) {
         weir_cache_remove(pg->cache, e->digest);
@@ -195,12 +215,11 @@ purge_one(void *ctx, const weir_cache_entry_t *e)
 long
 weir_cache_purge(const char *name, int mode, const char *pattern,
     void (*each)(void *ctx, const char *cache, const char *key, size_t len),
-    void *ctx, char *err, size_t errlen)
+    void *ctx, int *incomplete, char *err, size_t errlen)
 {
     purge_t     pg;
     size_t      i, found = 0;
     uint8_t     digest[WEIR_CACHE_DIGEST_LEN];
-    char        path[WEIR_CACHE_PATH_MAX];
     int         ecode;
     PCRE2_SIZE  eoff;
 
@@ -221,7 +240,17 @@ weir_cache_purge(const char *name, int mode, const char *pattern,
             return -1;
         }
         pg.md = pcre2_match_data_create_from_pattern(pg.re, NULL);
+        pg.mctx = pcre2_match_context_create(NULL);
+        if (pg.md == NULL || pg.mctx == NULL) {
+            snprintf(err, errlen, "out of memory");
+            pcre2_match_data_free(pg.md);
+            pcre2_code_free(pg.re);
+            return -1;
+        }
+        pcre2_set_match_limit(pg.mctx, PURGE_MATCH_LIMIT);
+        pcre2_set_depth_limit(pg.mctx, PURGE_DEPTH_LIMIT);
     }
+    pg.deadline = weir_cache_now_ms() + PURGE_BUDGET_MS;
     for (i = 0; i < ncaches_of(); i++) {
         pg.cache = weir_cache_at(i);
         if (name && strcmp(name, pg.cache->conf->name) != 0) {
@@ -235,17 +264,19 @@ weir_cache_purge(const char *name, int mode, const char *pattern,
             continue;
         }
         weir_cache_digest(pattern, pg.plen, NULL, 0, digest);
-        if (weir_cache_file_path(pg.cache->conf, digest, path, sizeof(path))
-            != 0 && access(path, F_OK) == 0) {
-            /* the object, or the Vary stub its variants hang on (they
-             * become unreachable with it, and age out) */
-            weir_cache_remove(pg.cache, digest);
+        /* the object, or the Vary stub its variants hang on (they become
+         * unreachable with it, and age out); a fill in progress is
+         * not published */
+        if (weir_cache_remove(pg.cache, digest)) {
             weir_stat_add(&CSLOT(pg.cache)->purged, 1);
             pg.count++;
             if (each) {
                 each(ctx, pg.cache->conf->name, pattern, pg.plen);
             }
         }
+    }
+    if (pg.mctx) {
+        pcre2_match_context_free(pg.mctx);
     }
     if (pg.md) {
         pcre2_match_data_free(pg.md);
@@ -256,6 +287,9 @@ weir_cache_purge(const char *name, int mode, const char *pattern,
     if (found == 0) {
         snprintf(err, errlen, "no cache called \"%s\"", name ? name : "");
         return -1;
+    }
+    if (incomplete) {
+        *incomplete = pg.incomplete;
     }
     return pg.count;
 }

@@ -37,10 +37,11 @@ static cache_req_t *waiters;
 static void wait_timer(weir_event_t *ev);
 static void inotify_handler(weir_event_t *ev);
 static void unwait(cache_req_t *cr);
-static void wake(cache_req_t *cr);
+static void wake(cache_req_t *cr, uint32_t mask);
 static int watch(cache_req_t *cr, const weir_cache_entry_t *e);
 static void sink_handler(weir_event_t *ev);
 static int refresh_skipped(const weir_http_header_t *h);
+static int refresh_recent(const uint8_t *key);
 static void noop_handler(weir_event_t *ev);
 
 static void
@@ -166,20 +167,37 @@ weir_cache_wait_cancel(cache_req_t *cr)
     }
 }
 
-/* The fill we wait for may be over: look again, or keep waiting. */
+/* The fill we wait for may be over: look again, or keep waiting. A
+ * filler's last act on its file comes after the index says the fill is
+ * over, so a file closed for writing while the index still shows the
+ * fill means the filler died (the kernel closed it): go on without it
+ * rather than wait for lock_timeout. */
 static void
-wake(cache_req_t *cr)
+wake(cache_req_t *cr, uint32_t mask)
 {
     weir_cache_entry_t e;
-    int                st = 0;
+    int                st = 0, died;
 
-    if (cr->stream_fd >= 0) {
-        weir_cache_stream_progress(cr);
-        return;
-    }
     if (cr->cache->idx) {
         st = weir_cache_index_lookup(cr->cache->idx, cr->lock,
                                      weir_current_wall_msec, 0, &e);
+    }
+    died = (st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
+           && (mask & IN_CLOSE_WRITE);
+    if (cr->stream_fd >= 0) {
+        if (died) {
+            weir_cache_stream_end(cr, 0);
+        } else {
+            weir_cache_stream_progress(cr);
+        }
+        return;
+    }
+    if (died) {
+        unwait(cr);
+        cr->detail = "fill-died";
+        cr->status = CS_MISS;
+        weir_cache_forward(cr, 0);
+        return;
     }
     if ((st & WEIR_CACHE_FILLING) && e.fill_id == cr->fill_id
         && e.fill_pid != 0) {
@@ -225,7 +243,7 @@ inotify_handler(weir_event_t *ev)
                     break;
                 }
                 w->round = round;
-                wake(w);
+                wake(w, ie->mask);
                 if (ino_fd < 0) {
                     return;         /* the last waiter left */
                 }
@@ -319,6 +337,36 @@ sink_handler(weir_event_t *ev)
     }
 }
 
+/* Internal requests this worker started in the last REFRESH_DEDUP_MS:
+ * until one takes the fill lock, the index cannot tell that it is
+ * coming, and a burst of stale hits or Range misses would start one
+ * each. */
+#define REFRESH_DEDUP_MS  1000
+#define REFRESH_RECENT    32
+
+static int
+refresh_recent(const uint8_t *key)
+{
+    static struct {
+        uint8_t     d[8];
+        weir_msec_t at;
+    }               recent[REFRESH_RECENT];
+    static size_t   next;
+    size_t          i;
+
+    for (i = 0; i < REFRESH_RECENT; i++) {
+        if (recent[i].at != 0
+            && weir_current_msec - recent[i].at < REFRESH_DEDUP_MS
+            && memcmp(recent[i].d, key, sizeof(recent[i].d)) == 0) {
+            return 1;
+        }
+    }
+    memcpy(recent[next].d, key, sizeof(recent[next].d));
+    recent[next].at = weir_current_msec;
+    next = (next + 1) % REFRESH_RECENT;
+    return 0;
+}
+
 void
 weir_cache_refresh(cache_req_t *cr)
 {
@@ -331,7 +379,10 @@ weir_cache_refresh(cache_req_t *cr)
     int                 sv[2];
     uint8_t             key[WEIR_CACHE_DIGEST_LEN];
 
-    weir_cache_digest(cr->key, cr->key_len, NULL, 0, key);
+    weir_cache_lock_of(cr, key);
+    if (refresh_recent(key)) {
+        return;     /* one from this worker is on its way to the lock */
+    }
     if (cr->cache->idx
         && (weir_cache_index_lookup(cr->cache->idx, key,
                                     weir_current_wall_msec, 0, &e)

@@ -108,8 +108,14 @@ weir_conn_close(weir_conn_t *c)
     weir_timer_del(&c->write);
     weir_event_unpost(&c->read);
     weir_event_unpost(&c->write);
-    /* close() drops the epoll registration too: no separate EPOLL_CTL_DEL
-     * (one syscall less per connection). */
+    /* close() drops the epoll registration only with the last reference
+     * to the open file: enough for an accepted or connected socket (one
+     * syscall less per connection), not for a listening socket, which the
+     * master and the other workers hold too. Its registration would
+     * outlive it and name this object after it is freed. */
+    if (c->is_listener) {
+        weir_loop_del(c->fd);
+    }
     close(c->fd);
     c->fd = -1;
     list_remove(c);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cache/cache_file.h"
 #include "cache/cache_index.h"
 #include "core/log.h"
 #include "proc/cache_manager.h"
@@ -37,6 +38,7 @@ static int make_dir(const char *path, mode_t mode, char *bad, size_t badlen);
 static void give_dir(const weir_config_t *cf, const weir_cache_conf_t *k,
     const char *path);
 static int check_dir(const weir_cache_conf_t *k, const char *dir);
+static void drop_fill(void *ctx, const weir_cache_entry_t *e);
 
 int
 weir_caches_attach(weir_shm_t *shm, const weir_config_t *cf, char *err,
@@ -76,13 +78,30 @@ weir_caches_attach(weir_shm_t *shm, const weir_config_t *cf, char *err,
     return WEIR_OK;
 }
 
+/* A dead worker's fill: its temporary file goes now, not at the next
+ * loader pass (repeated deaths would fill the disk with them). */
+static void
+drop_fill(void *ctx, const weir_cache_entry_t *e)
+{
+    const known_t     *kn = ctx;
+    weir_cache_conf_t  k;
+    char               path[WEIR_CACHE_PATH_MAX];
+
+    memset(&k, 0, sizeof(k));
+    k.path = kn->path;
+    if (weir_cache_file_tmp_path(&k, e->digest, e->fill_id, path,
+                                 sizeof(path)) != 0) {
+        (void) unlink(path);
+    }
+}
+
 void
 weir_caches_reaped(pid_t pid, int status)
 {
     size_t i;
 
     for (i = 0; i < nknown; i++) {
-        weir_cache_index_proc_gone(known[i].idx, pid);
+        weir_cache_index_proc_gone(known[i].idx, pid, drop_fill, &known[i]);
     }
     (void) weir_cache_manager_reaped(pid, status);
 }

@@ -519,7 +519,8 @@ START_TEST(test_remove)
     ck_assert_int_eq(weir_cache_index_lookup(idx, d, 2, 0, NULL), 0);
     ck_assert_int_eq(weir_cache_index_remove(idx, d), 0);
 
-    /* a purge during a refresh drops the object, the fill goes on */
+    /* a purge during a refresh drops the object; the fill goes on, but
+     * what it stored is not published (it predates the purge) */
     weir_cache_index_insert(idx, d, 40, 1);
     ck_assert_int_eq(weir_cache_index_fill_begin(idx, d, getpid(), 5, HOUR,
                                                  &e), WEIR_OK);
@@ -531,10 +532,17 @@ START_TEST(test_remove)
     ck_assert_uint_eq(st.objects, 0);
     ck_assert_uint_eq(st.bytes, 0);
     ck_assert_uint_eq(st.filling, 1);
-    weir_cache_index_fill_end(idx, d, e.fill_id, 1, 77, 9);
-    ck_assert_int_eq(weir_cache_index_lookup(idx, d, 10, 0, &e),
+    ck_assert_int_eq(weir_cache_index_fill_end(idx, d, e.fill_id, 1, 77, 9),
+                     WEIR_DECLINED);
+    ck_assert_int_eq(weir_cache_index_lookup(idx, d, 10, 0, &e), 0);
+    /* the next fill is published again */
+    ck_assert_int_eq(weir_cache_index_fill_begin(idx, d, getpid(), 11, HOUR,
+                                                 &e), WEIR_OK);
+    ck_assert_int_eq(weir_cache_index_fill_end(idx, d, e.fill_id, 1, 78, 12),
+                     WEIR_OK);
+    ck_assert_int_eq(weir_cache_index_lookup(idx, d, 13, 0, &e),
                      WEIR_CACHE_READY);
-    ck_assert_uint_eq(e.size, 77);
+    ck_assert_uint_eq(e.size, 78);
     ck_assert(index_ok(idx));
     free(idx);
 }
@@ -692,7 +700,7 @@ START_TEST(test_proc_gone)
                      WEIR_OK);
     ck_assert_int_eq(weir_cache_index_fill_begin(idx, c, 4343, 1, HOUR, &e),
                      WEIR_OK);
-    weir_cache_index_proc_gone(idx, 4242);
+    weir_cache_index_proc_gone(idx, 4242, NULL, NULL);
     ck_assert_int_eq(weir_cache_index_lookup(idx, a, 2, 0, NULL), 0);
     ck_assert_int_eq(weir_cache_index_lookup(idx, b, 2, 0, NULL),
                      WEIR_CACHE_READY);
@@ -883,7 +891,7 @@ START_TEST(test_killed_holder)
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         ck_assert_int_eq(wait_child(pid), -1);
-        weir_cache_index_proc_gone(idx, pid);
+        weir_cache_index_proc_gone(idx, pid, NULL, NULL);
         ck_assert_msg(index_ok(idx), "inconsistent after kill %d", tries);
         weir_cache_index_stats(idx, &st);
         ck_assert_uint_eq(st.filling, 0);
