@@ -128,9 +128,22 @@ for my $px (@proxies) {
 # CPU and p99 < 1 are better for weir.
 my @others = grep { $_ ne 'weir' && !/^weir-/ } @proxies;
 if (@others && grep { $_ eq 'weir' } @proxies) {
+    # CPU per request of each run, by scenario, proxy and round: the last
+    # column takes the ratio round by round (runs seconds apart, so drift
+    # and the load of the moment mostly cancel), median [min-max].
+    my %cpu;
+    for my $key (@order) {
+        my ($sc, $px) = split /\t/, $key;
+        for my $r (@{ $runs{$key} }) {
+            my ($round, $reqs, $ticks) = @$r[0, 9, 10];
+            $cpu{$sc}{$px}{$round} = 1e6 * $ticks / $hz / $reqs if $reqs > 0;
+        }
+    }
     print "\nRatios weir/other (rps: higher is better; CPU us/req and p99: "
-        . "lower is better)\n";
-    printf "%-10s %-14s %8s %12s %8s\n", 'scenario', 'ratio', 'rps', 'CPU us/req', 'p99';
+        . "lower is better;\nthe ratios of the medians, and the CPU ratio "
+        . "taken round by round: median [min-max])\n";
+    printf "%-10s %-14s %8s %12s %8s %22s\n", 'scenario', 'ratio', 'rps',
+        'CPU us/req', 'p99', 'CPU per round';
     for my $sc (@scen) {
         for my $other (@others) {
             my ($w, $o) = ($med{"$sc\tweir"}, $med{"$sc\t$other"});
@@ -139,8 +152,12 @@ if (@others && grep { $_ eq 'weir' } @proxies) {
                 return 'n/a' unless $w && $o && $w->{$k} && $o->{$k};
                 return sprintf '%.2f', $w->{$k} / $o->{$k};
             };
-            printf "%-10s %-14s %8s %12s %8s\n", $sc, "weir/$other",
-                $r->('rps'), $r->('us'), $r->('p99');
+            my ($cw, $co) = ($cpu{$sc}{weir} || {}, $cpu{$sc}{$other} || {});
+            my @pr = sort { $a <=> $b } map { $cw->{$_} / $co->{$_} }
+                grep { $co->{$_} } keys %$cw;
+            printf "%-10s %-14s %8s %12s %8s %22s\n", $sc, "weir/$other",
+                $r->('rps'), $r->('us'), $r->('p99'),
+                @pr ? sprintf('%.2f [%.2f-%.2f]', median(@pr), $pr[0], $pr[-1]) : 'n/a';
         }
     }
 }
