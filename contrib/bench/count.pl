@@ -9,6 +9,10 @@
 # between responses is reopened.  Prints "ok REQUESTS SECONDS reconnects N"
 # or "fail REASON" and exits 0 or 1.
 #
+# A "%n" in PATH is replaced by a new value for every request (this
+# process's pid and a counter), e.g. /1k?u=%n: a URL never asked before,
+# a cache miss on every request.
+#
 # For measurements by count rather than by time: instructions per request
 # under callgrind, syscalls per request under strace -c (see README).
 use strict;
@@ -23,8 +27,9 @@ die "usage: count.pl PORT PATH REQUESTS [CONNS]\n"
 $nconn //= 4;
 $nconn = $total if $nconn > $total;
 
-my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
-    . "User-Agent: count.pl\r\n\r\n";
+my $host = "Host: 127.0.0.1:$port\r\nUser-Agent: count.pl\r\n\r\n";
+my $unique = $path =~ /%n/;
+my $req = "GET $path HTTP/1.1\r\n$host";
 my $sel = IO::Select->new;
 my (%buf, %left);
 my ($sent, $done) = (0, 0);
@@ -36,6 +41,10 @@ sub send_one {
     my $s = shift;
     return 0 if $sent >= $total;
     $sent++;
+    if ($unique) {
+        (my $p = $path) =~ s/%n/$$-$sent/g;
+        $req = "GET $p HTTP/1.1\r\n$host";
+    }
     my $off = 0;
     while ($off < length $req) {
         my $n = syswrite($s, $req, length($req) - $off, $off);

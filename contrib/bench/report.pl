@@ -5,19 +5,26 @@
 #   meta    KEY VALUE                      (clk_tck, duration, rounds, ...)
 #   run     ROUND SCENARIO PROXY CONNS RPS P50_MS P99_MS NON2XX SOCKERR
 #           REQUESTS CPU_TICKS SECONDS BYTES_PER_REQ ORIGIN_TICKS
+#           [ORIGIN_REQUESTS ORIGIN_CONNS]  (requests the origin served
+#           and connections it accepted during the run, "-" when unknown;
+#           absent in older files)
+#   hitcheck PROXY PATH STATUS VERDICT ORIGIN_REQUESTS HEADERS
+#                              (run --cache: the checks before the rounds)
 #   unavail PROXY REASON
 #   start   PROXY MS|-  NOTE
 #   idle    PROXY OK FAIL RSS_BEFORE_KB RSS_AFTER_KB NOTE
 # It prints medians over rounds per scenario and proxy, then the ratios of
 # weir to nginx and to HAProxy, and when weir-b or weir-c ran (--weir-b,
 # --weir-c) each one against weir: medians with the spread (min-max) and
-# the ratios of the runs of the same round.
+# the ratios of the runs of the same round.  With --cache runs, also the
+# miss path against pass-through per proxy (miss-X minus pass-X, round by
+# round).
 use strict;
 use warnings;
 
 my $raw = shift or die "usage: report.pl RAWFILE\n";
 open(my $f, '<', $raw) or die "report.pl: $raw: $!\n";
-my (%meta, %runs, @order, %unavail, @start, @idle);
+my (%meta, %runs, @order, %unavail, @start, @idle, @hitcheck);
 while (<$f>) {
     chomp;
     my ($tag, @v) = split /\t/;
@@ -34,6 +41,8 @@ while (<$f>) {
         push @start, \@v;
     } elsif ($tag eq 'idle') {
         push @idle, \@v;
+    } elsif ($tag eq 'hitcheck') {
+        push @hitcheck, \@v;
     }
 }
 close $f;
@@ -55,10 +64,12 @@ my (%med, @scen, %seen);
 for my $key (@order) {
     my ($sc, $px) = split /\t/, $key;
     push @scen, $sc unless $seen{$sc}++;
-    my (@rps, @p50, @p99, @us, @pct, @mib, @ous, $err, $n);
+    my (@rps, @p50, @p99, @us, @pct, @mib, @ous, @oreq, $err, $n);
     for my $r (@{ $runs{$key} }) {
         my (undef, undef, undef, undef, $rps, $p50, $p99, $non2xx, $sockerr,
-            $reqs, $ticks, $secs, $bytes, $oticks) = @$r;
+            $reqs, $ticks, $secs, $bytes, $oticks, $oreqs) = @$r;
+        push @oreq, $oreqs / $reqs
+            if defined $oreqs && $oreqs =~ /^-?\d+$/ && $reqs > 0;
         $n++;
         $err += $non2xx + $sockerr;
         push @rps, $rps;
@@ -77,7 +88,7 @@ for my $key (@order) {
         conns => $runs{$key}[0][3], n => $n, err => $err,
         rps => median(@rps), p50 => median(@p50), p99 => median(@p99),
         us => median(@us), pct => median(@pct), mib => median(@mib),
-        ous => median(@ous),
+        ous => median(@ous), oreq => median(@oreq),
     };
 }
 
@@ -86,10 +97,12 @@ print "Medians over $meta{rounds} round(s) of $meta{duration} s each "
     . "CPU = utime+stime of the proxy's process tree during the run "
     . "(for \"direct\": the origin's);\n"
     . "origin = the origin's CPU per request; errors = non-2xx/3xx + socket "
-    . "errors, summed over rounds.\n\n";
+    . "errors, summed over rounds;\norigin req/req = requests the origin "
+    . "served per request completed (0 for cache hits,\n1 for misses and "
+    . "pass-through; a little over 1: requests in flight when wrk stopped).\n\n";
 my @h = ('scenario', 'proxy', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors',
-         'CPU %', 'CPU us/req', 'CPU ms/MiB', 'origin us/req');
-my $line = "%-10s %-8s %5s %10s %8s %8s %7s %6s %10s %10s %13s\n";
+         'CPU %', 'CPU us/req', 'CPU ms/MiB', 'origin us/req', 'origin req/req');
+my $line = "%-10s %-8s %5s %10s %8s %8s %7s %6s %10s %10s %13s %14s\n";
 printf $line, @h;
 my @proxies = split / /, ($meta{proxies} // 'weir nginx haproxy');
 for my $sc (@scen) {
@@ -103,7 +116,8 @@ for my $sc (@scen) {
         printf $line, $sc, $px, $m->{conns}, fmt('%.0f', $m->{rps}),
             fmt('%.2f', $m->{p50}), fmt('%.2f', $m->{p99}), $m->{err},
             fmt('%.0f', $m->{pct}), fmt('%.1f', $m->{us}),
-            fmt('%.2f', $m->{mib}), fmt('%.1f', $m->{ous});
+            fmt('%.2f', $m->{mib}), fmt('%.1f', $m->{ous}),
+            fmt('%.3f', $m->{oreq});
     }
 }
 for my $px (@proxies) {
@@ -114,9 +128,22 @@ for my $px (@proxies) {
 # CPU and p99 < 1 are better for weir.
 my @others = grep { $_ ne 'weir' && !/^weir-/ } @proxies;
 if (@others && grep { $_ eq 'weir' } @proxies) {
+    # CPU per request of each run, by scenario, proxy and round: the last
+    # column takes the ratio round by round (runs seconds apart, so drift
+    # and the load of the moment mostly cancel), median [min-max].
+    my %cpu;
+    for my $key (@order) {
+        my ($sc, $px) = split /\t/, $key;
+        for my $r (@{ $runs{$key} }) {
+            my ($round, $reqs, $ticks) = @$r[0, 9, 10];
+            $cpu{$sc}{$px}{$round} = 1e6 * $ticks / $hz / $reqs if $reqs > 0;
+        }
+    }
     print "\nRatios weir/other (rps: higher is better; CPU us/req and p99: "
-        . "lower is better)\n";
-    printf "%-10s %-14s %8s %12s %8s\n", 'scenario', 'ratio', 'rps', 'CPU us/req', 'p99';
+        . "lower is better;\nthe ratios of the medians, and the CPU ratio "
+        . "taken round by round: median [min-max])\n";
+    printf "%-10s %-14s %8s %12s %8s %22s\n", 'scenario', 'ratio', 'rps',
+        'CPU us/req', 'p99', 'CPU per round';
     for my $sc (@scen) {
         for my $other (@others) {
             my ($w, $o) = ($med{"$sc\tweir"}, $med{"$sc\t$other"});
@@ -125,8 +152,12 @@ if (@others && grep { $_ eq 'weir' } @proxies) {
                 return 'n/a' unless $w && $o && $w->{$k} && $o->{$k};
                 return sprintf '%.2f', $w->{$k} / $o->{$k};
             };
-            printf "%-10s %-14s %8s %12s %8s\n", $sc, "weir/$other",
-                $r->('rps'), $r->('us'), $r->('p99');
+            my ($cw, $co) = ($cpu{$sc}{weir} || {}, $cpu{$sc}{$other} || {});
+            my @pr = sort { $a <=> $b } map { $cw->{$_} / $co->{$_} }
+                grep { $co->{$_} } keys %$cw;
+            printf "%-10s %-14s %8s %12s %8s %22s\n", $sc, "weir/$other",
+                $r->('rps'), $r->('us'), $r->('p99'),
+                @pr ? sprintf('%.2f [%.2f-%.2f]', median(@pr), $pr[0], $pr[-1]) : 'n/a';
         }
     }
 }
@@ -181,6 +212,63 @@ if (@variants && grep { $_ eq 'weir' } @proxies) {
                 sprintf('%.2f [%.2f-%.2f]', median(@us_s), $us_s[0], $us_s[-1]),
                 $fmt3->(@rr), $fmt3->(@ur), $fmt3->(@nr);
         }
+    }
+}
+
+# Cache mode: the miss path against pass-through, per proxy and body size.
+# Both runs send unique URLs (unique.lua) that the origin serves alike; on
+# the pass route the proxy only forwards, on the cached route it also looks
+# the key up, misses, and stores the response: the difference is that work.
+my %mp;    # size, proxy, round -> [pass us/req, miss us/req, pass rps, miss rps]
+for my $key (@order) {
+    my ($sc, $px) = split /\t/, $key;
+    next unless $sc =~ /^(pass|miss)-(.+)$/;
+    my ($kind, $size) = ($1, $2);
+    for my $r (@{ $runs{$key} }) {
+        my ($round, $rps, $reqs, $ticks) = @$r[0, 4, 9, 10];
+        next unless $reqs > 0;
+        my $i = $kind eq 'pass' ? 0 : 1;
+        $mp{$size}{$px}{$round}[$i] = 1e6 * $ticks / $hz / $reqs;
+        $mp{$size}{$px}{$round}[$i + 2] = $rps;
+    }
+}
+if (%mp) {
+    print "\nMiss path against pass-through (the same unique URLs on the "
+        . "cached and the uncached\nroute; per round miss - pass and "
+        . "miss / pass of CPU us/req; median [min-max] over rounds)\n";
+    printf "%-5s %-8s %9s %9s %22s %20s %9s %9s\n", 'body', 'proxy',
+        'pass us', 'miss us', 'miss-pass us/req', 'miss/pass', 'pass rps',
+        'miss rps';
+    my $ms = sub {
+        my ($fmt, @v) = @_;
+        my @s = sort { $a <=> $b } grep { defined } @v;
+        return '-' unless @s;
+        return sprintf("$fmt [$fmt-$fmt]", median(@s), $s[0], $s[-1]);
+    };
+    for my $size (sort keys %mp) {
+        for my $px (@proxies) {
+            my $v = $mp{$size}{$px} or next;
+            my @rounds = sort { $a <=> $b } keys %$v;
+            my @both = grep { defined $v->{$_}[0] && defined $v->{$_}[1] } @rounds;
+            printf "%-5s %-8s %9s %9s %22s %20s %9s %9s\n", $size, $px,
+                fmt('%.1f', median(map { $v->{$_}[0] } @rounds)),
+                fmt('%.1f', median(map { $v->{$_}[1] } @rounds)),
+                $ms->('%.1f', map { $v->{$_}[1] - $v->{$_}[0] } @both),
+                $ms->('%.2f', map { $v->{$_}[0] > 0 ? $v->{$_}[1] / $v->{$_}[0] : undef } @both),
+                fmt('%.0f', median(map { $v->{$_}[2] } @rounds)),
+                fmt('%.0f', median(map { $v->{$_}[3] } @rounds));
+        }
+    }
+}
+
+if (@hitcheck) {
+    print "\nCache checks before the rounds (GET with curl; origin = requests "
+        . "the origin served\nduring that GET: a hit must leave it at 0, a "
+        . "miss and a pass take 1)\n";
+    for my $h (@hitcheck) {
+        my ($px, $path, $status, $verdict, $oreq, $hdrs) = @$h;
+        printf "%-8s %-32s %s %-7s origin %s  %s\n", $px, $path, $status,
+            $verdict, $oreq, $hdrs // '';
     }
 }
 
