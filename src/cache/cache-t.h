@@ -86,7 +86,9 @@ typedef struct cache_req_s {
     cache_t               *cache;
     char                  *key;
     size_t                 key_len;
-    uint8_t                digest[WEIR_CACHE_DIGEST_LEN]; /* looked up */
+    uint8_t                primary[WEIR_CACHE_DIGEST_LEN]; /* the key's */
+    uint8_t                digest[WEIR_CACHE_DIGEST_LEN]; /* looked up:
+                                              the key's or a variant's */
     uint8_t                lock[WEIR_CACHE_DIGEST_LEN];   /* fill lock:
                                               the variant's when a Vary
                                               stub named it, else the

@@ -301,7 +301,8 @@ weir_cache_handle(weir_request_t *r)
         weir_cache_forward(cr, 0);
         return;
     }
-    weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->digest);
+    weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->primary);
+    memcpy(cr->digest, cr->primary, sizeof(cr->digest));
     if (r->method == WEIR_HTTP_POST || r->method == WEIR_HTTP_PUT
         || r->method == WEIR_HTTP_DELETE || r->method == WEIR_HTTP_PATCH) {
         cr->status = CS_BYPASS;
@@ -344,12 +345,7 @@ read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path)
     char        err[128];
     int         rc;
 
-    if (fstat(o->fd, &st) != 0) {
-        weir_cache_error(cr->cache, cr->r, WEIR_CACHE_OP_READ, errno,
-                         "fstat() failed", path);
-        return WEIR_ERROR;
-    }
-    o->file_size = (uint64_t) st.st_size;
+    o->file_size = 0;
     for (;;) {
         o->buf = weir_palloc(cr->r->pool, need);
         if (o->buf == NULL) {
@@ -362,14 +358,26 @@ read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path)
             return WEIR_ERROR;
         }
         o->len = (size_t) n;
+        if (o->len < need) {
+            /* A short read from the start of a regular file ends at its
+             * end: a small object needs no fstat(). */
+            o->file_size = o->len;
+        } else if (o->file_size == 0) {
+            if (fstat(o->fd, &st) != 0) {
+                weir_cache_error(cr->cache, cr->r, WEIR_CACHE_OP_READ, errno,
+                                 "fstat() failed", path);
+                return WEIR_ERROR;
+            }
+            o->file_size = (uint64_t) st.st_size;
+        }
         rc = weir_cache_file_decode(o->buf, o->len, cr->key, cr->key_len,
                                     o->file_size, &o->o, &need, err,
                                     sizeof(err));
         if (rc == WEIR_OK) {
             return WEIR_OK;
         }
-        if (rc == WEIR_AGAIN && need > o->len && (size_t) n == o->len
-            && need <= PREFIX_MAX && need <= o->file_size) {
+        if (rc == WEIR_AGAIN && need > o->len && need <= PREFIX_MAX
+            && need <= o->file_size) {
             continue;
         }
         weir_cache_error(cr->cache, cr->r, WEIR_CACHE_OP_CORRUPT, 0,
@@ -498,7 +506,7 @@ open_variant(cache_req_t *cr)
 void
 weir_cache_lookup(cache_req_t *cr)
 {
-    weir_cache_digest(cr->key, cr->key_len, NULL, 0, cr->digest);
+    memcpy(cr->digest, cr->primary, sizeof(cr->digest));
     weir_cache_obj_close(&cr->obj);
     weir_cache_obj_close(&cr->stub);
     if (weir_cache_open(cr, cr->digest, &cr->stub) == WEIR_OK) {
@@ -620,11 +628,8 @@ decide(cache_req_t *cr)
 void
 weir_cache_lock_of(cache_req_t *cr, uint8_t *out)
 {
-    if (cr->stub.fd >= 0) {
-        memcpy(out, cr->digest, WEIR_CACHE_DIGEST_LEN);
-    } else {
-        weir_cache_digest(cr->key, cr->key_len, NULL, 0, out);
-    }
+    memcpy(out, cr->stub.fd >= 0 ? cr->digest : cr->primary,
+           WEIR_CACHE_DIGEST_LEN);
 }
 
 _Atomic int32_t *

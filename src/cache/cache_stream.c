@@ -169,6 +169,9 @@ stream_flush(cache_req_t *cr)
             r->bytes_sent += (uint64_t) n;
             r->body_bytes_sent += (uint64_t) n;
             weir_stat_add(&CSLOT(cr->cache)->bytes_served, (uint64_t) n);
+            if (!c->write.ready && cr->s_chunk_left > 0) {
+                return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
+            }
             if (cr->s_chunk_left == 0) {
                 cr->s_head = "\r\n";
                 cr->s_head_len = 2;

@@ -102,8 +102,8 @@ weir_http_request_cond(weir_request_t *r, weir_http_cond_t *cond)
 }
 
 void
-weir_http_send_rep(weir_request_t *r, int fd, off_t base, off_t size,
-    const weir_http_cond_res_t *res)
+weir_http_send_rep(weir_request_t *r, int fd, off_t base, const char *mem,
+    off_t size, const weir_http_cond_res_t *res)
 {
     char *buf;
     int   n;
@@ -112,9 +112,14 @@ weir_http_send_rep(weir_request_t *r, int fd, off_t base, off_t size,
     case 200:
     case 206:
         r->status = res->status;
-        r->body_fd = fd;
-        r->body_off = base + res->offset;
-        r->body_end = base + res->offset + res->length;
+        if (mem) {
+            r->body_mem = mem + res->offset;
+            r->body_mem_len = (size_t) res->length;
+        } else {
+            r->body_fd = fd;
+            r->body_off = base + res->offset;
+            r->body_end = base + res->offset + res->length;
+        }
         r->content_length = res->length;
         weir_http_add_header(r, "Accept-Ranges", 13, "bytes", 5);
         if (res->status == 206) {
@@ -187,7 +192,7 @@ handle_static(weir_request_t *r)
         cres.offset = res.offset;
         cres.length = res.length;
         weir_http_send_rep(r, res.status == 304 || res.status == 416
-                              ? -1 : res.fd, 0, res.file_size, &cres);
+                              ? -1 : res.fd, 0, NULL, res.file_size, &cres);
         return;
     case 301:
         if (location_slash(r) != WEIR_OK) {

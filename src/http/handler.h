@@ -27,11 +27,12 @@ int weir_http_request_cond(weir_request_t *r, weir_http_cond_t *cond);
 
 /* Answer r with a representation of `size` bytes found at offset `base`
  * of fd, as weir_http_cond_eval() decided in res: 200 and 206 (with
- * Content-Range) send the body with sendfile, 304 the head only, 412 and
- * 416 an error page. Static files and cached objects both answer here;
- * the fields already added to r go out with it. fd must be attached to r
- * (weir_http_attach_file()) by the caller. */
-void weir_http_send_rep(weir_request_t *r, int fd, off_t base, off_t size,
-    const weir_http_cond_res_t *res);
+ * Content-Range) send the body with sendfile, or from `mem` (the same
+ * bytes already in memory, or NULL) with the head in one writev; 304 the
+ * head only, 412 and 416 an error page. Static files and cached objects
+ * both answer here; the fields already added to r go out with it. fd
+ * must be attached to r (weir_http_attach_file()) by the caller. */
+void weir_http_send_rep(weir_request_t *r, int fd, off_t base,
+    const char *mem, off_t size, const weir_http_cond_res_t *res);
 
 #endif /* WEIR_HTTP_HANDLER_H */

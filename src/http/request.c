@@ -719,6 +719,9 @@ send_some(weir_request_t *r)
         }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
+            return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
+        }
     }
     r->body_bytes_sent = r->out_sent > r->out_len && !r->header_only
                              ? r->out_sent - r->out_len
@@ -743,6 +746,12 @@ send_some(weir_request_t *r)
         }
         r->bytes_sent += (uint64_t) (r->body_off - before);
         r->body_bytes_sent += (uint64_t) (r->body_off - before);
+        if (!c->write.ready && r->body_off < r->body_end) {
+            /* A short write filled the socket: the next call would only
+             * say EAGAIN (a syscall per round on large bodies); wait for
+             * the EPOLLOUT edge instead. */
+            return WEIR_AGAIN;
+        }
     }
     return WEIR_OK;
 }

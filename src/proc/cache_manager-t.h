@@ -48,6 +48,8 @@ typedef struct weir_cmgr_cache_s {
     int                      dir_bad;        /* <path> unusable last tick */
     weir_msec_t              logged[WEIR_CMGR_ERR_N];   /* monotonic */
     uint64_t                 unlogged[WEIR_CMGR_ERR_N]; /* since then */
+    int64_t                  next_inactive;  /* wall ms: the next scan for
+                                                unused objects */
 } weir_cmgr_cache_t;
 
 /* Wall-clock milliseconds, the index's time. */

@@ -417,7 +417,22 @@ evict(weir_cmgr_cache_t *mc, int64_t now)
     weir_cache_entry_t v[VICTIMS];
     size_t             n, i, round;
     uint64_t           inactive = 0, lru = 0, bytes = 0;
+    weir_cache_index_stats_t st;
 
+    /* A victims() call scans every slot (a million and a half for the
+     * largest index): only when the cache is over max_size, and for the
+     * unused objects every tenth of `inactive` (1 s to 60 s), not every
+     * tick. */
+    weir_cache_index_stats(mc->idx, &st);
+    if (st.bytes <= (uint64_t) mc->k->max_size
+        && (now < mc->next_inactive || !st.loaded)) {
+        return;     /* (the first scan waits for the loader's index) */
+    }
+    if (now >= mc->next_inactive && st.loaded) {
+        mc->next_inactive = now + weir_max(weir_min(mc->k->inactive / 10,
+                                                    (int64_t) 60000),
+                                           (int64_t) 1000);
+    }
     for (round = 0; round < VICTIM_ROUNDS; round++) {
         n = weir_cache_index_victims(mc->idx, now, mc->k->inactive,
                                      (uint64_t) mc->k->max_size, v, VICTIMS);

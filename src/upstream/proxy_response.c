@@ -400,6 +400,11 @@ flush_out(proxy_t *p)
         p->nout -= i;
         p->out[0].iov_base = (char *) p->out[0].iov_base + k;
         p->out[0].iov_len -= k;
+        if (!c->write.ready) {
+            /* short write: the socket is full, EPOLLOUT says when */
+            weir_timer_add(&c->write, weir_http.conf->send_timeout);
+            return WEIR_AGAIN;
+        }
     }
     weir_timer_del(&c->write);
     p->rb_pos += p->pend_consume;
