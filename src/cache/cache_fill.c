@@ -613,6 +613,13 @@ revalidated(cache_req_t *cr)
     hs = weir_palloc(r->pool, sizeof(*hs) * (r->nresp + 128));
     weir_sbuf_init_pool(&sb, r->pool, o->o.hdr.head_len + 256);
     for (i = 0; hs && i < r->nresp; i++) {
+        if (r->resp_names[i].len == 10
+            && weir_strncaseeq(r->resp_names[i].data, "set-cookie", 10)) {
+            /* The 304 answered the cache's own validation: a cookie in it
+             * is not for whoever gets the object next (and would make it
+             * unstorable: every stale hit would go to the origin). */
+            continue;
+        }
         weir_sbuf_append_str(&sb, &r->resp_names[i]);
         weir_sbuf_lit(&sb, ": ");
         weir_sbuf_append_str(&sb, &r->resp_values[i]);
