@@ -313,9 +313,14 @@ cmp_ok($back->request_count, '>=', 6, 'backup: by the backup');
         my $r = $t->http_get("/bo/$i");
         push @st, [$r->status, time - $t0];
     }
-    is_deeply([map { $_->[0] } @st], [(504) x 4], 'backoff past proxy_timeout: 504');
+    # The backoff is full jitter over [0, 10 s]: about one time in 25 it
+    # is shorter than what is left of the 400 ms, and that retry rightly
+    # reaches the other peer (200). Every other one ends at the deadline.
+    my @late = grep { $_->[0] != 200 } @st;
+    is_deeply([map { $_->[0] } @late], [(504) x @late], 'backoff past proxy_timeout: 504 (the rest: 200 from the other peer)');
+    cmp_ok(scalar @late, '>=', 1, '... at least one backoff went past the deadline');
     cmp_ok((sort { $b <=> $a } map { $_->[1] } @st)[0], '<', 1.5, 'at the deadline');
-    is($bo_live->request_count, 0, 'the retry never reached the other peer');
+    is($bo_live->request_count, 4 - @late, 'only a retry before the deadline reached the other peer');
     my $log = substr($t->error_log, $mark);
     unlike($log, qr/header_timeout/, 'no try timed out at the deadline');
     like($log, qr/ran out of proxy_timeout before a try \(proxy_timeout\).*upstream: -/,
