@@ -525,7 +525,7 @@ decide(cache_req_t *cr)
 {
     weir_request_t     *r = cr->r;
     cache_t            *cache = cr->cache;
-    weir_cache_entry_t  e;
+    weir_cache_entry_t  e = { .state = 0 };
     int                 use, rc;
 
     if (cr->obj.fd >= 0 && !cr->internal) {

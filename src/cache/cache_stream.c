@@ -200,7 +200,7 @@ weir_cache_stream_progress(cache_req_t *cr)
 {
     weir_request_t    *r = cr->r;
     weir_cache_hdr_t   hdr;
-    weir_cache_entry_t e;
+    weir_cache_entry_t e = { .state = 0 };
     struct stat        st;
     off_t              end;
     int                rc, filling;

@@ -175,7 +175,7 @@ weir_cache_wait_cancel(cache_req_t *cr)
 static void
 wake(cache_req_t *cr, uint32_t mask)
 {
-    weir_cache_entry_t e;
+    weir_cache_entry_t e = { .state = 0 };
     int                st = 0, died;
 
     if (cr->cache->idx) {
@@ -256,7 +256,7 @@ static void
 wait_timer(weir_event_t *ev)
 {
     cache_req_t        *cr = ev->data;
-    weir_cache_entry_t  e;
+    weir_cache_entry_t  e = { .state = 0 };
     int                 st = 0;
 
     ev->timedout = 0;
@@ -371,7 +371,7 @@ void
 weir_cache_refresh(cache_req_t *cr)
 {
     weir_request_t     *r = cr->r;
-    weir_cache_entry_t  e;
+    weir_cache_entry_t  e = { .state = 0 };
     weir_sbuf_t         sb;
     weir_conn_t        *c, *sink;
     size_t              i;
