@@ -317,7 +317,11 @@ on_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
             cr->stub_names_len = names_len;
         }
     }
-    weir_cache_digest(cr->key, cr->key_len, sec, sec_len, cr->final);
+    if (sec_len > 0) {
+        weir_cache_digest(cr->key, cr->key_len, sec, sec_len, cr->final);
+    } else {
+        memcpy(cr->final, cr->primary, sizeof(cr->final));
+    }
     cr->vary = sec;
     cr->vary_len = sec_len;
     cap = sizeof(weir_cache_hdr_t) + cr->key_len + sec_len + head_len;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/sbuf.h"
+#include "core/str.h"
 #include "core/wtime.h"
 #include "http/cond.h"
 #include "http/handler.h"
@@ -143,12 +144,17 @@ weir_cache_serve(cache_req_t *cr, int status)
     cr->status = status;
     switch (status) {
     case CS_HIT:
+        /* (a request that waited for a fill looked up again: what its
+         * first lookup said does not describe this answer) */
+        cr->fwd = NULL;
+        cr->detail = NULL;
         weir_stat_add(&s->hits, 1);
         break;
     case CS_STALE:
         weir_stat_add(&s->stale, 1);
         break;
     case CS_UPDATING:
+        cr->fwd = NULL;
         weir_stat_add(&s->updating, 1);
         cr->detail = "stale-while-revalidate";
         break;
@@ -164,7 +170,8 @@ weir_cache_serve(cache_req_t *cr, int status)
         return;
     }
     age = weir_cache_age(&o->o.meta, weir_cache_now());
-    n = snprintf(agebuf, sizeof(agebuf), "%lld", (long long) age);
+    n = (int) (weir_sprint_u64(agebuf, (uint64_t) weir_max(age, 0))
+               - agebuf);
     weir_http_add_header(r, "Age", 3, weir_pstrndup(r->pool, agebuf,
                                                       (size_t) n),
                          (size_t) n);
