@@ -224,17 +224,9 @@ run(void)
     sigset_t wait_mask;
     size_t   i;
 
-    weir_proctitle_set("weir-cache-mgr", "weir: cache manager process");
-    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-    weir_random_reseed();
-    /* The listening sockets are the workers' business. */
-    for (i = 0; mgroup && i < mgroup->n; i++) {
-        close(mgroup->socks[i].fd);
-    }
-    weir_worker_helper_signals(on_signal);
+    weir_worker_helper_start("weir-cache-mgr", "weir: cache manager process",
+                             mgroup, &mcf->main, on_signal);
     sigemptyset(&wait_mask);
-    weir_worker_drop_privileges(&mcf->main);
-    weir_time_update();
     if (weir_loop_init() != WEIR_OK || setup_caches() != WEIR_OK) {
         _exit(2);
     }

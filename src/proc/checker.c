@@ -192,19 +192,10 @@ static void
 run(void)
 {
     sigset_t         wait_mask;
-    size_t           i;
 
-    weir_proctitle_set("weir-checker", "weir: health checker process");
-    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-    weir_random_reseed();
-    /* The listening sockets are the workers' business. */
-    for (i = 0; cgroup && i < cgroup->n; i++) {
-        close(cgroup->socks[i].fd);
-    }
-    weir_worker_helper_signals(on_signal);
+    weir_worker_helper_start("weir-checker", "weir: health checker process",
+                             cgroup, &ccf->main, on_signal);
     sigemptyset(&wait_mask);
-    weir_worker_drop_privileges(&ccf->main);
-    weir_time_update();
     if (weir_loop_init() != WEIR_OK
         || weir_health_start(ccf->upstreams, ccf->nupstreams) != WEIR_OK) {
         _exit(2);

@@ -490,3 +490,22 @@ weir_worker_helper_signals(void (*on_signal)(int))
     sigaction(SIGALRM, &sa, NULL);
     sigprocmask(SIG_SETMASK, &block, NULL);
 }
+
+void
+weir_worker_helper_start(const char *comm, const char *title,
+    const weir_listen_group_t *group, const weir_main_conf_t *mc,
+    void (*on_signal)(int))
+{
+    size_t i;
+
+    weir_proctitle_set(comm, title);
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    weir_random_reseed();
+    /* The listening sockets are the workers' business. */
+    for (i = 0; group && i < group->n; i++) {
+        close(group->socks[i].fd);
+    }
+    weir_worker_helper_signals(on_signal);
+    weir_worker_drop_privileges(mc);
+    weir_time_update();
+}

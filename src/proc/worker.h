@@ -37,6 +37,14 @@ void weir_worker_drop_privileges(const weir_main_conf_t *mc);
  * loop waits; PIPE, HUP and WINCH are ignored, CHLD and ALRM default. */
 void weir_worker_helper_signals(void (*on_signal)(int));
 
+/* What such a helper does first after fork(): its process title, death
+ * with the master, a random seed of its own, the listening sockets of
+ * `group` closed, its signals, [main] user/group. */
+struct weir_listen_group_s;
+void weir_worker_helper_start(const char *comm, const char *title,
+    const struct weir_listen_group_s *group, const weir_main_conf_t *mc,
+    void (*on_signal)(int));
+
 /* Run in the child after fork(); never returns. */
 void weir_worker_run(const weir_worker_args_t *args)
     __attribute__((noreturn));
