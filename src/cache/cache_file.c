@@ -72,11 +72,11 @@ weir_cache_digest(const char *key, size_t len, const char *secondary,
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
         /* Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm
          * up again on every init (12% of a cache hit's instructions). */
-        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md = fetched ? fetched : EVP_sha256();
+#else
+        md = EVP_sha256();
 #endif
-        if (md == NULL) {
-            md = EVP_sha256();
-        }
     }
     if (ctx == NULL
         || EVP_DigestInit_ex(ctx, md, NULL) != 1
