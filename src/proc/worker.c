@@ -498,7 +498,7 @@ weir_worker_helper_start(const char *comm, const char *title,
 {
     size_t i;
 
-    weir_proctitle_set(comm, title);
+    weir_proctitle_set(comm, "%s", title);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     weir_random_reseed();
     /* The listening sockets are the workers' business. */
