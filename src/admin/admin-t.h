@@ -31,6 +31,10 @@ typedef struct admin_ctx_s {
 
 extern admin_ctx_t admin_ctx;
 
+/* "# HELP" and "# TYPE" of a Prometheus family. */
+void admin_family(weir_sbuf_t *o, const char *name, const char *type,
+    const char *help);
+
 /* The pages. */
 void admin_metrics(weir_sbuf_t *o);
 void admin_status_json(weir_sbuf_t *o);

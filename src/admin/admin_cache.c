@@ -1,6 +1,7 @@
 #include "weir_config.h"
 #include "admin/admin-t.h"
 
+#include <stddef.h>
 #include <string.h>
 #include "cache/cache.h"
 #include "cache/cache_index.h"
@@ -35,9 +36,6 @@ cache_label(weir_sbuf_t *o, const char *name, size_t i)
     weir_sbuf_append_cstr(o, "\"");
 }
 
-#define FAMILY(o, name, type, help) \
-    weir_sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, \
-                     type)
 
 void
 admin_cache_metrics(weir_sbuf_t *o)
@@ -65,7 +63,8 @@ admin_cache_metrics(weir_sbuf_t *o)
           "Background refreshes and background fills started.",
           offsetof(weir_cache_counters_t, refreshes) },
         { "weir_cache_purged_total", "counter",
-          "Objects removed by purge.", offsetof(weir_cache_counters_t, purged) },
+          "Objects removed by purge.",
+          offsetof(weir_cache_counters_t, purged) },
         { "weir_cache_invalidated_total", "counter",
           "Objects removed after a successful unsafe request.",
           offsetof(weir_cache_counters_t, invalidated) },
@@ -81,6 +80,21 @@ admin_cache_metrics(weir_sbuf_t *o)
         { "updating", offsetof(weir_cache_counters_t, updating) },
         { "revalidated", offsetof(weir_cache_counters_t, revalidated) },
         { "bypass", offsetof(weir_cache_counters_t, bypass) },
+    };
+    static const struct {
+        const char *name, *type, *help;
+        size_t      off;
+    } index[] = {
+        { "weir_cache_objects", "gauge", "Objects in the index.",
+          offsetof(weir_cache_index_stats_t, objects) },
+        { "weir_cache_stored_bytes", "gauge",
+          "Bytes on disk of the objects in the index.",
+          offsetof(weir_cache_index_stats_t, bytes) },
+        { "weir_cache_index_capacity", "gauge", "Index slots (max_objects).",
+          offsetof(weir_cache_index_stats_t, capacity) },
+        { "weir_cache_evictions_total", "counter",
+          "Objects the cache manager removed (inactive, or over max_size).",
+          offsetof(weir_cache_index_stats_t, evictions) },
     };
     size_t                   n = weir_cache_count(), i, k;
     weir_cache_counters_t   *c;
@@ -99,7 +113,7 @@ admin_cache_metrics(weir_sbuf_t *o)
         weir_cache_counters(i, &c[i]);
         weir_cache_index_stats_of(i, &st[i]);
     }
-    FAMILY(o, "weir_cache_requests_total", "counter",
+    admin_family(o, "weir_cache_requests_total", "counter",
            "Requests on cached routes by $cache_status.");
     for (i = 0; i < n; i++) {
         for (k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
@@ -110,7 +124,7 @@ admin_cache_metrics(weir_sbuf_t *o)
         }
     }
     for (k = 0; k < sizeof(simple) / sizeof(simple[0]); k++) {
-        FAMILY(o, simple[k].name, simple[k].type, simple[k].help);
+        admin_family(o, simple[k].name, simple[k].type, simple[k].help);
         for (i = 0; i < n; i++) {
             cache_label(o, simple[k].name, i);
             weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
@@ -118,12 +132,13 @@ admin_cache_metrics(weir_sbuf_t *o)
                                                   + simple[k].off));
         }
     }
-    FAMILY(o, "weir_cache_fills_in_flight", "gauge", "Fills in progress.");
+    admin_family(o, "weir_cache_fills_in_flight", "gauge",
+                 "Fills in progress.");
     for (i = 0; i < n; i++) {
         cache_label(o, "weir_cache_fills_in_flight", i);
         weir_sbuf_printf(o, "} %lld\n", (long long) c[i].fills_in_flight);
     }
-    FAMILY(o, "weir_cache_errors_total", "counter",
+    admin_family(o, "weir_cache_errors_total", "counter",
            "Cache errors by operation; each one served the request "
            "uncached.");
     for (i = 0; i < n; i++) {
@@ -133,36 +148,22 @@ admin_cache_metrics(weir_sbuf_t *o)
                              (unsigned long long) c[i].errors[op]);
         }
     }
-    FAMILY(o, "weir_cache_objects", "gauge", "Objects in the index.");
-    for (i = 0; i < n; i++) {
-        cache_label(o, "weir_cache_objects", i);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long) st[i].objects);
+    for (k = 0; k < sizeof(index) / sizeof(index[0]); k++) {
+        admin_family(o, index[k].name, index[k].type, index[k].help);
+        for (i = 0; i < n; i++) {
+            cache_label(o, index[k].name, i);
+            weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
+                             *(const uint64_t *) ((const char *) &st[i]
+                                                  + index[k].off));
+        }
     }
-    FAMILY(o, "weir_cache_stored_bytes", "gauge",
-           "Bytes on disk of the objects in the index.");
-    for (i = 0; i < n; i++) {
-        cache_label(o, "weir_cache_stored_bytes", i);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long) st[i].bytes);
-    }
-    FAMILY(o, "weir_cache_max_bytes", "gauge", "max_size.");
+    admin_family(o, "weir_cache_max_bytes", "gauge", "max_size.");
     for (i = 0; i < n; i++) {
         cache_label(o, "weir_cache_max_bytes", i);
         weir_sbuf_printf(o, "} %lld\n",
                          (long long) weir_cache_conf(i)->max_size);
     }
-    FAMILY(o, "weir_cache_index_capacity", "gauge",
-           "Index slots (max_objects).");
-    for (i = 0; i < n; i++) {
-        cache_label(o, "weir_cache_index_capacity", i);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long) st[i].capacity);
-    }
-    FAMILY(o, "weir_cache_evictions_total", "counter",
-           "Objects the cache manager removed (inactive, or over max_size).");
-    for (i = 0; i < n; i++) {
-        cache_label(o, "weir_cache_evictions_total", i);
-        weir_sbuf_printf(o, "} %llu\n", (unsigned long long) st[i].evictions);
-    }
-    FAMILY(o, "weir_cache_loaded", "gauge",
+    admin_family(o, "weir_cache_loaded", "gauge",
            "1 once the loader has read the cache directory.");
     for (i = 0; i < n; i++) {
         cache_label(o, "weir_cache_loaded", i);

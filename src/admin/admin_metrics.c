@@ -36,8 +36,9 @@ static const struct {
 static const char *const classes[6] = { "other", "1xx", "2xx", "3xx", "4xx",
                                         "5xx" };
 
-static void
-family(weir_sbuf_t *o, const char *name, const char *type, const char *help)
+void
+admin_family(weir_sbuf_t *o, const char *name, const char *type,
+    const char *help)
 {
     weir_sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                      type);
@@ -84,28 +85,28 @@ process_metrics(weir_sbuf_t *o)
     weir_master_stats_t *m = admin_ctx.master;
     size_t               used = 0, total = 0;
 
-    family(o, "weir_build_info", "gauge", "Version of the running weir.");
+    admin_family(o, "weir_build_info", "gauge", "Version of the running weir.");
     weir_sbuf_printf(o, "weir_build_info{version=\"%s\"} 1\n", WEIR_VERSION);
     if (m) {
-        family(o, "weir_start_time_seconds", "gauge",
+        admin_family(o, "weir_start_time_seconds", "gauge",
                "When the master started, in seconds since the epoch.");
         weir_sbuf_printf(o, "weir_start_time_seconds %lld\n",
                          (long long) atomic_load(&m->started));
-        family(o, "weir_config_generation", "gauge",
+        admin_family(o, "weir_config_generation", "gauge",
                "Generation of the configuration in service (1 at start, "
                "one more per reload).");
         weir_sbuf_printf(o, "weir_config_generation %llu\n",
                          (unsigned long long) weir_stat_get(
                              &m->config_generation));
-        family(o, "weir_reloads_total", "counter", "Successful reloads.");
+        admin_family(o, "weir_reloads_total", "counter", "Successful reloads.");
         weir_sbuf_printf(o, "weir_reloads_total %llu\n",
                          (unsigned long long) weir_stat_get(&m->reloads_total));
-        family(o, "weir_reload_failures_total", "counter",
+        admin_family(o, "weir_reload_failures_total", "counter",
                "Reloads refused (the previous configuration kept serving).");
         weir_sbuf_printf(o, "weir_reload_failures_total %llu\n",
                          (unsigned long long) weir_stat_get(
                              &m->reloads_failed_total));
-        family(o, "weir_worker_restarts_total", "counter",
+        admin_family(o, "weir_worker_restarts_total", "counter",
                "Worker processes restarted after an unexpected exit.");
         weir_sbuf_printf(o, "weir_worker_restarts_total %llu\n",
                          (unsigned long long) weir_stat_get(
@@ -113,13 +114,13 @@ process_metrics(weir_sbuf_t *o)
     }
     if (admin_ctx.shm) {
         weir_shm_stats(admin_ctx.shm, &used, &total);
-        family(o, "weir_shm_used_bytes", "gauge",
+        admin_family(o, "weir_shm_used_bytes", "gauge",
                "Shared memory in use (allocator pages).");
         weir_sbuf_printf(o, "weir_shm_used_bytes %zu\n", used);
-        family(o, "weir_shm_size_bytes", "gauge",
+        admin_family(o, "weir_shm_size_bytes", "gauge",
                "Shared memory the allocator can hand out (shm_size).");
         weir_sbuf_printf(o, "weir_shm_size_bytes %zu\n", total);
-        family(o, "weir_shm_lock_recoveries_total", "counter",
+        admin_family(o, "weir_shm_lock_recoveries_total", "counter",
                "Times a process found the shm allocator lock held by a dead "
                "process and recovered it.");
         weir_sbuf_printf(o, "weir_shm_lock_recoveries_total %llu\n",
@@ -160,7 +161,7 @@ worker_metrics(weir_sbuf_t *o)
         return;
     }
     for (k = 0; k < weir_nelems(rows); k++) {
-        family(o, rows[k].name, rows[k].type, rows[k].help);
+        admin_family(o, rows[k].name, rows[k].type, rows[k].help);
         for (i = 0; i < WEIR_PROC_MAX; i++) {
             const char *f = (const char *) &p[i] + rows[k].off;
             if (atomic_load(&p[i].pid) == 0) {
@@ -184,7 +185,7 @@ worker_metrics(weir_sbuf_t *o)
             active += atomic_load(&p[i].requests_active);
         }
     }
-    family(o, "weir_connections", "gauge",
+    admin_family(o, "weir_connections", "gauge",
            "Client connections of all workers: active (a request in "
            "progress) or idle (waiting for one).");
     weir_sbuf_printf(o, "weir_connections{state=\"active\"} %lld\n"
@@ -202,7 +203,7 @@ server_metrics(weir_sbuf_t *o)
     size_t                  i;
     int                     c, k;
 
-    family(o, "weir_http_requests_total", "counter",
+    admin_family(o, "weir_http_requests_total", "counter",
            "Requests answered, by server and status class.");
     for (i = 0; i < h->nservers; i++) {
         const struct weir_server_stats_s *s = h->servers[i]->stats;
@@ -218,7 +219,7 @@ server_metrics(weir_sbuf_t *o)
                                           responses[c])));
         }
     }
-    family(o, "weir_http_request_duration_seconds", "histogram",
+    admin_family(o, "weir_http_request_duration_seconds", "histogram",
            "Time from the first byte of a request to its last response "
            "byte, by server.");
     for (i = 0; i < h->nservers; i++) {
@@ -259,7 +260,7 @@ peer_metrics(weir_sbuf_t *o)
 #define P  (&cf->upstreams[i]->peers[j])
 #define S  (cf->upstreams[i]->peers[j].state)
 
-    family(o, "weir_upstream_peer_requests_total", "counter",
+    admin_family(o, "weir_upstream_peer_requests_total", "counter",
            "Tries sent to the peer (retries count as tries).");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_requests_total", U, P);
@@ -267,7 +268,7 @@ peer_metrics(weir_sbuf_t *o)
                          weir_peer_stat_sum(S, offsetof(weir_peer_stats_t,
                                                         requests)));
     }
-    family(o, "weir_upstream_peer_responses_total", "counter",
+    admin_family(o, "weir_upstream_peer_responses_total", "counter",
            "Response heads received from the peer, by status class.");
     EACH_PEER {
         for (k = 1; k < 6; k++) {
@@ -277,7 +278,7 @@ peer_metrics(weir_sbuf_t *o)
                                  offsetof(weir_peer_stats_t, responses[k])));
         }
     }
-    family(o, "weir_upstream_peer_failures_total", "counter",
+    admin_family(o, "weir_upstream_peer_failures_total", "counter",
            "Failed tries on the peer, by error (the DESIGN 4 taxonomy).");
     EACH_PEER {
         for (k = 0; k < WEIR_FAIL_KINDS; k++) {
@@ -293,7 +294,7 @@ peer_metrics(weir_sbuf_t *o)
                                  offsetof(weir_peer_stats_t, fails[k])));
         }
     }
-    family(o, "weir_upstream_peer_up", "gauge",
+    admin_family(o, "weir_upstream_peer_up", "gauge",
            "1 when the peer takes traffic (healthy, breaker closed), else "
            "0.");
     EACH_PEER {
@@ -301,14 +302,15 @@ peer_metrics(weir_sbuf_t *o)
         weir_sbuf_printf(o, "} %d\n",
                          strcmp(admin_peer_state(U, P), "up") == 0);
     }
-    family(o, "weir_upstream_peer_healthy", "gauge",
+    admin_family(o, "weir_upstream_peer_healthy", "gauge",
            "The active health checks' verdict: 1 healthy, 0 failing.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_healthy", U, P);
         weir_sbuf_printf(o, "} %u\n", (unsigned) atomic_load(&S->health));
     }
     for (k = 0; k < (int) weir_nelems(peer_counters); k++) {
-        family(o, peer_counters[k].name, "counter", peer_counters[k].help);
+        admin_family(o, peer_counters[k].name, "counter",
+                     peer_counters[k].help);
         EACH_PEER {
             peer_labels(o, peer_counters[k].name, U, P);
             weir_sbuf_printf(o, "} %llu\n", (unsigned long long)
@@ -317,7 +319,7 @@ peer_metrics(weir_sbuf_t *o)
                                                  + peer_counters[k].off)));
         }
     }
-    family(o, "weir_upstream_peer_breaker_state", "gauge",
+    admin_family(o, "weir_upstream_peer_breaker_state", "gauge",
            "The circuit breaker's state: 1 for the current one.");
     EACH_PEER {
         int st = weir_breaker_state(S, NULL, NULL);
@@ -327,13 +329,13 @@ peer_metrics(weir_sbuf_t *o)
                              weir_breaker_state_name(k), st == k);
         }
     }
-    family(o, "weir_upstream_peer_in_flight", "gauge",
+    admin_family(o, "weir_upstream_peer_in_flight", "gauge",
            "Requests in flight to the peer, all workers.");
     EACH_PEER {
         peer_labels(o, "weir_upstream_peer_in_flight", U, P);
         weir_sbuf_printf(o, "} %u\n", (unsigned) weir_peer_inflight(S));
     }
-    family(o, "weir_upstream_peer_response_seconds", "histogram",
+    admin_family(o, "weir_upstream_peer_response_seconds", "histogram",
            "Time from the start of a try to the peer's response head.");
     EACH_PEER {
         for (k = 0; k < WEIR_HIST_BUCKETS; k++) {
@@ -379,7 +381,7 @@ upstream_metrics(weir_sbuf_t *o)
     size_t               i, k;
 
     for (k = 0; k < weir_nelems(rows); k++) {
-        family(o, rows[k].name, "counter", rows[k].help);
+        admin_family(o, rows[k].name, "counter", rows[k].help);
         for (i = 0; i < cf->nupstreams; i++) {
             const weir_upstream_state_t *us = cf->upstreams[i]->state;
             if (us == NULL) {

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 #include "core/core.h"
+#include "core/str.h"
 #include "core/sbuf.h"
 
 /*
@@ -23,8 +24,6 @@ _Static_assert(sizeof(WEIR_CACHE_MAGIC) - 1 == 8, "magic is 8 bytes");
 #define CACHE_META_FLAGS \
     (WEIR_CACHE_F_NO_STALE | WEIR_CACHE_F_NO_CACHE | WEIR_CACHE_F_HEURISTIC)
 
-static void cache_file_err(char *err, size_t errlen, const char *fmt, ...)
-    WEIR_PRINTF(3, 4);
 static void cache_hex(const uint8_t digest[WEIR_CACHE_DIGEST_LEN],
     char hex[2 * WEIR_CACHE_DIGEST_LEN]);
 static uint32_t cache_crc(const weir_cache_hdr_t *hdr, const char *rest,
@@ -32,18 +31,6 @@ static uint32_t cache_crc(const weir_cache_hdr_t *hdr, const char *rest,
 static void meta_to_hdr(const weir_cache_meta_t *meta, weir_cache_hdr_t *hdr);
 static void hdr_to_meta(const weir_cache_hdr_t *hdr, weir_cache_meta_t *meta);
 
-static void
-cache_file_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * One digest context per process, made on first use and reset by each
@@ -289,12 +276,12 @@ weir_cache_file_decode(const char *buf, size_t len, const char *key,
     if (len >= sizeof(h->magic)
         && memcmp(buf, WEIR_CACHE_MAGIC, sizeof(h->magic)) != 0)
     {
-        cache_file_err(err, errlen, "not a cache file (bad magic)");
+        weir_str_errf(err, errlen, "not a cache file (bad magic)");
         return WEIR_ERROR;
     }
     if (len < sizeof(*h)) {
         if (file_size > 0 && file_size < sizeof(*h)) {
-            cache_file_err(err, errlen, "file of %llu bytes is shorter "
+            weir_str_errf(err, errlen, "file of %llu bytes is shorter "
                            "than a cache header",
                            (unsigned long long) file_size);
             return WEIR_ERROR;
@@ -304,23 +291,23 @@ weir_cache_file_decode(const char *buf, size_t len, const char *key,
     }
     memcpy(h, buf, sizeof(*h));   /* buf need not be aligned */
     if (h->version != WEIR_CACHE_VERSION) {
-        cache_file_err(err, errlen, "cache file version %u, expected %u",
+        weir_str_errf(err, errlen, "cache file version %u, expected %u",
                        h->version, WEIR_CACHE_VERSION);
         return WEIR_ERROR;
     }
     if (h->key_len == 0 || h->key_len > WEIR_CACHE_KEY_MAX) {
-        cache_file_err(err, errlen, "bad key length %u", h->key_len);
+        weir_str_errf(err, errlen, "bad key length %u", h->key_len);
         return WEIR_ERROR;
     }
     prefix = (uint64_t) sizeof(*h) + h->key_len + h->vary_len + h->head_len;
     if (file_size > 0 && prefix > file_size) {
-        cache_file_err(err, errlen, "header lengths (%llu bytes) past the "
+        weir_str_errf(err, errlen, "header lengths (%llu bytes) past the "
                        "file size (%llu)", (unsigned long long) prefix,
                        (unsigned long long) file_size);
         return WEIR_ERROR;
     }
     if (prefix > SIZE_MAX) {
-        cache_file_err(err, errlen, "header too large for this host");
+        weir_str_errf(err, errlen, "header too large for this host");
         return WEIR_ERROR;
     }
     if (len < prefix) {
@@ -329,19 +316,19 @@ weir_cache_file_decode(const char *buf, size_t len, const char *key,
     }
     rest = buf + sizeof(*h);
     if (cache_crc(h, rest, (size_t) prefix - sizeof(*h)) != h->checksum) {
-        cache_file_err(err, errlen, "bad checksum (torn or corrupt file)");
+        weir_str_errf(err, errlen, "bad checksum (torn or corrupt file)");
         return WEIR_ERROR;
     }
     if (key != NULL
         && (key_len != h->key_len || memcmp(key, rest, key_len) != 0))
     {
-        cache_file_err(err, errlen, "the file holds another key");
+        weir_str_errf(err, errlen, "the file holds another key");
         return WEIR_ERROR;
     }
     if (h->body_len != WEIR_CACHE_BODY_UNKNOWN && file_size > 0
         && (h->body_len > file_size || file_size - h->body_len != prefix))
     {
-        cache_file_err(err, errlen, "file size %llu, expected %llu + %llu "
+        weir_str_errf(err, errlen, "file size %llu, expected %llu + %llu "
                        "body bytes", (unsigned long long) file_size,
                        (unsigned long long) prefix,
                        (unsigned long long) h->body_len);

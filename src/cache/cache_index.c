@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/core.h"
+#include "core/str.h"
 
 /*
  * Layout. One zone "cache:NAME" holds the header below and, after it,
@@ -100,8 +101,6 @@ struct weir_cache_index_s {
     slot_t            slots[];
 };
 
-static void index_err(char *err, size_t errlen, const char *fmt, ...)
-    WEIR_PRINTF(3, 4);
 static uint64_t index_capacity(const weir_cache_conf_t *k);
 static int index_init(weir_cache_index_t *idx, uint64_t capacity);
 static int index_lock(weir_cache_index_t *idx);
@@ -128,18 +127,6 @@ static size_t victims_lru(weir_cache_index_t *idx, uint64_t max_size,
     weir_cache_entry_t *heap, size_t max);
 static void heap_sift(weir_cache_entry_t *h, size_t n, size_t i);
 
-static void
-index_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static uint64_t
 index_capacity(const weir_cache_conf_t *k)
@@ -194,7 +181,7 @@ weir_cache_index_attach(weir_shm_t *shm, const weir_cache_conf_t *k,
 
     *out = NULL;
     if (cap > INDEX_CAP_LIMIT) {
-        index_err(err, errlen, "max_objects %llu is too large for shared "
+        weir_str_errf(err, errlen, "max_objects %llu is too large for shared "
                   "memory", (unsigned long long) cap);
         return WEIR_ERROR;
     }
@@ -203,7 +190,7 @@ weir_cache_index_attach(weir_shm_t *shm, const weir_cache_conf_t *k,
         idx = calloc(1, size);
         if (idx == NULL || index_init(idx, cap) != WEIR_OK) {
             free(idx);
-            index_err(err, errlen, "no memory for the index");
+            weir_str_errf(err, errlen, "no memory for the index");
             return WEIR_ERROR;
         }
         *out = idx;
@@ -211,7 +198,7 @@ weir_cache_index_attach(weir_shm_t *shm, const weir_cache_conf_t *k,
     }
     len = snprintf(name, sizeof(name), "cache:%s", k->name);
     if (len < 0 || (size_t) len >= sizeof(name)) {
-        index_err(err, errlen, "cache name \"%.40s...\" too long", k->name);
+        weir_str_errf(err, errlen, "cache name \"%.40s...\" too long", k->name);
         return WEIR_ERROR;
     }
     idx = weir_shm_zone(shm, name, size, &created);
@@ -219,20 +206,20 @@ weir_cache_index_attach(weir_shm_t *shm, const weir_cache_conf_t *k,
         /* a smaller zone of that name: the capacity grew */
         idx = weir_shm_zone(shm, name, 0, NULL);
         if (idx == NULL || idx->magic != INDEX_MAGIC) {
-            index_err(err, errlen, "no room in shared memory for an index "
+            weir_str_errf(err, errlen, "no room in shared memory for an index "
                       "of %llu objects (%zu bytes; raise shm_size or lower "
                       "max_objects)", (unsigned long long) cap, size);
             return WEIR_ERROR;
         }
     } else if (created || idx->magic != INDEX_MAGIC) {
         if (index_init(idx, cap) != WEIR_OK) {
-            index_err(err, errlen, "cannot initialise the index lock");
+            weir_str_errf(err, errlen, "cannot initialise the index lock");
             return WEIR_ERROR;
         }
     }
     *out = idx;
     if (idx->capacity != cap) {
-        index_err(err, errlen, "the index keeps room for %llu objects, not "
+        weir_str_errf(err, errlen, "the index keeps room for %llu objects, not "
                   "%llu, until a restart", (unsigned long long) idx->capacity,
                   (unsigned long long) cap);
         return WEIR_DONE;

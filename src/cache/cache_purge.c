@@ -139,7 +139,7 @@ inval_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
     return WEIR_OK;
 }
 
-/* ---- purge ------------------------------------------------------------------ */
+/* ---- purge ------------------------------------------------------------ */
 
 /* A purge runs in a worker's loop: a regex that backtracks without end,
  * or a walk over a million keys, must not stop the worker serving. */

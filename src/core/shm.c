@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "core/core.h"
+#include "core/str.h"
 
 /*
  * Segment layout:
@@ -88,8 +89,6 @@ _Static_assert(sizeof(shm_zone_t) == 128, "zone record keeps data aligned");
 #define WEIR_SHM_FAULT(n)
 #endif
 
-static void shm_err(char *err, size_t errlen, const char *fmt, ...)
-    WEIR_PRINTF(3, 4);
 static shm_page_t *shm_pages(weir_shm_t *shm);
 static int shm_lock(weir_shm_t *shm);
 static void *shm_alloc_locked(weir_shm_t *shm, size_t size);
@@ -105,18 +104,6 @@ static void shm_rebuild(weir_shm_t *shm);
 static void rebuild_close_free(weir_shm_t *shm, uint32_t h);
 static int check_lists(weir_shm_t *shm, const unsigned char *kind);
 
-static void
-shm_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 weir_shm_t *
 weir_shm_create(size_t size, char *err, size_t errlen)
@@ -127,12 +114,12 @@ weir_shm_create(size_t size, char *err, size_t errlen)
     void       *base;
 
     if (size < WEIR_SHM_MIN_SIZE) {
-        shm_err(err, errlen, "shared memory size %zu is too small "
+        weir_str_errf(err, errlen, "shared memory size %zu is too small "
             "(at least %zu bytes)", size, WEIR_SHM_MIN_SIZE);
         return NULL;
     }
     if (size > WEIR_SHM_MAX_SIZE) {
-        shm_err(err, errlen, "shared memory size %zu is too large "
+        weir_str_errf(err, errlen, "shared memory size %zu is too large "
             "(at most %zu bytes)", size, WEIR_SHM_MAX_SIZE);
         return NULL;
     }
@@ -154,7 +141,7 @@ weir_shm_create(size_t size, char *err, size_t errlen)
     base = mmap(NULL, size, PROT_READ | PROT_WRITE,
         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) {
-        shm_err(err, errlen, "mmap(%zu) of the shared memory segment "
+        weir_str_errf(err, errlen, "mmap(%zu) of the shared memory segment "
             "failed: %s", size, strerror(errno));
         return NULL;
     }
@@ -174,7 +161,7 @@ weir_shm_create(size_t size, char *err, size_t errlen)
     shm->zones = WEIR_SHM_OFF_NULL;
 
     if (weir_shm_mutex_init(&shm->lock) != WEIR_OK) {
-        shm_err(err, errlen, "cannot initialise the shared memory lock");
+        weir_str_errf(err, errlen, "cannot initialise the shared memory lock");
         munmap(base, size);
         return NULL;
     }

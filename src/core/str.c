@@ -1,6 +1,9 @@
 #include "weir_config.h"
 #include "core/str.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <ctype.h>
 #include <string.h>
 #include "core/core.h"
@@ -180,4 +183,17 @@ weir_json_escape_char(char *out, const unsigned char *s,
     out[4] = hex[*s >> 4];
     out[5] = hex[*s & 0xf];
     return 6;
+}
+
+void
+weir_str_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -31,6 +31,11 @@ int weir_str_has_token(const weir_str_t *value, const char *token);
  * overflow, empty input or a non-digit. */
 int weir_str_atoi64(const char *p, size_t len, int64_t *out);
 
+/* printf into a caller's error buffer (err may be NULL or errlen 0: then
+ * nothing), always NUL-terminated: how library-like code says why. */
+void weir_str_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Write v in decimal at p (at most 20 bytes); returns the end. */
 char *weir_sprint_u64(char *p, uint64_t v);
 

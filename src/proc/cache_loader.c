@@ -344,7 +344,8 @@ tmp_live(weir_cmgr_cache_t *mc, const char *name)
         return 0;
     }
     for (i = 0; i < WEIR_CACHE_DIGEST_LEN; i++) {
-        hi = name[2 * i] <= '9' ? name[2 * i] - '0' : (name[2 * i] | 0x20) - 'a' + 10;
+        hi = name[2 * i] <= '9' ? name[2 * i] - '0'
+                                : (name[2 * i] | 0x20) - 'a' + 10;
         lo = name[2 * i + 1] <= '9' ? name[2 * i + 1] - '0'
                                     : (name[2 * i + 1] | 0x20) - 'a' + 10;
         digest[i] = (uint8_t) (hi << 4 | lo);

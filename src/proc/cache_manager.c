@@ -176,7 +176,7 @@ weir_cache_manager_signal(int signo)
     }
 }
 
-/* ---- the cache manager process -------------------------------------------- */
+/* ---- the cache manager process ---------------------------------------- */
 
 int64_t
 weir_cmgr_now(void)
@@ -390,7 +390,8 @@ check_dir(weir_cmgr_cache_t *mc)
         return;
     }
     if (!mc->dir_bad
-        || weir_current_msec - mc->logged[WEIR_CMGR_ERR_DIR] >= LOG_INTERVAL_MS) {
+        || weir_current_msec - mc->logged[WEIR_CMGR_ERR_DIR]
+               >= LOG_INTERVAL_MS) {
         mc->dir_bad = 1;
         mc->logged[WEIR_CMGR_ERR_DIR] = weir_current_msec;
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, e,
