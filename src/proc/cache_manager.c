@@ -153,15 +153,7 @@ weir_cache_manager_reaped(pid_t pid, int status)
     if (stopping) {
         return 1;
     }
-    if (WIFSIGNALED(status)) {
-        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
-                       "cache manager process %d exited on signal %d; "
-                       "restarting it", (int) pid, WTERMSIG(status));
-    } else {
-        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
-                       "cache manager process %d exited with code %d; "
-                       "restarting it", (int) pid, WEXITSTATUS(status));
-    }
+    weir_worker_helper_exited("cache manager", pid, status);
     quick_deaths = weir_current_msec - mstarted - mdelay < QUICK_DEATH_MS
                    ? quick_deaths + 1 : 0;
     spawn(quick_deaths <= 1 ? 0 : RESTART_DELAY);

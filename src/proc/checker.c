@@ -118,15 +118,7 @@ weir_checker_reaped(pid_t pid, int status)
     if (stopping) {
         return 1;
     }
-    if (WIFSIGNALED(status)) {
-        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
-                       "health checker process %d exited on signal %d; "
-                       "restarting it", (int) pid, WTERMSIG(status));
-    } else {
-        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
-                       "health checker process %d exited with code %d; "
-                       "restarting it", (int) pid, WEXITSTATUS(status));
-    }
+    weir_worker_helper_exited("health checker", pid, status);
     quick_deaths = weir_current_msec - cstarted < QUICK_DEATH_MS
                    ? quick_deaths + 1 : 0;
     if (quick_deaths <= 1) {

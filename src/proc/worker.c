@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -508,4 +509,18 @@ weir_worker_helper_start(const char *comm, const char *title,
     weir_worker_helper_signals(on_signal);
     weir_worker_drop_privileges(mc);
     weir_time_update();
+}
+
+void
+weir_worker_helper_exited(const char *what, pid_t pid, int status)
+{
+    if (WIFSIGNALED(status)) {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "%s process %d exited on signal %d; restarting it",
+                       what, (int) pid, WTERMSIG(status));
+    } else {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
+                       "%s process %d exited with code %d; restarting it",
+                       what, (int) pid, WEXITSTATUS(status));
+    }
 }

@@ -40,6 +40,9 @@ void weir_worker_helper_signals(void (*on_signal)(int));
 /* What such a helper does first after fork(): its process title, death
  * with the master, a random seed of its own, the listening sockets of
  * `group` closed, its signals, [main] user/group. */
+/* Master: say how such a helper ended, before it is restarted. */
+void weir_worker_helper_exited(const char *what, pid_t pid, int status);
+
 struct weir_listen_group_s;
 void weir_worker_helper_start(const char *comm, const char *title,
     const struct weir_listen_group_s *group, const weir_main_conf_t *mc,
