@@ -183,6 +183,10 @@ void weir_cache_serve(cache_req_t *cr, int status);
 /* The Cache-Status field for what happened. */
 void weir_cache_status_header(cache_req_t *cr, int fwd_status,
     int stored);
+/* The next field of a stored head ("Name: value\r\n" lines) in
+ * [*p, end), trimmed, into h; 0 at the end. */
+int weir_cache_head_next(const char **p, const char *end,
+    weir_http_header_t *h);
 /* The stored head's value of field `name` (NULL: none). */
 const char *weir_cache_head_field(const cache_obj_t *o, const char *name,
     size_t *len);

@@ -21,6 +21,7 @@
 
 static cache_t *caches;
 static size_t   ncaches;
+static pid_t    self;           /* the filler named in the index */
 
 static int condition(weir_request_t *r, const char *tmpl);
 static int read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path);
@@ -45,6 +46,7 @@ weir_cache_init(weir_shm_t *shm, weir_cache_conf_t **confs, size_t n)
     char   name[WEIR_SHM_NAME_MAX + 1];
     size_t i;
 
+    self = getpid();
     caches = n ? calloc(n, sizeof(*caches)) : NULL;
     if (n && caches == NULL) {
         return WEIR_ERROR;
@@ -586,10 +588,9 @@ decide(cache_req_t *cr)
     }
     cr->status = cr->obj.fd >= 0 ? CS_EXPIRED : CS_MISS;
     cr->fwd = cr->obj.fd < 0 ? "uri-miss"
-              : cr->req_cc.no_cache || cr->req_cc.max_age == 0 ? "request"
-              : "stale";
+              : cr->req_cc.no_cache ? "request" : "stale";
     if (cache->idx == NULL) {
-        weir_cache_forward(cr, !cr->no_store);
+        weir_cache_forward(cr, 0);      /* no fill without the lock */
         return;
     }
     weir_cache_lock_of(cr, cr->lock);
@@ -598,7 +599,7 @@ decide(cache_req_t *cr)
         weir_cache_forward(cr, 0);
         return;
     }
-    rc = weir_cache_index_fill_begin(cache->idx, cr->lock, getpid(),
+    rc = weir_cache_index_fill_begin(cache->idx, cr->lock, self,
                                      weir_current_wall_msec,
                                      (int64_t) cache->conf->lock_timeout, &e);
     if (rc == WEIR_OK) {

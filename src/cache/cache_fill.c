@@ -610,7 +610,8 @@ revalidated(cache_req_t *cr)
     weir_cache_meta_t    meta;
     weir_cache_verdict_t v;
     weir_sbuf_t          sb;
-    const char          *p, *end, *eol, *colon;
+    weir_http_header_t   f;
+    const char          *p, *end;
     size_t               i, n = 0, cap, len;
     int                  dup;
 
@@ -631,18 +632,19 @@ revalidated(cache_req_t *cr)
     }
     p = o->o.head;
     end = p + o->o.hdr.head_len;
-    while (hs && p < end && (eol = memchr(p, '\n', (size_t) (end - p)))) {
-        colon = memchr(p, ':', (size_t) (eol - p));
+    while (hs && weir_cache_head_next(&p, end, &f)) {
         dup = 0;
-        for (i = 0; colon && i < r->nresp; i++) {
-            dup |= r->resp_names[i].len == (size_t) (colon - p)
-                   && weir_strncaseeq(r->resp_names[i].data, p,
-                                      (size_t) (colon - p));
+        for (i = 0; i < r->nresp; i++) {
+            dup |= r->resp_names[i].len == f.name_len
+                   && weir_strncaseeq(r->resp_names[i].data, f.name,
+                                      f.name_len);
         }
-        if (colon && !dup) {
-            weir_sbuf_append(&sb, p, (size_t) (eol - p + 1));
+        if (!dup) {
+            weir_sbuf_append(&sb, f.name, f.name_len);
+            weir_sbuf_lit(&sb, ": ");
+            weir_sbuf_append(&sb, f.value, f.value_len);
+            weir_sbuf_lit(&sb, "\r\n");
         }
-        p = eol + 1;
     }
     if (hs == NULL || weir_sbuf_failed(&sb)) {
         goto fallback;
@@ -650,23 +652,8 @@ revalidated(cache_req_t *cr)
     /* the merged fields as a list, for the rules */
     p = sb.data;
     end = p + sb.len;
-    while (p < end && n < r->nresp + 128
-           && (eol = memchr(p, '\n', (size_t) (end - p)))) {
-        colon = memchr(p, ':', (size_t) (eol - p));
-        if (colon) {
-            hs[n].name = p;
-            hs[n].name_len = (size_t) (colon - p);
-            hs[n].value = colon + 1;
-            while (hs[n].value < eol && *hs[n].value == ' ') {
-                hs[n].value++;
-            }
-            hs[n].value_len = (size_t) (eol - hs[n].value);
-            if (hs[n].value_len && hs[n].value[hs[n].value_len - 1] == '\r') {
-                hs[n].value_len--;
-            }
-            n++;
-        }
-        p = eol + 1;
+    while (n < r->nresp + 128 && weir_cache_head_next(&p, end, &hs[n])) {
+        n++;
     }
     weir_cache_storable(&cr->cache->conf->rules, WEIR_HTTP_GET,
                         (int) o->o.hdr.status, r->headers,

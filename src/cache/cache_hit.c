@@ -15,51 +15,16 @@
  * file (weir_http_send_rep()), the body with sendfile. */
 
 
-const char *
-weir_cache_head_field(const cache_obj_t *o, const char *name, size_t *len)
-{
-    const char *p = o->o.head, *end = p + o->o.hdr.head_len, *eol, *colon;
-    size_t      n = strlen(name);
-
-    while (p < end) {
-        eol = memchr(p, '\n', (size_t) (end - p));
-        if (eol == NULL) {
-            break;
-        }
-        colon = memchr(p, ':', (size_t) (eol - p));
-        if (colon && (size_t) (colon - p) == n
-            && weir_strncaseeq(p, name, n)) {
-            const char *v = colon + 1, *ve = eol;
-            while (v < ve && (*v == ' ' || *v == '\t')) {
-                v++;
-            }
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) {
-                ve--;
-            }
-            *len = (size_t) (ve - v);
-            return v;
-        }
-        p = eol + 1;
-    }
-    return NULL;
-}
-
-/* The stored fields, but Age (made per answer). */
 int
-weir_cache_add_stored_head(cache_req_t *cr)
+weir_cache_head_next(const char **p, const char *end, weir_http_header_t *h)
 {
-    const cache_obj_t *o = &cr->obj;
-    const char        *p = o->o.head, *end = p + o->o.hdr.head_len, *eol,
-                      *colon, *v, *ve;
+    const char *eol, *colon, *v, *ve;
 
-    while (p < end) {
-        eol = memchr(p, '\n', (size_t) (end - p));
-        if (eol == NULL) {
-            break;
-        }
-        colon = memchr(p, ':', (size_t) (eol - p));
+    while (*p < end && (eol = memchr(*p, '\n', (size_t) (end - *p)))) {
+        colon = memchr(*p, ':', (size_t) (eol - *p));
         if (colon == NULL) {
-            return WEIR_ERROR;
+            *p = eol + 1;
+            continue;
         }
         v = colon + 1;
         ve = eol;
@@ -69,12 +34,46 @@ weir_cache_add_stored_head(cache_req_t *cr)
         while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) {
             ve--;
         }
-        if (!((colon - p) == 3 && weir_strncaseeq(p, "age", 3))
-            && weir_http_add_header(cr->r, p, (size_t) (colon - p), v,
-                                    (size_t) (ve - v)) != WEIR_OK) {
+        h->name = *p;
+        h->name_len = (size_t) (colon - *p);
+        h->value = v;
+        h->value_len = (size_t) (ve - v);
+        *p = eol + 1;
+        return 1;
+    }
+    return 0;
+}
+
+const char *
+weir_cache_head_field(const cache_obj_t *o, const char *name, size_t *len)
+{
+    const char         *p = o->o.head, *end = p + o->o.hdr.head_len;
+    size_t              n = strlen(name);
+    weir_http_header_t  h;
+
+    while (weir_cache_head_next(&p, end, &h)) {
+        if (h.name_len == n && weir_strncaseeq(h.name, name, n)) {
+            *len = h.value_len;
+            return h.value;
+        }
+    }
+    return NULL;
+}
+
+/* The stored fields, but Age (made per answer). */
+int
+weir_cache_add_stored_head(cache_req_t *cr)
+{
+    const cache_obj_t  *o = &cr->obj;
+    const char         *p = o->o.head, *end = p + o->o.hdr.head_len;
+    weir_http_header_t  h;
+
+    while (weir_cache_head_next(&p, end, &h)) {
+        if (!(h.name_len == 3 && weir_strncaseeq(h.name, "age", 3))
+            && weir_http_add_header(cr->r, h.name, h.name_len, h.value,
+                                    h.value_len) != WEIR_OK) {
             return WEIR_ERROR;
         }
-        p = eol + 1;
     }
     return WEIR_OK;
 }
