@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "core/log.h"
 #include "core/sbuf.h"
+#include "core/str.h"
 #include "core/wtime.h"
 
 /*
@@ -302,15 +303,8 @@ refresh_skipped(const weir_http_header_t *h)
         "if-unmodified-since", "cache-control", "pragma",
         "proxy-connection"
     };
-    size_t i;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i]) == h->name_len
-            && weir_strncaseeq(h->name, names[i], h->name_len)) {
-            return 1;
-        }
-    }
-    return 0;
+    return weir_str_one_of(h->name, h->name_len, names, weir_nelems(names));
 }
 
 static void

@@ -197,3 +197,17 @@ weir_str_errf(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
+
+int
+weir_str_one_of(const char *name, size_t len, const char *const *list,
+    size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strlen(list[i]) == len && weir_strncaseeq(name, list[i], len)) {
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -31,6 +31,11 @@ int weir_str_has_token(const weir_str_t *value, const char *token);
  * overflow, empty input or a non-digit. */
 int weir_str_atoi64(const char *p, size_t len, int64_t *out);
 
+/* Is name (len bytes) one of the n lower-case names of list, ignoring
+ * case? 1 or 0 (the field-name sets of the proxy and the cache). */
+int weir_str_one_of(const char *name, size_t len, const char *const *list,
+    size_t n);
+
 /* printf into a caller's error buffer (err may be NULL or errlen 0: then
  * nothing), always NUL-terminated: how library-like code says why. */
 void weir_str_errf(char *err, size_t errlen, const char *fmt, ...)

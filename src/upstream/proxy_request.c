@@ -36,14 +36,8 @@ hop_by_hop(const char *name, size_t len)
         "upgrade", "proxy-connection", "content-length", "host", "expect",
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"
     };
-    size_t i;
 
-    for (i = 0; i < weir_nelems(hop); i++) {
-        if (strlen(hop[i]) == len && weir_strncaseeq(name, hop[i], len)) {
-            return 1;
-        }
-    }
-    return 0;
+    return weir_str_one_of(name, len, hop, weir_nelems(hop));
 }
 
 /* Headers named by Connection are hop-by-hop too (RFC 9110 7.6.1). */
@@ -93,15 +87,8 @@ conditional(const weir_http_header_t *h)
         "range", "if-range", "if-match", "if-none-match",
         "if-modified-since", "if-unmodified-since"
     };
-    size_t i;
 
-    for (i = 0; i < weir_nelems(names); i++) {
-        if (strlen(names[i]) == h->name_len
-            && weir_strncaseeq(h->name, names[i], h->name_len)) {
-            return 1;
-        }
-    }
-    return 0;
+    return weir_str_one_of(h->name, h->name_len, names, weir_nelems(names));
 }
 
 void

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include "core/log.h"
 #include "core/sbuf.h"
+#include "core/str.h"
 #include "core/wtime.h"
 #include "http/parse.h"
 #include "http/response.h"
@@ -104,13 +105,9 @@ resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h)
         "connection", "keep-alive", "te", "trailer", "transfer-encoding",
         "upgrade", "proxy-connection", "content-length", "date", "server"
     };
-    size_t i;
 
-    for (i = 0; i < weir_nelems(hop); i++) {
-        if (strlen(hop[i]) == h->name_len
-            && weir_strncaseeq(h->name, hop[i], h->name_len)) {
-            return 1;
-        }
+    if (weir_str_one_of(h->name, h->name_len, hop, weir_nelems(hop))) {
+        return 1;
     }
     return weir_proxy_connection_lists(p->rheaders, p->rh.num_headers,
                                        h->name, h->name_len);
