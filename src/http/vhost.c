@@ -158,8 +158,9 @@ weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
     pcre2_match_data    *md;
     size_t               nlen, i;
 
-    if (vh == NULL) {
-        return NULL;
+    if (vh == NULL
+        || vh->nexact + vh->nhead + vh->ntail + vh->nregex == 0) {
+        return NULL;    /* no names on this address: nothing to look at */
     }
     nlen = vhost_normalise(name, len, buf);
     if (nlen == 0) {
@@ -210,6 +211,24 @@ const weir_server_conf_t *
 weir_vhost_default(const weir_vhost_t *vh)
 {
     return vh ? vh->dflt : NULL;
+}
+
+size_t
+weir_vhost_count(const weir_vhost_t *vh)
+{
+    return vh ? vh->nmembers : 0;
+}
+
+const weir_server_conf_t *
+weir_vhost_server(const weir_vhost_t *vh, size_t i)
+{
+    return vh && i < vh->nmembers ? vh->members[i].srv : NULL;
+}
+
+const weir_listen_conf_t *
+weir_vhost_listen(const weir_vhost_t *vh)
+{
+    return vh ? vh->listen : NULL;
 }
 
 /* ---- names ------------------------------------------------------------- */
