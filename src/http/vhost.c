@@ -57,8 +57,6 @@ static int vhost_key_cmp(const char *a, size_t alen, const char *b,
 static pcre2_match_data *vhost_match_data(void);
 static void vhost_regex_free(void *data);
 static int vhost_name_shape(const char *w, char *err, size_t errlen);
-static int vhost_group(weir_http_conf_t *conf, weir_pool_t *pool,
-    weir_vhost_report_pt report, void *data);
 static int vhost_members(weir_vhost_t *vh, weir_http_conf_t *conf,
     size_t gi, const size_t *gidx, weir_pool_t *pool);
 static void vhost_socket_check(weir_vhost_t *vh,
@@ -339,18 +337,11 @@ weir_vhost_name_parse(weir_pool_t *pool, weir_server_name_t *sn, char *word,
 
 /* ---- building ---------------------------------------------------------- */
 
-int
-weir_vhost_build(weir_http_conf_t *conf, weir_pool_t *pool,
-    weir_vhost_report_pt report, void *data)
-{
-    return vhost_group(conf, pool, report, data);
-}
-
 /* Give each listen line its group index (the first line with an equal
  * address), then build each group. Quadratic in listen lines, once per
  * load: a file has tens of them, not thousands. */
-static int
-vhost_group(weir_http_conf_t *conf, weir_pool_t *pool,
+int
+weir_vhost_build(weir_http_conf_t *conf, weir_pool_t *pool,
     weir_vhost_report_pt report, void *data)
 {
     size_t              total = 0, i, j, k, m, pos, ngroups = 0;
