@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
+#include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
 #include "http/request-t.h"
@@ -538,7 +539,7 @@ process_head(weir_request_t *r, size_t consumed)
         weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
         return;
     }
-    weir_http_start_body(r);
+    weir_http_limit_run(r);
 }
 
 void

@@ -102,6 +102,8 @@ typedef struct weir_request_s {
     int                        retries;
     int                        body_error;      /* status for a bad body */
     const char                *cache_status;    /* $cache_status; NULL: - */
+    const char                *limit_status;    /* $limit_status; NULL: - */
+    struct limit_req_s        *limit;           /* http/limit.c's state */
     void                      *proxy;           /* the proxy's state */
     void                      *cache;           /* the cache's state */
 } weir_request_t;
