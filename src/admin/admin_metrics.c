@@ -152,6 +152,14 @@ worker_metrics(weir_sbuf_t *o)
         { "weir_worker_requests_total", "counter",
           "Requests the worker finished.",
           offsetof(weir_proc_stats_t, requests_total), 0 },
+        { "weir_worker_admission_rejected_total", "counter",
+          "New connections' requests refused with 503 because the worker "
+          "was at shed_connections.",
+          offsetof(weir_proc_stats_t, shed_total), 0 },
+        { "weir_worker_accept_errors_total", "counter",
+          "accept() failures (out of file descriptors, mostly), each "
+          "followed by a pause in accepting.",
+          offsetof(weir_proc_stats_t, accept_errors_total), 0 },
     };
     weir_proc_stats_t *p = admin_ctx.procs;
     int64_t            conns = 0, active = 0, v;

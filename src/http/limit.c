@@ -244,6 +244,37 @@ limit_conns(limit_req_t *lr)
     weir_http_start_body(r);
 }
 
+int
+weir_http_admission(weir_request_t *r)
+{
+    static weir_msec_t last_log;
+    static uint64_t    unlogged;
+
+    if (weir_http.shed_at == 0 || r->c->requests > 0
+        || weir_conn_count() < weir_http.shed_base + weir_http.shed_at
+        || r->hc->srv->kind == WEIR_SERVER_ADMIN) {
+        return WEIR_OK;
+    }
+    weir_stat_add(&weir_proc_self->shed_total, 1);
+    /* One line per 10 s: under overload a line per request would add
+     * to the load. */
+    if (last_log == 0 || weir_current_msec - last_log >= 10000) {
+        weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                       "overloaded: %zu connections open (shed at %zu): new "
+                       "requests get 503 (%llu more since the last line)",
+                       weir_conn_count() - weir_http.shed_base,
+                       weir_http.shed_at,
+                       (unsigned long long) unlogged);
+        last_log = weir_current_msec;
+        unlogged = 0;
+    } else {
+        unlogged++;
+    }
+    r->keepalive = 0;
+    limit_reject(r, 503, 1000, "OVERLOADED", NULL);
+    return WEIR_DONE;
+}
+
 void
 weir_http_limit_run(weir_request_t *r)
 {

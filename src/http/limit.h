@@ -30,6 +30,15 @@
  * weir_http_start_body(), the last thing its caller does. */
 void weir_http_limit_run(weir_request_t *r);
 
+/* Admission (a worker near its connection or descriptor limit sheds new
+ * work before it falls over): the first request of a client connection
+ * that arrives while the worker holds weir_http.shed_at connections or
+ * more is answered 503 with Retry-After: 1 and Connection: close.
+ * Requests on connections that already had one go on (what the worker
+ * holds is served), and so does the admin listener, so /metrics still
+ * answers. WEIR_OK: go on; WEIR_DONE: answered (return at once). */
+int weir_http_admission(weir_request_t *r);
+
 /* Master: find or create the table of every [limit] in conf (sets each
  * limit's `table`). WEIR_ERROR with a message in err when the segment
  * has no room. */

@@ -523,6 +523,9 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
+    if (weir_http_admission(r) != WEIR_OK) {
+        return;
+    }
     r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
 
     limit = conf->client_max_body_size;

@@ -34,6 +34,12 @@ typedef struct weir_http_ctx_s {
     const weir_mime_t      *mime;
     const char             *prefix;
     int                     quitting;   /* graceful stop in progress */
+    /* Admission: with shed_at connections open besides the worker's
+     * shed_base listeners (upstream connections included), the first
+     * request of a new client connection is refused with 503
+     * (http/limit.c); 0: never. */
+    size_t                  shed_at;
+    size_t                  shed_base;
 } weir_http_ctx_t;
 
 extern weir_http_ctx_t weir_http;

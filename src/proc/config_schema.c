@@ -152,6 +152,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         worker_rlimit_nofile, 0, 1 << 30),
     ROW(SEC_MAIN, "worker_connections", W_INT, main_t, worker_connections,
         1, 1000000),
+    ROW(SEC_MAIN, "shed_connections", W_INT, main_t, shed_connections,
+        0, 1000000),
 
     CUSTOM(SEC_HTTP, "access_log", http_t, access_log, set_path_or,
            dump_path_or),

@@ -234,6 +234,28 @@ START_TEST(limit_dump_round_trip)
 }
 END_TEST
 
+/* [main] shed_connections: admission (0, the default, is 9/10 of
+ * worker_connections, worked out by the worker). */
+START_TEST(shed_connections)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+
+    cf = load(BASE, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_int_eq(cf->main.shed_connections, 0);
+    weir_config_free(cf);
+    cf = load("[main]\nshed_connections = 500\n" BASE, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_int_eq(cf->main.shed_connections, 500);
+    weir_config_free(cf);
+    ck_load_error("[main]\nshed_connections = -1\n" BASE,
+                  "weir.ini:2: [main] shed_connections:");
+    ck_load_error("[main]\nshed_connections = many\n" BASE,
+                  "weir.ini:2: [main] shed_connections:");
+}
+END_TEST
+
 static Suite *
 conf_limit_suite(void)
 {
@@ -244,6 +266,7 @@ conf_limit_suite(void)
     tcase_add_test(tc, limit_defaults_and_values);
     tcase_add_test(tc, limit_errors);
     tcase_add_test(tc, limit_dump_round_trip);
+    tcase_add_test(tc, shed_connections);
     suite_add_tcase(s, tc);
     return s;
 }
