@@ -10,7 +10,8 @@
 # - an exempt address and an empty key are not limited;
 # - a different key has its own bucket; status = 503 changes the answer;
 # - /metrics counts passed, delayed, rejected and exempt per limit, and
-#   the access log has $limit_status.
+#   the access log has $limit_status;
+# - a reload keeps the state and the counters.
 
 use strict;
 use warnings;
@@ -196,5 +197,17 @@ ok($t->wait_for_access_log(qr{^GET /paced \S+ 200 DELAYED$}m),
 my @lines = $t->access_log_lines;
 ok((grep { m{^GET /perip \S+ 429 REJECTED$} } @lines), 'access log: REJECTED');
 ok((grep { m{^GET /perip \S+ 200 PASSED$} } @lines), 'access log: PASSED');
+
+# --- a reload keeps the buckets -------------------------------------------------
+
+my $mark = $t->log_mark;
+$t->signal('HUP');
+ok($t->wait_for_log(qr/reload: generation 2 started/, from => $mark),
+   'reloaded');
+my ($sr, $rar) = get_from('127.0.0.1', '/perip');
+is($sr, 429, 'after a reload the key is still over its rate');
+ok(defined $rar && $rar >= 1 && $rar <= 60, 'with Retry-After');
+is(metric('weir_limit_requests_total{limit="perip",result="rejected"}'), 12,
+   'the counters went on');
 
 $t->done_testing;
