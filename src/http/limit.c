@@ -1,10 +1,10 @@
 #include "weir_config.h"
 #include "http/limit.h"
 
-#include <stdio.h>
 #include <string.h>
 #include "core/cidr.h"
 #include "core/log.h"
+#include "core/sbuf.h"
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "event/loop.h"
@@ -76,16 +76,16 @@ static void
 limit_reject(weir_request_t *r, int status, int64_t wait_ms,
     const char *code, const char *status_text)
 {
-    char   *v = weir_palloc(r->pool, 24);
-    int64_t secs = (wait_ms + 999) / 1000;
-    int     n;
+    weir_sbuf_t sb;
+    int64_t     secs = (wait_ms + 999) / 1000;
 
     r->limit_status = status_text;
-    if (v) {
-        n = snprintf(v, 24, "%lld", (long long) (secs > 0 ? secs : 1));
-        if (n > 0 && n < 24) {
-            weir_http_add_header(r, "Retry-After", 11, v, (size_t) n);
-        }
+    /* Whole seconds, rounded up: a client that retries when told must
+     * not come back a moment too early (RFC 9110 10.2.3). */
+    weir_sbuf_init_pool(&sb, r->pool, 24);
+    weir_sbuf_append_u64(&sb, (uint64_t) (secs > 0 ? secs : 1));
+    if (!weir_sbuf_failed(&sb)) {
+        weir_http_add_header(r, "Retry-After", 11, sb.data, sb.len);
     }
     /* The body, if any, is not read: do not parse what follows as a
      * request. */
