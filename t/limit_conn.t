@@ -10,6 +10,8 @@
 #   client gone (499), or its worker killed (the master releases a dead
 #   worker's counts);
 # - an idle keep-alive connection holds nothing;
+# - a table whose every entry has a request in progress answers a new key
+#   503 (it cannot account it) and recovers when they end;
 # - /metrics shows the requests in progress and the refusals.
 
 use strict;
@@ -29,8 +31,19 @@ keepalive = 0
 key = $remote_addr
 conn = 1
 
+[limit tiny]
+key = $http_x_key
+conn = 1
+size = 16
+
 [server s]
 listen = 127.0.0.1:%%PORT0%%
+
+[route tiny]
+server = s
+match = /tiny
+upstream = app
+limit = tiny
 
 [route slow]
 server = s
@@ -158,6 +171,32 @@ is(metric($inprog), 0, 'the master gave the dead worker\'s count back');
 is($o, 200, 'the key passes after the kill');
 is(metric('weir_limit_conn_rejected_total{limit="perip"}'), 8,
    'metrics: refusals counted');
+
+# --- a table full of requests in progress ------------------------------------
+
+# 16 keys, each with a request in progress: a 17th key has no entry it may
+# take (keys with requests in progress are never evicted), so its request
+# gets 503 rather than go unaccounted.
+my @tiny;
+for my $k (1 .. 16) {
+    my $c = $t->connect;
+    $c->send(WeirTest::request('GET', "/tiny/$k?sleep=30", 'X-Key' => "k$k",
+        Connection => 'close'));
+    push @tiny, $c;
+}
+ok($origin->wait_until(sub { (grep { $_->{target} =~ m{^/tiny/} }
+    $_[0]->requests) == 16 }, 20), 'sixteen keys with a request in progress');
+my $full = $t->http_get('/tiny/new?sleep=0', 'X-Key' => 'k17');
+is($full->status, 503, 'a new key finds the table full: 503');
+is($full->header('retry-after'), '1', 'with Retry-After: 1');
+is(metric('weir_limit_full_total{limit="tiny"}'), 1, 'metrics: counted');
+ok($t->wait_for_log(qr/limit "tiny": no entry free for a new key/),
+   'the error log says so');
+$_->close for @tiny;
+is(metric_is('weir_limit_requests_in_progress{limit="tiny"}', 0), 0,
+   'the sixteen are given back');
+is($t->http_get('/tiny/new?sleep=0', 'X-Key' => 'k17')->status, 200,
+   'and the new key passes');
 
 my @crash = grep { /exited on signal/ && !/on signal 9 / } split /\n/, $t->error_log;
 is_deeply(\@crash, [], 'no worker crashed (besides those killed)');

@@ -9,6 +9,8 @@
 #   (delayed by a timer), while one beyond it is refused at once;
 # - an exempt address and an empty key are not limited;
 # - a different key has its own bucket; status = 503 changes the answer;
+# - with two limits, a request the second refuses is given back to the
+#   first;
 # - /metrics counts passed, delayed, rejected and exempt per limit, and
 #   the access log has $limit_status;
 # - a reload keeps the state and the counters.
@@ -45,8 +47,22 @@ rate = 1r/m
 status = 503
 exempt = 127.0.0.3 10.0.0.0/8
 
+[limit peraddr]
+key = $remote_addr
+rate = 1r/m
+
+[limit perkey]
+key = $http_x_key
+rate = 1r/m
+
 [server s]
 listen = 127.0.0.1:%%PORT0%%
+
+[route both]
+server = s
+match = /both
+return = 200 ok
+limit = peraddr perkey
 
 [route perip]
 server = s
@@ -160,6 +176,17 @@ is($s3, 429, 'a third, beyond the burst, is refused at once');
 ok(defined $ra3 && $ra3 >= 1 && $ra3 <= 10, "with Retry-After ($ra3)");
 my $r2 = $second->read_response(timeout => 30);
 is($r2->status, 200, 'the delayed request is answered');
+
+# --- two limits: a refusal by the second gives the first its request back --
+
+my ($b1) = get_from('127.0.0.1', '/both', 'X-Key' => 'k1');
+is($b1, 200, 'two limits: passes both');
+my ($b2) = get_from('127.0.0.2', '/both', 'X-Key' => 'k1');
+is($b2, 429, 'a new address with a spent key is refused by the second');
+my ($b3) = get_from('127.0.0.2', '/both', 'X-Key' => 'k2');
+is($b3, 200, 'and its address was not charged for it');
+my ($b4) = get_from('127.0.0.2', '/both', 'X-Key' => 'k3');
+is($b4, 429, 'now it is');
 
 # --- status, exemptions -------------------------------------------------------
 
