@@ -6,7 +6,8 @@
 #   rounded up, at most a minute);
 # - burst with nodelay passes burst + 1 at once, the rest is refused;
 # - without nodelay a request within the burst is answered, later
-#   (delayed by a timer), while one beyond it is refused at once;
+#   (delayed by a timer), while one beyond it is refused at once; with
+#   delay = N the first N beyond the rate pass at once;
 # - an exempt address and an empty key are not limited;
 # - a different key has its own bucket; status = 503 changes the answer;
 # - with two limits, a request the second refuses is given back to the
@@ -46,6 +47,18 @@ key = $remote_addr
 rate = 1r/m
 status = 503
 exempt = 127.0.0.3 10.0.0.0/8
+
+[limit twostage]
+key = $http_x_key
+rate = 12r/m
+burst = 2
+delay = 1
+
+[route twostage]
+server = s
+match = /twostage
+return = 200 ok
+limit = twostage
 
 [limit peraddr]
 key = $remote_addr
@@ -176,6 +189,29 @@ is($s3, 429, 'a third, beyond the burst, is refused at once');
 ok(defined $ra3 && $ra3 >= 1 && $ra3 <= 10, "with Retry-After ($ra3)");
 my $r2 = $second->read_response(timeout => 30);
 is($r2->status, 200, 'the delayed request is answered');
+
+# --- delay = 1 of burst = 2: one beyond the rate at once, then paced ---------
+
+my %ts;
+$ts{ (get_from('127.0.0.1', '/twostage', 'X-Key' => 't'))[0] }++ for 1 .. 2;
+is($ts{200}, 2, 'two-stage: the first two pass');
+is(metric('weir_limit_requests_total{limit="twostage",result="delayed"}'), 0,
+   'neither was delayed');
+my $third = $t->connect;
+$third->send(WeirTest::request('GET', '/twostage', 'X-Key' => 't',
+    Connection => 'close'));
+$dl = WeirTest::deadline(10);
+$d = 0;
+while (time < $dl) {
+    $d = metric('weir_limit_requests_total{limit="twostage",result="delayed"}');
+    last if $d >= 1;
+    select(undef, undef, undef, 0.05);
+}
+is($d, 1, 'the third is paced');
+is((get_from('127.0.0.1', '/twostage', 'X-Key' => 't'))[0], 429,
+   'the fourth is beyond the burst');
+is($third->read_response(timeout => 30)->status, 200,
+   'the paced one is answered');
 
 # --- two limits: a refusal by the second gives the first its request back --
 

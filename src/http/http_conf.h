@@ -83,6 +83,7 @@ typedef struct weir_limit_conf_s {
                                             no rate limit */
     weir_msec_t           rate_period;   /* 1000 (r/s) or 60000 (r/m) */
     int64_t               burst;         /* 0 */
+    int64_t               delay;         /* 0: of the burst, passed at once */
     int                   nodelay;       /* off */
     int64_t               conn;          /* in progress per key; 0: none */
     char                **exempt;        /* as written */

@@ -148,6 +148,7 @@ limit_rates(limit_req_t *lr, int64_t *delay)
         rate.n = l->rate;
         rate.period_ms = l->rate_period;
         rate.burst = l->burst;
+        rate.delay = l->delay;
         rate.nodelay = l->nodelay;
         rc = weir_limit_table_rate(l->table, key, klen, &rate,
                                    (int64_t) weir_current_msec, &wait,

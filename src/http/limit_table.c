@@ -110,8 +110,8 @@ weir_limit_bucket_take(weir_limit_bucket_t *b, int fresh,
     }
     b->excess = e;
     b->last_ms = now;
-    if (!rt->nodelay) {
-        *wait_ms = (e + rt->n - 1) / rt->n;
+    if (!rt->nodelay && e > rt->delay * cost) {
+        *wait_ms = (e - rt->delay * cost + rt->n - 1) / rt->n;
     }
     return WEIR_OK;
 }

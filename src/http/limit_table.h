@@ -44,7 +44,8 @@ typedef struct weir_limit_rate_s {
     int64_t n;
     int64_t period_ms;
     int64_t burst;        /* requests beyond the rate that may queue */
-    int     nodelay;      /* pass the burst at once instead of pacing it */
+    int64_t delay;        /* of them, passed at once before pacing starts */
+    int     nodelay;      /* pass the whole burst at once */
 } weir_limit_rate_t;
 
 /* A key's bucket: requests above the rate as of last_ms (monotonic
@@ -60,7 +61,8 @@ typedef struct weir_limit_bucket_s {
  * != 0) passes at once. WEIR_OK: passes, after *wait_ms (0 with nodelay
  * or when within the rate); the bucket is updated. WEIR_BUSY: over the
  * burst, the bucket is left as it was and *wait_ms says when a request
- * would pass again (rounded up to the millisecond). */
+ * would pass again (rounded up to the millisecond). Paced requests wait
+ * only for what exceeds the first `delay` requests beyond the rate. */
 int weir_limit_bucket_take(weir_limit_bucket_t *b, int fresh,
     const weir_limit_rate_t *rt, int64_t now, int64_t *wait_ms);
 

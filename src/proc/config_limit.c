@@ -96,6 +96,13 @@ check_limit(load_t *ld, weir_limit_conf_t *l)
     if (l->rate == 0 && l->nodelay) {
         limit_error(ld, l, "nodelay", "requires rate");
     }
+    if (l->delay > 0 && (l->rate == 0 || l->nodelay)) {
+        limit_error(ld, l, "delay", l->rate ? "excludes nodelay (which "
+                    "passes the whole burst at once)" : "requires rate");
+    } else if (l->delay > l->burst) {
+        limit_error(ld, l, "delay", "%lld is more than burst (%lld)",
+                    (long long) l->delay, (long long) l->burst);
+    }
     if (l->nexempt == 0) {
         return;
     }

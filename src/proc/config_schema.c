@@ -295,6 +295,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     CUSTOM(SEC_LIMIT, "rate", limit_t, rate, weir_config_set_rate,
            weir_config_dump_rate),
     ROW(SEC_LIMIT, "burst", W_INT, limit_t, burst, 0, 1000000),
+    ROW(SEC_LIMIT, "delay", W_INT, limit_t, delay, 0, 1000000),
     ROW(SEC_LIMIT, "nodelay", W_FLAG, limit_t, nodelay, 0, 0),
     ROW(SEC_LIMIT, "conn", W_INT, limit_t, conn, 0, 1000000),
     WORDS(SEC_LIMIT, "exempt", limit_t, exempt, nexempt, WEIR_CONF_MULTI),

@@ -148,6 +148,7 @@ START_TEST(limit_defaults_and_values)
     ck_assert_int_eq(l->rate, 30);
     ck_assert_int_eq(l->rate_period, 60000);
     ck_assert_int_eq(l->burst, 20);
+    ck_assert_int_eq(l->delay, 0);
     ck_assert_int_eq(l->nodelay, 1);
     ck_assert_int_eq(l->conn, 5);
     ck_assert_uint_eq(l->nexempt, 3);
@@ -191,6 +192,15 @@ START_TEST(limit_errors)
     ck_load_error(BASE "[limit l]\nkey = $remote_addr\nconn = 1\n"
                   "nodelay = on\n",
                   "weir.ini:9: [limit l] nodelay: requires rate");
+    ck_load_error(BASE "[limit l]\nkey = $remote_addr\nconn = 1\n"
+                  "delay = 1\n",
+                  "weir.ini:9: [limit l] delay: requires rate");
+    ck_load_error(BASE "[limit l]\nkey = $remote_addr\nrate = 1r/s\n"
+                  "burst = 4\ndelay = 2\nnodelay = on\n",
+                  "weir.ini:10: [limit l] delay: excludes nodelay");
+    ck_load_error(BASE "[limit l]\nkey = $remote_addr\nrate = 1r/s\n"
+                  "burst = 4\ndelay = 5\n",
+                  "weir.ini:10: [limit l] delay: 5 is more than burst (4)");
     ck_load_error(BASE "[limit l]\nkey = $remote_addr\nconn = -1\n",
                   "weir.ini:8: [limit l] conn:");
     ck_load_error(BASE "[limit l]\nkey = $remote_addr\nconn = 1\n"
@@ -218,12 +228,14 @@ START_TEST(limit_dump_round_trip)
     char                *d1, *d2;
 
     cf = load(BASE "limit = a\n[limit a]\nkey = $remote_addr\n"
-              "rate = 30r/m\nburst = 2\nconn = 3\nexempt = 10.0.0.0/8\n",
+              "rate = 30r/m\nburst = 2\ndelay = 1\nconn = 3\n"
+              "exempt = 10.0.0.0/8\n",
               &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     d1 = dump_to(cf, "dump1.ini");
     ck_assert_ptr_nonnull(strstr(d1, "\n[limit a]\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nrate = 30r/m\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\ndelay = 1\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nlimit = a\n"));
     again = weir_config_load("dump1.ini", tmpdir, &errs);
     ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);

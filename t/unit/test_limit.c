@@ -46,7 +46,7 @@ static int
 take(weir_limit_bucket_t *b, int *fresh, int64_t n, int64_t period,
     int64_t burst, int nodelay, int64_t now, int64_t *wait)
 {
-    weir_limit_rate_t rt = { n, period, burst, nodelay };
+    weir_limit_rate_t rt = { n, period, burst, 0, nodelay };
     int               rc = weir_limit_bucket_take(b, *fresh, &rt, now, wait);
 
     if (rc == WEIR_OK) {
@@ -143,11 +143,34 @@ START_TEST(test_bucket_nodelay_and_idle)
 }
 END_TEST
 
+/* delay = 2 of burst = 4 (nginx's two-stage limiting): two beyond the
+ * rate pass at once, the next two are paced. */
+START_TEST(test_bucket_two_stage)
+{
+    weir_limit_rate_t   rt = { 1, 1000, 4, 2, 0 };
+    weir_limit_bucket_t b = { 0, 0 };
+    int64_t             w;
+
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 1, &rt, 0, &w), WEIR_OK);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 0, &rt, 0, &w), WEIR_OK);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 0, &rt, 0, &w), WEIR_OK);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 0, &rt, 0, &w), WEIR_OK);
+    ck_assert_int_eq(w, 1000);
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 0, &rt, 0, &w), WEIR_OK);
+    ck_assert_int_eq(w, 2000);
+    ck_assert_int_eq(weir_limit_bucket_take(&b, 0, &rt, 0, &w), WEIR_BUSY);
+    ck_assert_int_eq(w, 1000);
+}
+END_TEST
+
 START_TEST(test_table_keys_and_refund)
 {
     weir_shm_t         *shm = new_shm();
     weir_limit_table_t *t = new_table(shm, 64);
-    weir_limit_rate_t   rt = { 1, 60000, 0, 0 };
+    weir_limit_rate_t   rt = { 1, 60000, 0, 0, 0 };
     weir_limit_ref_t    ref, ref2;
     int64_t             w;
     char                key[200];
@@ -180,7 +203,7 @@ START_TEST(test_table_eviction)
 {
     weir_shm_t         *shm = new_shm();
     weir_limit_table_t *t = new_table(shm, 16);
-    weir_limit_rate_t   rt = { 1, 60000, 0, 0 };
+    weir_limit_rate_t   rt = { 1, 60000, 0, 0, 0 };
     weir_limit_ref_t    ref, holds[16];
     int64_t             w;
     char                key[16];
@@ -258,7 +281,7 @@ START_TEST(test_table_owner_killed)
 {
     weir_shm_t         *shm = new_shm();
     weir_limit_table_t *t = new_table(shm, 64);
-    weir_limit_rate_t   rt = { 1, 60000, 0, 0 };
+    weir_limit_rate_t   rt = { 1, 60000, 0, 0, 0 };
     weir_limit_ref_t    held, ref;
     int64_t             w;
     pid_t               pid;
@@ -297,7 +320,7 @@ START_TEST(test_table_shared_across_fork)
 {
     weir_shm_t         *shm = new_shm();
     weir_limit_table_t *t = new_table(shm, 64);
-    weir_limit_rate_t   rt = { 1, 60000, 99, 1 };
+    weir_limit_rate_t   rt = { 1, 60000, 99, 0, 1 };
     weir_shm_counter_t *passed = &weir_limit_table_counters(t)->passed;
     pid_t               pid[4];
     int                 i, j, st;
@@ -336,6 +359,7 @@ limit_suite(void)
     tcase_add_test(tc, test_bucket_per_minute);
     tcase_add_test(tc, test_bucket_burst_delay);
     tcase_add_test(tc, test_bucket_nodelay_and_idle);
+    tcase_add_test(tc, test_bucket_two_stage);
     suite_add_tcase(s, tc);
     tcase_set_timeout(tt, 60);
     tcase_add_test(tt, test_table_keys_and_refund);
