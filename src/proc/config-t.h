@@ -4,7 +4,8 @@
  * config_check.c (the merge and cross-reference pass, STYLE 14),
  * config_schema.c (the key rows, their setters and the dump),
  * config_upstream.c and config_cache.c (the setters of [upstream] and
- * [cache] that need more than a row) and
+ * [cache] that need more than a row), config_limit.c ([limit] and a
+ * route's `limit`) and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
