@@ -232,8 +232,8 @@ limit_conns(limit_req_t *lr)
             weir_shm_counter_add(
                 &weir_limit_table_counters(l->table)->conn_rejected, 1);
             weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                           "limit \"%s\": %lld requests in progress for "
-                           "\"%.*s\"", l->name, (long long) l->conn,
+                           "limit \"%s\": conn = %lld reached by \"%.*s\"",
+                           l->name, (long long) l->conn,
                            (int) weir_min(klen, 128), key);
             limit_reject(r, (int) l->status, 1000, "TOO_MANY_REQUESTS",
                          "REJECTED");
@@ -257,6 +257,7 @@ weir_http_admission(weir_request_t *r)
         return WEIR_OK;
     }
     weir_stat_add(&weir_proc_self->shed_total, 1);
+    r->c->log.action = "admitting request";
     /* One line per 10 s: under overload a line per request would add
      * to the load. */
     if (last_log == 0 || weir_current_msec - last_log >= 10000) {
@@ -301,6 +302,8 @@ weir_http_limit_run(weir_request_t *r)
     lr->r = r;
     lr->n = rt->nlimits;
     r->limit = lr;
+    /* For the lines a refusal logs (the state changes with the answer). */
+    r->c->log.action = "applying limits";
     if (limit_rates(lr, &delay) != WEIR_OK) {
         return;
     }
