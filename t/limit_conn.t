@@ -12,12 +12,13 @@
 # - an idle keep-alive connection holds nothing;
 # - a table whose every entry has a request in progress answers a new key
 #   503 (it cannot account it) and recovers when they end;
-# - /metrics shows the requests in progress and the refusals.
+# - /metrics and /status show the requests in progress and the refusals.
 
 use strict;
 use warnings;
 use Test::More;
 use IO::Socket::INET;
+use JSON::PP;
 use Time::HiRes qw(time);
 use WeirTest;
 use WeirOrigin;
@@ -197,6 +198,17 @@ is(metric_is('weir_limit_requests_in_progress{limit="tiny"}', 0), 0,
    'the sixteen are given back');
 is($t->http_get('/tiny/new?sleep=0', 'X-Key' => 'k17')->status, 200,
    'and the new key passes');
+
+# --- /status ---------------------------------------------------------------------
+
+my $sr = $t->http(WeirTest::request('GET', '/status', Connection => 'close'),
+    port => $t->port(9));
+my $doc = eval { decode_json($sr->body) };
+ok($doc, '/status is JSON') or diag($@);
+my ($pl) = grep { $_->{name} eq 'perip' } @{ $doc->{limits} || [] };
+ok($pl, '/status lists the limit');
+is($pl->{conn_rejected}, 8, '/status: its refusals') if $pl;
+is($pl->{requests_in_progress}, 0, '/status: nothing in progress') if $pl;
 
 my @crash = grep { /exited on signal/ && !/on signal 9 / } split /\n/, $t->error_log;
 is_deeply(\@crash, [], 'no worker crashed (besides those killed)');
