@@ -30,6 +30,7 @@
 #include "proc/listeners.h"
 #include "proc/logfiles.h"
 #include "proc/pidfile.h"
+#include "proc/upgrade.h"
 #include "proc/worker_table.h"
 
 #define MAX_WORKERS      WEIR_WORKERS_MAX
@@ -73,6 +74,7 @@ static void reap(void);
 static void schedule_respawns(void);
 static void arm_alarm(void);
 static void reload(void);
+static void workers_back(void);
 static weir_config_t *reload_prepare(void);
 static void reload_commit(weir_config_t *ncf);
 static void reopen(void);
@@ -198,6 +200,9 @@ reap(void)
     weir_msec_t          lived;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (weir_upgrade_reaped(pid, status)) {
+            continue;                       /* the new binary's master */
+        }
         weir_caches_reaped(pid, status);    /* its fills; the manager */
         w = weir_wtable_find(pid, &proc);
         if (w == NULL) {
@@ -358,6 +363,34 @@ reload(void)
     reload_commit(ncf);
 }
 
+/*
+ * SIGHUP while a new binary's master runs: the file may already be written
+ * for the new binary, so it is not read; the workers a WINCH stopped start
+ * again on the running configuration (a roll-back: QUIT the new master
+ * next, and this one takes the pid file back).
+ */
+static void
+workers_back(void)
+{
+    int s;
+
+    if (!workers_stopped) {
+        weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                       "HUP during a binary upgrade: the workers run "
+                       "already; the configuration is not re-read");
+        return;
+    }
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "HUP during a binary upgrade: starting the workers "
+                   "again, on the running configuration");
+    workers_stopped = 0;
+    memset(slots, 0, sizeof(slots));
+    for (s = 0; s < (int) conf->main.workers; s++) {
+        spawn(s);
+    }
+    arm_alarm();
+}
+
 /* Load and check the file, open its logs (into pending_el/al) and its
  * sockets. The new configuration, or NULL after logging why. */
 static weir_config_t *
@@ -510,7 +543,7 @@ weir_master_run(weir_config_t *cf)
 {
     sigset_t      empty;
     struct rlimit rl;
-    int           terminating = 0, quitting = 0;
+    int           terminating = 0, quitting = 0, inherited;
     char          err[512];
 
     conf = cf;
@@ -560,7 +593,10 @@ weir_master_run(weir_config_t *cf)
     }
     atomic_store(&stats->started, (int64_t) time(NULL));
     weir_shm_counter_set(&stats->config_generation, generation);
-    if (sync_listeners(cf, 0, err, sizeof(err)) != WEIR_OK) {
+    /* After a binary upgrade the old master's sockets are ours too; those
+     * this file no longer wants are closed once the workers accept. */
+    inherited = weir_upgrade_inherit(&group);
+    if (sync_listeners(cf, inherited > 0, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
     }
@@ -582,7 +618,10 @@ weir_master_run(weir_config_t *cf)
         return 1;
     }
     weir_wtable_update();
-    if (cf->main.daemon && weir_startup_daemonize() != WEIR_OK) {
+    /* A new binary's master stays the old master's child, so that the old
+     * one learns when it exits (and takes the pid file back). */
+    if (cf->main.daemon && inherited == 0
+        && weir_startup_daemonize() != WEIR_OK) {
         return 1;
     }
     if (setup_signals() != WEIR_OK) {
@@ -601,6 +640,13 @@ weir_master_run(weir_config_t *cf)
     if (start_first(cf) != WEIR_OK) {
         weir_pidfile_remove(cf->main.pid);
         return 1;
+    }
+    weir_listen_group_commit(&group);
+    if (inherited > 0) {
+        weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                       "binary upgrade: serving on %d listening sockets of "
+                       "the old master process %d", inherited,
+                       (int) getppid());
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "weir/%s started: %lld worker%s", WEIR_VERSION,
@@ -665,7 +711,11 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_reload) {
             sig_reload = 0;
-            if (!quitting && !terminating) {
+            if (quitting || terminating) {
+                /* nothing */
+            } else if (weir_upgrade_child()) {
+                workers_back();
+            } else {
                 reload();
             }
         }
@@ -675,9 +725,9 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_upgrade) {
             sig_upgrade = 0;
-            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                           "binary upgrade (USR2) is not supported yet: "
-                           "signal ignored");
+            if (!quitting && !terminating) {
+                (void) weir_upgrade_start(conf, &group);
+            }
         }
         if (sig_winch) {
             sig_winch = 0;
@@ -693,6 +743,7 @@ weir_master_run(weir_config_t *cf)
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "exit");
     weir_pidfile_remove(cf == conf ? cf->main.pid : conf->main.pid);
+    weir_upgrade_exit();
     weir_listen_group_close(&group);
     return 0;
 }
