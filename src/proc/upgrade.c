@@ -24,7 +24,10 @@ static pid_t old_master;       /* our parent, when we are the new master */
 static char *pid_path;         /* the pid file renamed for child */
 static char *oldbin_path;      /* pid_path + ".oldbin" */
 
+static char *env_entry;       /* see keep_env_entry() */
+
 static void find_in_path(const char *name);
+static void keep_env_entry(void);
 static char *listen_fds(weir_pool_t *pool, const weir_listen_group_t *g);
 static void exec_new(const weir_config_t *cf, const weir_listen_group_t *g,
     const char *fds, int status_fd) __attribute__((noreturn));
@@ -86,6 +89,24 @@ weir_upgrade_binary(void)
     return binary;
 }
 
+/* unsetenv() drops the variable's string from environ without freeing
+ * it, and the string may belong to the process title's copy of the
+ * environment (proctitle.c) or to the original one: keep it reachable
+ * instead of guessing which. */
+static void
+keep_env_entry(void)
+{
+    size_t n = sizeof(WEIR_LISTEN_FDS_ENV) - 1;
+    char **e;
+
+    for (e = environ; *e; e++) {
+        if (strncmp(*e, WEIR_LISTEN_FDS_ENV, n) == 0 && (*e)[n] == '=') {
+            env_entry = *e;
+            return;
+        }
+    }
+}
+
 int
 weir_upgrade_inherit(weir_listen_group_t *g)
 {
@@ -99,6 +120,7 @@ weir_upgrade_inherit(weir_listen_group_t *g)
         return 0;
     }
     copy = strdup(env);
+    keep_env_entry();
     unsetenv(WEIR_LISTEN_FDS_ENV);
     if (copy == NULL) {
         weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
