@@ -44,7 +44,12 @@ typedef struct load_s {
     weir_config_errors_t  *errs;
     weir_conf_t            conf;
     const char            *shown;    /* the path as given, for messages */
+    int64_t                resolve_until; /* monotonic ms; 0: no name yet */
 } load_t;
+
+/* The time one load may spend resolving upstream host names, all names
+ * together: a start or a reload waits at most this long for DNS. */
+#define WEIR_RESOLVE_TOTAL_MS  10000
 
 /* [upstream] setters (config_upstream.c): `server = ADDR options`, its
  * dump, and health_expect. */

@@ -41,6 +41,10 @@ struct weir_upstream_state_s;
 
 typedef struct weir_peer_conf_s {
     char                    text[64];   /* "127.0.0.1:3000" */
+    /* "app.internal:8080" when the server line named a host (every
+     * address it resolved to is a peer sharing this string), else NULL:
+     * the Host of requests and probes that need one, and the dump. */
+    char                   *host;
     struct sockaddr_storage addr;
     socklen_t               addrlen;
     int                     weight;       /* weight=N, default 1 */
