@@ -47,10 +47,6 @@ typedef struct load_s {
     int64_t                resolve_until; /* monotonic ms; 0: no name yet */
 } load_t;
 
-/* The time one load may spend resolving upstream host names, all names
- * together: a start or a reload waits at most this long for DNS. */
-#define WEIR_RESOLVE_TOTAL_MS  10000
-
 /* [upstream] setters (config_upstream.c): `server = ADDR options`, its
  * dump, and health_expect. */
 int weir_config_set_peer(weir_conf_t *c, const weir_conf_cmd_t *cmd,

@@ -30,6 +30,7 @@
 #include "proc/listeners.h"
 #include "proc/logfiles.h"
 #include "proc/pidfile.h"
+#include "proc/reresolve.h"
 #include "proc/upgrade.h"
 #include "proc/worker_table.h"
 
@@ -58,6 +59,7 @@ static weir_log_file_t      errlog_file = { -1, NULL };
 static weir_log_file_t      access_file = { -1, NULL };
 static int                  workers_stopped;   /* after WINCH */
 static weir_msec_t          kill_at;   /* fast stop: SIGKILL what is left */
+static int                  dns_reload;  /* names resolve differently now */
 
 static weir_shm_t          *shm;
 static weir_master_stats_t *stats;     /* core/stats.h */
@@ -195,13 +197,17 @@ static void
 reap(void)
 {
     pid_t       pid;
-    int                  status, slot, proc;
+    int                  status, slot, proc, rc;
     weir_wtable_entry_t *w;
     weir_msec_t          lived;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (weir_upgrade_reaped(pid, status)) {
             continue;                       /* the new binary's master */
+        }
+        if (weir_reresolve_reaped(pid, status, &rc)) {
+            dns_reload |= rc;
+            continue;
         }
         weir_caches_reaped(pid, status);    /* its fills; the manager */
         w = weir_wtable_find(pid, &proc);
@@ -287,6 +293,9 @@ arm_alarm(void)
     if (weir_checker_due() && (next == 0 || weir_checker_due() < next)) {
         next = weir_checker_due();
     }
+    if (weir_reresolve_due() && (next == 0 || weir_reresolve_due() < next)) {
+        next = weir_reresolve_due();
+    }
     /* A fast stop's deadline shares the one timer: every re-arm (after
      * each SIGCHLD) must keep it. */
     if (kill_at && (next == 0 || kill_at < next)) {
@@ -315,6 +324,7 @@ schedule_respawns(void)
         }
     }
     weir_checker_tick();
+    weir_reresolve_tick(conf);
     arm_alarm();
 }
 
@@ -487,6 +497,7 @@ reload_commit(weir_config_t *ncf)
     conf = ncf;
     /* A new checker for the new file; the old one stops. */
     weir_checker_start(conf, &group);
+    weir_reresolve_setup(conf);
     weir_cache_manager_start(conf, &group, shm);
     workers_stopped = 0;
     memset(slots, 0, sizeof(slots));
@@ -655,6 +666,8 @@ weir_master_run(weir_config_t *cf)
     weir_startup_done(1);
     weir_checker_start(cf, &group);
     weir_cache_manager_start(cf, &group, shm);
+    weir_reresolve_setup(cf);
+    arm_alarm();
 
     sigemptyset(&empty);
     for (;;) {
@@ -683,6 +696,7 @@ weir_master_run(weir_config_t *cf)
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
             weir_wtable_signal(SIGTERM, 0);
             weir_checker_stop();
+            weir_reresolve_stop();
             weir_cache_manager_stop();
             kill_at = weir_current_msec + 1000;
             arm_alarm();
@@ -699,6 +713,7 @@ weir_master_run(weir_config_t *cf)
             arm_alarm();
             weir_wtable_signal(SIGQUIT, 0);
             weir_checker_stop();
+            weir_reresolve_stop();
             weir_cache_manager_stop();
             /* The workers stopped accepting: refuse new connections at
              * once rather than let them wait in queues until the end
@@ -716,6 +731,12 @@ weir_master_run(weir_config_t *cf)
             } else if (weir_upgrade_child()) {
                 workers_back();
             } else {
+                reload();
+            }
+        }
+        if (dns_reload) {
+            dns_reload = 0;
+            if (!quitting && !terminating && !weir_upgrade_child()) {
                 reload();
             }
         }

@@ -15,6 +15,11 @@
  * getaddrinfo returns them). */
 #define WEIR_RESOLVE_MAX  16
 
+/* The time one load may spend resolving upstream host names, all names
+ * together: a start or a reload waits at most this long for DNS (and a
+ * re-resolution in the background is given as long). */
+#define WEIR_RESOLVE_TOTAL_MS  10000
+
 /* Every TCP address of host (IPv4 and IPv6, duplicates dropped) with
  * port set, into out[0..*n). WEIR_OK; WEIR_ERROR with a reason in err
  * (the resolver's message, or "timed out after N ms"); the child is

@@ -98,6 +98,8 @@ typedef struct weir_upstream_conf_s {
     int64_t            health_fall;       /* 3 */
     int64_t            health_rise;       /* 2 */
     weir_msec_t        slow_start;        /* 0 */
+    weir_msec_t        resolve;           /* re-resolve host names every:
+                                             30s; 0 at load only */
     int64_t            panic_threshold;   /* percent: 50 */
     int                proxy_protocol;    /* 0 off, 1 v1, 2 v2: PROXY
                                            * header on new connections */

@@ -170,6 +170,30 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+/* resolve = TIME: the default, 0 (at load only), a bad value. */
+START_TEST(resolve_key)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+
+    cf = load(CONF("server = 127.0.0.9:3000\n"), &errs);
+    ck_assert_ptr_nonnull(cf);
+    ck_assert_int_eq(cf->upstreams[0]->resolve, 30000);
+    weir_config_free(cf);
+    weir_config_errors_free(&errs);
+    cf = load(CONF("server = localhost:3000\nresolve = 0\n"), &errs);
+    ck_assert_ptr_nonnull(cf);
+    ck_assert_int_eq(cf->upstreams[0]->resolve, 0);
+    weir_config_free(cf);
+    weir_config_errors_free(&errs);
+    cf = load(CONF("server = localhost:3000\nresolve = soon\n"), &errs);
+    ck_assert_ptr_null(cf);
+    ck_assert_msg(strncmp(errs.lines[0], "weir.ini:3: [upstream app] "
+                          "resolve: ", 35) == 0, "%s", errs.lines[0]);
+    weir_config_errors_free(&errs);
+}
+END_TEST
+
 /* The resolver itself: a bounded wait, and its message. */
 START_TEST(resolver)
 {
@@ -202,6 +226,7 @@ dns_suite(void)
     tcase_add_test(tc, hostport_syntax);
     tcase_add_test(tc, every_address_is_a_peer);
     tcase_add_test(tc, errors_name_the_line);
+    tcase_add_test(tc, resolve_key);
     tcase_add_test(tc, resolver);
     suite_add_tcase(s, tc);
     return s;
