@@ -285,6 +285,12 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     { SEC_ROUTE, "client_max_body_size", W_SIZE,
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
+    ROW(SEC_ROUTE, "gzip", W_FLAG, weir_route_conf_t, gzip, 0, 0),
+    WORDS(SEC_ROUTE, "gzip_types", weir_route_conf_t, gzip_types,
+          ngzip_types, WEIR_CONF_MULTI),
+    ROW(SEC_ROUTE, "gzip_min_length", W_SIZE, weir_route_conf_t,
+        gzip_min_length, 0, NOMAX),
+    ROW(SEC_ROUTE, "gzip_level", W_INT, weir_route_conf_t, gzip_level, 1, 9),
 
     LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
          dump_listen),
