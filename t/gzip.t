@@ -40,7 +40,7 @@ if (open my $fh, '<:raw', WeirTest::binary()) {
 $ENV{ASAN_OPTIONS} = join ':', grep { length } $ENV{ASAN_OPTIONS} // '', 'quarantine_size_mb=4'
     if $asan;
 
-# Text that compresses (about 3:1 at level 1) without being trivial.
+# Text that compresses (about 2.5:1 at level 1) without being trivial.
 sub text {
     my ($n, $seed) = @_;
     my @w = qw(alpha beta gamma delta weir proxy cache gzip deflate stream
