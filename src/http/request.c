@@ -748,15 +748,17 @@ send_some(weir_request_t *r)
             weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
             return WEIR_ERROR;
         }
+        if (!r->header_only && r->out_sent + (size_t) n > r->out_len) {
+            /* the part of this write past the head */
+            r->body_bytes_sent += r->out_sent + (size_t) n
+                                  - weir_max(r->out_sent, r->out_len);
+        }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
         if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
-    r->body_bytes_sent = r->out_sent > r->out_len && !r->header_only
-                             ? r->out_sent - r->out_len
-                             : 0;
     while (r->body_fd >= 0 && r->body_off < r->body_end) {
         want = (size_t) weir_min(r->body_end - r->body_off, (off_t) 1 << 30);
         off_t before = r->body_off;
