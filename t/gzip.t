@@ -94,6 +94,7 @@ read_timeout = 60s
 [cache main]
 path = cache
 max_size = 100m
+fill_after_abort = 32m
 
 [server s]
 listen = 127.0.0.1:%%PORT0%%
@@ -176,6 +177,9 @@ my $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
         } elsif ($tg eq '/p/304') {
             $c->write(WeirOrigin::response(status => 304,
                 headers => ['ETag: "big1"']));
+        } elsif ($tg eq '/c/huge') {
+            $c->write(WeirOrigin::response(%o, body => $STREAM, headers => [@h,
+                'Cache-Control: max-age=600'])) or return;
         } elsif ($tg =~ m{^/c/}) {
             $c->write(WeirOrigin::response(%o, body => $BIG, headers => [@h,
                 'ETag: "c1"', 'Cache-Control: max-age=600']));
@@ -367,6 +371,35 @@ cmp_ok($rss1 - $rss0, '<', $limit_kb,
                    substr($BIG, 10, 10), 'cache Range', status => 206);
     is(scalar(grep { $_->{target} eq '/c/one' } $origin->requests), 1,
        'the origin saw one request for the cached object');
+}
+
+# A gzip client that leaves during a cache fill: the fill goes on with
+# the identity bytes (the compressor is dropped, not fed), and the next
+# client gets the whole object from the cache.
+{
+    my $c = $t->connect;
+    $c->send(WeirTest::request('GET', '/c/huge', @GZ));
+    my $buf = '';
+    my $dl = WeirTest::deadline(10);
+    while (index($buf, "\r\n\r\n") < 0 && time < $dl) {
+        my $rin = '';
+        vec($rin, fileno($c->{sock}), 1) = 1;
+        next unless select($rin, undef, undef, 0.2) > 0;
+        sysread($c->{sock}, $buf, 65536, length $buf) or last;
+    }
+    like($buf, qr{^HTTP/1.1 200 .*\r\nContent-Encoding: gzip\r\n}s,
+         'fill with gzip: the head came compressed');
+    $c->close;
+    my $r = $t->http_get('/c/huge');
+    is($r->status, 200, 'after the gzip client left: 200');
+    ok(($r->body // '') eq $STREAM, 'after the gzip client left: the whole identity object')
+        or diag('got ' . length($r->body // '') . ' bytes; ' . ($r->error // ''));
+    $r = $t->http_get('/c/huge');
+    like($r->header('cache-status') // '', qr/; hit/, 'and it is stored');
+    ok(($r->body // '') eq $STREAM, 'the stored object is whole')
+        or diag('got ' . length($r->body // '') . ' bytes; ' . ($r->error // '') . $r->head);
+    is(scalar(grep { $_->{target} eq '/c/huge' } $origin->requests), 1,
+       'one origin request for it');
 }
 
 # ---- a large body streams -----------------------------------------------
