@@ -336,7 +336,10 @@ weaken_etag(weir_request_t *r)
 int
 weir_gzip_head(weir_request_t *r, off_t len, unsigned flags)
 {
-    if (r->route == NULL || !r->route->gzip || !eligible(r, len)) {
+    if (r->route == NULL || !r->route->gzip || !eligible(r, len)
+        || (r->c && r->c->internal)) {
+        /* (an internal request's answer goes to a sink: a background
+         * refresh or a whole-object fill, not worth compressing) */
         return 0;
     }
     if (add_vary(r) != WEIR_OK) {
