@@ -18,10 +18,8 @@
 
 typedef struct weir_gzip_s weir_gzip_t;
 
-/* Flags for weir_gzip_head(). */
-#define WEIR_GZIP_NO_BODY   0x01  /* the head edits only (HEAD, a stream
-                                     that cannot be compressed) */
-#define WEIR_GZIP_VARY_ONLY 0x02  /* cannot compress this one: add Vary
+/* Flag for weir_gzip_head(). */
+#define WEIR_GZIP_VARY_ONLY 0x01  /* cannot compress this one: add Vary
                                      when eligible, touch nothing else */
 
 /* Does the request's Accept-Encoding take gzip (RFC 9110 12.5.3)? An
@@ -48,7 +46,8 @@ int weir_gzip_type_match(char *const *types, size_t ntypes,
  * the client takes gzip and flags allow it, the strong ETag is made weak,
  * and for 200/403/404 Content-Length and Accept-Ranges are removed,
  * `Content-Encoding: gzip` added and r->content_length set to -1: returns
- * 1, and the caller compresses the body (unless it has none). WEIR_ERROR
+ * 1, and the caller compresses the body (a HEAD has none: its head is a
+ * GET's all the same). WEIR_ERROR
  * when the pool is out of memory (the head may be half-edited: fail the
  * request).
  */

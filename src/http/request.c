@@ -696,7 +696,7 @@ static int
 gzip_filter(weir_request_t *r)
 {
     off_t len = r->status == 304 ? r->rep_len : r->content_length;
-    int   rc = weir_gzip_head(r, len, r->header_only ? WEIR_GZIP_NO_BODY : 0);
+    int   rc = weir_gzip_head(r, len, 0);
 
     if (rc != 1 || r->header_only) {
         return rc == WEIR_ERROR ? WEIR_ERROR : WEIR_OK;

@@ -383,11 +383,9 @@ gzip_start(proxy_t *p)
     off_t           len = p->rf.body == WEIR_HTTP_BODY_LENGTH
                           ? (off_t) p->rf.content_length : -1;
     unsigned        flags = 0;
-    int             rc;
+    int             rc, nobody;
 
-    if (r->method == WEIR_HTTP_HEAD || p->rf.body == WEIR_HTTP_BODY_NONE) {
-        flags |= WEIR_GZIP_NO_BODY;
-    }
+    nobody = r->method == WEIR_HTTP_HEAD || p->rf.body == WEIR_HTTP_BODY_NONE;
     if ((p->rf.body == WEIR_HTTP_BODY_CHUNKED
          || p->rf.body == WEIR_HTTP_BODY_CLOSE)
         && strcmp(other_codings(p), "chunked") != 0) {
@@ -399,7 +397,7 @@ gzip_start(proxy_t *p)
                        "out of memory in the gzip filter");
         return WEIR_ERROR;
     }
-    if (rc == 1 && !(flags & WEIR_GZIP_NO_BODY)) {
+    if (rc == 1 && !nobody) {
         p->gz = weir_gzip_create(r, len);
         if (p->gz == NULL) {
             weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
