@@ -26,6 +26,8 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Compress::Raw::Zlib;
+use Digest::MD5;
+use IO::Socket::INET;
 use IO::Compress::Gzip qw(gzip $GzipError);
 use WeirTest;
 use WeirOrigin;
@@ -117,6 +119,17 @@ server = s
 match = /plain/
 upstream = o
 
+[upstream source]
+server = 127.0.0.1:%%PORT2%%
+read_timeout = 60s
+
+[route source]
+server = s
+match = /source
+upstream = source
+gzip = on
+gzip_types = *
+
 [route ret]
 server = s
 match = /ret
@@ -197,6 +210,9 @@ my $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
         }
     }
 }, timeout => 60);
+my $SRC = 64 << 20;
+my $source = WeirOrigin->new(port => $t->port(2), handler => 'source', size => $SRC,
+                             timeout => 60);
 $t->start;
 
 my @GZ = ('Accept-Encoding' => 'gzip, deflate, br');
@@ -462,6 +478,64 @@ cmp_ok($rss1 - $rss0, '<', $limit_kb,
            . ' MiB for a 16 MiB body');
 }
 sub weir_max { $_[0] > $_[1] ? $_[0] : $_[1] }
+
+# ---- back-pressure: a client that does not read holds the origin back ----
+#
+# The source's bytes do not compress (random, repeating every 64 KiB,
+# beyond deflate's 32 KiB window): each 64 KiB read from the origin
+# fills the compressor's 32 KiB output buffer before it is taken, so the
+# rest waits for the client. The origin must stall far short of 64 MiB
+# while the client reads nothing, then everything arrives intact.
+{
+    use Socket qw(SOL_SOCKET SO_RCVBUF);
+    my $s = IO::Socket::INET->new(Proto => 'tcp');
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 65536);
+    $s->connect(Socket::pack_sockaddr_in($t->port(0), Socket::inet_aton('127.0.0.1')))
+        or die "connect: $!";
+    print $s WeirTest::request('GET', '/source', @GZ, Connection => 'close');
+    # The observation window: the origin writes as long as weir reads.
+    my $dl = WeirTest::deadline(3);
+    while (time < $dl && $source->written < $SRC) {
+        sleep 0.1;
+    }
+    my $held = $source->written;
+    cmp_ok($held, '<', $SRC * 3 / 4, 'no reader: the origin was held back at '
+           . int($held / 1048576) . ' MiB of 64');
+    my ($inf) = Compress::Raw::Zlib::Inflate->new(
+        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
+    my ($buf, $pending, $n_out, $head_done, $ended) = ('', '', 0, 0, 0);
+    my $md5 = Digest::MD5->new;
+    $dl = WeirTest::deadline(60);
+    while (!$ended && time < $dl) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        next unless select($rin, undef, undef, 0.2) > 0;
+        my $n = sysread $s, $buf, 262144, length $buf;
+        last unless $n;
+        if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
+            substr($buf, 0, $e + 4, '');
+            $head_done = 1;
+        }
+        while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
+            my $size = hex $1;
+            my $hl = length($1) + 2;
+            last if length $buf < $hl + $size + 2;
+            $pending .= substr($buf, $hl, $size);
+            substr($buf, 0, $hl + $size + 2, '');
+            if ($size == 0) { $ended = 1; last }
+        }
+        if (length $pending) {
+            my $out = '';
+            $inf->inflate($pending, $out);
+            $n_out += length $out;
+            $md5->add($out);
+        }
+    }
+    ok($ended, 'no reader, then reading: the last chunk came');
+    is($n_out, $SRC, 'all 64 MiB decoded');
+    is($md5->hexdigest, WeirOrigin::pattern_md5($SRC), 'and intact');
+    close $s;
+}
 
 # ---- access log -----------------------------------------------------------
 
