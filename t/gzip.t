@@ -196,6 +196,15 @@ my $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
         } elsif ($tg =~ m{^/c/}) {
             $c->write(WeirOrigin::response(%o, body => $BIG, headers => [@h,
                 'ETag: "c1"', 'Cache-Control: max-age=600']));
+        } elsif ($tg eq '/p/trickle') {
+            # A page in two parts with a pause between: the first must
+            # reach the client, decodable, during the pause.
+            $c->write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                      . "Transfer-Encoding: chunked\r\n\r\n"
+                      . sprintf("%x\r\n%s\r\n", length $HTML, $HTML)) or return;
+            my $dl = time + 60;
+            sleep 0.02 while !-e "$flag.trickle" && time < $dl;
+            $c->write(sprintf("%x\r\n%s\r\n0\r\n\r\n", length $BIG, $BIG)) or return;
         } elsif ($tg eq '/p/stream') {
             # Half the body, then nothing until the test has seen
             # compressed bytes arrive (the flag file), then the rest.
@@ -467,7 +476,7 @@ cmp_ok($rss1 - $rss0, '<', $limit_kb,
         or diag("decoded $early bytes");
     my (undef, $rss_mid) = WeirOrigin::proc_mem($wpid);
     open my $fh, '>', $flag or die; close $fh;
-    $pump->(length $STREAM);
+    $pump->(length($STREAM) + 1);     # to the last chunk
     ok($ended, 'stream: the last chunk came');
     ok($decoded eq $STREAM, 'stream: 16 MiB decoded intact')
         or diag('decoded ' . length($decoded));
@@ -478,6 +487,51 @@ cmp_ok($rss1 - $rss0, '<', $limit_kb,
            . ' MiB for a 16 MiB body');
 }
 sub weir_max { $_[0] > $_[1] ? $_[0] : $_[1] }
+
+# ---- an origin that pauses: what came so far is flushed to the client ----
+
+{
+    my $c = $t->connect;
+    $c->send(WeirTest::request('GET', '/p/trickle', @GZ, Connection => 'close'));
+    my $s = $c->{sock};
+    my ($inf) = Compress::Raw::Zlib::Inflate->new(
+        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
+    my ($buf, $pending, $decoded, $head_done, $ended) = ('', '', '', 0, 0);
+    my $read_some = sub {
+        my ($want, $dl) = @_;
+        while (length $decoded < $want && !$ended && time < $dl) {
+            my $rin = '';
+            vec($rin, fileno($s), 1) = 1;
+            next unless select($rin, undef, undef, 0.2) > 0;
+            my $n = sysread $s, $buf, 65536, length $buf;
+            last unless $n;
+            if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
+                substr($buf, 0, $e + 4, '');
+                $head_done = 1;
+            }
+            while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
+                my $size = hex $1;
+                my $hl = length($1) + 2;
+                last if length $buf < $hl + $size + 2;
+                $pending .= substr($buf, $hl, $size);
+                substr($buf, 0, $hl + $size + 2, '');
+                if ($size == 0) { $ended = 1; last }
+            }
+            if (length $pending) {
+                my $out = '';
+                $inf->inflate($pending, $out);
+                $decoded .= $out;
+            }
+        }
+    };
+    $read_some->(length $HTML, WeirTest::deadline(10));
+    ok($decoded eq $HTML, 'origin pauses: the part that came is decodable at once')
+        or diag('decoded ' . length($decoded) . ' of ' . length($HTML));
+    open my $fh, '>', "$flag.trickle" or die; close $fh;
+    $read_some->(length($HTML) + length($BIG) + 1,     # to the last chunk
+                 WeirTest::deadline(30));
+    ok($ended && $decoded eq $HTML . $BIG, 'origin pauses: then the rest, intact');
+}
 
 # ---- back-pressure: a client that does not read holds the origin back ----
 #

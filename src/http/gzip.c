@@ -454,6 +454,21 @@ weir_gzip_finish(weir_gzip_t *gz)
     return gz->finished;
 }
 
+int
+weir_gzip_flush(weir_gzip_t *gz)
+{
+    gz->zs.next_in = NULL;
+    gz->zs.avail_in = 0;
+    gz->zs.next_out = (Bytef *) gz->out;
+    gz->zs.avail_out = WEIR_GZIP_OUT_SIZE;
+    /* Z_BUF_ERROR (nothing left to flush) is not an error here. */
+    (void) deflate(&gz->zs, Z_SYNC_FLUSH);
+    gz->out_len = WEIR_GZIP_OUT_SIZE - gz->zs.avail_out;
+    gz->bytes_out += gz->out_len;
+    /* zlib: avail_out 0 means call again with more room */
+    return gz->zs.avail_out != 0;
+}
+
 const char *
 weir_gzip_out(const weir_gzip_t *gz, size_t *len)
 {

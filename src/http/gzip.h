@@ -68,7 +68,13 @@ size_t weir_gzip_feed(weir_gzip_t *gz, const char *in, size_t len);
  * (send it, call again). */
 int weir_gzip_finish(weir_gzip_t *gz);
 
-/* The output buffer's contents after feed/finish (may be empty: deflate
+/* Push out what the compressor holds back (Z_SYNC_FLUSH) without ending
+ * the stream, so a client can decode everything fed so far: for a
+ * response whose origin pauses. 1 when done, 0 when the output buffer
+ * filled first (send it, call again). */
+int weir_gzip_flush(weir_gzip_t *gz);
+
+/* The output buffer's contents after feed/finish/flush (may be empty: deflate
  * holds data back until a block is worth writing). */
 const char *weir_gzip_out(const weir_gzip_t *gz, size_t *len);
 

@@ -123,6 +123,9 @@ typedef struct proxy_s {
     const char                *gz_in;         /* body not yet compressed */
     size_t                     gz_in_len;
     unsigned                   gz_done:1;     /* gzip trailer queued */
+    unsigned                   gz_dirty:1;    /* fed since the last flush */
+    unsigned                   gz_syncing:1;  /* a sync flush under way */
+    unsigned                   gz_synced:1;   /* flushed at an EAGAIN */
 
     weir_msec_t                t_start, t_connect_start;
     char                       addrs[256];

@@ -417,6 +417,7 @@ gzip_step(proxy_t *p)
 
     p->gz_in += k;
     p->gz_in_len -= k;
+    p->gz_dirty |= k > 0;
     queue_coded(p);
 }
 
@@ -663,6 +664,14 @@ weir_proxy_pump(proxy_t *p)
             gzip_step(p);       /* the output buffer filled up first */
             continue;
         }
+        if (p->gz && p->gz_syncing) {
+            if (weir_gzip_flush(p->gz)) {
+                p->gz_syncing = 0;
+                p->gz_synced = 1;
+            }
+            queue_coded(p);
+            continue;
+        }
         if (p->body_done) {
             if (p->gz && !p->gz_done) {
                 p->gz_done = (unsigned) weir_gzip_finish(p->gz);
@@ -692,8 +701,25 @@ weir_proxy_pump(proxy_t *p)
             p->rb_last -= p->rb_pos;
             p->rb_pos = 0;
         }
+        if (p->gz_synced) {
+            /* Flushed at the last EAGAIN: read again only if the upstream
+             * said it has more since (a recv now would only say EAGAIN). */
+            p->gz_synced = 0;
+            if (!uc->read.ready) {
+                weir_timer_add(&uc->read, p->uconf->read_timeout);
+                return;
+            }
+        }
         n = uc->recv(uc, p->rbuf + p->rb_last, RBUF_SIZE - p->rb_last);
         if (n == WEIR_AGAIN) {
+            if (p->gz && p->gz_dirty) {
+                /* The origin paused: let the client decode what came so
+                 * far rather than hold it until a deflate block fills
+                 * (progressive pages, streamed JSON). */
+                p->gz_dirty = 0;
+                p->gz_syncing = 1;
+                continue;
+            }
             weir_timer_add(&uc->read, p->uconf->read_timeout);
             return;
         }

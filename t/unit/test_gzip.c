@@ -333,6 +333,62 @@ START_TEST(test_compressor)
 }
 END_TEST
 
+/* A sync flush makes everything fed so far decodable, and the stream
+ * goes on after it. */
+START_TEST(test_flush)
+{
+    weir_request_t *r = request("gzip", NULL);
+    weir_gzip_t    *gz;
+    static char     coded[65536];
+    unsigned char   back[4096];
+    const char     *text = "a page in two parts, the first flushed; ";
+    const char     *out;
+    size_t          clen = 0, n;
+    z_stream        zs;
+
+    gz = weir_gzip_create(r, -1);
+    ck_assert_ptr_nonnull(gz);
+    ck_assert_uint_eq(weir_gzip_feed(gz, text, strlen(text)), strlen(text));
+    out = weir_gzip_out(gz, &n);
+    memcpy(coded + clen, out, n);
+    clen += n;
+    ck_assert_int_eq(weir_gzip_flush(gz), 1);
+    out = weir_gzip_out(gz, &n);
+    ck_assert_uint_gt(n, 0);
+    memcpy(coded + clen, out, n);
+    clen += n;
+    ck_assert_int_eq(weir_gzip_flush(gz), 1);   /* nothing more: harmless */
+
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(inflateInit2(&zs, 16 + 15), Z_OK);
+    zs.next_in = (unsigned char *) coded;
+    zs.avail_in = (uInt) clen;
+    zs.next_out = back;
+    zs.avail_out = sizeof(back);
+    ck_assert_int_eq(inflate(&zs, Z_SYNC_FLUSH), Z_OK);
+    ck_assert_uint_eq(zs.total_out, strlen(text));
+    ck_assert(memcmp(back, text, strlen(text)) == 0);
+
+    /* and the stream goes on to a proper end */
+    ck_assert_uint_eq(weir_gzip_feed(gz, "second", 6), 6);
+    out = weir_gzip_out(gz, &n);
+    memcpy(coded + clen, out, n);
+    clen += n;
+    ck_assert_int_eq(weir_gzip_finish(gz), 1);
+    out = weir_gzip_out(gz, &n);
+    memcpy(coded + clen, out, n);
+    clen += n;
+    /* inflate took all of the first part: go on from where it stopped */
+    zs.avail_in = (uInt) (clen - (size_t) (zs.next_in
+                                           - (unsigned char *) coded));
+    ck_assert_int_eq(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(zs.total_out, strlen(text) + 6);
+    ck_assert(memcmp(back + strlen(text), "second", 6) == 0);
+    inflateEnd(&zs);
+    weir_pool_destroy(r->pool);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -345,6 +401,7 @@ main(void)
     tcase_add_test(tc, test_types);
     tcase_add_test(tc, test_head_edits);
     tcase_add_test(tc, test_compressor);
+    tcase_add_test(tc, test_flush);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
