@@ -13,9 +13,9 @@
  *
  * The default types are a list rather than nginx's text/html alone or a
  * blanket "text/" + "*": the textual types a site serves, and not
- * text/event-stream, whose events a compressor would hold back until a
- * deflate block fills. Images, audio, video and archives are already
- * compressed.
+ * text/event-stream, whose small events come one by one, each of which
+ * would cost a flush of the compressor for little gain. Images, audio,
+ * video and archives are already compressed.
  */
 
 static int coding_q(const char *el, size_t n, const char **name,
@@ -38,7 +38,7 @@ static char *const default_types[] = {
     "image/x-icon", "font/ttf", "font/otf"
 };
 
-/* ---- Accept-Encoding ------------------------------------------------------ */
+/* ---- Accept-Encoding ---------------------------------------------------- */
 
 /* One element "coding;p=v;q=0.5": its name, and its weight in
  * thousandths (RFC 9110 12.4.2: up to three decimals), 1000 when no q;
@@ -365,7 +365,7 @@ weir_gzip_head(weir_request_t *r, off_t len, unsigned flags)
     return 1;
 }
 
-/* ---- the compressor ------------------------------------------------------- */
+/* ---- the compressor ----------------------------------------------------- */
 
 static voidpf
 zalloc_pool(voidpf opaque, uInt items, uInt size)

@@ -15,6 +15,7 @@
 #include "core/wtime.h"
 #include "http/access_log.h"
 #include "http/gzip.h"
+#include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
 #include "http/request-t.h"
@@ -525,6 +526,9 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
+    if (weir_http_admission(r) != WEIR_OK) {
+        return;
+    }
     r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
 
     limit = conf->client_max_body_size;
@@ -541,7 +545,7 @@ process_head(weir_request_t *r, size_t consumed)
         weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
         return;
     }
-    weir_http_start_body(r);
+    weir_http_limit_run(r);
 }
 
 void

@@ -20,6 +20,7 @@
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "http/http_stats.h"
+#include "http/limit.h"
 #include "event/listen.h"
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
@@ -490,6 +491,7 @@ reap(void)
         }
         /* Its requests in flight died with it. */
         weir_peer_state_proc_gone(shm, (int) (w - workers));
+        weir_http_limit_proc_gone((int) (w - workers));
         weir_proc_stats_set(&procs[w - workers], 0, slot, 0);
         peer_procs_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -710,6 +712,8 @@ reload_prepare(void)
                                generations + 1, err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
            != WEIR_OK
+        || weir_http_limit_attach(shm, &ncf->http, err, sizeof(err))
+           != WEIR_OK
         || weir_caches_attach(shm, ncf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
@@ -876,6 +880,7 @@ weir_master_run(weir_config_t *cf)
     if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
                                err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
+        || weir_http_limit_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
         || weir_caches_attach(shm, cf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
