@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "core/wtime.h"
 #include "event/loop.h"
+#include "http/gzip.h"
 #include "http/vars.h"
 
 #define LOG_BUF_SIZE   65536
@@ -20,7 +21,7 @@ enum var_id {
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
     V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_SCHEME,
-    V_SERVER_PORT, V_LIMIT_STATUS, V_HTTP
+    V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP
 };
 
 static const struct {
@@ -53,6 +54,7 @@ static const struct {
     { "realip_remote_addr", V_REALIP_REMOTE_ADDR },
     { "scheme", V_SCHEME },
     { "server_port", V_SERVER_PORT },
+    { "gzip_ratio", V_GZIP_RATIO },
     { "limit_status", V_LIMIT_STATUS },
 };
 
@@ -306,6 +308,9 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     }
     case V_RETRIES:
         n = snprintf(scratch, cap, "%d", r->retries);
+        break;
+    case V_GZIP_RATIO:
+        n = (int) weir_gzip_ratio(r, scratch, cap);
         break;
     case V_UPSTREAM_ADDR:
         if (r->upstream_addr) {

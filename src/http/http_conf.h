@@ -185,6 +185,14 @@ typedef struct weir_route_conf_s {
 
     int64_t               client_max_body_size; /* -1: inherit [http] */
 
+    /* gzip (http/gzip.h): compress eligible responses for clients that
+     * accept it */
+    int                   gzip;          /* on | off (off) */
+    char                **gzip_types;    /* NULL: the built-in list */
+    size_t                ngzip_types;
+    int64_t               gzip_min_length; /* bytes (256) */
+    int64_t               gzip_level;    /* 1..9 (1) */
+
     char                **limit_names;   /* limit = NAME... */
     size_t                nlimit_names;
     weir_limit_conf_t   **limits;        /* resolved, same order */

@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
+#include "http/gzip.h"
 #include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
@@ -58,6 +59,7 @@ static void index_headers(weir_request_t *r);
 static int head_too_large(weir_request_t *r, size_t size, int complete);
 static void send_handler(weir_event_t *wev);
 static int send_some(weir_request_t *r);
+static int gzip_filter(weir_request_t *r);
 static void finalize(weir_request_t *r);
 static void keepalive(weir_http_conn_t *hc);
 static void lingering_close(weir_http_conn_t *hc);
@@ -253,6 +255,7 @@ request_create(weir_http_conn_t *hc)
     }
     r->body_fd = -1;
     r->content_length = -1;
+    r->rep_len = -1;
     r->start_msec = weir_current_msec;
     r->upstream_connect_ms = -1;
     r->upstream_response_ms = -1;
@@ -679,7 +682,8 @@ weir_http_send_response(weir_request_t *r)
         || c->requests + 1 >= (uint64_t) weir_http.conf->keepalive_requests) {
         r->keepalive = 0;
     }
-    if (weir_http_response_head(r) != WEIR_OK) {
+    if ((r->route && r->route->gzip && gzip_filter(r) != WEIR_OK)
+        || weir_http_response_head(r) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot build the response head");
         weir_http_close_connection(r->hc);
@@ -718,8 +722,32 @@ send_handler(weir_event_t *wev)
     finalize(r);
 }
 
+/* The gzip filter on a body weir holds (file, cached object, generated
+ * page): the head edits, and a compressor when the client takes gzip,
+ * chunked to HTTP/1.1 clients and ended by the close for HTTP/1.0 ones.
+ * WEIR_OK or WEIR_ERROR (out of memory). */
+static int
+gzip_filter(weir_request_t *r)
+{
+    off_t len = r->status == 304 ? r->rep_len : r->content_length;
+    int   rc = weir_gzip_head(r, len, 0);
+
+    if (rc != 1 || r->header_only) {
+        return rc == WEIR_ERROR ? WEIR_ERROR : WEIR_OK;
+    }
+    if (weir_gzip_create(r, len) == NULL) {
+        return WEIR_ERROR;
+    }
+    if (r->head.version >= 11) {
+        return weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+    }
+    r->keepalive = 0;
+    return WEIR_OK;
+}
+
 /* Write the head (and a memory body) with writev, then the file body with
- * sendfile. WEIR_OK when all is sent, WEIR_AGAIN, WEIR_ERROR. */
+ * sendfile (compressed: weir_gzip_send()). WEIR_OK when all is sent,
+ * WEIR_AGAIN, WEIR_ERROR. */
 static int
 send_some(weir_request_t *r)
 {
@@ -729,6 +757,9 @@ send_some(weir_request_t *r)
     size_t        want;
     int           cnt;
 
+    if (r->gzip) {
+        return weir_gzip_send(r);
+    }
     while (r->out_sent < r->out_len + r->body_mem_len) {
         cnt = 0;
         if (r->out_sent < r->out_len) {
@@ -751,15 +782,17 @@ send_some(weir_request_t *r)
             weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
             return WEIR_ERROR;
         }
+        if (!r->header_only && r->out_sent + (size_t) n > r->out_len) {
+            /* the part of this write past the head */
+            r->body_bytes_sent += r->out_sent + (size_t) n
+                                  - weir_max(r->out_sent, r->out_len);
+        }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
         if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
-    r->body_bytes_sent = r->out_sent > r->out_len && !r->header_only
-                             ? r->out_sent - r->out_len
-                             : 0;
     while (r->body_fd >= 0 && r->body_off < r->body_end) {
         want = (size_t) weir_min(r->body_end - r->body_off, (off_t) 1 << 30);
         off_t before = r->body_off;

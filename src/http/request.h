@@ -93,6 +93,12 @@ typedef struct weir_request_s {
     int                        body_fd;        /* body from a file */
     off_t                      body_off, body_end;
     off_t                      content_length; /* -1: none */
+    /* The selected representation, for a 304 that the gzip filter must
+     * judge as it would the 200 (http/gzip.h): its length (-1 unknown)
+     * and media type (NULL: the Content-Type field, if any). */
+    off_t                      rep_len;
+    const char                *rep_type;
+    struct weir_gzip_s        *gzip;           /* compressing; NULL: no */
     uint64_t                   bytes_sent;     /* whole response */
     uint64_t                   body_bytes_sent;
     unsigned                   keepalive:1;

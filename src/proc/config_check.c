@@ -38,6 +38,8 @@ static void route_refs(load_t *ld, weir_route_conf_t *r);
 static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
     const char *key, const char *t);
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
+static void route_gzip(load_t *ld, weir_route_conf_t *r);
+static int media_range(const char *s);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
 static void vhost_report(void *data, const weir_server_conf_t *s, int line,
@@ -558,6 +560,7 @@ check_route(load_t *ld, route_ext_t *x)
         r->nindex = 1;
     }
     merge_error_pages(ld, r);
+    route_gzip(ld, r);
 
     s = route_server(ld, x);
     if (s == NULL) {
@@ -575,6 +578,55 @@ check_route(load_t *ld, route_ext_t *x)
         s->routes = arr;
         arr[s->nroutes++] = r;
     }
+}
+
+/* gzip_types: media types the filter compares a Content-Type with; a
+ * value that can never match one is a typo worth stopping at, and so is
+ * a list on a route that does not compress. */
+static void
+route_gzip(load_t *ld, weir_route_conf_t *r)
+{
+    size_t i;
+
+    if (r->ngzip_types > 0 && !r->gzip) {
+        xerror(ld, line_of(ld, r, "gzip_types", r->line), "route", r->name,
+               "gzip_types", "requires gzip = on");
+    }
+    for (i = 0; i < r->ngzip_types; i++) {
+        if (!media_range(r->gzip_types[i])) {
+            xerror(ld, line_of(ld, r, "gzip_types", r->line), "route",
+                   r->name, "gzip_types", "\"%s\" is not a media type "
+                   "(type/subtype, type/* or *)", r->gzip_types[i]);
+        }
+    }
+}
+
+/* "*", "type/subtype", or "type/" then "*" (any subtype), in RFC 9110
+ * token characters. */
+static int
+media_range(const char *s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    const char       *slash = strchr(s, '/');
+    size_t            i, n = strlen(s);
+
+    if (n == 1 && s[0] == '*') {
+        return 1;
+    }
+    if (slash == NULL || slash == s || slash[1] == '\0'
+        || strchr(slash + 1, '/') || s[0] == '*') {
+        return 0;
+    }
+    if (strcmp(slash + 1, "*") == 0) {
+        n = (size_t) (slash - s);
+    }
+    for (i = 0; i < n; i++) {
+        if (s + i != slash && !isalnum((unsigned char) s[i])
+            && (s[i] == '*' || strchr(tchar, s[i]) == NULL)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* [http] error pages apply to routes that do not cover the same status;

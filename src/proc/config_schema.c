@@ -312,6 +312,12 @@ const weir_conf_cmd_t weir_config_cmds[] = {
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
     SEC_ROWS(SEC_ROUTE, weir_route_conf_t),
+    ROW(SEC_ROUTE, "gzip", W_FLAG, weir_route_conf_t, gzip, 0, 0),
+    WORDS(SEC_ROUTE, "gzip_types", weir_route_conf_t, gzip_types,
+          ngzip_types, WEIR_CONF_MULTI),
+    ROW(SEC_ROUTE, "gzip_min_length", W_SIZE, weir_route_conf_t,
+        gzip_min_length, 0, NOMAX),
+    ROW(SEC_ROUTE, "gzip_level", W_INT, weir_route_conf_t, gzip_level, 1, 9),
     WORDS(SEC_ROUTE, "limit", weir_route_conf_t, limit_names, nlimit_names,
           0),
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "core/core.h"
+#include "http/gzip.h"
 #include "http/proxy_protocol.h"
 #include "http/request.h"
 #include "upstream/peer_state.h"
@@ -118,6 +119,13 @@ typedef struct proxy_s {
     int                        nout;
     char                       chunk_hdr[24];
     size_t                     pend_consume;  /* rbuf bytes freed by out */
+    weir_gzip_t               *gz;            /* compressing; NULL: no */
+    const char                *gz_in;         /* body not yet compressed */
+    size_t                     gz_in_len;
+    unsigned                   gz_done:1;     /* gzip trailer queued */
+    unsigned                   gz_dirty:1;    /* fed since the last flush */
+    unsigned                   gz_syncing:1;  /* a sync flush under way */
+    unsigned                   gz_synced:1;   /* flushed at an EAGAIN */
 
     weir_msec_t                t_start, t_connect_start;
     char                       addrs[256];

@@ -938,6 +938,63 @@ START_TEST(dump_round_trip)
 }
 END_TEST
 
+START_TEST(gzip_keys)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf, *again;
+    weir_route_conf_t   *r;
+    char                *d1, *d2;
+
+    /* defaults: off, level 1, 256 bytes, the built-in types */
+    cf = load(BASE, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    r = cf->http.routes[0];
+    ck_assert_int_eq(r->gzip, 0);
+    ck_assert_int_eq(r->gzip_level, 1);
+    ck_assert_int_eq(r->gzip_min_length, 256);
+    ck_assert_ptr_null(r->gzip_types);
+    weir_config_free(cf);
+
+    cf = load(BASE "gzip = on\ngzip_level = 9\ngzip_min_length = 1k\n"
+              "gzip_types = text/* application/json\n"
+              "gzip_types = image/svg+xml *\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    r = cf->http.routes[0];
+    ck_assert_int_eq(r->gzip, 1);
+    ck_assert_int_eq(r->gzip_level, 9);
+    ck_assert_int_eq(r->gzip_min_length, 1024);
+    ck_assert_uint_eq(r->ngzip_types, 4);
+    ck_assert_str_eq(r->gzip_types[0], "text/*");
+    ck_assert_str_eq(r->gzip_types[3], "*");
+    d1 = dump_to(cf, "dump1.ini");
+    again = weir_config_load("dump1.ini", tmpdir, &errs);
+    ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);
+    d2 = dump_to(again, "dump2.ini");
+    ck_assert_str_eq(d1, d2);
+    ck_assert_uint_eq(again->http.routes[0]->ngzip_types, 4);
+    weir_config_free(again);
+    weir_config_free(cf);
+
+    ck_load_error(BASE "gzip = maybe\n", "weir.ini:8: [route r] gzip: ");
+    ck_load_error(BASE "gzip = on\ngzip_level = 0\n",
+                  "weir.ini:9: [route r] gzip_level: ");
+    ck_load_error(BASE "gzip = on\ngzip_level = 10\n",
+                  "weir.ini:9: [route r] gzip_level: ");
+    ck_load_error(BASE "gzip = on\ngzip_min_length = -1\n",
+                  "weir.ini:9: [route r] gzip_min_length: ");
+    ck_load_error(BASE "gzip_types = text/html\n",
+                  "weir.ini:8: [route r] gzip_types: requires gzip = on");
+    ck_load_error(BASE "gzip = on\ngzip_types = text\n",
+                  "weir.ini:9: [route r] gzip_types: \"text\" is not a media");
+    ck_load_error(BASE "gzip = on\ngzip_types = */html\n",
+                  "weir.ini:9: [route r] gzip_types: \"*/html\" is not a");
+    ck_load_error(BASE "gzip = on\ngzip_types = text/\n",
+                  "weir.ini:9: [route r] gzip_types: \"text/\" is not a");
+    ck_load_error(BASE "gzip = on\ngzip_types = a/b/c\n",
+                  "weir.ini:9: [route r] gzip_types: \"a/b/c\" is not a");
+}
+END_TEST
+
 START_TEST(listen_forms)
 {
     weir_config_errors_t errs;
@@ -980,6 +1037,7 @@ conf_suite(void)
     tcase_add_test(tc, missing_file);
     tcase_add_test(tc, dump_round_trip);
     tcase_add_test(tc, listen_forms);
+    tcase_add_test(tc, gzip_keys);
     suite_add_tcase(s, tc);
     return s;
 }
