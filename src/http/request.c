@@ -49,6 +49,7 @@ static void request_done(void *data);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
 static int recv_into_buf(weir_http_conn_t *hc);
+static int normalize_target(weir_request_t *r);
 static void process_head(weir_request_t *r, size_t consumed);
 static void request_id(char *out);
 static void index_headers(weir_request_t *r);
@@ -432,14 +433,70 @@ static const struct {
     { "CONNECT", 7, WEIR_HTTP_CONNECT },
 };
 
+/* One normalised path for everything after this point (parse_path.c):
+ * r->path, decoded, routes and names static files; r->target, the same
+ * path re-encoded canonically and the query byte for byte, is what a
+ * proxied request line carries, so the origin acts on the path the route
+ * was chosen for. A target with no single meaning is 400 here. Returns
+ * WEIR_ERROR when the request was finalized. */
+static int
+normalize_target(weir_request_t *r)
+{
+    const char *q = r->uri.data, *a;
+    size_t      plen = r->uri.len, fsz;
+    char       *path, *fwd;
+    int         rc;
+
+    if (q[0] == '*') {
+        r->path.data = "*";
+        r->path.len = 1;
+        r->target = r->uri;
+        return WEIR_OK;
+    }
+    a = memchr(q, '?', plen);
+    if (a) {
+        r->args.data = a + 1;
+        r->args.len = (size_t) (q + plen - a - 1);
+    }
+    fsz = 3 * plen + 2;
+    path = weir_palloc(r->pool, plen + 2);
+    fwd = weir_palloc(r->pool, fsz);
+    if (path == NULL || fwd == NULL) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return WEIR_ERROR;
+    }
+    rc = weir_http_normalize_target(q, plen, path, plen + 2, &r->path.len,
+                                    fwd, fsz, &r->target.len);
+    if (rc != WEIR_OK) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid or ambiguous path");
+        weir_http_finalize_error(r, 400, "BAD_REQUEST");
+        return WEIR_ERROR;
+    }
+    r->path.data = path;
+    r->target.data = fwd;
+    if (a) {
+        /* The query is the origin's to read; it goes as it came, "?"
+         * included even when empty. Room: 3 * plen + 2 covers it. */
+        size_t qlen = (size_t) (q + plen - a);
+
+        if (r->target.len + qlen + 1 > fsz) {
+            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+            return WEIR_ERROR;
+        }
+        memcpy(fwd + r->target.len, a, qlen);
+        r->target.len += qlen;
+        fwd[r->target.len] = '\0';
+    }
+    return WEIR_OK;
+}
+
 static void
 process_head(weir_request_t *r, size_t consumed)
 {
     weir_http_conn_t *hc = r->hc;
     const weir_http_conf_t *conf = weir_http.conf;
-    const char       *q;
-    char             *path;
-    size_t            i, plen;
+    size_t            i;
     int               rc;
     int64_t           limit;
 
@@ -490,36 +547,8 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
-    path = weir_palloc(r->pool, r->uri.len + 2);
-    if (path == NULL) {
-        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+    if (normalize_target(r) != WEIR_OK) {
         return;
-    }
-    q = r->uri.data;
-    plen = r->uri.len;
-    if (q[0] == '*') {
-        path[0] = '*';
-        path[1] = '\0';
-        r->path.len = 1;
-    } else if (plen) {
-        rc = weir_http_normalize_path(q, plen, path, r->uri.len + 2,
-                                      &r->path.len);
-        if (rc != WEIR_OK) {
-            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                           "client sent invalid path");
-            weir_http_finalize_error(r, 400, "BAD_REQUEST");
-            return;
-        }
-    } else {
-        r->path.len = 1;
-    }
-    r->path.data = path;
-    {
-        const char *a = memchr(q, '?', plen);
-        if (a) {
-            r->args.data = a + 1;
-            r->args.len = (size_t) (q + plen - a - 1);
-        }
     }
 
     r->route = weir_route_find(hc->srv, r->path.data, r->path.len);

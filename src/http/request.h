@@ -53,6 +53,10 @@ typedef struct weir_request_s {
     weir_str_t                 uri;            /* the request target */
     weir_str_t                 path;           /* normalised, decoded */
     weir_str_t                 args;           /* after '?' */
+    weir_str_t                 target;         /* what the proxy forwards:
+                                                * path normalised and
+                                                * re-encoded canonically,
+                                                * the query as received */
     const weir_http_header_t  *h_host, *h_accept, *h_user_agent, *h_referer,
                               *h_if_match, *h_if_unmodified_since,
                               *h_if_none_match, *h_if_modified_since,

@@ -384,8 +384,10 @@ create_cache(weir_conf_t *c, const char *name)
     k->max_size = (int64_t) 1024 * MB(1);
     k->inactive = SEC(600);
     /* The host and the port too: DESIGN 5, a key without the host lets one
-     * site's response answer for another's. */
-    k->key = "$scheme://$host:$server_port$request_uri";
+     * site's response answer for another's. The normalised target, not
+     * the raw one: it is what the origin is asked for, so "/a/../b",
+     * "/%62" and "/b" are one object, not three copies of it. */
+    k->key = "$scheme://$host:$server_port$normalized_request_uri";
     k->lock_timeout = SEC(5);
     k->min_uses = 1;
     k->fill_after_abort = MB(1);

@@ -186,7 +186,8 @@ check_vars(load_t *ld, const void *obj, const char *type, const char *name,
         if (p == var || !weir_http_vars_known(var, (size_t) (p - var))) {
             xerror(ld, line_of(ld, obj, key, line), type, name, key,
                    "unknown variable \"$%.*s\" in \"%s\" (known: "
-                   "$remote_addr $host $request_uri $uri $args "
+                   "$remote_addr $host $request_uri $normalized_request_uri "
+                   "$uri $args "
                    "$request_method $server_name $scheme $server_port "
                    "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
                    var, t);

@@ -490,7 +490,7 @@ START_TEST(cache_and_admin_defaults)
     ck_assert_int_eq(k->levels[1], 2);
     ck_assert_int_eq(k->max_size, (int64_t) 1 << 30);
     ck_assert_int_eq(k->inactive, 600000);
-    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$request_uri");
+    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$normalized_request_uri");
     ck_assert_int_eq(k->stale_if_error, 0);
     ck_assert_int_eq(k->stale_while_revalidate, 0);
     ck_assert_int_eq(k->lock_timeout, 5000);
