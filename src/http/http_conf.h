@@ -112,6 +112,16 @@ typedef struct weir_route_conf_s {
     size_t                nerror_pages;
 
     int64_t               client_max_body_size; /* -1: inherit [http] */
+
+    /* access rules: `deny` wins, then a client outside a non-empty
+     * `allow` is refused too (403); compiled by the loader */
+    char                **allow;
+    size_t                nallow;
+    char                **deny;
+    size_t                ndeny;
+    const struct weir_cidr_s *allow_cidr;
+    const struct weir_cidr_s *deny_cidr;
+
     const char           *file;
     int                   line;
 } weir_route_conf_t;

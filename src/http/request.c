@@ -552,6 +552,15 @@ process_head(weir_request_t *r, size_t consumed)
     }
 
     r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
+    if (r->route && !weir_route_allows(r->route, &r->c->sockaddr.sa)) {
+        weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                       "access forbidden by rule of [route %s]",
+                       r->route->name);
+        /* a body the client may still send is drained, not read */
+        r->lingering = r->framing.body != WEIR_HTTP_BODY_NONE;
+        weir_http_finalize_error(r, 403, "FORBIDDEN");
+        return;
+    }
 
     limit = conf->client_max_body_size;
     if (r->route && r->route->client_max_body_size >= 0) {

@@ -38,6 +38,8 @@ static void route_refs(load_t *ld, weir_route_conf_t *r);
 static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
     const char *key, const char *t);
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
+static const weir_cidr_t *route_cidrs(load_t *ld, weir_route_conf_t *r,
+    const char *key, char *const *words, size_t n);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
 static void xerror(load_t *ld, int line, const char *type, const char *name,
@@ -514,6 +516,8 @@ check_route(load_t *ld, route_ext_t *x)
         r->nindex = 1;
     }
     merge_error_pages(ld, r);
+    r->allow_cidr = route_cidrs(ld, r, "allow", r->allow, r->nallow);
+    r->deny_cidr = route_cidrs(ld, r, "deny", r->deny, r->ndeny);
 
     s = route_server(ld, x);
     if (s == NULL) {
@@ -526,6 +530,33 @@ check_route(load_t *ld, route_ext_t *x)
         s->routes = arr;
         arr[s->nroutes++] = r;
     }
+}
+
+/* A route's allow or deny list, compiled (the setter already checked
+ * each word; a failure here is out of memory or a check missed). */
+static const weir_cidr_t *
+route_cidrs(load_t *ld, weir_route_conf_t *r, const char *key,
+    char *const *words, size_t n)
+{
+    weir_cidr_t *c;
+    size_t       i;
+
+    if (n == 0) {
+        return NULL;
+    }
+    c = weir_pcalloc(ld->conf.pool, n * sizeof(*c));
+    if (c == NULL) {
+        weir_conf_error(&ld->conf, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (weir_cidr_parse(words[i], &c[i]) != WEIR_OK) {
+            xerror(ld, line_of(ld, r, key, r->line), "route", r->name, key,
+                   "invalid address or CIDR \"%s\"", words[i]);
+            return NULL;
+        }
+    }
+    return c;
 }
 
 /* [http] error pages apply to routes that do not cover the same status;

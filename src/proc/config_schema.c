@@ -264,6 +264,10 @@ const weir_conf_cmd_t weir_config_cmds[] = {
            dump_match),
     ROW(SEC_ROUTE, "root", W_PATH, weir_route_conf_t, root, 0, 0),
     WORDS(SEC_ROUTE, "index", weir_route_conf_t, index, nindex, 0),
+    WORDS(SEC_ROUTE, "allow", weir_route_conf_t, allow, nallow,
+          WEIR_CONF_MULTI),
+    WORDS(SEC_ROUTE, "deny", weir_route_conf_t, deny, ndeny,
+          WEIR_CONF_MULTI),
     CUSTOM(SEC_ROUTE, "return", weir_route_conf_t, return_code, set_return,
            dump_return),
     ROW(SEC_ROUTE, "upstream", W_STR, weir_route_conf_t, upstream_name,
@@ -693,7 +697,8 @@ dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* index, server_name, allow: the engine's word list, each word checked. */
+/* index, server_name, allow, deny: the engine's word list, each word
+ * checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -706,7 +711,8 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     }
     w = *FIELD(obj, cmd->offset, char **);
     for (i = first; i < *n; i++) {
-        if (strcmp(cmd->key, "allow") == 0 && !valid_cidr(w[i])) {
+        if ((strcmp(cmd->key, "allow") == 0 || strcmp(cmd->key, "deny") == 0)
+            && !valid_cidr(w[i])) {
             weir_conf_error(c, "invalid address \"%s\" (expected an IP or "
                             "CIDR such as 10.0.0.0/8)", w[i]);
         } else if (strcmp(cmd->key, "index") == 0 && strchr(w[i], '/')) {
