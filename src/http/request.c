@@ -722,6 +722,33 @@ send_handler(weir_event_t *wev)
     finalize(r);
 }
 
+int
+weir_http_flush_interim(weir_request_t *r)
+{
+    weir_conn_t  *c = r->c;
+    struct iovec  iov;
+    ssize_t       n;
+
+    while (r->interim_sent < r->interim_len) {
+        iov.iov_base = r->interim + r->interim_sent;
+        iov.iov_len = r->interim_len - r->interim_sent;
+        n = c->writev(c, &iov, 1);
+        if (n == WEIR_AGAIN) {
+            return WEIR_AGAIN;
+        }
+        if (n == WEIR_ERROR) {
+            weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
+            return WEIR_ERROR;
+        }
+        r->interim_sent += (size_t) n;
+        r->bytes_sent += (uint64_t) n;
+        if (!c->write.ready && r->interim_sent < r->interim_len) {
+            return WEIR_AGAIN;
+        }
+    }
+    return WEIR_OK;
+}
+
 /* Write the head (and a memory body) with writev, then the file body with
  * sendfile. WEIR_OK when all is sent, WEIR_AGAIN, WEIR_ERROR. */
 static int
@@ -731,8 +758,12 @@ send_some(weir_request_t *r)
     struct iovec  iov[2];
     ssize_t       n;
     size_t        want;
-    int           cnt;
+    int           cnt, rc;
 
+    rc = weir_http_flush_interim(r);
+    if (rc != WEIR_OK) {
+        return rc;
+    }
     while (r->out_sent < r->out_len + r->body_mem_len) {
         cnt = 0;
         if (r->out_sent < r->out_len) {

@@ -82,6 +82,8 @@ typedef struct weir_request_s {
     size_t                     nresp, resp_cap;
     char                      *out;            /* response head + mem body */
     size_t                     out_len, out_sent;
+    char                      *interim;        /* 1xx heads to forward */
+    size_t                     interim_len, interim_sent;
     const char                *body_mem;       /* body in memory */
     size_t                     body_mem_len;
     int                        body_fd;        /* body from a file */
@@ -150,6 +152,12 @@ void weir_http_finalize_error(weir_request_t *r, int status,
     const char *code);
 /* Start sending the response set up in r (status, headers, body source). */
 void weir_http_send_response(weir_request_t *r);
+
+/* Write what is left of r->interim (interim 1xx heads a handler queued,
+ * which must reach the client whole and before the final response): a
+ * final response's writer calls it first. WEIR_OK when nothing is left,
+ * WEIR_AGAIN (socket full), WEIR_ERROR (logged at info). */
+int weir_http_flush_interim(weir_request_t *r);
 
 /* Read up to cap bytes of the decoded request body into dst (the proxy
  * streams it; chunk framing is removed). Sends "100 Continue" first when
