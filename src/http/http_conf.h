@@ -155,6 +155,9 @@ typedef struct weir_http_conf_s {
     weir_msec_t           client_header_timeout; /* 10s */
     weir_msec_t           client_body_timeout;   /* 30s */
     weir_msec_t           send_timeout;          /* 60s */
+    int64_t               client_body_min_rate;  /* 256 bytes/s; 0 off */
+    int64_t               send_min_rate;         /* 256 bytes/s; 0 off */
+    weir_msec_t           min_rate_window;       /* 20s of waiting */
     int64_t               client_max_body_size;  /* 1m; 0 = unlimited */
     int64_t               max_header_size;       /* 16k */
     int64_t               client_body_buffer_size; /* 16k */

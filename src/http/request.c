@@ -215,7 +215,9 @@ trim_handler(weir_event_t *ev)
 static void
 request_done(void *data)
 {
-    (void) data;
+    weir_request_t *r = data;
+
+    weir_timer_del(&r->send_ev);
     active_requests--;
     if (active_requests == 0) {
         trim_ev.handler = trim_handler;
@@ -243,7 +245,7 @@ request_create(weir_http_conn_t *hc)
     r->hc = hc;
     r->pool = pool;
     active_requests++;
-    if (weir_pool_cleanup_add(pool, request_done, NULL) != 0) {
+    if (weir_pool_cleanup_add(pool, request_done, r) != 0) {
         active_requests--;
         weir_pool_destroy(pool);
         return NULL;
@@ -722,33 +724,6 @@ send_handler(weir_event_t *wev)
     finalize(r);
 }
 
-int
-weir_http_flush_interim(weir_request_t *r)
-{
-    weir_conn_t  *c = r->c;
-    struct iovec  iov;
-    ssize_t       n;
-
-    while (r->interim_sent < r->interim_len) {
-        iov.iov_base = r->interim + r->interim_sent;
-        iov.iov_len = r->interim_len - r->interim_sent;
-        n = c->writev(c, &iov, 1);
-        if (n == WEIR_AGAIN) {
-            return WEIR_AGAIN;
-        }
-        if (n == WEIR_ERROR) {
-            weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
-            return WEIR_ERROR;
-        }
-        r->interim_sent += (size_t) n;
-        r->bytes_sent += (uint64_t) n;
-        if (!c->write.ready && r->interim_sent < r->interim_len) {
-            return WEIR_AGAIN;
-        }
-    }
-    return WEIR_OK;
-}
-
 /* Write the head (and a memory body) with writev, then the file body with
  * sendfile. WEIR_OK when all is sent, WEIR_AGAIN, WEIR_ERROR. */
 static int
@@ -780,6 +755,7 @@ send_some(weir_request_t *r)
         }
         n = c->writev(c, iov, cnt);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -788,7 +764,9 @@ send_some(weir_request_t *r)
         }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
@@ -800,6 +778,7 @@ send_some(weir_request_t *r)
         off_t before = r->body_off;
         n = c->sendfile(c, r->body_fd, &r->body_off, want);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -815,7 +794,9 @@ send_some(weir_request_t *r)
         }
         r->bytes_sent += (uint64_t) (r->body_off - before);
         r->body_bytes_sent += (uint64_t) (r->body_off - before);
+        weir_http_send_moved(r);
         if (!c->write.ready && r->body_off < r->body_end) {
+            weir_http_send_blocked(r);
             /* A short write filled the socket: the next call would only
              * say EAGAIN (a syscall per round on large bodies); wait for
              * the EPOLLOUT edge instead. */

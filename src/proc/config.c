@@ -314,6 +314,12 @@ set_defaults(weir_conf_t *c)
     h->client_header_timeout = SEC(10);
     h->client_body_timeout = SEC(30);
     h->send_timeout = SEC(60);
+    /* A few bytes a second for 20 s of waiting: no real client, however
+     * bad its link (2G moves some KB/s), but enough for a trickle to hold
+     * a connection and its buffers for hours. */
+    h->client_body_min_rate = 256;
+    h->send_min_rate = 256;
+    h->min_rate_window = SEC(20);
     h->client_max_body_size = MB(1);
     h->max_header_size = KB(16);
     h->client_body_buffer_size = KB(16);

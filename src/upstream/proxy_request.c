@@ -352,7 +352,8 @@ body_error(proxy_t *p)
     r->lingering = 1;
     weir_http_finalize_error(r, r->body_error,
                              r->body_error == 413 ? "BODY_TOO_LARGE"
-                                                  : "BAD_REQUEST");
+                             : r->body_error == 408 ? "REQUEST_TIMEOUT"
+                                                    : "BAD_REQUEST");
 }
 
 void

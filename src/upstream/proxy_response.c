@@ -433,6 +433,7 @@ flush_out(proxy_t *p)
     while (p->nout > 0) {
         n = c->writev(c, p->out, p->nout);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }
@@ -442,6 +443,7 @@ flush_out(proxy_t *p)
             return WEIR_ERROR;
         }
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         k = (size_t) n;
         for (i = 0; i < p->nout && k >= p->out[i].iov_len; i++) {
             k -= p->out[i].iov_len;
@@ -456,6 +458,7 @@ flush_out(proxy_t *p)
         p->out[0].iov_len -= k;
         if (!c->write.ready) {
             /* short write: the socket is full, EPOLLOUT says when */
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }
