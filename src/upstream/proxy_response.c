@@ -120,7 +120,9 @@ interim(proxy_t *p)
     }
     p->interim_count++;
     weir_sbuf_init_pool(&sb, r->pool, left + 256);
-    weir_sbuf_append(&sb, r->interim + r->interim_sent, left);
+    if (left) {
+        weir_sbuf_append(&sb, r->interim + r->interim_sent, left);
+    }
     weir_sbuf_lit(&sb, "HTTP/1.1 ");
     weir_sbuf_append_u64(&sb, (uint64_t) p->rh.status);
     weir_sbuf_lit(&sb, " ");
