@@ -169,6 +169,7 @@ stream_flush(cache_req_t *cr)
         if (cnt == 0 && cr->s_chunk_left > 0) {
             n = c->sendfile(c, cr->stream_fd, &cr->s_off, cr->s_chunk_left);
             if (n == WEIR_AGAIN) {
+                weir_http_send_blocked(r);
                 return WEIR_AGAIN;
             }
             if (n <= 0) {
@@ -178,7 +179,9 @@ stream_flush(cache_req_t *cr)
             r->bytes_sent += (uint64_t) n;
             r->body_bytes_sent += (uint64_t) n;
             weir_stat_add(&CSLOT(cr->cache)->bytes_served, (uint64_t) n);
+            weir_http_send_moved(r);
             if (!c->write.ready && cr->s_chunk_left > 0) {
+                weir_http_send_blocked(r);
                 return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
             }
             if (cr->s_chunk_left == 0) {
@@ -193,6 +196,7 @@ stream_flush(cache_req_t *cr)
         }
         n = c->writev(c, iov, cnt);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -200,6 +204,7 @@ stream_flush(cache_req_t *cr)
         }
         cr->s_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
     }
 }
 

@@ -19,9 +19,9 @@ enum var_id {
     V_STATUS, V_BODY_BYTES_SENT, V_BYTES_SENT, V_REQUEST_TIME,
     V_UPSTREAM_ADDR, V_UPSTREAM_STATUS, V_UPSTREAM_CONNECT_TIME,
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
-    V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
-    V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_SCHEME,
-    V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP
+    V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_NORMALIZED_REQUEST_URI,
+    V_ARGS, V_SERVER_NAME, V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR,
+    V_SCHEME, V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP
 };
 
 static const struct {
@@ -47,6 +47,7 @@ static const struct {
     { "request_uri", V_REQUEST_URI },
     { "request_method", V_REQUEST_METHOD },
     { "uri", V_URI },
+    { "normalized_request_uri", V_NORMALIZED_REQUEST_URI },
     { "args", V_ARGS },
     { "server_name", V_SERVER_NAME },
     { "remote_user", V_REMOTE_USER },
@@ -358,6 +359,11 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_URI:
         if (r->path.len) {
             return r->path;
+        }
+        return v;
+    case V_NORMALIZED_REQUEST_URI:
+        if (r->target.len) {
+            return r->target;
         }
         return v;
     case V_ARGS:

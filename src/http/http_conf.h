@@ -193,6 +193,15 @@ typedef struct weir_route_conf_s {
     int64_t               gzip_min_length; /* bytes (256) */
     int64_t               gzip_level;    /* 1..9 (1) */
 
+    /* access rules: `deny` wins, then a client outside a non-empty
+     * `allow` is refused too (403); compiled by the loader */
+    char                **allow;
+    size_t                nallow;
+    char                **deny;
+    size_t                ndeny;
+    const struct weir_cidr_s *allow_cidr;
+    const struct weir_cidr_s *deny_cidr;
+
     char                **limit_names;   /* limit = NAME... */
     size_t                nlimit_names;
     weir_limit_conf_t   **limits;        /* resolved, same order */
@@ -234,6 +243,9 @@ typedef struct weir_http_conf_s {
     weir_msec_t           client_header_timeout; /* 10s */
     weir_msec_t           client_body_timeout;   /* 30s */
     weir_msec_t           send_timeout;          /* 60s */
+    int64_t               client_body_min_rate;  /* 256 bytes/s; 0 off */
+    int64_t               send_min_rate;         /* 256 bytes/s; 0 off */
+    weir_msec_t           min_rate_window;       /* 20s of waiting */
     int64_t               client_max_body_size;  /* 1m; 0 = unlimited */
     int64_t               max_header_size;       /* 16k */
     int64_t               client_body_buffer_size; /* 16k */

@@ -49,6 +49,17 @@ weir_http_stats_request(const weir_request_t *r)
     weir_stat_add(&s->time_ms_sum, (uint64_t) weir_max(t, 0));
 }
 
+void
+weir_http_stats_slow_client(const weir_request_t *r, int body)
+{
+    const weir_server_conf_t *srv = r->hc ? r->hc->srv : NULL;
+
+    if (srv && srv->stats) {
+        weir_stat_add(&srv->stats->slot[weir_stat_slot()]
+                           .slow_clients[body ? 0 : 1], 1);
+    }
+}
+
 uint64_t
 weir_http_stats_sum(const struct weir_server_stats_s *s, size_t offset)
 {

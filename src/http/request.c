@@ -52,6 +52,7 @@ static void request_done(void *data);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
 static int recv_into_buf(weir_http_conn_t *hc);
+static int normalize_target(weir_request_t *r);
 static void process_head(weir_request_t *r, size_t consumed);
 static void request_id(char *out);
 static void select_server(weir_request_t *r);
@@ -219,7 +220,9 @@ trim_handler(weir_event_t *ev)
 static void
 request_done(void *data)
 {
-    (void) data;
+    weir_request_t *r = data;
+
+    weir_timer_del(&r->send_ev);
     active_requests--;
     if (active_requests == 0) {
         trim_ev.handler = trim_handler;
@@ -248,7 +251,7 @@ request_create(weir_http_conn_t *hc)
     r->srv = hc->srv;   /* until the Host chooses (select_server()) */
     r->pool = pool;
     active_requests++;
-    if (weir_pool_cleanup_add(pool, request_done, NULL) != 0) {
+    if (weir_pool_cleanup_add(pool, request_done, r) != 0) {
         active_requests--;
         weir_pool_destroy(pool);
         return NULL;
@@ -465,14 +468,70 @@ static const struct {
     { "CONNECT", 7, WEIR_HTTP_CONNECT },
 };
 
+/* One normalised path for everything after this point (parse_path.c):
+ * r->path, decoded, routes and names static files; r->target, the same
+ * path re-encoded canonically and the query byte for byte, is what a
+ * proxied request line carries, so the origin acts on the path the route
+ * was chosen for. A target with no single meaning is 400 here. Returns
+ * WEIR_ERROR when the request was finalized. */
+static int
+normalize_target(weir_request_t *r)
+{
+    const char *q = r->uri.data, *a;
+    size_t      plen = r->uri.len, fsz;
+    char       *path, *fwd;
+    int         rc;
+
+    if (q[0] == '*') {
+        r->path.data = "*";
+        r->path.len = 1;
+        r->target = r->uri;
+        return WEIR_OK;
+    }
+    a = memchr(q, '?', plen);
+    if (a) {
+        r->args.data = a + 1;
+        r->args.len = (size_t) (q + plen - a - 1);
+    }
+    fsz = 3 * plen + 2;
+    path = weir_palloc(r->pool, plen + 2);
+    fwd = weir_palloc(r->pool, fsz);
+    if (path == NULL || fwd == NULL) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return WEIR_ERROR;
+    }
+    rc = weir_http_normalize_target(q, plen, path, plen + 2, &r->path.len,
+                                    fwd, fsz, &r->target.len);
+    if (rc != WEIR_OK) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid or ambiguous path");
+        weir_http_finalize_error(r, 400, "BAD_REQUEST");
+        return WEIR_ERROR;
+    }
+    r->path.data = path;
+    r->target.data = fwd;
+    if (a) {
+        /* The query is the origin's to read; it goes as it came, "?"
+         * included even when empty. Room: 3 * plen + 2 covers it. */
+        size_t qlen = (size_t) (q + plen - a);
+
+        if (r->target.len + qlen + 1 > fsz) {
+            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+            return WEIR_ERROR;
+        }
+        memcpy(fwd + r->target.len, a, qlen);
+        r->target.len += qlen;
+        fwd[r->target.len] = '\0';
+    }
+    return WEIR_OK;
+}
+
 static void
 process_head(weir_request_t *r, size_t consumed)
 {
     weir_http_conn_t *hc = r->hc;
     const weir_http_conf_t *conf = weir_http.conf;
-    const char       *q;
-    char             *path;
-    size_t            i, plen;
+    size_t            i;
     int               rc;
     int64_t           limit;
 
@@ -523,36 +582,8 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
-    path = weir_palloc(r->pool, r->uri.len + 2);
-    if (path == NULL) {
-        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+    if (normalize_target(r) != WEIR_OK) {
         return;
-    }
-    q = r->uri.data;
-    plen = r->uri.len;
-    if (q[0] == '*') {
-        path[0] = '*';
-        path[1] = '\0';
-        r->path.len = 1;
-    } else if (plen) {
-        rc = weir_http_normalize_path(q, plen, path, r->uri.len + 2,
-                                      &r->path.len);
-        if (rc != WEIR_OK) {
-            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                           "client sent invalid path");
-            weir_http_finalize_error(r, 400, "BAD_REQUEST");
-            return;
-        }
-    } else {
-        r->path.len = 1;
-    }
-    r->path.data = path;
-    {
-        const char *a = memchr(q, '?', plen);
-        if (a) {
-            r->args.data = a + 1;
-            r->args.len = (size_t) (q + plen - a - 1);
-        }
     }
 
     select_server(r);
@@ -560,6 +591,15 @@ process_head(weir_request_t *r, size_t consumed)
         return;
     }
     r->route = weir_route_find(r->srv, r->path.data, r->path.len);
+    if (r->route && !weir_route_allows(r->route, &r->c->sockaddr.sa)) {
+        weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                       "access forbidden by rule of [route %s]",
+                       r->route->name);
+        /* a body the client may still send is drained, not read */
+        r->lingering = r->framing.body != WEIR_HTTP_BODY_NONE;
+        weir_http_finalize_error(r, 403, "FORBIDDEN");
+        return;
+    }
 
     limit = conf->client_max_body_size;
     if (r->route && r->route->client_max_body_size >= 0) {
@@ -755,8 +795,12 @@ send_some(weir_request_t *r)
     struct iovec  iov[2];
     ssize_t       n;
     size_t        want;
-    int           cnt;
+    int           cnt, rc;
 
+    rc = weir_http_flush_interim(r);
+    if (rc != WEIR_OK) {
+        return rc;
+    }
     if (r->gzip) {
         return weir_gzip_send(r);
     }
@@ -776,6 +820,7 @@ send_some(weir_request_t *r)
         }
         n = c->writev(c, iov, cnt);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -789,7 +834,9 @@ send_some(weir_request_t *r)
         }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
@@ -798,6 +845,7 @@ send_some(weir_request_t *r)
         off_t before = r->body_off;
         n = c->sendfile(c, r->body_fd, &r->body_off, want);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -813,7 +861,9 @@ send_some(weir_request_t *r)
         }
         r->bytes_sent += (uint64_t) (r->body_off - before);
         r->body_bytes_sent += (uint64_t) (r->body_off - before);
+        weir_http_send_moved(r);
         if (!c->write.ready && r->body_off < r->body_end) {
+            weir_http_send_blocked(r);
             /* A short write filled the socket: the next call would only
              * say EAGAIN (a syscall per round on large bodies); wait for
              * the EPOLLOUT edge instead. */

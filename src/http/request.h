@@ -16,6 +16,7 @@
 #include "http/http_conf.h"
 #include "http/mime.h"
 #include "http/parse.h"
+#include "http/rate.h"
 
 #define WEIR_HTTP_MAX_HEADERS      100
 #define WEIR_HTTP_MAX_RESP_HEADERS 128
@@ -59,6 +60,10 @@ typedef struct weir_request_s {
     weir_str_t                 uri;            /* the request target */
     weir_str_t                 path;           /* normalised, decoded */
     weir_str_t                 args;           /* after '?' */
+    weir_str_t                 target;         /* what the proxy forwards:
+                                                * path normalised and
+                                                * re-encoded canonically,
+                                                * the query as received */
     const weir_http_header_t  *h_host, *h_accept, *h_user_agent, *h_referer,
                               *h_if_match, *h_if_unmodified_since,
                               *h_if_none_match, *h_if_modified_since,
@@ -88,6 +93,15 @@ typedef struct weir_request_s {
     size_t                     nresp, resp_cap;
     char                      *out;            /* response head + mem body */
     size_t                     out_len, out_sent;
+    char                      *interim;        /* 1xx heads to forward */
+    size_t                     interim_len, interim_sent;
+    weir_http_rate_t           body_rate;      /* client_body_min_rate */
+    weir_event_t               send_ev;        /* send_min_rate window */
+    weir_msec_t                send_win_start;
+    int64_t                    send_win_delivered; /* taken by then */
+    weir_msec_t                send_wait_start;
+    weir_msec_t                send_waited;    /* in this window */
+    unsigned                   send_waiting:1;
     const char                *body_mem;       /* body in memory */
     size_t                     body_mem_len;
     int                        body_fd;        /* body from a file */
@@ -170,6 +184,22 @@ void weir_http_finalize_error(weir_request_t *r, int status,
     const char *code);
 /* Start sending the response set up in r (status, headers, body source). */
 void weir_http_send_response(weir_request_t *r);
+
+/* Write what is left of r->interim (interim 1xx heads a handler queued,
+ * which must reach the client whole and before the final response): a
+ * final response's writer calls it first. WEIR_OK when nothing is left,
+ * WEIR_AGAIN (socket full), WEIR_ERROR (logged at info). */
+int weir_http_flush_interim(weir_request_t *r);
+
+/* send_min_rate: a writer to the client calls weir_http_send_blocked()
+ * when the socket is full (EAGAIN or a short write) and
+ * weir_http_send_moved() when a write went through. A timer judges a
+ * wait as long as min_rate_window by what the client took from the
+ * socket's queue meanwhile; below send_min_rate bytes a second it logs
+ * (warn), counts, and ends the request through the writer's write
+ * handler with timedout set, as send_timeout would. */
+void weir_http_send_blocked(weir_request_t *r);
+void weir_http_send_moved(weir_request_t *r);
 
 /* Read up to cap bytes of the decoded request body into dst (the proxy
  * streams it; chunk framing is removed). Sends "100 Continue" first when

@@ -40,6 +40,8 @@ static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
 static void route_gzip(load_t *ld, weir_route_conf_t *r);
 static int media_range(const char *s);
+static const weir_cidr_t *route_cidrs(load_t *ld, weir_route_conf_t *r,
+    const char *key, char *const *words, size_t n);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
 static void vhost_report(void *data, const weir_server_conf_t *s, int line,
@@ -203,7 +205,8 @@ weir_config_check_vars(load_t *ld, const void *obj, const char *type,
         if (p == var || !weir_http_vars_known(var, (size_t) (p - var))) {
             xerror(ld, line_of(ld, obj, key, line), type, name, key,
                    "unknown variable \"$%.*s\" in \"%s\" (known: "
-                   "$remote_addr $host $request_uri $uri $args "
+                   "$remote_addr $host $request_uri $normalized_request_uri "
+                   "$uri $args "
                    "$request_method $server_name $scheme $server_port "
                    "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
                    var, t);
@@ -561,6 +564,8 @@ check_route(load_t *ld, route_ext_t *x)
     }
     merge_error_pages(ld, r);
     route_gzip(ld, r);
+    r->allow_cidr = route_cidrs(ld, r, "allow", r->allow, r->nallow);
+    r->deny_cidr = route_cidrs(ld, r, "deny", r->deny, r->ndeny);
 
     s = route_server(ld, x);
     if (s == NULL) {
@@ -627,6 +632,33 @@ media_range(const char *s)
         }
     }
     return 1;
+}
+
+/* A route's allow or deny list, compiled (the setter already checked
+ * each word; a failure here is out of memory or a check missed). */
+static const weir_cidr_t *
+route_cidrs(load_t *ld, weir_route_conf_t *r, const char *key,
+    char *const *words, size_t n)
+{
+    weir_cidr_t *c;
+    size_t       i;
+
+    if (n == 0) {
+        return NULL;
+    }
+    c = weir_pcalloc(ld->conf.pool, n * sizeof(*c));
+    if (c == NULL) {
+        weir_conf_error(&ld->conf, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (weir_cidr_parse(words[i], &c[i]) != WEIR_OK) {
+            xerror(ld, line_of(ld, r, key, r->line), "route", r->name, key,
+                   "invalid address or CIDR \"%s\"", words[i]);
+            return NULL;
+        }
+    }
+    return c;
 }
 
 /* [http] error pages apply to routes that do not cover the same status;

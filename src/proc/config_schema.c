@@ -188,6 +188,11 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_HTTP, "client_body_timeout", W_MSEC, http_t,
         client_body_timeout, 1, NOMAX),
     ROW(SEC_HTTP, "send_timeout", W_MSEC, http_t, send_timeout, 1, NOMAX),
+    ROW(SEC_HTTP, "client_body_min_rate", W_SIZE, http_t,
+        client_body_min_rate, 0, NOMAX),
+    ROW(SEC_HTTP, "send_min_rate", W_SIZE, http_t, send_min_rate, 0, NOMAX),
+    ROW(SEC_HTTP, "min_rate_window", W_MSEC, http_t, min_rate_window,
+        1000, NOMAX),
     ROW(SEC_HTTP, "client_max_body_size", W_SIZE, http_t,
         client_max_body_size, 0, NOMAX),
     ROW(SEC_HTTP, "max_header_size", W_SIZE, http_t, max_header_size,
@@ -290,6 +295,10 @@ const weir_conf_cmd_t weir_config_cmds[] = {
            dump_match),
     ROW(SEC_ROUTE, "root", W_PATH, weir_route_conf_t, root, 0, 0),
     WORDS(SEC_ROUTE, "index", weir_route_conf_t, index, nindex, 0),
+    WORDS(SEC_ROUTE, "allow", weir_route_conf_t, allow, nallow,
+          WEIR_CONF_MULTI),
+    WORDS(SEC_ROUTE, "deny", weir_route_conf_t, deny, ndeny,
+          WEIR_CONF_MULTI),
     CUSTOM(SEC_ROUTE, "return", weir_route_conf_t, return_code, set_return,
            dump_return),
     ROW(SEC_ROUTE, "upstream", W_STR, weir_route_conf_t, upstream_name,
@@ -787,7 +796,7 @@ dump_server_name(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* index, allow: the engine's word list, each word checked. */
+/* index, allow, deny: the engine's word list, each word checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -800,7 +809,7 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     }
     w = *FIELD(obj, cmd->offset, char **);
     for (i = first; i < *n; i++) {
-        if ((strcmp(cmd->key, "allow") == 0
+        if ((strcmp(cmd->key, "allow") == 0 || strcmp(cmd->key, "deny") == 0
              || strcmp(cmd->key, "exempt") == 0) && !valid_cidr(w[i])) {
             weir_conf_error(c, "invalid address \"%s\" (expected an IP or "
                             "CIDR such as 10.0.0.0/8)", w[i]);

@@ -57,6 +57,11 @@ enum fail_kind {
 #define SBUF_SIZE    16384     /* client -> upstream (streaming) */
 #define MAX_TRIED    16
 #define MAX_RESP_HEADERS 100
+/* Interim (1xx) heads forwarded to the client: how many per request, and
+ * the bytes that may wait for the client's socket. A few Early Hints are
+ * the use; more is an origin gone wrong. */
+#define INTERIM_COUNT_MAX 16
+#define INTERIM_MAX       16384
 
 typedef struct proxy_s {
     weir_request_t            *r;
@@ -115,7 +120,9 @@ typedef struct proxy_s {
     weir_http_chunked_t        rch;
     uint64_t                   rleft;
     weir_msec_t                keepalive_hint;  /* ms, -1 none */
-    struct iovec               out[6];
+    struct iovec               out[8];   /* 1xx, head, chunk, data, CRLF,
+                                          * last chunk: 6 at most */
+    unsigned                   interim_count;  /* 1xx heads forwarded */
     int                        nout;
     char                       chunk_hdr[24];
     size_t                     pend_consume;  /* rbuf bytes freed by out */

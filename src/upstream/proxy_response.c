@@ -16,6 +16,7 @@
 /* The response side of the proxy: the response head, the body streamed
  * to the client with back-pressure, and upgraded connections. */
 
+static void interim(proxy_t *p);
 static void process_head(proxy_t *p);
 static void keepalive_hint(proxy_t *p);
 static const char *other_codings(proxy_t *p);
@@ -54,7 +55,7 @@ weir_proxy_read_head(proxy_t *p)
             if (rc == WEIR_OK) {
                 if (p->rh.status >= 100 && p->rh.status < 200
                     && p->rh.status != 101) {
-                    /* Interim responses are not forwarded. */
+                    interim(p);
                     p->rb_pos += consumed;
                     continue;
                 }
@@ -99,6 +100,56 @@ weir_proxy_read_head(proxy_t *p)
         p->resp_started = 1;
         p->rb_last += (size_t) n;
     }
+}
+
+/* An interim response (RFC 9110 15.2) goes on to an HTTP/1.1 client,
+ * hop-by-hop fields removed: 103 Early Hints lets a browser fetch what
+ * the page will need while the origin still works on it. Never to an
+ * HTTP/1.0 client, which knows no 1xx (RFC 9110 15.2), and never 100
+ * Continue: weir answers Expect itself and did not forward it. The heads
+ * are queued in r->interim and written at once when the socket takes
+ * them, else before the final response, whole and in order. The queue
+ * is bounded, so an origin that sends 1xx without end cannot grow it. */
+static void
+interim(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_sbuf_t     sb;
+    size_t          i, left = r->interim_len - r->interim_sent;
+
+    if (r->head.version < 11 || p->rh.status == 100
+        || left > INTERIM_MAX || p->interim_count >= INTERIM_COUNT_MAX) {
+        return;
+    }
+    p->interim_count++;
+    weir_sbuf_init_pool(&sb, r->pool, left + 256);
+    if (left) {
+        weir_sbuf_append(&sb, r->interim + r->interim_sent, left);
+    }
+    weir_sbuf_lit(&sb, "HTTP/1.1 ");
+    weir_sbuf_append_u64(&sb, (uint64_t) p->rh.status);
+    weir_sbuf_lit(&sb, " ");
+    weir_sbuf_append(&sb, p->rh.reason, p->rh.reason_len);
+    weir_sbuf_lit(&sb, "\r\n");
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        if (resp_hop_by_hop(p, h)) {
+            continue;
+        }
+        weir_sbuf_append(&sb, h->name, h->name_len);
+        weir_sbuf_lit(&sb, ": ");
+        weir_sbuf_append(&sb, h->value, h->value_len);
+        weir_sbuf_lit(&sb, "\r\n");
+    }
+    weir_sbuf_lit(&sb, "\r\n");
+    if (weir_sbuf_failed(&sb) || sb.len > INTERIM_MAX) {
+        return;     /* out of memory or too large: the hint is dropped */
+    }
+    r->interim = sb.data;
+    r->interim_len = sb.len;
+    r->interim_sent = 0;
+    /* A failure shows again when the final response is written. */
+    (void) weir_http_flush_interim(r);
 }
 
 static int
@@ -363,9 +414,17 @@ client_head(proxy_t *p)
     if (weir_http_response_head(r) != WEIR_OK) {
         return WEIR_ERROR;
     }
-    p->out[0].iov_base = r->out;
-    p->out[0].iov_len = r->out_len;
-    p->nout = 1;
+    p->nout = 0;
+    if (r->interim_sent < r->interim_len) {
+        /* 1xx heads the socket did not take yet go first */
+        p->out[0].iov_base = r->interim + r->interim_sent;
+        p->out[0].iov_len = r->interim_len - r->interim_sent;
+        p->nout = 1;
+        r->interim_sent = r->interim_len;
+    }
+    p->out[p->nout].iov_base = r->out;
+    p->out[p->nout].iov_len = r->out_len;
+    p->nout++;
     p->pend_consume = 0;
     p->client_head_sent = 1;   /* from here on, failures truncate */
     return WEIR_OK;
@@ -468,6 +527,7 @@ flush_out(proxy_t *p)
     while (p->nout > 0) {
         n = c->writev(c, p->out, p->nout);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }
@@ -477,6 +537,7 @@ flush_out(proxy_t *p)
             return WEIR_ERROR;
         }
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         k = (size_t) n;
         for (i = 0; i < p->nout && k >= p->out[i].iov_len; i++) {
             k -= p->out[i].iov_len;
@@ -491,6 +552,7 @@ flush_out(proxy_t *p)
         p->out[0].iov_len -= k;
         if (!c->write.ready) {
             /* short write: the socket is full, EPOLLOUT says when */
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }

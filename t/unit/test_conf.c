@@ -423,6 +423,9 @@ START_TEST(defaults)
     ck_assert_int_eq(cf->http.client_header_timeout, 10000);
     ck_assert_int_eq(cf->http.client_body_timeout, 30000);
     ck_assert_int_eq(cf->http.send_timeout, 60000);
+    ck_assert_int_eq(cf->http.client_body_min_rate, 256);
+    ck_assert_int_eq(cf->http.send_min_rate, 256);
+    ck_assert_int_eq(cf->http.min_rate_window, 20000);
     ck_assert_int_eq(cf->http.client_max_body_size, 1 << 20);
     ck_assert_int_eq(cf->http.max_header_size, 16 << 10);
     ck_assert_int_eq(cf->http.client_body_buffer_size, 16 << 10);
@@ -490,7 +493,7 @@ START_TEST(cache_and_admin_defaults)
     ck_assert_int_eq(k->levels[1], 2);
     ck_assert_int_eq(k->max_size, (int64_t) 1 << 30);
     ck_assert_int_eq(k->inactive, 600000);
-    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$request_uri");
+    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$normalized_request_uri");
     ck_assert_int_eq(k->stale_if_error, 0);
     ck_assert_int_eq(k->stale_while_revalidate, 0);
     ck_assert_int_eq(k->lock_timeout, 5000);
@@ -692,6 +695,18 @@ START_TEST(errors_values)
     ck_load_error(BASE "[upstream b]\nserver = 127.0.0.1:1\n"
                   "health_check = health\n", "weir.ini:10: [upstream b] "
                   "health_check: \"health\" must be a path");
+    ck_load_error(BASE "[http]\nmin_rate_window = 500ms\n", "weir.ini:9: "
+                  "[http] min_rate_window: \"500ms\" is out of range");
+    ck_load_error(BASE "[http]\nsend_min_rate = fast\n", "weir.ini:9: "
+                  "[http] send_min_rate: invalid size \"fast\"");
+    ck_load_error(BASE "[http]\nclient_body_min_rate = -1\n", "weir.ini:9: "
+                  "[http] client_body_min_rate: invalid size \"-1\"");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\n"
+                  "allow = 10.0.0.1/40\n", "weir.ini:11: [route x] allow: "
+                  "invalid address \"10.0.0.1/40\"");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\n"
+                  "deny = localhost\n", "weir.ini:11: [route x] deny: "
+                  "invalid address \"localhost\"");
 }
 END_TEST
 
