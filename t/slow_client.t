@@ -19,8 +19,12 @@ use Time::HiRes qw(time sleep);
 use WeirTest;
 use WeirOrigin;
 
+# Random bytes: gzip cannot shrink them, so a slow reader of the
+# compressed form fills its socket as one of the plain form does.
+my $noise = join '', map { pack 'N', int rand 4294967296 } 1 .. (2 << 20);
 my $t = WeirTest->new(main => { workers => 1 }, files => {
-    'html/files/big.bin' => 'f' x (16 << 20) }, config => <<'INI');
+    'html/files/big.bin' => 'f' x (16 << 20),
+    'html/gz/noise.bin' => $noise }, config => <<'INI');
 [http]
 client_body_min_rate = 16k
 send_min_rate = 16k
@@ -48,6 +52,13 @@ upstream = big
 server = s
 match = /files/
 root = html
+
+[route gz]
+server = s
+match = /gz/
+root = html
+gzip = on
+gzip_types = *
 
 [route discard]
 server = s
@@ -133,12 +144,13 @@ like($r->body // '', qr/"length"\s*:\s*4194304/, '... and the origin got all of 
 # at full speed: what comes is what the kernel already held, and then
 # the reset. Returns (closed, bytes read).
 sub slow_read {
-    my ($path) = @_;
+    my ($path, @fields) = @_;
     my $mark = $t->log_mark;
+    my $extra = join '', map { "$_\r\n" } @fields;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
         PeerPort => $t->port(0), Proto => 'tcp') or die "connect: $!";
     setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096);
-    syswrite $s, "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    syswrite $s, "GET $path HTTP/1.1\r\nHost: localhost\r\n${extra}Connection: close\r\n\r\n";
     my ($got, $closed, $cut) = (0, 0, 0);
     my $dl = WeirTest::deadline(60);
     while (time < $dl) {
@@ -184,5 +196,11 @@ ok($got < 8 << 20, "... long before the end ($got of 16 MiB read)");
 is(metric('response'), 2, 'metrics: two slow readers counted');
 $r = $t->http_get('/files/big.bin');
 is(length($r->body // ''), 16 << 20, 'a fast reader of the file: all of it');
+
+# And for a response compressed on its way (the gzip writer).
+($closed, $got) = slow_read('/gz/noise.bin', 'Accept-Encoding: gzip');
+ok($closed, 'a slow reader of a gzip response: closed');
+ok($got < 4 << 20, "... long before the end ($got of 8 MiB read)");
+is(metric('response'), 3, 'metrics: three slow readers counted');
 
 $t->done_testing;

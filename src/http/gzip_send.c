@@ -62,6 +62,7 @@ gz_flush(weir_request_t *r, weir_gzip_t *gz)
     while (gz->niov > 0) {
         n = c->writev(c, gz->iov, gz->niov);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);      /* send_min_rate */
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -69,6 +70,7 @@ gz_flush(weir_request_t *r, weir_gzip_t *gz)
             return WEIR_ERROR;
         }
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         k = (size_t) n;
         for (i = 0; i < gz->niov && k >= gz->iov[i].iov_len; i++) {
             k -= gz->iov[i].iov_len;
@@ -83,6 +85,7 @@ gz_flush(weir_request_t *r, weir_gzip_t *gz)
         gz->iov[0].iov_base = (char *) gz->iov[0].iov_base + k;
         gz->iov[0].iov_len -= k;
         if (!c->write.ready) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
