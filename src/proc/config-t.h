@@ -66,6 +66,11 @@ int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
 void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 
+/* Repeatable paths (tls_certificate, ...): each value one path, made
+ * absolute under the prefix (config_tls.c). */
+int weir_config_set_paths(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];
 extern const size_t           weir_config_ncmds;

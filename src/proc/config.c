@@ -413,6 +413,9 @@ create_server(weir_conf_t *c, const char *name)
     s->name = (char *) name;
     s->file = c->file;
     s->line = c->line;
+    s->tls_session_tickets = 1;
+    s->tls_session_cache = 20480;
+    s->tls_session_timeout = SEC(3600);
     return s;
 }
 
