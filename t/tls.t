@@ -70,13 +70,13 @@ SKIP: {
 
 my $v13 = WeirTLS::s_client($t, port => $port, args => [ '-tls1_3',
     '-CAfile', $ca, '-servername', 'localhost' ], input => '');
-like($v13->{out}, qr/Protocol\s*:\s*TLSv1\.3/, 'TLS 1.3 offered');
-like($v13->{out}, qr/Verify return code: 0 \(ok\)/, 'chain verifies');
+like($v13->{out}, qr/New, TLSv1\.3, Cipher is TLS_/, 'TLS 1.3 offered');
+like($v13->{out}, qr/^Verification: OK/m, 'chain verifies');
 
 my $v12 = WeirTLS::s_client($t, port => $port, args => [ '-tls1_2',
     '-CAfile', $ca ], input => '');
-like($v12->{out}, qr/Protocol\s*:\s*TLSv1\.2/, 'TLS 1.2 offered');
-like($v12->{out}, qr/Cipher\s*:\s*ECDHE-RSA-AES\d+-GCM-SHA\d+/,
+like($v12->{out}, qr/New, TLSv1\.2, Cipher is /, 'TLS 1.2 offered');
+like($v12->{out}, qr/Cipher is ECDHE-RSA-AES\d+-GCM-SHA\d+/,
      'TLS 1.2 negotiates a forward-secret AEAD suite');
 
 for my $old ([ '-tls1_1', 'TLS 1.1' ], [ '-tls1', 'TLS 1.0' ]) {
@@ -87,7 +87,7 @@ for my $old ([ '-tls1_1', 'TLS 1.1' ], [ '-tls1', 'TLS 1.0' ]) {
 
 my $weak = WeirTLS::s_client($t, port => $port, args => [ '-tls1_2',
     '-cipher', 'AES128-SHA' ], input => '');
-unlike($weak->{out}, qr/Cipher\s*:\s*AES128-SHA/,
+like($weak->{out}, qr/Cipher is \(NONE\)/,
        'a suite without forward secrecy is refused');
 
 # ---- pipelining: several requests in one TLS record ------------------

@@ -372,7 +372,7 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
         }
         return v;
     case V_SERVER_NAME:
-        v.data = r->hc->srv->name;
+        v.data = r->srv->name;
         v.len = strlen(v.data);
         return v;
     case V_SCHEME:

@@ -19,10 +19,29 @@ typedef struct weir_listen_conf_s {
     /* Expect a PROXY protocol header (v1 or v2) before the request: the
      * address in it becomes $remote_addr (a balancer in TCP mode). */
     unsigned                proxy_protocol:1;
+    /* `listen = ADDR default_server`: this server answers the address's
+     * requests whose Host matches no server_name (http/vhost.h). */
+    unsigned                default_server:1;
+    /* Set by the loader (weir_vhost_build()): this line belongs to the
+     * address's default server. Several servers may list one address;
+     * its sockets are opened and accepted for this line only, and the
+     * request picks the server by name through vhost. */
+    unsigned                is_default:1;
     int                     backlog;      /* default 511 */
+    /* The servers sharing this address (set by the loader); NULL for the
+     * [admin] listener, which shares its address with nobody. */
+    const struct weir_vhost_s *vhost;
     const char             *file;         /* where it was declared */
     int                     line;
 } weir_listen_conf_t;
+
+/* One word of `server_name` (http/vhost.h): "example.com",
+ * "*.example.com", ".example.com", "www.example.*" or "~regex". */
+typedef struct weir_server_name_s {
+    char                   *name;         /* as written */
+    void                   *regex;        /* pcre2_code * for "~", else NULL */
+    int                     line;
+} weir_server_name_t;
 
 /* "Name: value" pairs of add_header / set_header; remove_header has no
  * value (NULL). */
@@ -125,7 +144,7 @@ struct weir_server_conf_s {
     size_t                nallow;
     weir_listen_conf_t   *listens;
     size_t                nlistens;
-    char                **server_names;  /* reserved for Host matching */
+    weir_server_name_t   *server_names;  /* file order */
     size_t                nserver_names;
     /* TLS, for its `tls` listens: certificate chains and their keys
      * paired by order (RSA and ECDSA side by side), OCSP responses by
@@ -178,6 +197,9 @@ typedef struct weir_http_conf_s {
     size_t                nservers;
     weir_route_conf_t   **routes;        /* all, file order */
     size_t                nroutes;
+    /* One per distinct listen address of the servers (http/vhost.h). */
+    struct weir_vhost_s **vhosts;
+    size_t                nvhosts;
 } weir_http_conf_t;
 
 #endif /* WEIR_HTTP_CONF_H */

@@ -34,7 +34,7 @@ weir_http_stats_attach(weir_shm_t *shm, weir_http_conf_t *conf, char *err,
 void
 weir_http_stats_request(const weir_request_t *r)
 {
-    const weir_server_conf_t *srv = r->hc ? r->hc->srv : NULL;
+    const weir_server_conf_t *srv = r->srv;
     weir_server_stats_slot_t *s;
     weir_msec_t               t = weir_current_msec - r->start_msec;
     int                       st = r->status;

@@ -19,6 +19,7 @@
 #include "http/request-t.h"
 #include "http/response.h"
 #include "http/route.h"
+#include "http/vhost.h"
 
 /*
  * States of a client connection (handler on the read / write event):
@@ -51,6 +52,7 @@ static void read_head(weir_event_t *rev);
 static int recv_into_buf(weir_http_conn_t *hc);
 static void process_head(weir_request_t *r, size_t consumed);
 static void request_id(char *out);
+static void select_server(weir_request_t *r);
 static void index_headers(weir_request_t *r);
 static int head_too_large(weir_request_t *r, size_t size, int complete);
 static void send_handler(weir_event_t *wev);
@@ -116,7 +118,7 @@ log_context(weir_log_t *log, char *buf, size_t len)
 
     if (r && r->request_line.len) {
         n = snprintf(buf, len, ", client: %s, server: %s, request: \"%.*s\""
-                     ", id: %s", hc->c->addr_text, hc->srv->name,
+                     ", id: %s", hc->c->addr_text, r->srv->name,
                      (int) weir_min(r->request_line.len, 1024),
                      r->request_line.data, r->request_id);
     } else {
@@ -240,6 +242,7 @@ request_create(weir_http_conn_t *hc)
     }
     r->c = hc->c;
     r->hc = hc;
+    r->srv = hc->srv;   /* until the Host chooses (select_server()) */
     r->pool = pool;
     active_requests++;
     if (weir_pool_cleanup_add(pool, request_done, NULL) != 0) {
@@ -420,6 +423,32 @@ index_headers(weir_request_t *r)
     }
 }
 
+/* Servers sharing the address are chosen by the request's host
+ * (http/vhost.h). The parser already made every Host field the authority
+ * of an absolute-form target (RFC 9112 3.2.2); an HTTP/1.0 request may
+ * have that authority and no Host. A host that names no server keeps the
+ * connection's server: the address's default, or the one TLS chose by
+ * SNI. */
+static void
+select_server(weir_request_t *r)
+{
+    const weir_server_conf_t *s = NULL;
+    const weir_vhost_t       *vh = r->hc->listen ? r->hc->listen->vhost
+                                                 : NULL;
+
+    if (vh == NULL) {
+        return;
+    }
+    if (r->head.authority) {
+        s = weir_vhost_match(vh, r->head.authority, r->head.authority_len);
+    } else if (r->h_host) {
+        s = weir_vhost_match(vh, r->h_host->value, r->h_host->value_len);
+    }
+    if (s) {
+        r->srv = s;
+    }
+}
+
 static const struct {
     const char *name;
     size_t      len;
@@ -522,7 +551,8 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
-    r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
+    select_server(r);
+    r->route = weir_route_find(r->srv, r->path.data, r->path.len);
 
     limit = conf->client_max_body_size;
     if (r->route && r->route->client_max_body_size >= 0) {

@@ -60,6 +60,10 @@ typedef struct weir_request_s {
     /* one of the four conditional headers came on several lines (the
      * h_ pointers hold the last one; handler.c joins them) */
     unsigned                   cond_repeated:1;
+    /* The server the request is for: chosen by its host among those
+     * sharing the address (http/vhost.h), else the connection's. Its
+     * routes, statistics and $server_name are the request's. */
+    const weir_server_conf_t  *srv;
     const weir_route_conf_t   *route;
     weir_msec_t                start_msec;
     char                       request_id[33];
@@ -108,6 +112,8 @@ typedef struct weir_request_s {
 
 struct weir_http_conn_s {
     weir_conn_t              *c;
+    /* The address's default server, or the one the TLS layer chose by
+     * SNI: a request whose host names no server gets it. */
     const weir_server_conf_t *srv;
     /* The listen line the connection was accepted on: $server_port is its
      * port, and its `tls` flag makes $scheme "https" (the scheme belongs
@@ -119,6 +125,10 @@ struct weir_http_conn_s {
     /* The socket's peer ("10.0.0.2") once a PROXY protocol header put
      * another client address in c->addr_text; NULL otherwise. */
     char                     *peer_addr;
+    /* The connection is TLS: set by the TLS layer once its handshake is
+     * done, 0 until then and on plain connections. Responses send HSTS
+     * only when it is set (RFC 6797 7.2: never over plain HTTP). */
+    unsigned                  tls:1;
 };
 
 /* Take over a freshly accepted connection for the server srv, accepted

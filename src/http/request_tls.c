@@ -2,9 +2,11 @@
 #include "http/request-t.h"
 
 #include <errno.h>
+#include <string.h>
 #include "core/log.h"
 #include "event/tls.h"
 #include "http/request.h"
+#include "http/vhost.h"
 
 /*
  * A `tls` listener's connection: the TLS handshake comes before the
@@ -61,6 +63,7 @@ handshake(weir_event_t *ev)
         weir_http_close_connection(hc);
         return;
     }
+    hc->tls = 1;
     /* The first request's bytes may have come with the client's last
      * handshake message: look at once, no edge will announce them. */
     weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
@@ -70,14 +73,23 @@ handshake(weir_event_t *ev)
     weir_http_wait_request(&c->read);
 }
 
-/* SNI: the server among those on the connection's listen address whose
- * name the client asked for gives the certificate. With one server per
- * address that is the listener's own. */
+/* SNI: the server among those sharing the connection's address that
+ * the name chooses (http/vhost.h; no name or no match: the address's
+ * default) gives the certificate, and becomes the connection's server:
+ * a request whose Host matches no name gets it, as nginx does. */
 static weir_tls_ctx_t *
 sni_select(weir_conn_t *c, const char *name)
 {
-    weir_http_conn_t *hc = c->data;
+    weir_http_conn_t         *hc = c->data;
+    const weir_server_conf_t *srv;
 
-    (void) name;
-    return hc && hc->srv ? hc->srv->tls : NULL;
+    if (hc == NULL || hc->listen == NULL || hc->listen->vhost == NULL) {
+        return NULL;
+    }
+    srv = weir_vhost_find(hc->listen->vhost, name, name ? strlen(name) : 0);
+    if (srv == NULL || srv->tls == NULL) {
+        return NULL;
+    }
+    hc->srv = srv;
+    return srv->tls;
 }

@@ -293,7 +293,7 @@ error_page(weir_request_t *r, int status)
     if (path == NULL || r->hc == NULL) {
         return WEIR_DECLINED;
     }
-    rt = weir_route_find(r->hc->srv, path, strlen(path));
+    rt = weir_route_find(r->srv, path, strlen(path));
     if (rt == NULL || rt->handler != WEIR_ROUTE_STATIC) {
         return WEIR_DECLINED;
     }

@@ -125,7 +125,7 @@ value_of(weir_request_t *r, const char *name, size_t len)
     } else if (IS("request_method")) {
         v = r->method_name;
     } else if (IS("server_name")) {
-        v.data = r->hc->srv->name;
+        v.data = r->srv->name;
         v.len = strlen(v.data);
     } else if (IS("scheme")) {
         v = weir_http_vars_scheme(r);

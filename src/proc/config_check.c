@@ -12,8 +12,10 @@
 #include "core/conf.h"
 #include "core/sbuf.h"
 #include "core/units.h"
+#include "event/listen.h"
 #include "event/tls.h"
 #include "http/vars.h"
+#include "http/vhost.h"
 
 /*
  * The pass after parsing (STYLE 14): values that depend on others
@@ -43,6 +45,8 @@ static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
+static void vhost_report(void *data, const weir_server_conf_t *s, int line,
+    const char *key, const char *msg);
 static void xerror(load_t *ld, int line, const char *type, const char *name,
     const char *key, const char *fmt, ...) WEIR_PRINTF(6, 7);
 static int line_of(load_t *ld, const void *obj, const char *key,
@@ -118,6 +122,12 @@ weir_config_check(load_t *ld)
         cf->admin.nallow = 2;
     }
     check_listens(ld);
+    if (c->nerrors == 0
+        && weir_vhost_build(&cf->http, c->pool, vhost_report, ld)
+           != WEIR_OK
+        && c->nerrors == 0) {
+        weir_conf_error(c, "out of memory");
+    }
     if (cf->has_admin) {
         admin_server(ld);
     }
@@ -356,10 +366,16 @@ typedef struct listen_ref_s {
     const weir_listen_conf_t *l;
     const char               *type;
     const char               *name;
+    const void               *owner;
 } listen_ref_t;
 
 /* Two listens that cannot both be bound are an error wherever they are:
- * within a server, across servers and against [admin]. */
+ * within a server, across servers and against [admin]. The exception is
+ * the same address written in two [server] sections: they share its
+ * sockets and a request picks the server by name (http/vhost.h). An
+ * address and a wildcard on the same port (127.0.0.1:80, 0.0.0.0:80) are
+ * still refused: choosing a server by the local address of a connection
+ * is not done. */
 static void
 check_listens(load_t *ld)
 {
@@ -374,15 +390,25 @@ check_listens(load_t *ld)
     for (i = 0; i < cf->http.nservers; i++) {
         weir_server_conf_t *s = cf->http.servers[i];
         for (j = 0; j < s->nlistens; j++) {
-            refs[n++] = (listen_ref_t) { &s->listens[j], "server", s->name };
+            refs[n++] = (listen_ref_t) { &s->listens[j], "server", s->name,
+                                         s };
         }
     }
     for (j = 0; cf->has_admin && j < cf->admin.nlistens; j++) {
-        refs[n++] = (listen_ref_t) { &cf->admin.listens[j], "admin", NULL };
+        refs[n++] = (listen_ref_t) { &cf->admin.listens[j], "admin", NULL,
+                                     &cf->admin };
     }
     for (i = 1; i < n; i++) {
         for (j = 0; j < i; j++) {
-            if (!weir_units_addr_conflict(&refs[i].l->addr, &refs[j].l->addr))
+            if (!weir_units_addr_conflict(&refs[i].l->addr, &refs[j].l->addr)
+                || (refs[i].owner != refs[j].owner
+                    && refs[i].owner != &cf->admin
+                    && refs[j].owner != &cf->admin
+                    && weir_sockaddr_equal(
+                           (const struct sockaddr *) &refs[i].l->addr,
+                           refs[i].l->addrlen,
+                           (const struct sockaddr *) &refs[j].l->addr,
+                           refs[j].l->addrlen)))
             {
                 continue;
             }
@@ -394,6 +420,15 @@ check_listens(load_t *ld)
             break;
         }
     }
+}
+
+/* A problem weir_vhost_build() found (names claimed twice on one
+ * address, listen lines that must agree). */
+static void
+vhost_report(void *data, const weir_server_conf_t *s, int line,
+    const char *key, const char *msg)
+{
+    xerror(data, line, "server", s->name, key, "%s", msg);
 }
 
 static weir_server_conf_t *

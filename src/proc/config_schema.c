@@ -14,6 +14,7 @@
 #include "core/units.h"
 #include "http/route.h"
 #include "event/tls.h"
+#include "http/vhost.h"
 
 /*
  * The key rows of weir.ini (STYLE 12): one row per key with its type,
@@ -55,6 +56,10 @@ static void dump_header(const weir_conf_cmd_t *cmd, const void *obj,
 static int set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+static int set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_server_name(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
@@ -269,8 +274,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
 
     LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
          dump_listen),
-    WORDS(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
-          WEIR_CONF_MULTI),
+    LIST(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
+         set_server_name, dump_server_name),
     TLSPATHS("tls_certificate", tls_certificate, ntls_certificate),
     TLSPATHS("tls_certificate_key", tls_certificate_key,
              ntls_certificate_key),
@@ -653,7 +658,7 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [proxy_protocol] [backlog=N] */
+/* listen = ADDR [tls] [proxy_protocol] [default_server] [backlog=N] */
 static int
 set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -687,6 +692,9 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
             weir_conf_error(c, "proxy_protocol is not supported on this "
                             "listener");
             return WEIR_ERROR;
+        } else if (strcmp(w, "default_server") == 0
+                   && cmd->section == SEC_SERVER) {
+            l.default_server = 1;
         } else if (strncmp(w, "backlog=", 8) == 0
                    && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
                       == WEIR_OK
@@ -695,7 +703,8 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
             l.backlog = (int) backlog;
         } else {
             weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
-                            "proxy_protocol or backlog=1..65535)", w);
+                            "proxy_protocol, default_server or "
+                            "backlog=1..65535)", w);
             return WEIR_ERROR;
         }
     }
@@ -717,13 +726,54 @@ dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
 
     for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s%s backlog=%d\n", cmd->key, a[i].text,
+        fprintf(out, "%s = %s%s%s%s backlog=%d\n", cmd->key, a[i].text,
                 a[i].tls ? " tls" : "",
-                a[i].proxy_protocol ? " proxy_protocol" : "", a[i].backlog);
+                a[i].proxy_protocol ? " proxy_protocol" : "",
+                a[i].default_server ? " default_server" : "", a[i].backlog);
     }
 }
 
-/* index, server_name, allow: the engine's word list, each word checked. */
+/* server_name = NAME... (repeatable): each word checked and, for
+ * "~regex", compiled (http/vhost.h); its line kept for the duplicate
+ * check across servers. */
+static int
+set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_server_name_t **arr = FIELD(obj, cmd->offset, weir_server_name_t *);
+    size_t              *n = FIELD(obj, cmd->offset2, size_t);
+    weir_server_name_t   sn;
+    char                 err[320], *p = value, *w;
+
+    while ((w = weir_conf_next_word(&p)) != NULL) {
+        if (weir_vhost_name_parse(c->pool, &sn, w, err, sizeof(err))
+            != WEIR_OK) {
+            weir_conf_error(c, "%s", err);
+            return WEIR_ERROR;
+        }
+        sn.line = c->line;
+        *arr = weir_conf_grow(c, *arr, *n, sizeof(sn));
+        if (*arr == NULL) {
+            return WEIR_ERROR;
+        }
+        (*arr)[(*n)++] = sn;
+    }
+    return WEIR_OK;
+}
+
+static void
+dump_server_name(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_server_name_t *a = *CFIELD(obj, cmd->offset,
+                                          weir_server_name_t *);
+    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
+
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%s = %s\n", cmd->key, a[i].name);
+    }
+}
+
+/* index, allow: the engine's word list, each word checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)

@@ -334,7 +334,7 @@ START_TEST(full_config_values)
     ck_assert_int_eq(s->listens[1].line, 70);
     ck_assert_str_eq(s->listens[2].text, "[::1]:8080");
     ck_assert_uint_eq(s->nserver_names, 2);
-    ck_assert_str_eq(s->server_names[1], "www.example.com");
+    ck_assert_str_eq(s->server_names[1].name, "www.example.com");
     snprintf(path, sizeof(path), "%s/certs/site.key", tmpdir);
     ck_assert_uint_eq(s->ntls_certificate_key, 1);
     ck_assert_str_eq(s->tls_certificate_key[0], path);
@@ -800,9 +800,10 @@ END_TEST
 
 START_TEST(errors_cross)
 {
-    ck_load_error(BASE "[server t]\nlisten = 127.0.0.1:8080\n",
-                  "weir.ini:9: [server t] listen: 127.0.0.1:8080 conflicts "
-                  "with 127.0.0.1:8080 of [server s] at line 4");
+    ck_load_error(BASE "[server t]\nlisten = 127.0.0.1:8081\n"
+                  "listen = 127.0.0.1:8081\n",
+                  "weir.ini:10: [server t] listen: 127.0.0.1:8081 conflicts "
+                  "with 127.0.0.1:8081 of [server t] at line 9");
     ck_load_error(BASE "[server t]\nlisten = *:8080\n", "weir.ini:9: "
                   "[server t] listen: 0.0.0.0:8080 conflicts with "
                   "127.0.0.1:8080 of [server s]");
