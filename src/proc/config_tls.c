@@ -22,6 +22,8 @@
 static void ctx_cleanup(void *data);
 static int server_ctx(weir_config_t *cf, weir_server_conf_t *s, char *err,
     size_t errlen);
+static int upstream_ctx(weir_config_t *cf, weir_upstream_conf_t *u,
+    char *err, size_t errlen);
 
 int
 weir_config_set_paths(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -91,10 +93,55 @@ server_ctx(weir_config_t *cf, weir_server_conf_t *s, char *err,
     return WEIR_OK;
 }
 
+static int
+upstream_ctx(weir_config_t *cf, weir_upstream_conf_t *u, char *err,
+    size_t errlen)
+{
+    weir_tls_client_opts_t o;
+    char                   why[1024];
+    const char            *key;
+    int                    line;
+
+    memset(&o, 0, sizeof(o));
+    o.verify = u->tls_verify;
+    o.ca = u->tls_ca;
+    o.certificate = u->tls_certificate;
+    o.key = u->tls_certificate_key;
+    o.ciphers = u->tls_ciphers;
+    u->tls_ctx = weir_tls_client_ctx(&o, why, sizeof(why));
+    if (u->tls_ctx == NULL) {
+        key = strstr(why, "the CA") ? "tls_ca"
+              : strstr(why, "the key") ? "tls_certificate_key"
+              : strstr(why, "certificate") ? "tls_certificate"
+              : strstr(why, "cipher") ? "tls_ciphers" : "tls";
+        line = cf->keys ? weir_conf_key_line(cf->keys, u, key) : 0;
+        snprintf(err, errlen, "%s:%d: [upstream %s] %s: %s",
+                 u->file ? u->file : cf->file, line ? line : u->line,
+                 u->name, key, why);
+        return WEIR_ERROR;
+    }
+    if (weir_pool_cleanup_add(cf->pool, ctx_cleanup, u->tls_ctx) != WEIR_OK) {
+        weir_tls_ctx_free(u->tls_ctx);
+        u->tls_ctx = NULL;
+        snprintf(err, errlen, "out of memory");
+        return WEIR_ERROR;
+    }
+    return WEIR_OK;
+}
+
 int
 weir_config_tls_build(weir_config_t *cf, char *err, size_t errlen)
 {
     size_t i, j;
+
+    for (i = 0; i < cf->nupstreams; i++) {
+        weir_upstream_conf_t *u = cf->upstreams[i];
+
+        if (u->tls && u->tls_ctx == NULL
+            && upstream_ctx(cf, u, err, errlen) != WEIR_OK) {
+            return WEIR_ERROR;
+        }
+    }
 
     for (i = 0; i < cf->http.nservers; i++) {
         weir_server_conf_t *s = cf->http.servers[i];

@@ -76,7 +76,7 @@ sub ca {
         '-keyout', "$d/$name.key", '-out', "$d/$name.pem",
         '-subj', "/CN=weir test CA $name",
         '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+        '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature');
     return "$d/$name.pem";
 }
 
@@ -116,6 +116,27 @@ sub cert {
     $pem .= _slurp("$d/$o{ca}.pem") unless defined $o{chain} && !$o{chain};
     $t->write_file("certs/$name.pem", $pem);
     return "$d/$name.pem";
+}
+
+# An OCSP response (DER) saying "good" for certs/NAME.pem, signed by
+# the CA `ca`, written to certs/NAME.ocsp (openssl ocsp as a responder
+# over a one-line index).
+sub ocsp {
+    my ($t, $name, %o) = @_;
+    my $d = $t->path('certs');
+    my $ca = $o{ca} // 'ca';
+    my ($serial) = openssl($t, 'x509', '-noout', '-serial', '-in',
+        "$d/$name.pem") =~ /=(\S+)/;
+    my @t = gmtime(time + 2 * 86400);
+    my $exp = sprintf '%02d%02d%02d%02d%02d%02dZ', $t[5] % 100, $t[4] + 1,
+        @t[3, 2, 1, 0];
+    $t->write_file("certs/$name.index", "V\t$exp\t\t$serial\tunknown\t/CN=x\n");
+    openssl($t, 'ocsp', '-issuer', "$d/$ca.pem", '-cert', "$d/$name.pem",
+        '-reqout', "$d/$name.req", '-no_nonce');
+    openssl($t, 'ocsp', '-index', "$d/$name.index", '-rsigner', "$d/$ca.pem",
+        '-rkey', "$d/$ca.key", '-CA', "$d/$ca.pem", '-reqin', "$d/$name.req",
+        '-respout', "$d/$name.ocsp", '-ndays', '1');
+    return "$d/$name.ocsp";
 }
 
 # A minimal req config for a self-signed certificate with extensions.
