@@ -37,6 +37,7 @@ server = ${\ $origin->addr }
 listen = 127.0.0.1:%%PORT0%% tls
 tls_certificate = certs/site.pem
 tls_certificate_key = certs/site.key
+security_headers = on
 
 [route app]
 server = s
@@ -53,12 +54,14 @@ $t->start;
 # ---- a request over TLS, the protocol versions ------------------------
 
 SKIP: {
-    skip 'curl is not installed', 5 unless WeirTLS::have_curl();
+    skip 'curl is not installed', 6 unless WeirTLS::have_curl();
     my $r = WeirTLS::curl($t, '--cacert', $ca, '-v', '--resolve',
         "localhost:$port:127.0.0.1", "https://localhost:$port/");
     like($r->{out}, qr{^HTTP/1\.1 200}m, 'GET over TLS verified against the CA');
     like($r->{out}, qr/hello over tls/, 'the file came');
     like($r->{out}, qr{ALPN: server accepted http/1\.1}, 'ALPN chose http/1.1');
+    like($r->{out}, qr{^Strict-Transport-Security: max-age=}mi,
+         'HSTS (security_headers) on a TLS connection');
 
     my $big = WeirTLS::run($t, [ 'curl', '-sS', '--cacert', $ca, '--resolve',
         "localhost:$port:127.0.0.1", "https://localhost:$port/big.bin",

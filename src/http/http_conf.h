@@ -57,6 +57,30 @@ typedef struct weir_error_page_s {
     char *path;
 } weir_error_page_t;
 
+/* security_headers and the keys that override its headers, as written
+ * in [http], [server] or [route]; a route inherits from its server, a
+ * server from [http] (src/proc/config_security.c). */
+enum weir_sec_key {
+    WEIR_SEC_HSTS = 0,          /* strict_transport_security */
+    WEIR_SEC_NOSNIFF,           /* x_content_type_options */
+    WEIR_SEC_FRAME,             /* x_frame_options (+ CSP frame-ancestors) */
+    WEIR_SEC_REFERRER,          /* referrer_policy */
+    WEIR_SEC_KEYS
+};
+
+typedef struct weir_sec_headers_s {
+    int                     on;           /* security_headers; -1: inherit */
+    char                   *value[WEIR_SEC_KEYS]; /* NULL: inherit;
+                                                     "off": none */
+} weir_sec_headers_t;
+
+/* The headers those keys resolve to, in this order; name NULL: none.
+ * Strict-Transport-Security goes on TLS connections only. */
+enum weir_sec_out {
+    WEIR_SEC_OUT_HSTS = 0, WEIR_SEC_OUT_NOSNIFF, WEIR_SEC_OUT_FRAME,
+    WEIR_SEC_OUT_CSP, WEIR_SEC_OUT_REFERRER, WEIR_SEC_OUTS
+};
+
 enum weir_match_type {
     WEIR_MATCH_PREFIX = 0,  /* "/assets/" */
     WEIR_MATCH_EXACT,       /* "= /exact" */
@@ -131,6 +155,9 @@ typedef struct weir_route_conf_s {
     weir_error_page_t    *error_pages;   /* route's, then [http]'s */
     size_t                nerror_pages;
 
+    weir_sec_headers_t    sec;           /* as written */
+    weir_header_edit_t    sec_out[WEIR_SEC_OUTS]; /* resolved */
+
     int64_t               client_max_body_size; /* -1: inherit [http] */
     const char           *file;
     int                   line;
@@ -164,6 +191,10 @@ struct weir_server_conf_s {
     int64_t               tls_session_cache;   /* entries per worker */
     weir_msec_t           tls_session_timeout; /* 1h */
     struct weir_tls_ctx_s *tls;
+    /* security headers as written, and resolved for a response no
+     * route answers (404, a bad request) */
+    weir_sec_headers_t    sec;
+    weir_header_edit_t    sec_out[WEIR_SEC_OUTS];
     weir_route_conf_t   **routes;        /* file order */
     size_t                nroutes;
     /* request statistics in shm (http/http_stats.h), set by the master */
@@ -186,6 +217,7 @@ typedef struct weir_http_conf_s {
     int64_t               client_body_buffer_size; /* 16k */
     weir_msec_t           lingering_timeout;     /* 5s */
     char                 *server_tokens;         /* "weir" | off -> NULL */
+    weir_sec_headers_t    sec;                   /* security_headers... */
     weir_error_page_t    *error_pages;
     size_t                nerror_pages;
     char                 *mime_types;    /* absolute path (conf/mime.types) */

@@ -57,8 +57,6 @@ static int vhost_key_cmp(const char *a, size_t alen, const char *b,
 static pcre2_match_data *vhost_match_data(void);
 static void vhost_regex_free(void *data);
 static int vhost_name_shape(const char *w, char *err, size_t errlen);
-static int vhost_group(weir_http_conf_t *conf, weir_pool_t *pool,
-    weir_vhost_report_pt report, void *data);
 static int vhost_members(weir_vhost_t *vh, weir_http_conf_t *conf,
     size_t gi, const size_t *gidx, weir_pool_t *pool);
 static void vhost_socket_check(weir_vhost_t *vh,
@@ -158,8 +156,9 @@ weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
     pcre2_match_data    *md;
     size_t               nlen, i;
 
-    if (vh == NULL) {
-        return NULL;
+    if (vh == NULL
+        || vh->nexact + vh->nhead + vh->ntail + vh->nregex == 0) {
+        return NULL;    /* no names on this address: nothing to look at */
     }
     nlen = vhost_normalise(name, len, buf);
     if (nlen == 0) {
@@ -210,6 +209,24 @@ const weir_server_conf_t *
 weir_vhost_default(const weir_vhost_t *vh)
 {
     return vh ? vh->dflt : NULL;
+}
+
+size_t
+weir_vhost_count(const weir_vhost_t *vh)
+{
+    return vh ? vh->nmembers : 0;
+}
+
+const weir_server_conf_t *
+weir_vhost_server(const weir_vhost_t *vh, size_t i)
+{
+    return vh && i < vh->nmembers ? vh->members[i].srv : NULL;
+}
+
+const weir_listen_conf_t *
+weir_vhost_listen(const weir_vhost_t *vh)
+{
+    return vh ? vh->listen : NULL;
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -320,18 +337,11 @@ weir_vhost_name_parse(weir_pool_t *pool, weir_server_name_t *sn, char *word,
 
 /* ---- building ---------------------------------------------------------- */
 
-int
-weir_vhost_build(weir_http_conf_t *conf, weir_pool_t *pool,
-    weir_vhost_report_pt report, void *data)
-{
-    return vhost_group(conf, pool, report, data);
-}
-
 /* Give each listen line its group index (the first line with an equal
  * address), then build each group. Quadratic in listen lines, once per
  * load: a file has tens of them, not thousands. */
-static int
-vhost_group(weir_http_conf_t *conf, weir_pool_t *pool,
+int
+weir_vhost_build(weir_http_conf_t *conf, weir_pool_t *pool,
     weir_vhost_report_pt report, void *data)
 {
     size_t              total = 0, i, j, k, m, pos, ngroups = 0;

@@ -56,6 +56,18 @@ const weir_server_conf_t *weir_vhost_match(const weir_vhost_t *vh,
 /* The default server of the address. */
 const weir_server_conf_t *weir_vhost_default(const weir_vhost_t *vh);
 
+/* The servers sharing the address, in file order: i < weir_vhost_count()
+ * (for whoever needs each server of an address, such as a TLS context
+ * holding every server's certificate). */
+size_t weir_vhost_count(const weir_vhost_t *vh);
+const weir_server_conf_t *weir_vhost_server(const weir_vhost_t *vh,
+    size_t i);
+
+/* The listen line of the address's default server: the one its sockets
+ * were opened for (its tls, proxy_protocol and backlog are every
+ * server's, see weir_vhost_build()). */
+const weir_listen_conf_t *weir_vhost_listen(const weir_vhost_t *vh);
+
 /* Parse one word of `server_name` into sn (sn->line is the caller's):
  * checks the name's shape (host characters, '*' only as a whole first or
  * last label, ".name", "~regex") and compiles a regex (PCRE2, caseless),

@@ -4,7 +4,8 @@
  * config_check.c (the merge and cross-reference pass, STYLE 14),
  * config_schema.c (the key rows, their setters and the dump),
  * config_upstream.c and config_cache.c (the setters of [upstream] and
- * [cache] that need more than a row) and
+ * [cache] that need more than a row), config_security.c
+ * (security_headers and its keys) and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
@@ -70,6 +71,20 @@ void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
  * absolute under the prefix (config_tls.c). */
 int weir_config_set_paths(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
+
+/* security_headers and its keys (config_security.c): setters, dumpers,
+ * and the merge of a chain (route, server, [http]: nearest first) into
+ * the headers a response gets (out[WEIR_SEC_OUTS]). */
+int weir_config_set_sec_header(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_sec_header(const weir_conf_cmd_t *cmd,
+    const void *obj, FILE *out);
+int weir_config_set_sec_flag(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_sec_flag(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+void weir_config_security_resolve(const weir_sec_headers_t *const *chain,
+    size_t n, weir_header_edit_t *out);
 
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];

@@ -319,6 +319,7 @@ set_defaults(weir_conf_t *c)
     h->client_body_buffer_size = KB(16);
     h->lingering_timeout = SEC(5);
     h->server_tokens = "weir";
+    h->sec.on = 0;
 }
 
 static void *
@@ -412,6 +413,7 @@ create_server(weir_conf_t *c, const char *name)
     h->servers = arr;
     arr[h->nservers++] = s;
     s->name = (char *) name;
+    s->sec.on = -1;             /* inherit [http]'s */
     s->file = c->file;
     s->line = c->line;
     s->tls_session_tickets = 1;
@@ -436,6 +438,7 @@ create_route(weir_conf_t *c, const char *name)
     arr[h->nroutes++] = &x->r;
     x->r.name = (char *) name;
     x->r.client_max_body_size = -1;
+    x->r.sec.on = -1;           /* inherit the server's */
     x->r.file = c->file;
     x->r.line = c->line;
     return x;

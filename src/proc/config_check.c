@@ -172,6 +172,12 @@ admin_server(load_t *ld)
     routes[0] = rt;
     srv->name = "admin";
     srv->kind = WEIR_SERVER_ADMIN;
+    {
+        /* the admin pages get [http]'s security headers */
+        const weir_sec_headers_t *chain[1] = { &ld->cf->http.sec };
+        weir_config_security_resolve(chain, 1, srv->sec_out);
+        memcpy(rt->sec_out, srv->sec_out, sizeof(rt->sec_out));
+    }
     srv->listens = a->listens;
     srv->nlistens = a->nlistens;
     srv->allow = allow;
@@ -349,6 +355,9 @@ check_server(load_t *ld, weir_server_conf_t *s)
 {
     size_t i;
 
+    const weir_sec_headers_t *chain[2] = { &s->sec, &ld->cf->http.sec };
+
+    weir_config_security_resolve(chain, 2, s->sec_out);
     if (s->nlistens == 0) {
         xerror(ld, s->line, "server", s->name, "listen",
                "missing: a server needs at least one listen");
@@ -599,6 +608,11 @@ check_route(load_t *ld, route_ext_t *x)
     }
     r->server = s;
     x->server_name = s->name;
+    {
+        const weir_sec_headers_t *chain[3] = { &r->sec, &s->sec,
+                                               &ld->cf->http.sec };
+        weir_config_security_resolve(chain, 3, r->sec_out);
+    }
     arr = weir_conf_grow(&ld->conf, s->routes, s->nroutes, sizeof(*arr));
     if (arr) {
         s->routes = arr;

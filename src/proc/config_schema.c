@@ -96,6 +96,21 @@ static int valid_cidr(const char *s);
     { sec, key, WEIR_CONF_CUSTOM, offsetof(st, f), 0, 0, flags, NULL, \
       set_words, weir_conf_dump_words, offsetof(st, nf) }
 
+/* security_headers and the keys that override it (config_security.c),
+ * alike in [http], [server] and [route]. */
+#define SEC_ROWS(section, st)                                                  \
+    CUSTOM(section, "security_headers", st, sec.on, weir_config_set_sec_flag,  \
+           weir_config_dump_sec_flag),                                     \
+    CUSTOM(section, "strict_transport_security", st, sec.value[WEIR_SEC_HSTS], \
+           weir_config_set_sec_header, weir_config_dump_sec_header),       \
+    CUSTOM(section, "x_content_type_options", st,                              \
+           sec.value[WEIR_SEC_NOSNIFF], weir_config_set_sec_header,        \
+           weir_config_dump_sec_header),                                   \
+    CUSTOM(section, "x_frame_options", st, sec.value[WEIR_SEC_FRAME],          \
+           weir_config_set_sec_header, weir_config_dump_sec_header),       \
+    CUSTOM(section, "referrer_policy", st, sec.value[WEIR_SEC_REFERRER],       \
+           weir_config_set_sec_header, weir_config_dump_sec_header)
+
 #define NOMAX  WEIR_CONF_NOMAX
 
 #define W_STR   WEIR_CONF_STR
@@ -196,6 +211,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         0, NOMAX),
     CUSTOM(SEC_HTTP, "server_tokens", http_t, server_tokens,
            set_server_tokens, dump_server_tokens),
+    SEC_ROWS(SEC_HTTP, http_t),
     LIST(SEC_HTTP, "error_page", http_t, error_pages, nerror_pages,
          set_error_page, dump_error_page),
     ROW(SEC_HTTP, "mime_types", W_PATH, http_t, mime_types, 0, 0),
@@ -302,6 +318,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         0, 10000000),
     ROW(SEC_SERVER, "tls_session_timeout", W_MSEC, srv_t,
         tls_session_timeout, SEC(1), SEC(86400 * 7)),
+    SEC_ROWS(SEC_SERVER, srv_t),
 
     ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
     CUSTOM(SEC_ROUTE, "match", route_ext_t, match_text, set_match,
@@ -329,6 +346,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     { SEC_ROUTE, "client_max_body_size", W_SIZE,
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
+    SEC_ROWS(SEC_ROUTE, weir_route_conf_t),
 
     LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
          dump_listen),
@@ -518,8 +536,11 @@ set_server_tokens(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
 {
     (void) c;
+    /* "version" names the release as well, which tells an attacker which
+     * known bugs to try: it is a choice, never the default. */
     *FIELD(obj, cmd->offset, char *) = strcmp(value, "off") == 0 ? NULL
-        : strcmp(value, "on") == 0 ? "weir" : value;
+        : strcmp(value, "on") == 0 ? "weir"
+        : strcmp(value, "version") == 0 ? "weir/" WEIR_VERSION : value;
     return WEIR_OK;
 }
 

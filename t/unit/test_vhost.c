@@ -253,6 +253,14 @@ START_TEST(default_server_flag)
                                      6)->name, "c");
     ck_assert_str_eq(weir_vhost_default(fx.srv[0].listens[0].vhost)->name,
                      "b");
+    ck_assert_uint_eq(weir_vhost_count(fx.srv[0].listens[0].vhost), 2);
+    ck_assert_str_eq(weir_vhost_server(fx.srv[0].listens[0].vhost,
+                                       0)->name, "a");
+    ck_assert_str_eq(weir_vhost_server(fx.srv[0].listens[0].vhost,
+                                       1)->name, "b");
+    ck_assert_ptr_null(weir_vhost_server(fx.srv[0].listens[0].vhost, 2));
+    ck_assert_ptr_eq(weir_vhost_listen(fx.srv[0].listens[0].vhost),
+                     &fx.srv[1].listens[0]);
 }
 END_TEST
 
