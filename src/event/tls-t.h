@@ -6,6 +6,8 @@
 #ifndef WEIR_EVENT_TLS_T_H
 #define WEIR_EVENT_TLS_T_H
 
+#include <stdint.h>
+#include <time.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include "event/tls.h"
@@ -38,5 +40,26 @@ extern weir_tls_sni_pt weir_tls_sni_select;
 /* Install the shm ticket key callback on a server context
  * (tls_ticket.c); without a ring attached it issues no tickets. */
 void weir_tls_tickets_use(SSL_CTX *ctx);
+
+/* The session ticket key ring (tls_ticket.c), here rather than static
+ * for its unit test (t/unit/test_tls_ticket.c). */
+typedef struct weir_tls_ticket_key_s {
+    unsigned char name[16];
+    unsigned char aes[32];
+    unsigned char hmac[32];
+} weir_tls_ticket_key_t;
+
+/* The period a time falls in (counted from 1). */
+uint64_t weir_tls_ticket_period(time_t now);
+
+/* The key of `period` into out: WEIR_OK; WEIR_DECLINED when nobody made
+ * it and create is 0 (or its slot has been reused by a later period);
+ * WEIR_ERROR without a ring or on failure. create: make it when missing
+ * (random bytes, then written under the ring's robust mutex). */
+int weir_tls_ticket_key(uint64_t period, int create,
+    weir_tls_ticket_key_t *out);
+
+/* The ring's mutex (a test kills a process holding it), or NULL. */
+weir_shm_mutex_t *weir_tls_ticket_mutex(void);
 
 #endif /* WEIR_EVENT_TLS_T_H */

@@ -35,10 +35,8 @@
 #define RING 4
 
 typedef struct ticket_key_s {
-    _Atomic uint64_t period;            /* 0: empty or being written */
-    unsigned char    name[16];
-    unsigned char    aes[32];
-    unsigned char    hmac[32];
+    _Atomic uint64_t      period;       /* 0: empty or being written */
+    weir_tls_ticket_key_t k;
 } ticket_key_t;
 
 typedef struct ticket_ring_s {
@@ -50,9 +48,8 @@ static ticket_ring_t *ring;
 
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc);
-static int key_read(uint64_t period, ticket_key_t *out);
-static int key_get(uint64_t period, ticket_key_t *out);
-static int mac_init(EVP_MAC_CTX *hctx, const ticket_key_t *k);
+static int key_read(uint64_t period, weir_tls_ticket_key_t *out);
+static int mac_init(EVP_MAC_CTX *hctx, const weir_tls_ticket_key_t *k);
 
 int
 weir_tls_tickets_attach(weir_shm_t *shm, char *err, size_t errlen)
@@ -81,16 +78,10 @@ weir_tls_tickets_use(SSL_CTX *ctx)
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 }
 
-static uint64_t
-period_now(void)
-{
-    return (uint64_t) time(NULL) / WEIR_TLS_TICKET_ROTATE_SEC + 1;
-}
-
 /* A consistent copy of the key of `period`: WEIR_OK, or WEIR_DECLINED
  * when the slot holds another period (or is being written). */
 static int
-key_read(uint64_t period, ticket_key_t *out)
+key_read(uint64_t period, weir_tls_ticket_key_t *out)
 {
     ticket_key_t *k = &ring->key[period % RING];
     uint64_t      before, after;
@@ -99,31 +90,32 @@ key_read(uint64_t period, ticket_key_t *out)
     if (before != period) {
         return WEIR_DECLINED;
     }
-    memcpy(out->name, k->name, sizeof(out->name));
-    memcpy(out->aes, k->aes, sizeof(out->aes));
-    memcpy(out->hmac, k->hmac, sizeof(out->hmac));
+    memcpy(out, &k->k, sizeof(*out));
     atomic_thread_fence(memory_order_acquire);
     after = atomic_load_explicit(&k->period, memory_order_relaxed);
     return after == period ? WEIR_OK : WEIR_DECLINED;
 }
 
-/* The key of `period`, made now if nobody has: WEIR_OK or WEIR_ERROR. */
-static int
-key_get(uint64_t period, ticket_key_t *out)
+int
+weir_tls_ticket_key(uint64_t period, int create, weir_tls_ticket_key_t *out)
 {
-    ticket_key_t *k = &ring->key[period % RING];
-    ticket_key_t  fresh;
-    int           rc;
+    ticket_key_t          *k;
+    weir_tls_ticket_key_t  fresh;
+    int                    rc;
 
+    if (ring == NULL || period == 0) {
+        return WEIR_ERROR;
+    }
     if (key_read(period, out) == WEIR_OK) {
         return WEIR_OK;
     }
-    if (RAND_bytes(fresh.name, sizeof(fresh.name)) != 1
-        || RAND_bytes(fresh.aes, sizeof(fresh.aes)) != 1
-        || RAND_bytes(fresh.hmac, sizeof(fresh.hmac)) != 1)
-    {
+    if (!create) {
+        return WEIR_DECLINED;
+    }
+    if (RAND_bytes((unsigned char *) &fresh, sizeof(fresh)) != 1) {
         return WEIR_ERROR;
     }
+    k = &ring->key[period % RING];
     rc = weir_shm_lock(&ring->mutex);
     if (rc == WEIR_ERROR) {
         return WEIR_ERROR;
@@ -133,17 +125,27 @@ key_get(uint64_t period, ticket_key_t *out)
     if (atomic_load_explicit(&k->period, memory_order_acquire) != period) {
         atomic_store_explicit(&k->period, 0, memory_order_release);
         atomic_thread_fence(memory_order_release);
-        memcpy(k->name, fresh.name, sizeof(k->name));
-        memcpy(k->aes, fresh.aes, sizeof(k->aes));
-        memcpy(k->hmac, fresh.hmac, sizeof(k->hmac));
+        memcpy(&k->k, &fresh, sizeof(fresh));
         atomic_store_explicit(&k->period, period, memory_order_release);
     }
     weir_shm_unlock(&ring->mutex);
     return key_read(period, out) == WEIR_OK ? WEIR_OK : WEIR_ERROR;
 }
 
+weir_shm_mutex_t *
+weir_tls_ticket_mutex(void)
+{
+    return ring ? &ring->mutex : NULL;
+}
+
+uint64_t
+weir_tls_ticket_period(time_t now)
+{
+    return (uint64_t) now / WEIR_TLS_TICKET_ROTATE_SEC + 1;
+}
+
 static int
-mac_init(EVP_MAC_CTX *hctx, const ticket_key_t *k)
+mac_init(EVP_MAC_CTX *hctx, const weir_tls_ticket_key_t *k)
 {
     OSSL_PARAM params[3];
 
@@ -164,16 +166,16 @@ static int
 ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
 {
-    uint64_t     now = period_now();
-    ticket_key_t k;
-    int          i;
+    uint64_t              now = weir_tls_ticket_period(time(NULL));
+    weir_tls_ticket_key_t k;
+    int                   i;
 
     (void) s;
     if (ring == NULL) {
         return 0;       /* no shared keys: no tickets, no resumption */
     }
     if (enc) {
-        if (key_get(now, &k) != WEIR_OK
+        if (weir_tls_ticket_key(now, 1, &k) != WEIR_OK
             || RAND_bytes(iv, EVP_CIPHER_iv_length(EVP_aes_256_cbc())) != 1
             || EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv)
                    != 1
