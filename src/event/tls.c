@@ -274,6 +274,9 @@ tls_recv(weir_conn_t *c, char *buf, size_t len)
         ERR_clear_error();
         return WEIR_ERROR;
     }
+    /* The buffer is full: OpenSSL may hold more (SSL_pending), which no
+     * edge will announce, even to a caller that read without one. */
+    c->read.ready = 1;
     return (ssize_t) got;
 }
 
