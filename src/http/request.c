@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
+#include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
 #include "http/request-t.h"
@@ -552,6 +553,9 @@ process_head(weir_request_t *r, size_t consumed)
     }
 
     select_server(r);
+    if (weir_http_admission(r) != WEIR_OK) {
+        return;
+    }
     r->route = weir_route_find(r->srv, r->path.data, r->path.len);
 
     limit = conf->client_max_body_size;
@@ -568,7 +572,7 @@ process_head(weir_request_t *r, size_t consumed)
         weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
         return;
     }
-    weir_http_start_body(r);
+    weir_http_limit_run(r);
 }
 
 void

@@ -20,6 +20,7 @@
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "http/http_stats.h"
+#include "http/limit.h"
 #include "event/listen.h"
 #include "event/tls.h"
 #include "proc/preflight.h"
@@ -491,6 +492,7 @@ reap(void)
         }
         /* Its requests in flight died with it. */
         weir_peer_state_proc_gone(shm, (int) (w - workers));
+        weir_http_limit_proc_gone((int) (w - workers));
         weir_proc_stats_set(&procs[w - workers], 0, slot, 0);
         peer_procs_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -711,6 +713,8 @@ reload_prepare(void)
                                generations + 1, err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
            != WEIR_OK
+        || weir_http_limit_attach(shm, &ncf->http, err, sizeof(err))
+           != WEIR_OK
         || weir_caches_attach(shm, ncf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
@@ -878,6 +882,7 @@ weir_master_run(weir_config_t *cf)
                                err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
         || weir_tls_tickets_attach(shm, err, sizeof(err)) != WEIR_OK
+        || weir_http_limit_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
         || weir_caches_attach(shm, cf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
