@@ -46,6 +46,7 @@ typedef struct load_s {
     weir_config_errors_t  *errs;
     weir_conf_t            conf;
     const char            *shown;    /* the path as given, for messages */
+    int64_t                resolve_until; /* monotonic ms; 0: no name yet */
 } load_t;
 
 /* [upstream] setters (config_upstream.c): `server = ADDR options`, its

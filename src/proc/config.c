@@ -357,6 +357,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u->queue = 128;
     u->queue_timeout = SEC(10);
     u->health_interval = SEC(5);
+    u->resolve = SEC(30);
     u->health_timeout = SEC(2);
     u->health_fall = 3;
     u->health_rise = 2;

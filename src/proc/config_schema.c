@@ -265,6 +265,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "health_fall", W_INT, ups_t, health_fall, 1, 100),
     ROW(SEC_UPSTREAM, "health_rise", W_INT, ups_t, health_rise, 1, 100),
     ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
+    ROW(SEC_UPSTREAM, "resolve", W_MSEC, ups_t, resolve, 0, NOMAX),
     ROW(SEC_UPSTREAM, "panic_threshold", W_INT, ups_t, panic_threshold,
         0, 100),
     ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
