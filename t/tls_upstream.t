@@ -64,6 +64,10 @@ my ($good, $bad, $mtls) = map { $o->port($_) } 0 .. 2;
 my $certs = $o->path('certs');
 
 my $t = WeirTest->new(main => { workers => 1 });
+# origin.test resolves to the origin (the loader's test hook, read instead
+# of getaddrinfo(); see t/upstream_resolve.t)
+$t->write_file('hosts', "127.0.0.1 origin.test\n");
+$ENV{WEIR_TEST_HOSTS} = $t->path('hosts');
 $t->write_config(<<"INI");
 [http]
 access_log = logs/access.log
@@ -77,6 +81,11 @@ tls_name = origin.test
 keepalive = 4
 health_check = /health
 health_interval = 200ms
+
+[upstream byname]
+server = origin.test:$good
+tls = on
+tls_ca = $certs/ca.pem
 
 [upstream bad]
 server = 127.0.0.1:$bad
@@ -129,6 +138,11 @@ server = s
 match = /good/
 upstream = good
 
+[route byname]
+server = s
+match = /byname/
+upstream = byname
+
 [route bad]
 server = s
 match = /bad/
@@ -166,6 +180,11 @@ is($r->status, 200, 'a verified TLS upstream');
 is($r->body, 'from the good origin', 'its answer');
 ok($o->wait_for_access_log(qr{^"?good GET /good/1 HTTP/1\.1 sni=origin\.test}),
    'tls_name went as SNI');
+
+$r = $t->http_get('/byname/1');
+is($r->status, 200, 'a peer named by host name: verified for that name');
+ok($o->wait_for_access_log(qr{^"?good GET /byname/1 HTTP/1\.1 sni=origin\.test}),
+   'which went as SNI without tls_name');
 
 # ---- verification failures: 502 tls_error -----------------------------
 

@@ -473,15 +473,16 @@ weir_upstream_connect(weir_peer_t *p)
     return c;
 }
 
-/* SNI and the name the certificate must carry: tls_name, else the peer's
- * address (peers are numeric: it is checked against the certificate's IP
- * addresses, and no SNI is sent for it). */
+/* SNI and the name the certificate must carry: tls_name, else the host
+ * name the server line gave ("app.internal:8443"), else the peer's
+ * address (checked against the certificate's IP addresses, and no SNI is
+ * sent for it). */
 int
 weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
     const weir_peer_conf_t *pc)
 {
-    const char *text = pc->text, *end;
-    char        host[64];
+    const char *text = pc->host ? pc->host : pc->text, *end;
+    char        host[256];
     size_t      len;
 
     if (u->tls_name) {
@@ -499,5 +500,5 @@ weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
     }
     memcpy(host, text, len);
     host[len] = '\0';
-    return weir_tls_connect(c, u->tls_ctx, NULL, host);
+    return weir_tls_connect(c, u->tls_ctx, pc->host ? host : NULL, host);
 }
