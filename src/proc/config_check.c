@@ -332,6 +332,11 @@ check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
         xerror(ld, l->line, "server", s->name, "listen",
                "tls and proxy_protocol on one listen are not supported");
     }
+    if (s->tls_protocols == 0) {
+        xerror(ld, line_of(ld, s, "tls_protocols", s->line), "server",
+               s->name, "tls_protocols", "off leaves no protocol: "
+               "TLSv1.2, TLSv1.3 or both");
+    }
     for (i = 0; i < s->ntls_certificate; i++) {
         check_tls_file(ld, s, "tls_certificate", s->tls_certificate[i]);
     }

@@ -148,7 +148,7 @@ START_TEST(defaults)
 
     ck_assert_ptr_nonnull(cf);
     s = cf->http.servers[0];
-    ck_assert_uint_eq(s->tls_protocols, 0);     /* TLS 1.2 and 1.3 */
+    ck_assert_uint_eq(s->tls_protocols, WEIR_TLS_V1_2 | WEIR_TLS_V1_3);
     ck_assert_ptr_null(s->tls_ciphers);         /* the default list */
     ck_assert_int_eq(s->tls_verify_client, WEIR_TLS_VERIFY_OFF);
     ck_assert_int_eq(s->tls_session_tickets, 1);
@@ -221,6 +221,11 @@ START_TEST(errors)
                   "weir.ini:3: [server s] tls_certificate: cannot read");
     ck_load_error(SERVER "tls_protocols = TLSv1.1\n" ROUTE,
                   "weir.ini:3: [server s] tls_protocols:");
+    ck_load_error(SERVER "tls_certificate = certs/rsa.pem\n"
+                  "tls_certificate_key = certs/rsa.key\n"
+                  "tls_protocols = off\n" ROUTE,
+                  "weir.ini:5: [server s] tls_protocols: off leaves no "
+                  "protocol");
     ck_load_error(SERVER "tls_verify_client = maybe\n" ROUTE,
                   "weir.ini:3: [server s] tls_verify_client:");
     ck_load_error(SERVER "tls_session_timeout = 0\n" ROUTE,
