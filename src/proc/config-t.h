@@ -69,6 +69,11 @@ int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
 void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 
+/* Repeatable paths (tls_certificate, ...): each value one path, made
+ * absolute under the prefix (config_tls.c). */
+int weir_config_set_paths(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+
 /* security_headers and its keys (config_security.c): setters, dumpers,
  * and the merge of a chain (route, server, [http]: nearest first) into
  * the headers a response gets (out[WEIR_SEC_OUTS]). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/conf.h"
 #include "core/log.h"
+#include "event/tls.h"
 #include "http/route.h"
 #include "upstream/health.h"
 
@@ -368,6 +369,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u->health_fall = 3;
     u->health_rise = 2;
     u->panic_threshold = 50;
+    u->tls_verify = 1;
     u->file = c->file;
     u->line = c->line;
     return u;
@@ -426,6 +428,10 @@ create_server(weir_conf_t *c, const char *name)
     s->sec.on = -1;             /* inherit [http]'s */
     s->file = c->file;
     s->line = c->line;
+    s->tls_protocols = WEIR_TLS_V1_2 | WEIR_TLS_V1_3;
+    s->tls_session_tickets = 1;
+    s->tls_session_cache = 20480;
+    s->tls_session_timeout = SEC(3600);
     return s;
 }
 

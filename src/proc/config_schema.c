@@ -13,6 +13,7 @@
 #include "core/str.h"
 #include "core/units.h"
 #include "http/route.h"
+#include "event/tls.h"
 #include "http/vhost.h"
 
 /*
@@ -153,6 +154,21 @@ static const weir_conf_enum_t fail_conds[] = {
     { "http_5xx", WEIR_FAIL_ON_HTTP_5XX }, { NULL, 0 }
 };
 
+static const weir_conf_enum_t tls_protocol_enums[] = {
+    { "TLSv1.2", WEIR_TLS_V1_2 }, { "TLSv1.3", WEIR_TLS_V1_3 }, { NULL, 0 }
+};
+
+static const weir_conf_enum_t tls_verify_enums[] = {
+    { "off", WEIR_TLS_VERIFY_OFF }, { "on", WEIR_TLS_VERIFY_ON },
+    { "optional", WEIR_TLS_VERIFY_OPTIONAL }, { NULL, 0 }
+};
+
+/* Repeatable paths of [server] (config_tls.c). */
+#define TLSPATHS(key, f, nf) \
+    { SEC_SERVER, key, WEIR_CONF_CUSTOM, offsetof(srv_t, f), 0, 0, \
+      WEIR_CONF_MULTI, NULL, weir_config_set_paths, weir_conf_dump_words, \
+      offsetof(srv_t, nf) }
+
 const weir_conf_cmd_t weir_config_cmds[] = {
     CUSTOM(SEC_MAIN, "workers", main_t, workers, set_workers, dump_workers),
     CUSTOM(SEC_MAIN, "error_log", main_t, error_log, set_path_or,
@@ -259,6 +275,15 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         0, 100),
     ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
          proxy_protocol_enums),
+    ROW(SEC_UPSTREAM, "tls", W_FLAG, ups_t, tls, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_verify", W_FLAG, ups_t, tls_verify, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_ca", W_PATH, ups_t, tls_ca, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_name", W_STR, ups_t, tls_name, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_certificate", W_PATH, ups_t, tls_certificate, 0,
+        0),
+    ROW(SEC_UPSTREAM, "tls_certificate_key", W_PATH, ups_t,
+        tls_certificate_key, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_ciphers", W_STR, ups_t, tls_ciphers, 0, 0),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
@@ -285,9 +310,23 @@ const weir_conf_cmd_t weir_config_cmds[] = {
          dump_listen),
     LIST(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
          set_server_name, dump_server_name),
-    ROW(SEC_SERVER, "tls_certificate", W_PATH, srv_t, tls_certificate, 0, 0),
-    ROW(SEC_SERVER, "tls_certificate_key", W_PATH, srv_t,
-        tls_certificate_key, 0, 0),
+    TLSPATHS("tls_certificate", tls_certificate, ntls_certificate),
+    TLSPATHS("tls_certificate_key", tls_certificate_key,
+             ntls_certificate_key),
+    TLSPATHS("tls_stapling_file", tls_stapling_file, ntls_stapling_file),
+    { SEC_SERVER, "tls_protocols", WEIR_CONF_BITS,
+      offsetof(srv_t, tls_protocols), 0, 0, 0, tls_protocol_enums, NULL,
+      NULL, 0 },
+    ROW(SEC_SERVER, "tls_ciphers", W_STR, srv_t, tls_ciphers, 0, 0),
+    ROW(SEC_SERVER, "tls_client_ca", W_PATH, srv_t, tls_client_ca, 0, 0),
+    ENUM(SEC_SERVER, "tls_verify_client", srv_t, tls_verify_client,
+         tls_verify_enums),
+    ROW(SEC_SERVER, "tls_session_tickets", W_FLAG, srv_t,
+        tls_session_tickets, 0, 0),
+    ROW(SEC_SERVER, "tls_session_cache", W_INT, srv_t, tls_session_cache,
+        0, 10000000),
+    ROW(SEC_SERVER, "tls_session_timeout", W_MSEC, srv_t,
+        tls_session_timeout, SEC(1), SEC(86400 * 7)),
     SEC_ROWS(SEC_SERVER, srv_t),
 
     ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
