@@ -74,6 +74,7 @@ enum cache_status {
 
 #define PREFIX_READ 4096    /* first read of a file: header, key, head */
 #define PREFIX_MAX  (WEIR_CACHE_KEY_MAX + 65536 + 8192)
+#define FILL_HOLD   16384   /* fills up to this size written at once */
 
 /* A stored object opened for a request. */
 typedef struct cache_obj_s {
@@ -132,6 +133,13 @@ typedef struct cache_req_s {
     char                  *prefix;         /* encoded hdr + key + vary +
                                               head, for the reseal */
     size_t                 prefix_len;
+    char                  *held;           /* a small fill: prefix + body
+                                              so far, written at the end
+                                              (NULL: written as it came) */
+    size_t                 held_len;
+    weir_event_t           hold_ev;        /* writes out what is held if
+                                              the fill did not end in the
+                                              pass that brought its head */
     uint64_t               body_len;
     int64_t                expect_len;     /* Content-Length, -1 */
     int64_t                request_time;

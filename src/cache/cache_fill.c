@@ -39,6 +39,8 @@ static int on_client_gone(void *ctx);
 static int open_tmp(cache_req_t *cr);
 static void drop_tmp(cache_req_t *cr);
 static void fail_fill(cache_req_t *cr, int op, int err, const char *what);
+static void hold_drop(cache_req_t *cr);
+static void hold_flush(weir_event_t *ev);
 static int write_all(int fd, const char *p, size_t len, off_t off);
 static int build_head(cache_req_t *cr, char **head, size_t *len);
 static int vary_names(const weir_http_header_t *resp, size_t n,
@@ -104,6 +106,7 @@ weir_cache_observe(cache_req_t *cr, int fill)
 void
 weir_cache_unlock(cache_req_t *cr)
 {
+    hold_drop(cr);
     if (cr->locked) {
         cr->locked = 0;
         if (cr->cache->idx) {
@@ -114,6 +117,33 @@ weir_cache_unlock(cache_req_t *cr)
     if (cr->fill_fd >= 0) {
         drop_tmp(cr);
     }
+}
+
+/* Nothing held any more (written, or the fill is over). */
+static void
+hold_drop(cache_req_t *cr)
+{
+    cr->held = NULL;
+    if (cr->hold_ev.posted) {
+        weir_event_unpost(&cr->hold_ev);
+    }
+}
+
+/* The pass that brought the head is over and the fill is not: what is
+ * held goes to the file, where waiters can stream it. */
+static void
+hold_flush(weir_event_t *ev)
+{
+    cache_req_t *cr = ev->data;
+
+    if (cr->held == NULL || cr->fill_fd < 0) {
+        return;
+    }
+    if (write_all(cr->fill_fd, cr->held, cr->held_len, -1) != WEIR_OK) {
+        fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
+        return;
+    }
+    cr->held = NULL;
 }
 
 /* The fill fails: say why (once per interval), then let go. */
@@ -336,9 +366,29 @@ on_head(void *ctx, weir_request_t *r, const weir_http_header_t *resp,
                                  sec_len, head, head_len,
                                  WEIR_CACHE_BODY_UNKNOWN, cr->prefix, cap)
         : 0;
+    if (cr->prefix_len > 0 && content_length >= 0
+        && cr->prefix_len + (uint64_t) content_length <= FILL_HOLD) {
+        /* Small, of known length: held in memory and, when the body
+         * comes in the same pass of the event loop as the head (the rule
+         * for a small answer), written once, with its final header, at
+         * the end: one write instead of the head's, the body's and the
+         * header's rewrite. Otherwise the posted event writes it out at
+         * the end of this pass, and the fill goes on as it comes, for
+         * the waiters that stream it. */
+        cr->held = weir_palloc(r->pool,
+                               cr->prefix_len + (size_t) content_length);
+        if (cr->held) {
+            memcpy(cr->held, cr->prefix, cr->prefix_len);
+            cr->held_len = cr->prefix_len;
+            cr->hold_ev.data = cr;
+            cr->hold_ev.handler = hold_flush;
+            weir_event_post(&cr->hold_ev);
+        }
+    }
     if (cr->prefix_len == 0
-        || write_all(cr->fill_fd, cr->prefix, cr->prefix_len, -1)
-           != WEIR_OK) {
+        || (cr->held == NULL
+            && write_all(cr->fill_fd, cr->prefix, cr->prefix_len, -1)
+               != WEIR_OK)) {
         fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
         weir_cache_status_header(cr, st, 0);
         return WEIR_OK;
@@ -361,7 +411,19 @@ on_body(void *ctx, const char *data, size_t len)
         weir_cache_unlock(cr);
         return;
     }
-    if (write_all(cr->fill_fd, data, len, -1) != WEIR_OK) {
+    if (cr->held && cr->held_len + len
+                    > cr->prefix_len + (uint64_t) cr->expect_len) {
+        /* more than announced (the proxy stops that): write it out */
+        if (write_all(cr->fill_fd, cr->held, cr->held_len, -1) != WEIR_OK) {
+            fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
+            return;
+        }
+        cr->held = NULL;
+    }
+    if (cr->held) {
+        memcpy(cr->held + cr->held_len, data, len);
+        cr->held_len += len;
+    } else if (write_all(cr->fill_fd, data, len, -1) != WEIR_OK) {
         fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
         return;
     }
@@ -403,7 +465,6 @@ static void
 on_end(void *ctx, int complete)
 {
     cache_req_t *cr = ctx;
-    struct stat  st;
     uint64_t     size;
 
     if (cr->fill_fd < 0 || cr->prefix_len == 0) {
@@ -418,13 +479,20 @@ on_end(void *ctx, int complete)
     cr->hdr.body_len = cr->body_len;
     weir_cache_file_reseal(&cr->hdr, cr->prefix + sizeof(cr->hdr),
                            cr->prefix_len - sizeof(cr->hdr));
-    if (write_all(cr->fill_fd, (const char *) &cr->hdr, sizeof(cr->hdr), 0)
-        != WEIR_OK) {
+    if (cr->held) {
+        memcpy(cr->held, &cr->hdr, sizeof(cr->hdr));
+        if (write_all(cr->fill_fd, cr->held, cr->held_len, -1) != WEIR_OK) {
+            fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "write() failed");
+            return;
+        }
+        hold_drop(cr);
+    } else if (write_all(cr->fill_fd, (const char *) &cr->hdr,
+                         sizeof(cr->hdr), 0) != WEIR_OK) {
         fail_fill(cr, WEIR_CACHE_OP_WRITE, errno, "pwrite() failed");
         return;
     }
-    size = fstat(cr->fill_fd, &st) == 0 ? (uint64_t) st.st_size
-                                        : cr->prefix_len + cr->body_len;
+    /* what was written, in order: the file's size without an fstat() */
+    size = cr->prefix_len + cr->body_len;
     if (put_in_place(cr, cr->tmp_path, cr->final) != WEIR_OK) {
         weir_cache_unlock(cr);
         return;
