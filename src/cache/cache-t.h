@@ -74,7 +74,9 @@ enum cache_status {
 
 #define PREFIX_READ 4096    /* first read of a file: header, key, head */
 #define PREFIX_MAX  (WEIR_CACHE_KEY_MAX + 65536 + 8192)
-#define FILL_HOLD   16384   /* fills up to this size written at once */
+/* A fill writes whole blocks at block-aligned offsets (see cache_fill.c) */
+#define FILL_BLOCK  (256 * 1024)
+#define FILL_LINGER 20      /* ms a partial block waits at most */
 
 /* A stored object opened for a request. */
 typedef struct cache_obj_s {
@@ -133,13 +135,11 @@ typedef struct cache_req_s {
     char                  *prefix;         /* encoded hdr + key + vary +
                                               head, for the reseal */
     size_t                 prefix_len;
-    char                  *held;           /* a small fill: prefix + body
-                                              so far, written at the end
-                                              (NULL: written as it came) */
-    size_t                 held_len;
-    weir_event_t           hold_ev;        /* writes out what is held if
-                                              the fill did not end in the
-                                              pass that brought its head */
+    char                  *wbuf;           /* what the fill has not yet
+                                              written (cache_fill.c) */
+    size_t                 wbuf_len, wbuf_cap;
+    uint64_t               wbuf_off;       /* its file offset */
+    weir_event_t           wbuf_ev;        /* writes it out if it waits */
     uint64_t               body_len;
     int64_t                expect_len;     /* Content-Length, -1 */
     int64_t                request_time;
