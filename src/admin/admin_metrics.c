@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/http_stats.h"
+#include "http/limit_table.h"
 #include "upstream/breaker.h"
 #include "upstream/peer_state.h"
 
@@ -151,6 +152,14 @@ worker_metrics(weir_sbuf_t *o)
         { "weir_worker_requests_total", "counter",
           "Requests the worker finished.",
           offsetof(weir_proc_stats_t, requests_total), 0 },
+        { "weir_worker_admission_rejected_total", "counter",
+          "New connections' requests refused with 503 because the worker "
+          "was at shed_connections.",
+          offsetof(weir_proc_stats_t, shed_total), 0 },
+        { "weir_worker_accept_errors_total", "counter",
+          "accept() failures (out of file descriptors, mostly), each "
+          "followed by a pause in accepting.",
+          offsetof(weir_proc_stats_t, accept_errors_total), 0 },
     };
     weir_proc_stats_t *p = admin_ctx.procs;
     int64_t            conns = 0, active = 0, v;
@@ -397,6 +406,102 @@ upstream_metrics(weir_sbuf_t *o)
     }
 }
 
+/* [limit] sections: what each decided, and the state of its table. */
+static void
+limit_metrics(weir_sbuf_t *o)
+{
+    static const struct {
+        const char *result;
+        size_t      off;
+    } results[] = {
+        { "passed", offsetof(weir_limit_counters_t, passed) },
+        { "delayed", offsetof(weir_limit_counters_t, delayed) },
+        { "rejected", offsetof(weir_limit_counters_t, rejected) },
+        { "exempt", offsetof(weir_limit_counters_t, exempt) },
+    };
+    static const struct {
+        const char *name, *help;
+        size_t      off;
+    } counters[] = {
+        { "weir_limit_conn_rejected_total",
+          "Requests refused because their key had `conn` requests in "
+          "progress.", offsetof(weir_limit_counters_t, conn_rejected) },
+        { "weir_limit_full_total",
+          "Requests refused (503) because the limit's table had no entry "
+          "it could give their key.", offsetof(weir_limit_counters_t, full) },
+        { "weir_limit_evictions_total",
+          "Keys dropped from a full table to make room for a new key.",
+          offsetof(weir_limit_counters_t, evictions) },
+        { "weir_limit_resets_total",
+          "Times the table was emptied after a process died holding its "
+          "lock.", offsetof(weir_limit_counters_t, resets) },
+    };
+    const weir_http_conf_t *h = &admin_ctx.cf->http;
+    size_t                  i, k;
+
+    if (h->nlimits == 0) {
+        return;
+    }
+    admin_family(o, "weir_limit_requests_total", "counter",
+                 "Requests checked against a limit's rate, by result "
+                 "(exempt: exempt address or empty key).");
+    for (i = 0; i < h->nlimits; i++) {
+        const weir_limit_conf_t *l = h->limits[i];
+        weir_limit_counters_t   *c;
+
+        if (l->table == NULL) {
+            continue;
+        }
+        c = weir_limit_table_counters(l->table);
+        for (k = 0; k < weir_nelems(results); k++) {
+            weir_sbuf_append_cstr(o, "weir_limit_requests_total{limit=\"");
+            admin_out_label(o, l->name);
+            weir_sbuf_printf(o, "\",result=\"%s\"} %llu\n", results[k].result,
+                             (unsigned long long) weir_shm_counter_get(
+                                 (weir_shm_counter_t *) (void *)
+                                 ((char *) c + results[k].off)));
+        }
+    }
+    for (k = 0; k < weir_nelems(counters); k++) {
+        admin_family(o, counters[k].name, "counter", counters[k].help);
+        for (i = 0; i < h->nlimits; i++) {
+            const weir_limit_conf_t *l = h->limits[i];
+            char                    *c;
+
+            if (l->table == NULL) {
+                continue;
+            }
+            c = (char *) weir_limit_table_counters(l->table);
+            weir_sbuf_printf(o, "%s{limit=\"", counters[k].name);
+            admin_out_label(o, l->name);
+            weir_sbuf_printf(o, "\"} %llu\n", (unsigned long long)
+                             weir_shm_counter_get((weir_shm_counter_t *)
+                                 (void *) (c + counters[k].off)));
+        }
+    }
+    admin_family(o, "weir_limit_keys", "gauge",
+                 "Keys the limit's table holds.");
+    for (i = 0; i < h->nlimits; i++) {
+        if (h->limits[i]->table) {
+            weir_sbuf_append_cstr(o, "weir_limit_keys{limit=\"");
+            admin_out_label(o, h->limits[i]->name);
+            weir_sbuf_printf(o, "\"} %u\n",
+                             weir_limit_table_used(h->limits[i]->table));
+        }
+    }
+    admin_family(o, "weir_limit_requests_in_progress", "gauge",
+                 "Requests counted against the limit's conn, all keys.");
+    for (i = 0; i < h->nlimits; i++) {
+        if (h->limits[i]->table) {
+            weir_sbuf_append_cstr(o,
+                                  "weir_limit_requests_in_progress{limit=\"");
+            admin_out_label(o, h->limits[i]->name);
+            weir_sbuf_printf(o, "\"} %u\n",
+                             weir_limit_table_conns(h->limits[i]->table));
+        }
+    }
+}
+
 void
 admin_metrics(weir_sbuf_t *o)
 {
@@ -406,4 +511,5 @@ admin_metrics(weir_sbuf_t *o)
     upstream_metrics(o);
     peer_metrics(o);
     admin_cache_metrics(o);
+    limit_metrics(o);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "core/wtime.h"
 #include "http/http_stats.h"
+#include "http/limit_table.h"
 #include "upstream/breaker.h"
 #include "upstream/peer_state.h"
 
@@ -170,6 +171,43 @@ upstreams_json(weir_sbuf_t *o)
     weir_sbuf_append_cstr(o, "]");
 }
 
+/* [limit] sections: their tables and what they decided. */
+static void
+limits_json(weir_sbuf_t *o)
+{
+    const weir_http_conf_t *h = &admin_ctx.cf->http;
+    size_t                  i;
+
+    weir_sbuf_append_cstr(o, "\"limits\":[");
+    for (i = 0; i < h->nlimits; i++) {
+        weir_limit_table_t    *t = h->limits[i]->table;
+        weir_limit_counters_t *c = t ? weir_limit_table_counters(t) : NULL;
+
+        weir_sbuf_append_cstr(o, i ? ",{\"name\":\"" : "{\"name\":\"");
+        admin_out_json(o, h->limits[i]->name);
+        if (c == NULL) {
+            weir_sbuf_append_cstr(o, "\"}");
+            continue;
+        }
+        weir_sbuf_printf(o, "\",\"keys\":%u,\"requests_in_progress\":%u,"
+                         "\"passed\":%llu,\"delayed\":%llu,\"rejected\":%llu,"
+                         "\"exempt\":%llu,\"conn_rejected\":%llu,\"full\":"
+                         "%llu,\"evictions\":%llu}",
+                         weir_limit_table_used(t), weir_limit_table_conns(t),
+                         (unsigned long long) weir_shm_counter_get(&c->passed),
+                         (unsigned long long) weir_shm_counter_get(&c->delayed),
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->rejected),
+                         (unsigned long long) weir_shm_counter_get(&c->exempt),
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->conn_rejected),
+                         (unsigned long long) weir_shm_counter_get(&c->full),
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->evictions));
+    }
+    weir_sbuf_append_cstr(o, "]");
+}
+
 void
 admin_status_json(weir_sbuf_t *o)
 {
@@ -195,5 +233,7 @@ admin_status_json(weir_sbuf_t *o)
     servers_json(o);
     weir_sbuf_append_cstr(o, ",");
     upstreams_json(o);
+    weir_sbuf_append_cstr(o, ",");
+    limits_json(o);
     weir_sbuf_append_cstr(o, "}\n");
 }

@@ -34,6 +34,7 @@ static void section_begin(weir_conf_t *cf, char *p);
 static int valid_name(const char *s);
 static int conf_handler(void *user, const char *section, const char *name,
     const char *value);
+static char *expand_env(weir_conf_t *cf, const char *value);
 static const weir_conf_cmd_t *find_cmd(weir_conf_t *cf, int section,
     const char *key, size_t *index);
 static int set_typed(weir_conf_t *cf, const weir_conf_cmd_t *cmd,
@@ -505,9 +506,13 @@ conf_handler(void *user, const char *section, const char *stand_in_name,
         weir_conf_error(cf, "missing value");
         return 1;
     }
-    copy = weir_pstrndup(cf->pool, value, strlen(value));
+    copy = expand_env(cf, value);
     if (copy == NULL) {
-        weir_conf_error(cf, "out of memory");
+        return 1;               /* expand_env() said why */
+    }
+    if (*copy == '\0') {
+        weir_conf_error(cf, "empty value after expanding environment "
+                        "variables");
         return 1;
     }
     if (cmd->type == WEIR_CONF_CUSTOM) {
@@ -516,6 +521,74 @@ conf_handler(void *user, const char *section, const char *stand_in_name,
         (void) set_typed(cf, cmd, in->obj, copy);
     }
     return 1;
+}
+
+/*
+ * The value as an arena copy with each ${NAME} replaced by the variable's
+ * value from the environment (containers configure by environment; the
+ * seeds' files are written that way). NAME is a C identifier. "$${" is a
+ * literal "${"; any other '$' is kept as it is, so regexes ending in '$'
+ * and "$var" templates are untouched. The result is not scanned again.
+ * A variable that is not set, or a "${" without a valid NAME and '}', is
+ * an error naming the key: a silently empty upstream address or path
+ * would be worse. NULL after reporting.
+ */
+static char *
+expand_env(weir_conf_t *cf, const char *value)
+{
+    weir_sbuf_t  sb;
+    const char  *p = value, *d, *name, *end, *v;
+    char         var[256];
+    size_t       n;
+
+    weir_sbuf_init_pool(&sb, cf->pool, strlen(value) + 1);
+    while ((d = strchr(p, '$')) != NULL) {
+        if (d[1] == '$' && d[2] == '{') {
+            weir_sbuf_append(&sb, p, (size_t) (d - p) + 1);    /* "...$" */
+            weir_sbuf_append_char(&sb, '{');
+            p = d + 3;
+            continue;
+        }
+        if (d[1] != '{') {
+            weir_sbuf_append(&sb, p, (size_t) (d - p) + 1);
+            p = d + 1;
+            continue;
+        }
+        weir_sbuf_append(&sb, p, (size_t) (d - p));
+        name = d + 2;
+        for (end = name; *end == '_' || isalnum((unsigned char) *end); end++) {
+            /* void */
+        }
+        n = (size_t) (end - name);
+        if (*end != '}' || n == 0 || isdigit((unsigned char) *name)
+            || n >= sizeof(var))
+        {
+            weir_conf_error(cf, "invalid \"${\" at \"%.32s\": expected "
+                            "${NAME} (letters, digits, '_'), or \"$${\" for "
+                            "a literal \"${\"", d);
+            return NULL;
+        }
+        memcpy(var, name, n);
+        var[n] = '\0';
+        v = getenv(var);
+        if (v == NULL) {
+            weir_conf_error(cf, "environment variable %s is not set", var);
+            return NULL;
+        }
+        weir_sbuf_append_cstr(&sb, v);
+        p = end + 1;
+    }
+    weir_sbuf_append_cstr(&sb, p);
+    if (weir_sbuf_failed(&sb)) {
+        weir_conf_error(cf, "out of memory");
+        return NULL;
+    }
+    if (sb.len > WEIR_CONF_LINE_MAX) {
+        weir_conf_error(cf, "value too long after expanding environment "
+                        "variables (max %d characters)", WEIR_CONF_LINE_MAX);
+        return NULL;
+    }
+    return sb.data;
 }
 
 static int

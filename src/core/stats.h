@@ -51,6 +51,8 @@ typedef struct weir_proc_stats_s {
     _Atomic uint64_t requests_total;
     _Atomic int64_t  connections;     /* client connections open */
     _Atomic int64_t  requests_active; /* of them, with a request */
+    _Atomic uint64_t shed_total;      /* requests refused by admission */
+    _Atomic uint64_t accept_errors_total; /* accept() failures (EMFILE...) */
 } __attribute__((aligned(64))) weir_proc_stats_t;
 
 /* The zones (created on first use; NULL when the segment is too small). */

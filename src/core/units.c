@@ -178,6 +178,36 @@ addr_text(const struct sockaddr_storage *ss, char *text, size_t len)
     }
 }
 
+void
+weir_units_format_addr(const struct sockaddr_storage *ss, char *text,
+    size_t len)
+{
+    addr_text(ss, text, len);
+}
+
+int
+weir_units_parse_hostport(const char *s, char *host, size_t hostlen,
+    unsigned *port)
+{
+    const char *colon = strrchr(s, ':');
+    size_t      hlen;
+    in_port_t   nport;
+
+    if (colon == NULL || colon == s) {
+        return WEIR_DECLINED;
+    }
+    hlen = (size_t) (colon - s);
+    if (hlen > 253 || hlen >= hostlen || !looks_like_hostname(s, hlen)
+        || s[0] == '.' || s[0] == '-' || parse_port(colon + 1, &nport)
+        != WEIR_OK) {
+        return WEIR_DECLINED;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port = ntohs(nport);
+    return WEIR_OK;
+}
+
 int
 weir_units_parse_addr(const char *s, unsigned flags,
     struct sockaddr_storage *ss, socklen_t *len, char *text, size_t textlen,

@@ -37,6 +37,18 @@ int weir_units_parse_addr(const char *s, unsigned flags,
     struct sockaddr_storage *ss, socklen_t *len, char *text, size_t textlen,
     char *err, size_t errlen);
 
+/* "name:port" where name is a DNS name (letters, digits, '.' and '-',
+ * at least one letter, at most 253 characters) and port 1..65535: the
+ * name into host (hostlen > 253) and the port into *port. WEIR_OK, or
+ * WEIR_DECLINED when s is not of that form. */
+int weir_units_parse_hostport(const char *s, char *host, size_t hostlen,
+    unsigned *port);
+
+/* The canonical text of an address as weir_units_parse_addr writes it
+ * ("127.0.0.1:80", "[::1]:80"). */
+void weir_units_format_addr(const struct sockaddr_storage *ss, char *text,
+    size_t len);
+
 /* Do a and b (as filled above) name the same address and port? 1 or 0. */
 int weir_units_addr_eq(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "event/conn.h"
 
 static int open_socket(const weir_listen_want_t *w, char *err, size_t errlen);
 static weir_listen_sock_t *find(const weir_listen_group_t *g,
@@ -271,4 +272,49 @@ weir_listen_group_close_owner(weir_listen_group_t *g, int owner)
         g->socks[kept++] = g->socks[i];
     }
     g->n = kept;
+}
+
+int
+weir_listen_group_adopt(weir_listen_group_t *g, int fd, int slot, char *err,
+    size_t errlen)
+{
+    weir_listen_sock_t *socks, *s;
+    int                 on = 0, type = 0;
+    socklen_t           olen = sizeof(on), tlen = sizeof(type);
+    struct sockaddr_storage ss;
+    socklen_t           sslen = sizeof(ss);
+
+    if (g->prev) {
+        snprintf(err, errlen, "listener change already pending");
+        return WEIR_ERROR;
+    }
+    /* Anything else at that number (a stale variable, a typo) must not
+     * be taken for a listener and closed or accepted on. */
+    if (fd < 0 || slot < 0
+        || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) < 0
+        || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0
+        || !on || type != SOCK_STREAM
+        || getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0
+        || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+    {
+        snprintf(err, errlen, "fd %d is not a listening TCP socket", fd);
+        return WEIR_ERROR;
+    }
+    socks = realloc(g->socks, (g->n + 1) * sizeof(*socks));
+    if (socks == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return WEIR_ERROR;
+    }
+    g->socks = socks;
+    s = &socks[g->n++];
+    memset(s, 0, sizeof(*s));
+    memcpy(&s->addr, &ss, sslen);
+    s->addrlen = sslen;
+    (void) weir_sockaddr_text((struct sockaddr *) &ss, s->text,
+                              sizeof(s->text), 1);
+    s->slot = slot;
+    s->owner = slot;
+    s->fd = fd;
+    (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return WEIR_OK;
 }

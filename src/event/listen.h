@@ -84,6 +84,16 @@ void weir_listen_group_close(weir_listen_group_t *g);
  * in a queue nobody reads. */
 void weir_listen_group_close_owner(weir_listen_group_t *g, int owner);
 
+/* Take over a listening socket inherited from an old master (binary
+ * upgrade): fd must be a bound, listening TCP socket; it joins the group
+ * for worker slot `slot` with the address it is bound to, and gets
+ * FD_CLOEXEC back. A following weir_listen_group_prepare() keeps it for
+ * the same (address, slot), or leaves it to commit (closed) or abort (kept
+ * in the group). WEIR_OK, or WEIR_ERROR with a message in err (fd is left
+ * alone). */
+int weir_listen_group_adopt(weir_listen_group_t *g, int fd, int slot,
+    char *err, size_t errlen);
+
 /* Compare two socket addresses (family, address, port). 1 if equal. */
 int weir_sockaddr_equal(const struct sockaddr *a, socklen_t alen,
     const struct sockaddr *b, socklen_t blen);

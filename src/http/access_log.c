@@ -20,7 +20,7 @@ enum var_id {
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
     V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_SCHEME,
-    V_SERVER_PORT, V_HTTP
+    V_SERVER_PORT, V_LIMIT_STATUS, V_HTTP
 };
 
 static const struct {
@@ -53,6 +53,7 @@ static const struct {
     { "realip_remote_addr", V_REALIP_REMOTE_ADDR },
     { "scheme", V_SCHEME },
     { "server_port", V_SERVER_PORT },
+    { "limit_status", V_LIMIT_STATUS },
 };
 
 typedef struct segment_s {
@@ -387,6 +388,12 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_CACHE_STATUS:
         if (r->cache_status) {
             v.data = r->cache_status;
+            v.len = strlen(v.data);
+        }
+        return v;
+    case V_LIMIT_STATUS:
+        if (r->limit_status) {
+            v.data = r->limit_status;
             v.len = strlen(v.data);
         }
         return v;

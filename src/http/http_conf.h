@@ -72,6 +72,32 @@ enum weir_log_format {
 
 typedef struct weir_server_conf_s weir_server_conf_t;
 
+struct weir_limit_table_s;
+
+/* [limit NAME]: a request rate and/or a number of requests in progress
+ * per key, enforced by all workers together (http/limit.h). */
+typedef struct weir_limit_conf_s {
+    char                 *name;
+    char                 *key;           /* $vars template (required) */
+    int64_t               rate;          /* requests per rate_period; 0:
+                                            no rate limit */
+    weir_msec_t           rate_period;   /* 1000 (r/s) or 60000 (r/m) */
+    int64_t               burst;         /* 0 */
+    int64_t               delay;         /* 0: of the burst, passed at once */
+    int                   nodelay;       /* off */
+    int64_t               conn;          /* in progress per key; 0: none */
+    char                **exempt;        /* as written */
+    size_t                nexempt;
+    const struct weir_cidr_s *exempt_cidrs;   /* parsed by the loader */
+    int64_t               size;          /* table entries: 10000 */
+    int64_t               status;        /* 429 */
+    /* the shared table (http/limit_table.h), set by the master; NULL
+     * without a segment (the limit then lets everything through) */
+    struct weir_limit_table_s *table;
+    const char           *file;
+    int                   line;
+} weir_limit_conf_t;
+
 typedef struct weir_route_conf_s {
     char                 *name;
     weir_server_conf_t   *server;        /* resolved from `server = NAME` */
@@ -112,6 +138,11 @@ typedef struct weir_route_conf_s {
     size_t                nerror_pages;
 
     int64_t               client_max_body_size; /* -1: inherit [http] */
+
+    char                **limit_names;   /* limit = NAME... */
+    size_t                nlimit_names;
+    weir_limit_conf_t   **limits;        /* resolved, same order */
+    size_t                nlimits;
     const char           *file;
     int                   line;
 } weir_route_conf_t;
@@ -161,6 +192,8 @@ typedef struct weir_http_conf_s {
     size_t                nservers;
     weir_route_conf_t   **routes;        /* all, file order */
     size_t                nroutes;
+    weir_limit_conf_t   **limits;        /* [limit] sections, file order */
+    size_t                nlimits;
 } weir_http_conf_t;
 
 #endif /* WEIR_HTTP_CONF_H */

@@ -1,8 +1,9 @@
 /*
  * Internals of the HTTP server side shared by request.c (connection,
  * head, response), request_buf.c (the connection's buffers),
- * request_body.c (the request body) and request_proxy_protocol.c. Not a
- * public face: only those include this.
+ * request_body.c (the request body), request_proxy_protocol.c and
+ * limit.c (which goes on with the body once a request passes its
+ * limits). Not a public face: only those include this.
  */
 #ifndef WEIR_HTTP_REQUEST_T_H
 #define WEIR_HTTP_REQUEST_T_H

@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
+#include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
 #include "http/request-t.h"
@@ -522,6 +523,9 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
+    if (weir_http_admission(r) != WEIR_OK) {
+        return;
+    }
     r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
 
     limit = conf->client_max_body_size;
@@ -538,7 +542,7 @@ process_head(weir_request_t *r, size_t consumed)
         weir_http_finalize_error(r, 413, "BODY_TOO_LARGE");
         return;
     }
-    weir_http_start_body(r);
+    weir_http_limit_run(r);
 }
 
 void

@@ -34,6 +34,12 @@ typedef struct weir_http_ctx_s {
     const weir_mime_t      *mime;
     const char             *prefix;
     int                     quitting;   /* graceful stop in progress */
+    /* Admission: with shed_at connections open besides the worker's
+     * shed_base listeners (upstream connections included), the first
+     * request of a new client connection is refused with 503
+     * (http/limit.c); 0: never. */
+    size_t                  shed_at;
+    size_t                  shed_base;
 } weir_http_ctx_t;
 
 extern weir_http_ctx_t weir_http;
@@ -102,6 +108,8 @@ typedef struct weir_request_s {
     int                        retries;
     int                        body_error;      /* status for a bad body */
     const char                *cache_status;    /* $cache_status; NULL: - */
+    const char                *limit_status;    /* $limit_status; NULL: - */
+    struct limit_req_s        *limit;           /* http/limit.c's state */
     void                      *proxy;           /* the proxy's state */
     void                      *cache;           /* the cache's state */
 } weir_request_t;

@@ -4,7 +4,8 @@
  * config_check.c (the merge and cross-reference pass, STYLE 14),
  * config_schema.c (the key rows, their setters and the dump),
  * config_upstream.c and config_cache.c (the setters of [upstream] and
- * [cache] that need more than a row) and
+ * [cache] that need more than a row), config_limit.c ([limit] and a
+ * route's `limit`) and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
@@ -22,7 +23,7 @@
 /* Section indices: rows in config_schema.c, sections in config.c. */
 enum {
     SEC_MAIN = 0, SEC_HTTP, SEC_UPSTREAM, SEC_CACHE, SEC_SERVER, SEC_ROUTE,
-    SEC_ADMIN
+    SEC_ADMIN, SEC_LIMIT
 };
 
 /* Units for defaults and limits. */
@@ -44,6 +45,7 @@ typedef struct load_s {
     weir_config_errors_t  *errs;
     weir_conf_t            conf;
     const char            *shown;    /* the path as given, for messages */
+    int64_t                resolve_until; /* monotonic ms; 0: no name yet */
 } load_t;
 
 /* [upstream] setters (config_upstream.c): `server = ADDR options`, its
@@ -65,6 +67,20 @@ int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
+
+/* [limit] (config_limit.c): `rate = N r/s|r/m` and its dump; the
+ * checks of the [limit] sections (key, exempt, rate or conn) and the
+ * resolution of a route's `limit = NAME...`. */
+int weir_config_set_rate(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_rate(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+void weir_config_check_limits(load_t *ld);
+/* Every $name in template t must be a request variable (config_check.c);
+ * the error names obj's key, at its line or else `line`. */
+void weir_config_check_vars(load_t *ld, const void *obj, const char *type,
+    const char *name, int line, const char *key, const char *t);
+void weir_config_route_limits(load_t *ld, weir_route_conf_t *r);
 
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];

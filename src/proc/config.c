@@ -62,6 +62,7 @@ static void *create_route(weir_conf_t *c, const char *name);
 static void route_cleanup(void *data);
 static void upstream_cleanup(void *data);
 static void *create_admin(weir_conf_t *c, const char *name);
+static void *create_limit(weir_conf_t *c, const char *name);
 
 static const weir_conf_section_t sections[] = {
     [SEC_MAIN]     = { "main", 0, create_main },
@@ -71,6 +72,7 @@ static const weir_conf_section_t sections[] = {
     [SEC_SERVER]   = { "server", 1, create_server },
     [SEC_ROUTE]    = { "route", 1, create_route },
     [SEC_ADMIN]    = { "admin", 0, create_admin },
+    [SEC_LIMIT]    = { "limit", 1, create_limit },
 };
 
 /* ---- loading ---------------------------------------------------------- */
@@ -354,6 +356,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u->queue = 128;
     u->queue_timeout = SEC(10);
     u->health_interval = SEC(5);
+    u->resolve = SEC(30);
     u->health_timeout = SEC(2);
     u->health_fall = 3;
     u->health_rise = 2;
@@ -460,4 +463,26 @@ create_admin(weir_conf_t *c, const char *name)
     (void) name;
     cf->has_admin = 1;
     return &cf->admin;
+}
+
+static void *
+create_limit(weir_conf_t *c, const char *name)
+{
+    weir_http_conf_t   *h = &LOADER(c)->cf->http;
+    weir_limit_conf_t  *l, **arr;
+
+    l = weir_pcalloc(c->pool, sizeof(*l));
+    arr = l ? weir_conf_grow(c, h->limits, h->nlimits, sizeof(*arr)) : NULL;
+    if (arr == NULL) {
+        return NULL;
+    }
+    h->limits = arr;
+    arr[h->nlimits++] = l;
+    l->name = (char *) name;
+    l->rate_period = SEC(1);
+    l->size = 10000;
+    l->status = 429;
+    l->file = c->file;
+    l->line = c->line;
+    return l;
 }

@@ -27,6 +27,7 @@ typedef struct weir_main_conf_s {
     int           worker_cpu_affinity; /* off; on = pin worker i to cpu i */
     int64_t       worker_rlimit_nofile; /* 0 = leave as is */
     int64_t       worker_connections;   /* 10000 per worker */
+    int64_t       shed_connections;     /* 0: 9/10 of worker_connections */
 } weir_main_conf_t;
 
 typedef struct weir_config_s {

@@ -25,8 +25,6 @@
 static char *dir_of(weir_pool_t *pool, const char *file);
 static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
 static void admin_server(load_t *ld);
-static void check_vars(load_t *ld, const void *obj, const char *type,
-    const char *name, int line, const char *key, const char *t);
 static int64_t msec_to_sec(weir_msec_t ms);
 static void check_caches(load_t *ld);
 static void check_server(load_t *ld, weir_server_conf_t *s);
@@ -100,6 +98,7 @@ weir_config_check(load_t *ld)
         check_upstream(ld, cf->upstreams[i]);
     }
     check_caches(ld);
+    weir_config_check_limits(ld);
     for (i = 0; i < cf->http.nservers; i++) {
         check_server(ld, cf->http.servers[i]);
     }
@@ -172,9 +171,9 @@ admin_server(load_t *ld)
  * be a request variable: a misspelt one would be empty at run time, and a
  * cache key missing a part is a key that mixes up responses. The error
  * names obj's key (line_of(), else `line`). */
-static void
-check_vars(load_t *ld, const void *obj, const char *type, const char *name,
-    int line, const char *key, const char *t)
+void
+weir_config_check_vars(load_t *ld, const void *obj, const char *type,
+    const char *name, int line, const char *key, const char *t)
 {
     const char *p = t, *var;
 
@@ -225,8 +224,8 @@ check_upstream(load_t *ld, weir_upstream_conf_t *u)
         u->hash_key = "$remote_addr";
     }
     if (u->hash_key) {
-        check_vars(ld, u, "upstream", u->name, u->line, "hash_key",
-                   u->hash_key);
+        weir_config_check_vars(ld, u, "upstream", u->name, u->line,
+                               "hash_key", u->hash_key);
     }
 }
 
@@ -263,7 +262,8 @@ check_caches(load_t *ld)
         k->rules.stale_if_error = msec_to_sec(k->stale_if_error);
         k->rules.stale_while_revalidate =
             msec_to_sec(k->stale_while_revalidate);
-        check_vars(ld, k, "cache", k->name, k->line, "key", k->key);
+        weir_config_check_vars(ld, k, "cache", k->name, k->line, "key",
+                               k->key);
         for (j = 0; k->path && j < i; j++) {
             if (strcmp(cf->caches[j]->path, k->path) == 0) {
                 xerror(ld, line_of(ld, k, "path", k->line), "cache", k->name,
@@ -486,7 +486,7 @@ route_cache_vars(load_t *ld, weir_route_conf_t *r, const char *key,
                "requires cache (this route has no cache = NAME)");
         return;
     }
-    check_vars(ld, r, "route", r->name, r->line, key, t);
+    weir_config_check_vars(ld, r, "route", r->name, r->line, key, t);
 }
 
 static void
@@ -505,6 +505,7 @@ check_route(load_t *ld, route_ext_t *x)
     }
     route_handler(ld, r);
     route_refs(ld, r);
+    weir_config_route_limits(ld, r);
     if (r->client_max_body_size < 0) {
         r->client_max_body_size = ld->cf->http.client_max_body_size;
     }

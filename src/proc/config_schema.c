@@ -105,6 +105,7 @@ typedef weir_upstream_conf_t ups_t;
 typedef weir_cache_conf_t    cache_t;
 typedef weir_server_conf_t   srv_t;
 typedef weir_admin_conf_t    admin_t;
+typedef weir_limit_conf_t    limit_t;
 
 static const weir_conf_enum_t balance_enums[] = {
     { "round_robin", WEIR_BALANCE_ROUND_ROBIN },
@@ -151,6 +152,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         worker_rlimit_nofile, 0, 1 << 30),
     ROW(SEC_MAIN, "worker_connections", W_INT, main_t, worker_connections,
         1, 1000000),
+    ROW(SEC_MAIN, "shed_connections", W_INT, main_t, shed_connections,
+        0, 1000000),
 
     CUSTOM(SEC_HTTP, "access_log", http_t, access_log, set_path_or,
            dump_path_or),
@@ -225,6 +228,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "health_fall", W_INT, ups_t, health_fall, 1, 100),
     ROW(SEC_UPSTREAM, "health_rise", W_INT, ups_t, health_rise, 1, 100),
     ROW(SEC_UPSTREAM, "slow_start", W_MSEC, ups_t, slow_start, 0, NOMAX),
+    ROW(SEC_UPSTREAM, "resolve", W_MSEC, ups_t, resolve, 0, NOMAX),
     ROW(SEC_UPSTREAM, "panic_threshold", W_INT, ups_t, panic_threshold,
         0, 100),
     ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
@@ -288,6 +292,19 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     { SEC_ROUTE, "client_max_body_size", W_SIZE,
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
+    WORDS(SEC_ROUTE, "limit", weir_route_conf_t, limit_names, nlimit_names,
+          0),
+
+    ROW(SEC_LIMIT, "key", W_STR, limit_t, key, 0, 0),
+    CUSTOM(SEC_LIMIT, "rate", limit_t, rate, weir_config_set_rate,
+           weir_config_dump_rate),
+    ROW(SEC_LIMIT, "burst", W_INT, limit_t, burst, 0, 1000000),
+    ROW(SEC_LIMIT, "delay", W_INT, limit_t, delay, 0, 1000000),
+    ROW(SEC_LIMIT, "nodelay", W_FLAG, limit_t, nodelay, 0, 0),
+    ROW(SEC_LIMIT, "conn", W_INT, limit_t, conn, 0, 1000000),
+    WORDS(SEC_LIMIT, "exempt", limit_t, exempt, nexempt, WEIR_CONF_MULTI),
+    ROW(SEC_LIMIT, "size", W_INT, limit_t, size, 16, 16777216),
+    ROW(SEC_LIMIT, "status", W_INT, limit_t, status, 400, 599),
 
     LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
          dump_listen),
@@ -709,7 +726,8 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     }
     w = *FIELD(obj, cmd->offset, char **);
     for (i = first; i < *n; i++) {
-        if (strcmp(cmd->key, "allow") == 0 && !valid_cidr(w[i])) {
+        if ((strcmp(cmd->key, "allow") == 0
+             || strcmp(cmd->key, "exempt") == 0) && !valid_cidr(w[i])) {
             weir_conf_error(c, "invalid address \"%s\" (expected an IP or "
                             "CIDR such as 10.0.0.0/8)", w[i]);
         } else if (strcmp(cmd->key, "index") == 0 && strchr(w[i], '/')) {
@@ -851,6 +869,10 @@ weir_config_dump(const weir_config_t *cf, FILE *out)
     for (i = 0; i < cf->http.nroutes; i++) {
         fprintf(out, "\n[route %s]\n", cf->http.routes[i]->name);
         weir_conf_dump(cmds, n, SEC_ROUTE, cf->http.routes[i], out);
+    }
+    for (i = 0; i < cf->http.nlimits; i++) {
+        fprintf(out, "\n[limit %s]\n", cf->http.limits[i]->name);
+        weir_conf_dump(cmds, n, SEC_LIMIT, cf->http.limits[i], out);
     }
     if (cf->has_admin) {
         fputs("\n[admin]\n", out);

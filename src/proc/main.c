@@ -20,6 +20,7 @@
 #include "proc/master.h"
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
+#include "proc/upgrade.h"
 
 typedef struct options_s {
     const char *conf;
@@ -49,7 +50,8 @@ usage(FILE *out)
         "  -t         test the configuration and exit\n"
         "  -T         test, then print the effective configuration\n"
         "  -s signal  send a signal to the running master: "
-        "reload, quit, stop, reopen\n"
+        "reload, quit, stop, reopen,\n"
+        "             upgrade\n"
         "  -v, --version\n"
         "             print the version\n"
         "  -V         print version, compiler and configure options\n"
@@ -157,7 +159,7 @@ send_signal(const weir_config_t *cf, const char *conf, const char *prefix,
         int         signo;
     } sigs[] = {
         { "reload", SIGHUP }, { "quit", SIGQUIT }, { "stop", SIGTERM },
-        { "reopen", SIGUSR1 },
+        { "reopen", SIGUSR1 }, { "upgrade", SIGUSR2 },
     };
     char   err[512], def[PATH_MAX];
     const char *pidfile;
@@ -171,7 +173,7 @@ send_signal(const weir_config_t *cf, const char *conf, const char *prefix,
     }
     if (i == weir_nelems(sigs)) {
         fprintf(stderr, "weir: invalid signal \"%s\" (reload, quit, stop, "
-                "reopen)\n", name);
+                "reopen, upgrade)\n", name);
         return 1;
     }
     if (cf && cf->main.pid) {
@@ -277,6 +279,9 @@ main(int argc, char **argv)
      * titles later, so the environment must move out of it now. Without
      * memory for that, titles are off and weir runs anyway. */
     (void) weir_proctitle_init(argc, argv);
+    /* Which file a binary upgrade (USR2) runs: this path, resolved now
+     * (weir -p/-c paths are made absolute too). */
+    weir_upgrade_init(argc > 0 ? argv[0] : NULL);
     memset(&o, 0, sizeof(o));
     rc = parse_args(argc, argv, &o);
     if (rc != WEIR_OK) {

@@ -20,6 +20,7 @@
 #include "upstream/peer_state.h"
 #include "core/wtime.h"
 #include "http/http_stats.h"
+#include "http/limit.h"
 #include "event/listen.h"
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
@@ -30,37 +31,14 @@
 #include "proc/listeners.h"
 #include "proc/logfiles.h"
 #include "proc/pidfile.h"
-#include "proc/worker.h"
+#include "proc/reresolve.h"
+#include "proc/upgrade.h"
+#include "proc/worker_table.h"
 
-#define MAX_WORKERS      256
+#define MAX_WORKERS      WEIR_WORKERS_MAX
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   5000
 #define QUICK_DEATH_MS   2000   /* a worker dying sooner is crash-looping */
-/* How long a new generation may take to set up before its start (or the
- * reload) counts as failed: set-up is milliseconds unless something
- * hangs, such as a user lookup against an unreachable directory. */
-#define READY_WAIT_MS    10000
-
-typedef struct worker_s {
-    pid_t        pid;           /* 0: free entry */
-    int          slot;
-    uint64_t     generation;
-    weir_msec_t  started;
-    unsigned     exiting:1;     /* told to stop: do not respawn */
-    unsigned     ready:1;       /* said it accepts (or was not asked) */
-} worker_t;
-
-/* What a generation's workers start with. A reload starts the new one
- * before it commits, so these are not always the globals. */
-typedef struct gen_s {
-    const weir_config_t *cf;
-    uint64_t             generation;
-    weir_log_file_t     *errlog;      /* NULL: the current error log */
-    weir_log_file_t     *access;      /* NULL when off */
-    int                  ready_fd;    /* write end of the report, or -1 */
-    int                  ready_rfd;   /* its read end (closed in workers) */
-} gen_t;
-
 typedef struct slot_state_s {
     int          quick_deaths;  /* consecutive */
     weir_msec_t  respawn_at;    /* 0: none pending */
@@ -71,7 +49,6 @@ static volatile sig_atomic_t sig_child, sig_reload, sig_quit, sig_terminate,
 
 static weir_config_t       *conf;
 static weir_listen_group_t  group;
-static worker_t             workers[MAX_WORKERS * 2];
 static slot_state_t         slots[MAX_WORKERS];
 static uint64_t             generation = 1;     /* the serving one */
 static uint64_t             generations = 1;    /* the last one started */
@@ -83,6 +60,7 @@ static weir_log_file_t      errlog_file = { -1, NULL };
 static weir_log_file_t      access_file = { -1, NULL };
 static int                  workers_stopped;   /* after WINCH */
 static weir_msec_t          kill_at;   /* fast stop: SIGKILL what is left */
+static int                  dns_reload;  /* names resolve differently now */
 
 static weir_shm_t          *shm;
 static weir_master_stats_t *stats;     /* core/stats.h */
@@ -94,26 +72,16 @@ static int sync_listeners(const weir_config_t *cf, int pending, char *err,
     size_t errlen);
 static void move_pid(weir_config_t *ncf);
 static pid_t spawn(int slot);
-static pid_t spawn_gen(const gen_t *g, int slot);
-static int start_generation(const weir_config_t *cf, uint64_t gen,
-    weir_log_file_t *el, weir_log_file_t *al, char *why, size_t whylen);
-static int wait_ready(int fd, uint64_t gen, int n, char *why,
-    size_t whylen);
-static int ready_line(const char *line, void *data);
-static void mark_ready(const char *line);
-static void stop_generation(uint64_t gen, int signo);
 static int start_first(const weir_config_t *cf);
-static void signal_workers(int signo, uint64_t gen_below);
-static size_t live_workers(void);
 static void reap(void);
 static void schedule_respawns(void);
 static void arm_alarm(void);
 static void reload(void);
+static void workers_back(void);
 static weir_config_t *reload_prepare(void);
 static void reload_commit(weir_config_t *ncf);
 static void reopen(void);
 static void chown_logs(void);
-static void peer_procs_update(void);
 
 static void
 signal_handler(int signo)
@@ -214,271 +182,39 @@ move_pid(weir_config_t *ncf)
 static pid_t
 spawn(int slot)
 {
-    gen_t g;
+    weir_wtable_gen_t g;
 
+    slots[slot].respawn_at = 0;
     g.cf = conf;
     g.generation = generation;
     g.errlog = NULL;
     g.access = access_file.fd >= 0 ? &access_file : NULL;
     g.ready_fd = -1;
     g.ready_rfd = -1;
-    return spawn_gen(&g, slot);
-}
-
-static pid_t
-spawn_gen(const gen_t *g, int slot)
-{
-    weir_worker_args_t args;
-    pid_t              pid;
-    size_t             i;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid == 0) {
-            break;
-        }
-    }
-    if (i == weir_nelems(workers)) {
-        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
-                       "too many worker processes");
-        return -1;
-    }
-    pid = fork();
-    if (pid < 0) {
-        weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno, "fork() failed");
-        return -1;
-    }
-    if (pid == 0) {
-        /* The daemon's parent must see EOF when the master goes, not
-         * when the last worker does. */
-        weir_startup_forget();
-        if (g->ready_rfd >= 0) {
-            close(g->ready_rfd);
-        }
-        if (g->errlog) {
-            weir_errlog.file = g->errlog;
-        }
-        weir_errlog.level = g->cf->main.log_level;
-        args.cf = g->cf;
-        args.slot = slot;
-        args.generation = g->generation;
-        args.group = &group;
-        args.access_log = g->access;
-        args.proc = (int) i;
-        args.shm = shm;
-        args.ready_fd = g->ready_fd;
-        weir_worker_run(&args);
-    }
-    workers[i].pid = pid;
-    workers[i].slot = slot;
-    workers[i].generation = g->generation;
-    workers[i].started = weir_current_msec;
-    workers[i].exiting = 0;
-    workers[i].ready = g->ready_fd < 0;
-    if (g->generation == generation) {
-        slots[slot].respawn_at = 0;
-    }
-    weir_proc_stats_set(&procs[i], pid, slot, workers[i].generation);
-    peer_procs_update();
-    weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
-                   "started worker process %d (slot %d, generation %llu)",
-                   (int) pid, slot, (unsigned long long) g->generation);
-    return pid;
-}
-
-/*
- * Start every worker of generation gen and wait until each says it
- * accepts. WEIR_OK; or WEIR_ERROR with the first reason in why (a worker's
- * own error line, or what went wrong here), the workers that did start
- * being left to the caller (stop_generation).
- */
-static int
-start_generation(const weir_config_t *cf, uint64_t gen, weir_log_file_t *el,
-    weir_log_file_t *al, char *why, size_t whylen)
-{
-    gen_t g;
-    int   fds[2], slot, n = (int) cf->main.workers, rc;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        snprintf(why, whylen, "pipe2() failed: %s", strerror(errno));
-        return WEIR_ERROR;
-    }
-    g.cf = cf;
-    g.generation = gen;
-    g.errlog = el;
-    g.access = al;
-    g.ready_fd = fds[1];
-    g.ready_rfd = fds[0];
-    for (slot = 0; slot < n; slot++) {
-        if (spawn_gen(&g, slot) < 0) {
-            break;
-        }
-    }
-    /* Only the workers hold the write end now: EOF means all of them
-     * either reported or died. */
-    close(fds[1]);
-    if (slot < n) {
-        snprintf(why, whylen, "cannot fork worker process %d of %d", slot + 1,
-                 n);
-        rc = WEIR_ERROR;
-    } else {
-        rc = wait_ready(fds[0], gen, n, why, whylen);
-    }
-    close(fds[0]);
-    return rc;
-}
-
-/* What wait_ready has heard so far. */
-typedef struct ready_state_s {
-    int     ready;
-    int     n;
-    char   *why;
-    size_t  whylen;
-} ready_state_t;
-
-/* Read the workers' reports until n said ready, or all ended, or the
- * deadline. Signals stay blocked meanwhile: a SIGCHLD is acted on later. */
-static int
-wait_ready(int fd, uint64_t gen, int n, char *why, size_t whylen)
-{
-    ready_state_t st = { 0, n, why, whylen };
-    int           rc;
-
-    why[0] = '\0';
-    rc = weir_startup_read_lines(fd, READY_WAIT_MS, ready_line, &st);
-    if (st.ready == n) {
-        return WEIR_OK;
-    }
-    if (rc == WEIR_AGAIN) {
-        /* A worker's error line may say why it hangs; keep it first. */
-        if (why[0] == '\0') {
-            snprintf(why, whylen, "%d of %d worker processes not ready after "
-                     "%d ms", n - st.ready, n, READY_WAIT_MS);
-        }
-    } else if (rc == WEIR_ERROR) {
-        snprintf(why, whylen, "reading the workers' reports failed: %s",
-                 strerror(errno));
-    } else if (why[0] == '\0') {
-        snprintf(why, whylen, "%d of %d worker processes of generation %llu "
-                 "exited during set-up", n - st.ready, n,
-                 (unsigned long long) gen);
-    }
-    return WEIR_ERROR;
-}
-
-/* One line of a worker's report: "ready PID", or a copy of one of its
- * error lines, the first of which is the reason a start fails. */
-static int
-ready_line(const char *line, void *data)
-{
-    ready_state_t  *st = data;
-    weir_log_line_t l;
-
-    if (strncmp(line, WEIR_WORKER_READY " ", sizeof(WEIR_WORKER_READY)) == 0) {
-        mark_ready(line);
-        return ++st->ready == st->n ? WEIR_DONE : WEIR_OK;
-    }
-    if (st->why[0] != '\0') {
-        return WEIR_OK;
-    }
-    if (weir_log_line_parse(line, &l) == WEIR_OK) {
-        snprintf(st->why, st->whylen, "worker process %ld: %s", l.pid,
-                 l.text);
-    } else {
-        snprintf(st->why, st->whylen, "%s", line);
-    }
-    return WEIR_OK;
-}
-
-static void
-mark_ready(const char *line)
-{
-    long   pid = strtol(line + sizeof(WEIR_WORKER_READY), NULL, 10);
-    size_t i;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid == (pid_t) pid) {
-            workers[i].ready = 1;
-        }
-    }
-}
-
-/* Stop a generation that failed to start: the workers that accept may
- * hold clients already and finish with signo; the others have none and
- * are killed. None is respawned. */
-static void
-stop_generation(uint64_t gen, int signo)
-{
-    size_t i;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid == 0 || workers[i].generation != gen) {
-            continue;
-        }
-        workers[i].exiting = 1;
-        if (kill(workers[i].pid, workers[i].ready ? signo : SIGKILL) < 0
-            && errno != ESRCH) {
-            weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
-                           "kill(%d) failed", (int) workers[i].pid);
-        }
-    }
-}
-
-/* Signal the workers older than gen_below (all if 0 is given as "any"). */
-static void
-signal_workers(int signo, uint64_t gen_below)
-{
-    size_t i;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid == 0) {
-            continue;
-        }
-        if (gen_below && workers[i].generation >= gen_below) {
-            continue;
-        }
-        if (signo == SIGQUIT || signo == SIGTERM) {
-            workers[i].exiting = 1;
-            atomic_store(&procs[i].draining, 1);
-        }
-        if (kill(workers[i].pid, signo) < 0 && errno != ESRCH) {
-            weir_log_error(WEIR_LOG_ALERT, &weir_errlog, errno,
-                           "kill(%d, %d) failed", (int) workers[i].pid, signo);
-        }
-    }
-}
-
-static size_t
-live_workers(void)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        n += workers[i].pid != 0;
-    }
-    return n;
+    return weir_wtable_spawn(&g, slot);
 }
 
 static void
 reap(void)
 {
     pid_t       pid;
-    int         status, slot;
-    size_t      i;
-    worker_t   *w;
-    weir_msec_t lived;
+    int                  status, slot, proc, rc;
+    weir_wtable_entry_t *w;
+    weir_msec_t          lived;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        weir_caches_reaped(pid, status);    /* its fills; the manager */
-        w = NULL;
-        for (i = 0; i < weir_nelems(workers); i++) {
-            if (workers[i].pid == pid) {
-                w = &workers[i];
-                break;
-            }
+        if (weir_upgrade_reaped(pid, status)) {
+            continue;                       /* the new binary's master */
         }
+        if (weir_reresolve_reaped(pid, status, &rc)) {
+            dns_reload |= rc;
+            continue;
+        }
+        weir_caches_reaped(pid, status);    /* its fills; the manager */
+        w = weir_wtable_find(pid, &proc);
         if (w == NULL) {
             if (weir_checker_reaped(pid, status)) {
-                peer_procs_update();    /* its records may go now */
+                weir_wtable_update();    /* its records may go now */
             }
             continue;
         }
@@ -489,9 +225,10 @@ reap(void)
             weir_listen_group_close_owner(&group, slot);
         }
         /* Its requests in flight died with it. */
-        weir_peer_state_proc_gone(shm, (int) (w - workers));
-        weir_proc_stats_set(&procs[w - workers], 0, slot, 0);
-        peer_procs_update();
+        weir_peer_state_proc_gone(shm, proc);
+        weir_http_limit_proc_gone(proc);
+        weir_proc_stats_set(&procs[proc], 0, slot, 0);
+        weir_wtable_update();
         if (w->exiting && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             weir_log_error(WEIR_LOG_INFO, &weir_errlog, 0,
                            "worker process %d exited", (int) pid);
@@ -558,6 +295,9 @@ arm_alarm(void)
     if (weir_checker_due() && (next == 0 || weir_checker_due() < next)) {
         next = weir_checker_due();
     }
+    if (weir_reresolve_due() && (next == 0 || weir_reresolve_due() < next)) {
+        next = weir_reresolve_due();
+    }
     /* A fast stop's deadline shares the one timer: every re-arm (after
      * each SIGCHLD) must keep it. */
     if (kill_at && (next == 0 || kill_at < next)) {
@@ -586,26 +326,8 @@ schedule_respawns(void)
         }
     }
     weir_checker_tick();
+    weir_reresolve_tick(conf);
     arm_alarm();
-}
-
-/* Sums over the workers' in-flight slots stop at the highest in use;
- * records no live generation uses any more are freed. */
-static void
-peer_procs_update(void)
-{
-    size_t   i, hi = 0;
-    uint64_t oldest = generation;
-
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid != 0) {
-            hi = i + 1;
-            oldest = weir_min(oldest, workers[i].generation);
-        }
-    }
-    oldest = weir_min(oldest, weir_checker_oldest_generation());
-    weir_peer_state_procs_hi(shm, (int) hi);
-    weir_peer_state_recycle(shm, oldest);
 }
 
 /*
@@ -632,7 +354,7 @@ reload(void)
     ngen = ++generations;
     ncf->generation = ngen;
     weir_logfiles_chown(ncf, &pending_el, &pending_al);
-    if (start_generation(ncf, ngen, pending_el.fd >= 0 ? &pending_el : NULL,
+    if (weir_wtable_start(ncf, ngen, pending_el.fd >= 0 ? &pending_el : NULL,
                          pending_al.fd >= 0 ? &pending_al : NULL, why,
                          sizeof(why)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,
@@ -640,7 +362,7 @@ reload(void)
                        "not start: %s; generation %llu keeps serving",
                        (unsigned long long) ngen, why,
                        (unsigned long long) generation);
-        stop_generation(ngen, SIGQUIT);
+        weir_wtable_stop(ngen, SIGQUIT);
         weir_logfiles_close(&pending_el);
         weir_logfiles_close(&pending_al);
         /* Back to the running generation's sockets, exactly: a socket
@@ -651,6 +373,34 @@ reload(void)
         return;
     }
     reload_commit(ncf);
+}
+
+/*
+ * SIGHUP while a new binary's master runs: the file may already be written
+ * for the new binary, so it is not read; the workers a WINCH stopped start
+ * again on the running configuration (a roll-back: QUIT the new master
+ * next, and this one takes the pid file back).
+ */
+static void
+workers_back(void)
+{
+    int s;
+
+    if (!workers_stopped) {
+        weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                       "HUP during a binary upgrade: the workers run "
+                       "already; the configuration is not re-read");
+        return;
+    }
+    weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                   "HUP during a binary upgrade: starting the workers "
+                   "again, on the running configuration");
+    workers_stopped = 0;
+    memset(slots, 0, sizeof(slots));
+    for (s = 0; s < (int) conf->main.workers; s++) {
+        spawn(s);
+    }
+    arm_alarm();
 }
 
 /* Load and check the file, open its logs (into pending_el/al) and its
@@ -710,6 +460,8 @@ reload_prepare(void)
                                generations + 1, err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &ncf->http, err, sizeof(err))
            != WEIR_OK
+        || weir_http_limit_attach(shm, &ncf->http, err, sizeof(err))
+           != WEIR_OK
         || weir_caches_attach(shm, ncf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0, "reload failed: %s",
@@ -742,12 +494,14 @@ reload_commit(weir_config_t *ncf)
     pending_el.fd = pending_al.fd = -1;
     pending_el.path = pending_al.path = NULL;
     generation = ncf->generation;
+    weir_wtable_set_serving(generation);
     weir_shm_counter_add(&stats->reloads_total, 1);
     weir_shm_counter_set(&stats->config_generation, generation);
     weir_config_free(conf);
     conf = ncf;
     /* A new checker for the new file; the old one stops. */
     weir_checker_start(conf, &group);
+    weir_reresolve_setup(conf);
     weir_cache_manager_start(conf, &group, shm);
     workers_stopped = 0;
     memset(slots, 0, sizeof(slots));
@@ -755,7 +509,7 @@ reload_commit(weir_config_t *ncf)
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "reload: generation %llu started",
                    (unsigned long long) generation);
-    signal_workers(SIGQUIT, generation);
+    weir_wtable_signal(SIGQUIT, generation);
 }
 
 /* Files are created by the master (maybe root); workers that reopen them
@@ -774,7 +528,7 @@ reopen(void)
     weir_logfiles_reopen(&errlog_file, &access_file);
     chown_logs();
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "reopening logs");
-    signal_workers(SIGUSR1, 0);
+    weir_wtable_signal(SIGUSR1, 0);
     weir_checker_signal(SIGUSR1);
     weir_cache_manager_signal(SIGUSR1);
 }
@@ -785,24 +539,17 @@ reopen(void)
 static int
 start_first(const weir_config_t *cf)
 {
-    char   why[1024];
-    size_t i;
+    char why[1024];
 
-    if (start_generation(cf, generation,
+    if (weir_wtable_start(cf, generation,
                          NULL, access_file.fd >= 0 ? &access_file : NULL,
                          why, sizeof(why)) == WEIR_OK) {
         return WEIR_OK;
     }
     weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
                    "worker processes could not start: %s", why);
-    stop_generation(generation, SIGTERM);
-    for (i = 0; i < weir_nelems(workers); i++) {
-        if (workers[i].pid) {
-            /* Killed, or told to stop at once: this does not hang. */
-            (void) waitpid(workers[i].pid, NULL, 0);
-            workers[i].pid = 0;
-        }
-    }
+    weir_wtable_stop(generation, SIGTERM);
+    weir_wtable_wait_all();
     return WEIR_ERROR;
 }
 
@@ -811,7 +558,7 @@ weir_master_run(weir_config_t *cf)
 {
     sigset_t      empty;
     struct rlimit rl;
-    int           terminating = 0, quitting = 0;
+    int           terminating = 0, quitting = 0, inherited;
     char          err[512];
 
     conf = cf;
@@ -853,6 +600,7 @@ weir_master_run(weir_config_t *cf)
     }
     stats = weir_master_stats(shm);
     procs = weir_proc_stats(shm);
+    weir_wtable_init(&group, shm, procs);
     if (stats == NULL || procs == NULL) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0,
                        "shared memory (shm_size) too small");
@@ -860,7 +608,10 @@ weir_master_run(weir_config_t *cf)
     }
     atomic_store(&stats->started, (int64_t) time(NULL));
     weir_shm_counter_set(&stats->config_generation, generation);
-    if (sync_listeners(cf, 0, err, sizeof(err)) != WEIR_OK) {
+    /* After a binary upgrade the old master's sockets are ours too; those
+     * this file no longer wants are closed once the workers accept. */
+    inherited = weir_upgrade_inherit(&group);
+    if (sync_listeners(cf, inherited > 0, err, sizeof(err)) != WEIR_OK) {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
     }
@@ -876,13 +627,17 @@ weir_master_run(weir_config_t *cf)
     if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
                                err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
+        || weir_http_limit_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
         || weir_caches_attach(shm, cf, err, sizeof(err)) != WEIR_OK)
     {
         weir_log_error(WEIR_LOG_EMERG, &weir_errlog, 0, "%s", err);
         return 1;
     }
-    peer_procs_update();
-    if (cf->main.daemon && weir_startup_daemonize() != WEIR_OK) {
+    weir_wtable_update();
+    /* A new binary's master stays the old master's child, so that the old
+     * one learns when it exits (and takes the pid file back). */
+    if (cf->main.daemon && inherited == 0
+        && weir_startup_daemonize() != WEIR_OK) {
         return 1;
     }
     if (setup_signals() != WEIR_OK) {
@@ -902,6 +657,13 @@ weir_master_run(weir_config_t *cf)
         weir_pidfile_remove(cf->main.pid);
         return 1;
     }
+    weir_listen_group_commit(&group);
+    if (inherited > 0) {
+        weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
+                       "binary upgrade: serving on %d listening sockets of "
+                       "the old master process %d", inherited,
+                       (int) getppid());
+    }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "weir/%s started: %lld worker%s", WEIR_VERSION,
                    (long long) cf->main.workers,
@@ -909,6 +671,8 @@ weir_master_run(weir_config_t *cf)
     weir_startup_done(1);
     weir_checker_start(cf, &group);
     weir_cache_manager_start(cf, &group, shm);
+    weir_reresolve_setup(cf);
+    arm_alarm();
 
     sigemptyset(&empty);
     for (;;) {
@@ -924,23 +688,24 @@ weir_master_run(weir_config_t *cf)
             sig_alarm = 0;
             if (kill_at && weir_current_msec >= kill_at) {
                 kill_at = 0;
-                signal_workers(SIGKILL, 0);
+                weir_wtable_signal(SIGKILL, 0);
             }
             schedule_respawns();
         }
-        if ((quitting || terminating) && live_workers() == 0) {
+        if ((quitting || terminating) && weir_wtable_live() == 0) {
             break;
         }
         if (sig_terminate && !terminating) {
             terminating = 1;
             atomic_store(&stats->stopping, 1);
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "fast stop");
-            signal_workers(SIGTERM, 0);
+            weir_wtable_signal(SIGTERM, 0);
             weir_checker_stop();
+            weir_reresolve_stop();
             weir_cache_manager_stop();
             kill_at = weir_current_msec + 1000;
             arm_alarm();
-            if (live_workers() == 0) {
+            if (weir_wtable_live() == 0) {
                 break;
             }
         }
@@ -951,21 +716,32 @@ weir_master_run(weir_config_t *cf)
             weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "graceful stop");
             memset(slots, 0, sizeof(slots));
             arm_alarm();
-            signal_workers(SIGQUIT, 0);
+            weir_wtable_signal(SIGQUIT, 0);
             weir_checker_stop();
+            weir_reresolve_stop();
             weir_cache_manager_stop();
             /* The workers stopped accepting: refuse new connections at
              * once rather than let them wait in queues until the end
              * (a balancer fails over sooner). The admin listener stays,
              * for /healthz to say 503 while the workers drain. */
             weir_listen_keep_admin(&group, conf);
-            if (live_workers() == 0) {
+            if (weir_wtable_live() == 0) {
                 break;
             }
         }
         if (sig_reload) {
             sig_reload = 0;
-            if (!quitting && !terminating) {
+            if (quitting || terminating) {
+                /* nothing */
+            } else if (weir_upgrade_child()) {
+                workers_back();
+            } else {
+                reload();
+            }
+        }
+        if (dns_reload) {
+            dns_reload = 0;
+            if (!quitting && !terminating && !weir_upgrade_child()) {
                 reload();
             }
         }
@@ -975,9 +751,9 @@ weir_master_run(weir_config_t *cf)
         }
         if (sig_upgrade) {
             sig_upgrade = 0;
-            weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                           "binary upgrade (USR2) is not supported yet: "
-                           "signal ignored");
+            if (!quitting && !terminating) {
+                (void) weir_upgrade_start(conf, &group);
+            }
         }
         if (sig_winch) {
             sig_winch = 0;
@@ -987,12 +763,13 @@ weir_master_run(weir_config_t *cf)
                 workers_stopped = 1;
                 memset(slots, 0, sizeof(slots));
                 arm_alarm();
-                signal_workers(SIGQUIT, 0);
+                weir_wtable_signal(SIGQUIT, 0);
             }
         }
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0, "exit");
     weir_pidfile_remove(cf == conf ? cf->main.pid : conf->main.pid);
+    weir_upgrade_exit();
     weir_listen_group_close(&group);
     return 0;
 }

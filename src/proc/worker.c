@@ -41,6 +41,9 @@ typedef struct weir_listener_s {
     const weir_server_conf_t *srv;
     const weir_listen_conf_t *conf;    /* srv's listen line for it */
     weir_conn_t              *lc;
+    /* Accepting is paused (out of descriptors, or worker_connections)
+     * until the listener's timer: an edge meanwhile does not retry. */
+    unsigned                  paused:1;
 } listener_t;
 
 static volatile sig_atomic_t sig_quit, sig_terminate, sig_reopen;
@@ -48,6 +51,7 @@ static listener_t           *listeners;
 static size_t                nlisteners;
 static const weir_worker_args_t *wa;
 static int64_t               max_conns;
+static rlim_t                fd_limit;
 
 static void signal_handler(int signo);
 static void setup_signals(sigset_t *wait_mask);
@@ -55,6 +59,8 @@ static int add_listener(const weir_server_conf_t *srv,
     const weir_listen_conf_t *l, int fd);
 static int open_listeners(void);
 static void accept_handler(weir_event_t *ev);
+static void accept_pause(listener_t *ls, int err);
+static void set_limits(const weir_main_conf_t *mc);
 static void stop_accepting(int keep_admin);
 static void report_ready(int fd);
 static void reopen_logs(void);
@@ -228,6 +234,56 @@ open_listeners(void)
     return WEIR_OK;
 }
 
+/* Stop accepting on ls for a while instead of spinning on a listener
+ * that stays readable (its queue is full of connections we cannot take):
+ * what the worker holds is served meanwhile. err is accept4()'s errno,
+ * or 0 at worker_connections. The line is logged once per 10 s with how
+ * often it happened since, since a line per attempt would flood the log
+ * exactly when the box is busiest. */
+static void
+accept_pause(listener_t *ls, int err)
+{
+    static weir_msec_t last_log;
+    static uint64_t    unlogged;
+
+    if (last_log && weir_current_msec - last_log < 10000) {
+        unlogged++;
+    } else if (err == 0) {
+        weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
+                       "%lld worker_connections are not enough: not "
+                       "accepting new connections for 100ms (%llu more "
+                       "since the last line)", (long long) max_conns,
+                       (unsigned long long) unlogged);
+        last_log = weir_current_msec;
+        unlogged = 0;
+    } else if (err == EMFILE || err == ENFILE) {
+        weir_log_error(WEIR_LOG_CRIT, &weir_errlog, err,
+                       "accept4() failed: out of file descriptors (%s, "
+                       "limit %llu, %zu connections open): not accepting "
+                       "new connections for 500ms, those open are still "
+                       "served (%llu more since the last line; raise "
+                       "worker_rlimit_nofile or lower shed_connections)",
+                       err == EMFILE ? "this worker" : "the whole system",
+                       (unsigned long long) fd_limit,
+                       weir_conn_count() - nlisteners,
+                       (unsigned long long) unlogged);
+        last_log = weir_current_msec;
+        unlogged = 0;
+    } else {
+        weir_log_error(WEIR_LOG_ERR, &weir_errlog, err,
+                       "accept4() failed: not accepting new connections "
+                       "for 500ms (%llu more since the last line)",
+                       (unsigned long long) unlogged);
+        last_log = weir_current_msec;
+        unlogged = 0;
+    }
+    if (err) {
+        weir_stat_add(&weir_proc_self->accept_errors_total, 1);
+    }
+    ls->paused = 1;
+    weir_timer_add(&ls->lc->read, err ? 500 : 100);
+}
+
 static void
 accept_handler(weir_event_t *ev)
 {
@@ -240,19 +296,15 @@ accept_handler(weir_event_t *ev)
     if (ev->write && !ev->timedout) {
         return;
     }
+    if (ls->paused && !ev->timedout) {
+        return;         /* the timer looks again */
+    }
+    ls->paused = 0;
     ev->timedout = 0;
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if ((int64_t) (weir_conn_count() - nlisteners) >= max_conns) {
-            /* Leave the rest in the kernel queue; look again shortly.
-             * Say so once a second at most, not on every retry. */
-            static weir_msec_t last_warn;
-            if (weir_current_msec - last_warn >= 1000 || last_warn == 0) {
-                last_warn = weir_current_msec;
-                weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
-                               "%lld worker_connections are not enough",
-                               (long long) max_conns);
-            }
-            weir_timer_add(&lc->read, 100);
+            /* Leave the rest in the kernel queue; look again shortly. */
+            accept_pause(ls, 0);
             return;
         }
         len = sizeof(sa);
@@ -266,11 +318,7 @@ accept_handler(weir_event_t *ev)
             if (errno == ECONNABORTED || errno == EINTR) {
                 continue;
             }
-            weir_log_error(errno == EMFILE || errno == ENFILE ? WEIR_LOG_CRIT
-                                                             : WEIR_LOG_ERR,
-                           &weir_errlog, errno, "accept4() failed");
-            /* Out of descriptors: pause accepting instead of spinning. */
-            weir_timer_add(&lc->read, 500);
+            accept_pause(ls, errno);
             return;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -299,6 +347,50 @@ accept_handler(weir_event_t *ev)
         }
     }
     weir_event_post(ev);
+}
+
+/*
+ * The worker's own limits, once its listeners are open: the descriptor
+ * limit (worker_rlimit_nofile, capped by the hard limit; the master
+ * raised the soft limit to the hard one when it is not set) and the
+ * admission threshold. Requests are shed (http/limit.c) from
+ * shed_connections open connections, 9/10 of worker_connections by
+ * default, and never later than at 9/10 of what the descriptor limit
+ * leaves after the listeners and a reserve for logs, files and the
+ * like: a new connection is refused with a 503 while there is still a
+ * descriptor to answer it with.
+ */
+#define FD_RESERVE 16
+
+static void
+set_limits(const weir_main_conf_t *mc)
+{
+    struct rlimit rl;
+    size_t        shed, by_fds;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (mc->worker_rlimit_nofile > 0) {
+            rl.rlim_cur = weir_min((rlim_t) mc->worker_rlimit_nofile,
+                                   rl.rlim_max);
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                weir_log_error(WEIR_LOG_WARN, &weir_errlog, errno,
+                               "setrlimit(RLIMIT_NOFILE, %llu) failed",
+                               (unsigned long long) rl.rlim_cur);
+                getrlimit(RLIMIT_NOFILE, &rl);
+            }
+        }
+        fd_limit = rl.rlim_cur;
+    }
+    shed = mc->shed_connections > 0 ? (size_t) mc->shed_connections
+                                    : (size_t) max_conns * 9 / 10;
+    if (fd_limit != RLIM_INFINITY && fd_limit > 0) {
+        by_fds = fd_limit > nlisteners + FD_RESERVE
+                 ? (size_t) (fd_limit - nlisteners - FD_RESERVE) * 9 / 10
+                 : 1;
+        shed = weir_min(shed, weir_max(by_fds, 1));
+    }
+    weir_http.shed_at = shed;
+    weir_http.shed_base = nlisteners;
 }
 
 /* Stop accepting. When the whole weir is stopping (not a reload: the
@@ -425,6 +517,7 @@ weir_worker_run(const weir_worker_args_t *args)
         || open_listeners() != WEIR_OK) {
         worker_exit(2);
     }
+    set_limits(&cf->main);
     weir_loop_set_sigmask(&wait_mask);
     report_ready(args->ready_fd);
 

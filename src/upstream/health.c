@@ -200,7 +200,7 @@ weir_health_start(weir_upstream_conf_t *const *ups, size_t n)
                            "Accept: */*\r\nConnection: close\r\n\r\n",
                            ups[i]->health_check,
                            ups[i]->health_host ? ups[i]->health_host
-                                               : p->pc->text,
+                           : p->pc->host ? p->pc->host : p->pc->text,
                            WEIR_VERSION);
             if (len < 0 || (size_t) len >= sizeof(p->req)) {
                 weir_log_error(WEIR_LOG_ERR, &weir_errlog, 0,

@@ -147,7 +147,9 @@ weir_proxy_build_head(proxy_t *p)
              * the target's authority (RFC 9112 3.2.2). */
             weir_sbuf_append(&sb, r->h_host->value, r->h_host->value_len);
         } else if (p->u->npeers) {
-            weir_sbuf_append_cstr(&sb, p->u->peers[0].conf->text);
+            /* A peer given by name is asked for by that name. */
+            const weir_peer_conf_t *pc = p->u->peers[0].conf;
+            weir_sbuf_append_cstr(&sb, pc->host ? pc->host : pc->text);
         }
         weir_sbuf_lit(&sb, "\r\n");
     }

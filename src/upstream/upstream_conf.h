@@ -41,6 +41,10 @@ struct weir_upstream_state_s;
 
 typedef struct weir_peer_conf_s {
     char                    text[64];   /* "127.0.0.1:3000" */
+    /* "app.internal:8080" when the server line named a host (every
+     * address it resolved to is a peer sharing this string), else NULL:
+     * the Host of requests and probes that need one, and the dump. */
+    char                   *host;
     struct sockaddr_storage addr;
     socklen_t               addrlen;
     int                     weight;       /* weight=N, default 1 */
@@ -94,6 +98,8 @@ typedef struct weir_upstream_conf_s {
     int64_t            health_fall;       /* 3 */
     int64_t            health_rise;       /* 2 */
     weir_msec_t        slow_start;        /* 0 */
+    weir_msec_t        resolve;           /* re-resolve host names every:
+                                             30s; 0 at load only */
     int64_t            panic_threshold;   /* percent: 50 */
     int                proxy_protocol;    /* 0 off, 1 v1, 2 v2: PROXY
                                            * header on new connections */

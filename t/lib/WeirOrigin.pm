@@ -124,10 +124,12 @@ sub new {
         $h = $f->(%o);
     }
     $self->{code} = $h;
-    my $ls = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+    # host => another loopback address (127.0.0.2: two origins on one port)
+    $self->{host} //= '127.0.0.1';
+    my $ls = IO::Socket::INET->new(LocalAddr => $self->{host},
         LocalPort => $o{port} // 0, Proto => 'tcp', ReuseAddr => 1,
         Listen => $o{backlog} // 128)
-        or die "origin: cannot listen on 127.0.0.1:" . ($o{port} // 0) . ": $!";
+        or die "origin: cannot listen on $self->{host}:" . ($o{port} // 0) . ": $!";
     $self->{port} = $ls->sockport;
     $self->{dir} //= tempdir('weir-origin-XXXXXX', TMPDIR => 1,
         CLEANUP => !$ENV{WEIR_TEST_KEEP});
@@ -147,7 +149,7 @@ sub new {
 }
 
 sub port { $_[0]{port} }
-sub addr { "127.0.0.1:$_[0]{port}" }
+sub addr { "$_[0]{host}:$_[0]{port}" }
 sub pid  { $_[0]{pid} }
 sub log_file { $_[0]{log} }
 

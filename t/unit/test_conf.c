@@ -713,9 +713,9 @@ START_TEST(errors_addresses)
                   "\"ssl\"");
     ck_load_error(BASE "[admin]\nlisten = 127.0.0.1:9 tls\n", "weir.ini:9: "
                   "[admin] listen: tls is not supported");
-    ck_load_error(BASE "[upstream b]\nserver = localhost:3000\n",
-                  "weir.ini:9: [upstream b] server: \"localhost\": hostname "
-                  "resolution is not supported yet, use an IP address");
+    ck_load_error(BASE "[upstream b]\nserver = nonexistent.invalid:3000\n",
+                  "weir.ini:9: [upstream b] server: cannot resolve "
+                  "\"nonexistent.invalid\": ");
     ck_load_error(BASE "[upstream b]\nserver = 127.0.0.1\n", "weir.ini:9: "
                   "[upstream b] server: invalid address");
     ck_load_error(BASE "[upstream b]\nserver = 127.0.0.1:1 weigth=2\n",

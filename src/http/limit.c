@@ -1,0 +1,353 @@
+#include "weir_config.h"
+#include "http/limit.h"
+
+#include <string.h>
+#include "core/cidr.h"
+#include "core/log.h"
+#include "core/sbuf.h"
+#include "core/stats.h"
+#include "core/wtime.h"
+#include "event/loop.h"
+#include "http/limit_table.h"
+#include "http/request-t.h"
+#include "http/vars.h"
+
+/*
+ * The request side of [limit] (see limit.h for the rules). A request's
+ * state lives in its arena: the references it took in each table and
+ * the cleanup that gives the holds back.
+ */
+
+/* Longest key evaluated; a longer value is cut (keys are client
+ * addresses, tokens, hosts: far shorter). */
+#define LIMIT_KEY_MAX 1024
+
+/* What tables know of one (master) process: every table attached, so
+ * that a dead worker's holds are given back even in a table the current
+ * configuration no longer names. */
+#define LIMIT_TABLES_MAX 1024
+
+typedef struct limit_req_s {
+    weir_request_t   *r;
+    size_t            n;
+    unsigned char    *skip;      /* exempt or empty key, per limit */
+    weir_limit_ref_t *rate;      /* what each rate took */
+    weir_limit_ref_t *hold;      /* what each conn took */
+} limit_req_t;
+
+static weir_limit_table_t *attached[LIMIT_TABLES_MAX];
+static size_t              nattached;
+
+static int limit_exempt(const weir_limit_conf_t *l, const weir_conn_t *c);
+static void limit_release(void *data);
+static void limit_reject(weir_request_t *r, int status, int64_t wait_ms,
+    const char *code, const char *status_text);
+static void limit_refund(limit_req_t *lr, size_t upto);
+static int limit_rates(limit_req_t *lr, int64_t *delay);
+static void limit_delay_handler(weir_event_t *ev);
+static void limit_conns(limit_req_t *lr);
+static void limit_full(weir_request_t *r, const weir_limit_conf_t *l);
+
+static int
+limit_exempt(const weir_limit_conf_t *l, const weir_conn_t *c)
+{
+    return l->nexempt
+           && weir_cidr_match(l->exempt_cidrs, l->nexempt,
+                              (const struct sockaddr *) &c->sockaddr);
+}
+
+/* The arena's cleanup: whatever ends the request gives its holds back. */
+static void
+limit_release(void *data)
+{
+    limit_req_t *lr = data;
+    size_t       i;
+
+    for (i = 0; i < lr->n; i++) {
+        if (lr->hold[i].idx) {
+            weir_limit_table_release(lr->r->route->limits[i]->table,
+                                     &lr->hold[i]);
+            lr->hold[i].idx = 0;
+        }
+    }
+}
+
+static void
+limit_reject(weir_request_t *r, int status, int64_t wait_ms,
+    const char *code, const char *status_text)
+{
+    weir_sbuf_t sb;
+    int64_t     secs = (wait_ms + 999) / 1000;
+
+    r->limit_status = status_text;
+    /* Whole seconds, rounded up: a client that retries when told must
+     * not come back a moment too early (RFC 9110 10.2.3). */
+    weir_sbuf_init_pool(&sb, r->pool, 24);
+    weir_sbuf_append_u64(&sb, (uint64_t) (secs > 0 ? secs : 1));
+    if (!weir_sbuf_failed(&sb)) {
+        weir_http_add_header(r, "Retry-After", 11, sb.data, sb.len);
+    }
+    /* The body, if any, is not read: do not parse what follows as a
+     * request. */
+    if (r->framing.body != WEIR_HTTP_BODY_NONE
+        && !(r->framing.body == WEIR_HTTP_BODY_LENGTH
+             && r->framing.content_length == 0)) {
+        r->keepalive = 0;
+        r->lingering = 1;
+    }
+    weir_http_finalize_error(r, status, code);
+}
+
+/* A later limit refused the request: the earlier rates did not serve it. */
+static void
+limit_refund(limit_req_t *lr, size_t upto)
+{
+    size_t i;
+
+    for (i = 0; i < upto; i++) {
+        if (lr->rate[i].idx) {
+            weir_limit_table_refund(lr->r->route->limits[i]->table,
+                                    &lr->rate[i]);
+            lr->rate[i].idx = 0;
+        }
+    }
+}
+
+/* Every rate of the route, in order. WEIR_OK: passes after *delay ms;
+ * otherwise the request was answered. */
+static int
+limit_rates(limit_req_t *lr, int64_t *delay)
+{
+    weir_request_t          *r = lr->r;
+    const weir_route_conf_t *rt = r->route;
+    int64_t                  wait;
+    size_t                   i;
+    int                      rc;
+
+    *delay = 0;
+    for (i = 0; i < lr->n; i++) {
+        const weir_limit_conf_t *l = rt->limits[i];
+        weir_limit_rate_t        rate;
+        char                     key[LIMIT_KEY_MAX];
+        size_t                   klen;
+
+        if (l->table == NULL) {
+            lr->skip[i] = 1;
+            continue;
+        }
+        klen = weir_http_vars_eval(r, l->key, key, sizeof(key));
+        if (klen == 0 || limit_exempt(l, r->c)) {
+            lr->skip[i] = 1;
+            weir_shm_counter_add(&weir_limit_table_counters(l->table)->exempt,
+                                 1);
+            continue;
+        }
+        if (l->rate == 0) {
+            continue;
+        }
+        rate.n = l->rate;
+        rate.period_ms = l->rate_period;
+        rate.burst = l->burst;
+        rate.delay = l->delay;
+        rate.nodelay = l->nodelay;
+        rc = weir_limit_table_rate(l->table, key, klen, &rate,
+                                   (int64_t) weir_current_msec, &wait,
+                                   &lr->rate[i]);
+        if (rc == WEIR_OK) {
+            weir_shm_counter_add(wait
+                ? &weir_limit_table_counters(l->table)->delayed
+                : &weir_limit_table_counters(l->table)->passed, 1);
+            *delay = wait > *delay ? wait : *delay;
+            continue;
+        }
+        limit_refund(lr, i);
+        if (rc == WEIR_BUSY) {
+            weir_shm_counter_add(&weir_limit_table_counters(l->table)->rejected,
+                                 1);
+            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                           "limit \"%s\": rate exceeded by \"%.*s\"",
+                           l->name, (int) weir_min(klen, 128), key);
+            limit_reject(r, (int) l->status, wait, "RATE_LIMITED",
+                         "REJECTED");
+            return WEIR_DONE;
+        }
+        limit_full(r, l);
+        return WEIR_DONE;
+    }
+    return WEIR_OK;
+}
+
+static void
+limit_delay_handler(weir_event_t *ev)
+{
+    weir_conn_t      *c = ev->data;
+    weir_http_conn_t *hc = c->data;
+
+    if (!ev->timedout || hc == NULL || hc->r == NULL) {
+        return;     /* a write edge while waiting: nothing to write yet */
+    }
+    ev->timedout = 0;
+    limit_conns(hc->r->limit);
+}
+
+/* The table could not account the request: every entry it may evict
+ * holds requests in progress. Not the client's fault, so 503. */
+static void
+limit_full(weir_request_t *r, const weir_limit_conf_t *l)
+{
+    weir_shm_counter_add(&weir_limit_table_counters(l->table)->full, 1);
+    weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                   "limit \"%s\": no entry free for a new key (raise size)",
+                   l->name);
+    limit_reject(r, 503, 1000, "LIMIT_TABLE_FULL", "REJECTED");
+}
+
+/* The requests-in-progress counts, then the body and the handler. */
+static void
+limit_conns(limit_req_t *lr)
+{
+    weir_request_t          *r = lr->r;
+    const weir_route_conf_t *rt = r->route;
+    size_t                   i;
+    int                      rc;
+
+    for (i = 0; i < lr->n; i++) {
+        const weir_limit_conf_t *l = rt->limits[i];
+        char                     key[LIMIT_KEY_MAX];
+        size_t                   klen;
+
+        if (lr->skip[i] || l->conn == 0) {
+            continue;
+        }
+        klen = weir_http_vars_eval(r, l->key, key, sizeof(key));
+        rc = weir_limit_table_acquire(l->table, key, klen,
+                                      (uint32_t) l->conn, weir_proc_index,
+                                      (int64_t) weir_current_msec,
+                                      &lr->hold[i]);
+        if (rc == WEIR_OK) {
+            continue;
+        }
+        /* The holds taken so far go back with the arena. */
+        if (rc == WEIR_BUSY) {
+            weir_shm_counter_add(
+                &weir_limit_table_counters(l->table)->conn_rejected, 1);
+            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                           "limit \"%s\": conn = %lld reached by \"%.*s\"",
+                           l->name, (long long) l->conn,
+                           (int) weir_min(klen, 128), key);
+            limit_reject(r, (int) l->status, 1000, "TOO_MANY_REQUESTS",
+                         "REJECTED");
+            return;
+        }
+        limit_full(r, l);
+        return;
+    }
+    weir_http_start_body(r);
+}
+
+int
+weir_http_admission(weir_request_t *r)
+{
+    static weir_msec_t last_log;
+    static uint64_t    unlogged;
+
+    if (weir_http.shed_at == 0 || r->c->requests > 0
+        || weir_conn_count() < weir_http.shed_base + weir_http.shed_at
+        || r->hc->srv->kind == WEIR_SERVER_ADMIN) {
+        return WEIR_OK;
+    }
+    weir_stat_add(&weir_proc_self->shed_total, 1);
+    r->c->log.action = "admitting request";
+    /* One line per 10 s: under overload a line per request would add
+     * to the load. */
+    if (last_log == 0 || weir_current_msec - last_log >= 10000) {
+        weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                       "overloaded: %zu connections open (shed at %zu): new "
+                       "requests get 503 (%llu more since the last line)",
+                       weir_conn_count() - weir_http.shed_base,
+                       weir_http.shed_at,
+                       (unsigned long long) unlogged);
+        last_log = weir_current_msec;
+        unlogged = 0;
+    } else {
+        unlogged++;
+    }
+    r->keepalive = 0;
+    limit_reject(r, 503, 1000, "OVERLOADED", NULL);
+    return WEIR_DONE;
+}
+
+void
+weir_http_limit_run(weir_request_t *r)
+{
+    const weir_route_conf_t *rt = r->route;
+    limit_req_t             *lr;
+    int64_t                  delay;
+
+    if (rt == NULL || rt->nlimits == 0) {
+        weir_http_start_body(r);
+        return;
+    }
+    lr = weir_pcalloc(r->pool, sizeof(*lr));
+    if (lr) {
+        lr->skip = weir_pcalloc(r->pool, rt->nlimits);
+        lr->rate = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->rate));
+        lr->hold = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->hold));
+    }
+    if (lr == NULL || lr->skip == NULL || lr->rate == NULL || lr->hold == NULL
+        || weir_pool_cleanup_add(r->pool, limit_release, lr) != 0) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return;
+    }
+    lr->r = r;
+    lr->n = rt->nlimits;
+    r->limit = lr;
+    /* For the lines a refusal logs (the state changes with the answer). */
+    r->c->log.action = "applying limits";
+    if (limit_rates(lr, &delay) != WEIR_OK) {
+        return;
+    }
+    r->limit_status = delay ? "DELAYED" : "PASSED";
+    if (delay == 0) {
+        limit_conns(lr);
+        return;
+    }
+    weir_timer_del(&r->c->read);
+    weir_http_set_handlers(r, NULL, limit_delay_handler,
+                           "delaying request (limit)");
+    weir_timer_add(&r->c->write, (weir_msec_t) delay);
+}
+
+int
+weir_http_limit_attach(weir_shm_t *shm, weir_http_conf_t *conf, char *err,
+    size_t errlen)
+{
+    size_t i, j;
+
+    for (i = 0; i < conf->nlimits; i++) {
+        weir_limit_conf_t *l = conf->limits[i];
+
+        l->table = weir_limit_table_attach(shm, l->name, (uint32_t) l->size,
+                                           err, errlen);
+        if (l->table == NULL) {
+            return WEIR_ERROR;
+        }
+        for (j = 0; j < nattached && attached[j] != l->table; j++) {
+            /* already known */
+        }
+        if (j == nattached && nattached < LIMIT_TABLES_MAX) {
+            attached[nattached++] = l->table;
+        }
+    }
+    return WEIR_OK;
+}
+
+void
+weir_http_limit_proc_gone(int proc)
+{
+    size_t i;
+
+    for (i = 0; i < nattached; i++) {
+        weir_limit_table_proc_gone(attached[i], proc);
+    }
+}
