@@ -184,6 +184,17 @@ is($bad, 0, '... and every hit had the 304\'s field, and the body');
 is(count(qr{^/r\?}), $n, '... all hits');
 ok(no_deleted_held(), 'the file before the rewrite is closed in both workers');
 
+# --- a file removed behind this master's back ---------------------------
+# (during a binary upgrade, the other master purges, evicts and fills in
+# the same directory through an index of its own)
+($both, $bad) = warm($rv, $fr, sub { 1 });
+ok($both, 'both workers hold /r');
+unlink $fr or die "unlink $fr: $!";
+$n = count(qr{^/r\?});
+$r = get("$rv&r=X-Rev:3");
+like($r->header('cache-status') // '', qr/fwd=uri-miss/, 'removed behind weir\'s back: a miss, not the file kept open');
+ok(count(qr{^/r\?}) > $n, '... which the origin answered');
+
 # --- at most open_files per worker -------------------------------------
 for my $round (1 .. 3) {
     get("/m$_?$ma") for 1 .. 8;

@@ -396,10 +396,11 @@ read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path)
 }
 
 /*
- * The index first: it says whether there is anything to open (once the
- * loader is done, every file is indexed), and its gen, read before the
- * open, names the file the open-file cache may answer with (see
- * cache_ofc.c). The lookup also counts the use for the LRU.
+ * The index first: its gen, read before the open, names the file the
+ * open-file cache may answer with (see cache_ofc.c). The lookup also
+ * counts the use for the LRU. A digest the index does not know is still
+ * looked for on disk: during a binary upgrade two masters, each with an
+ * index of its own, store into one directory.
  */
 int
 weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o)
@@ -416,9 +417,6 @@ weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o)
         e.gen = 0;
         st = weir_cache_index_lookup(cache->idx, digest,
                                      weir_current_wall_msec, 1, &e);
-        if (st == 0 && weir_cache_index_loaded(cache->idx)) {
-            return WEIR_DECLINED;
-        }
         o->indexed = st != 0;
         if ((st & WEIR_CACHE_READY) && cache->ofc) {
             o->gen = e.gen;

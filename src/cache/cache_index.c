@@ -939,12 +939,6 @@ weir_cache_index_stats(weir_cache_index_t *idx,
     weir_shm_unlock(&idx->lock);
 }
 
-int
-weir_cache_index_loaded(weir_cache_index_t *idx)
-{
-    return atomic_load_explicit(&idx->loaded, memory_order_acquire);
-}
-
 void
 weir_cache_index_set_loaded(weir_cache_index_t *idx, int loaded)
 {

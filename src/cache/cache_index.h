@@ -137,8 +137,5 @@ void weir_cache_index_stats(weir_cache_index_t *idx,
 /* The loader's progress: set when it finished a pass over the directory
  * (and cleared by the master when a new loader starts). */
 void weir_cache_index_set_loaded(weir_cache_index_t *idx, int loaded);
-/* Whether the loader finished: from then on every file is indexed, and a
- * digest absent from the index has no file worth opening. */
-int weir_cache_index_loaded(weir_cache_index_t *idx);
 
 #endif /* WEIR_CACHE_INDEX_H */

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/wtime.h"
 
@@ -19,6 +20,10 @@
  * and eviction, so a purged, replaced or rewritten (304) object is never
  * served from a file kept open: the entry is dropped at the first hit
  * that finds it out of date, and the request opens the file again.
+ * Each hit also fstat()s the file: a link count of 0 means it was
+ * unlinked or renamed over, which is how a change made by the other
+ * master of a binary upgrade (whose index is not this one) shows. One
+ * system call, against the open, pread and close it saves.
  *
  * Requests borrow entries (refs): an entry dropped while a response is
  * still being sent from it leaves the table at once and is closed when
@@ -157,6 +162,7 @@ weir_cache_ofc_get(cache_req_t *cr, const uint8_t *digest, uint32_t gen,
 {
     cache_ofc_t *c = cr->cache->ofc;
     cache_ofe_t *e;
+    struct stat  st;
 
     for (e = *slot_of(c, digest); e; e = e->hnext) {
         if (memcmp(e->digest, digest, WEIR_CACHE_DIGEST_LEN) == 0) {
@@ -167,7 +173,8 @@ weir_cache_ofc_get(cache_req_t *cr, const uint8_t *digest, uint32_t gen,
         return 0;
     }
     if (e->gen != gen || e->o.hdr.key_len != cr->key_len
-        || memcmp(e->o.key, cr->key, cr->key_len) != 0) {
+        || memcmp(e->o.key, cr->key, cr->key_len) != 0
+        || fstat(e->fd, &st) != 0 || st.st_nlink == 0) {
         unlink_entry(c, e);         /* another file is there now */
         return 0;
     }
