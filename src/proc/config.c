@@ -403,6 +403,8 @@ create_cache(weir_conf_t *c, const char *name)
     k->lock_timeout = SEC(5);
     k->min_uses = 1;
     k->fill_after_abort = MB(1);
+    k->open_files = 256;
+    k->open_files_inactive = SEC(10);
     for (i = 0; i < weir_nelems(k->rules.valid); i++) {
         k->rules.valid[i] = -1;
     }
