@@ -12,6 +12,7 @@ use Time::HiRes qw(time);
 use POSIX qw(strftime);
 use JSON::PP;
 use Time::Local qw(timegm);
+use IO::Socket::INET;
 use WeirTest;
 use WeirOrigin;
 
@@ -365,6 +366,41 @@ is($lr->{rc}, 0, 'long log_format on continuation lines: weir -T accepts it')
     or diag($lr->{err});
 my ($dumped) = $lr->{out} =~ /^log_format = (.*)$/m;
 is($dumped, $long, '... and joins it to the one-line value');
+
+# --- $body_bytes_sent of a file that takes many sendfile rounds -------------
+
+# 16 MiB to a client with a 64 KiB receive buffer: the socket fills many
+# times, and every round counts (the count was once reset at each
+# wake-up, logging only the last round's bytes).
+my $big = WeirTest->new(files => { 'html/big.bin' => 'x' x (16 << 20) },
+    config => <<"INI" . $site);
+[http]
+access_log = logs/access.log
+log_format = \$request_uri \$status \$body_bytes_sent \$bytes_sent
+INI
+$big->start;
+{
+    use Socket qw(SOL_SOCKET SO_RCVBUF);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $big->port(0),
+        Proto => 'tcp') or die "connect: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 65536);
+    print $s "GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    my ($got, $buf) = (0, '');
+    my $dl = WeirTest::deadline(30);
+    while (time < $dl) {
+        my $n = sysread($s, $buf, 65536);
+        last unless $n;
+        $got += $n;
+    }
+    close $s;
+    cmp_ok($got, '>', 16 << 20, 'a 16 MiB file came whole (head and body)');
+    my $l = $big->wait_for_access_log(qr{^/big\.bin }) // '';
+    like($l, qr{^/big\.bin 200 16777216 \d+$}, '$body_bytes_sent counts every round')
+        or diag($l);
+    my ($all) = $l =~ / (\d+)$/;
+    is($all, $got, '$bytes_sent is what the client read');
+}
+$big->stop;
 
 # --- off -----------------------------------------------------------------------------
 

@@ -68,7 +68,8 @@ for my $line ('min_uses = 2', 'max_objects = 4096', 'fill_after_abort = 256k',
 }
 # the defaults, with the index size worked out from max_size (1g / 32k)
 for my $line ('min_uses = 1', 'max_objects = 32768', 'fill_after_abort = 1m',
-    '; valid is not set', 'key = $scheme://$host:$server_port$request_uri')
+    '; valid is not set',
+    'key = $scheme://$host:$server_port$normalized_request_uri')
 {
     like($plain, qr/^\Q$line\E$/m, "-T, defaults: $line");
 }

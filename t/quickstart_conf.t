@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp ();
+use IO::Uncompress::Gunzip ();
 use Time::HiRes qw(time);
 use WeirTest;
 
@@ -105,6 +106,14 @@ $r = $t->http_get('/');
 like($r->header('Cache-Status') // '', qr/^weir; hit/,
     'the second GET / is a hit (Cache-Status)');
 is($r->body, $html{'html/index.html'}, '... with the same page');
+
+# The demo route compresses for clients that ask (gzip = on).
+$r = $t->http_get('/', 'Accept-Encoding' => 'gzip');
+is($r->header('Content-Encoding'), 'gzip',
+    'GET / with Accept-Encoding: gzip: compressed');
+my $plain;
+IO::Uncompress::Gunzip::gunzip(\($r->body) => \$plain);
+is($plain, $html{'html/index.html'}, '... and it gunzips to the page');
 
 $r = $t->http(WeirTest::request('GET', '/', Connection => 'close'),
     port => $origin);

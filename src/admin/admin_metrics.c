@@ -228,6 +228,24 @@ server_metrics(weir_sbuf_t *o)
                                           responses[c])));
         }
     }
+    admin_family(o, "weir_http_slow_clients_total", "counter",
+           "Clients cut for sending the request body (client_body_min_rate) "
+           "or reading the response (send_min_rate) too slowly, by server.");
+    for (i = 0; i < h->nservers; i++) {
+        const struct weir_server_stats_s *s = h->servers[i]->stats;
+        if (s == NULL) {
+            continue;
+        }
+        for (k = 0; k < 2; k++) {
+            weir_sbuf_append_cstr(o, "weir_http_slow_clients_total{server=\"");
+            admin_out_label(o, h->servers[i]->name);
+            weir_sbuf_printf(o, "\",direction=\"%s\"} %llu\n",
+                             k == 0 ? "request_body" : "response",
+                             (unsigned long long) weir_http_stats_sum(s,
+                                 offsetof(weir_server_stats_slot_t,
+                                          slow_clients[k])));
+        }
+    }
     admin_family(o, "weir_http_request_duration_seconds", "histogram",
            "Time from the first byte of a request to its last response "
            "byte, by server.");

@@ -17,7 +17,7 @@ typedef struct weir_cache_conf_s {
     int           nlevels;
     int64_t       max_size;            /* 1g */
     weir_msec_t   inactive;            /* 10m */
-    char         *key;                 /* $scheme://$host:$server_port$request_uri */
+    char         *key;                 /* $scheme://$host:$server_port$normalized_request_uri */
     weir_msec_t   stale_if_error;      /* 0 */
     weir_msec_t   stale_while_revalidate; /* 0 */
     weir_msec_t   lock_timeout;        /* cache_lock_timeout: 5s */

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/wtime.h"
+#include "http/parse.h"
 #include "http/vars.h"
 
 /* Removing objects: purge through the admin listener, and invalidation
@@ -19,7 +21,7 @@ static int inval_head(void *ctx, weir_request_t *r,
     const weir_http_header_t *resp, size_t nresp, off_t content_length);
 static void invalidate_target(cache_req_t *cr, const char *v, size_t len);
 static int same_host(const weir_request_t *r, const char *v, size_t len,
-    const char **path);
+    const char **path, size_t *path_len);
 static int purge_one(void *ctx, const weir_cache_entry_t *e);
 
 int
@@ -56,13 +58,14 @@ weir_cache_invalidate(cache_req_t *cr)
  * response could otherwise purge any site the cache holds). */
 static int
 same_host(const weir_request_t *r, const char *v, size_t len,
-    const char **path)
+    const char **path, size_t *path_len)
 {
     const char *p, *end = v + len, *host;
     size_t      hlen;
 
     if (len > 0 && v[0] == '/' && !(len > 1 && v[1] == '/')) {
         *path = v;
+        *path_len = len;
         return 1;
     }
     p = memchr(v, ':', len);
@@ -79,31 +82,50 @@ same_host(const weir_request_t *r, const char *v, size_t len,
         || !weir_strncaseeq(host, r->h_host->value, hlen)) {
         return 0;
     }
+    /* "http://host" alone is its "/" (a literal: v holds no slash) */
     *path = p < end ? p : "/";
+    *path_len = p < end ? (size_t) (end - p) : 1;
     return 1;
 }
 
-/* Forget the object whose key is the request's with this target. */
+/* Forget the object whose key is the request's with this target. The
+ * target is normalised as a request's would be, so that a key built
+ * from $normalized_request_uri or $uri matches the object's; a target no
+ * request could have (refused as ambiguous) names no object. */
 static void
 invalidate_target(cache_req_t *cr, const char *v, size_t len)
 {
     weir_request_t  other = *cr->r;
     const char     *path, *q;
+    char           *dec, *fwd;
     uint8_t         digest[WEIR_CACHE_DIGEST_LEN];
     char            buf[WEIR_CACHE_KEY_MAX];
-    size_t          n;
+    size_t          n, plen, fsz;
 
-    if (!same_host(cr->r, v, len, &path)) {
+    if (!same_host(cr->r, v, len, &path, &len)) {
         return;
     }
-    len -= (size_t) (path - v);
+    q = memchr(path, '?', len);
+    plen = q ? (size_t) (q - path) : len;
+    fsz = 3 * len + 2;
+    dec = weir_palloc(cr->r->pool, plen + 2);
+    fwd = weir_palloc(cr->r->pool, fsz);
+    if (dec == NULL || fwd == NULL
+        || weir_http_normalize_target(path, plen, dec, plen + 2,
+                                      &other.path.len, fwd, fsz,
+                                      &other.target.len) != WEIR_OK) {
+        return;
+    }
     other.uri.data = (char *) path;
     other.uri.len = len;
-    q = memchr(path, '?', len);
-    other.path.data = (char *) path;
-    other.path.len = q ? (size_t) (q - path) : len;
+    other.path.data = dec;
     other.args.data = q ? (char *) q + 1 : NULL;
-    other.args.len = q ? len - other.path.len - 1 : 0;
+    other.args.len = q ? len - plen - 1 : 0;
+    if (q) {
+        memcpy(fwd + other.target.len, q, len - plen);
+        other.target.len += len - plen;
+    }
+    other.target.data = fwd;
     other.method = WEIR_HTTP_GET;
     n = weir_http_vars_eval(&other, cr->cache->conf->key, buf, sizeof(buf));
     if (n + 1 >= sizeof(buf)) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "core/log.h"
 #include "core/wtime.h"
+#include "http/gzip.h"
 #include "http/response.h"
 
 /*
@@ -34,6 +35,9 @@ weir_cache_stream_start(cache_req_t *cr)
     if (r->head.version < 11 || r->method != WEIR_HTTP_GET || r->h_range
         || r->h_if_none_match || r->h_if_modified_since || r->h_if_match
         || r->h_if_unmodified_since || cr->stream_fd >= 0
+        /* a client that takes gzip waits for the whole object, whose
+         * hit goes through the compressor (http/gzip.h) */
+        || (r->route->gzip && weir_gzip_accepted(r))
         || stream_open(cr) != WEIR_OK) {
         return 0;
     }
@@ -49,6 +53,11 @@ weir_cache_stream_start(cache_req_t *cr)
     }
     weir_http_add_header(r, "Age", 3, "0", 1);
     weir_cache_status_header(cr, 0, 0);
+    if (weir_gzip_head(r, -1, WEIR_GZIP_VARY_ONLY) == WEIR_ERROR) {
+        weir_cache_obj_close(&cr->obj);
+        cr->stream_fd = -1;
+        return 0;
+    }
     weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
     r->content_length = -1;
     if (weir_http.quitting || r->c->close) {
@@ -160,6 +169,7 @@ stream_flush(cache_req_t *cr)
         if (cnt == 0 && cr->s_chunk_left > 0) {
             n = c->sendfile(c, cr->stream_fd, &cr->s_off, cr->s_chunk_left);
             if (n == WEIR_AGAIN) {
+                weir_http_send_blocked(r);
                 return WEIR_AGAIN;
             }
             if (n <= 0) {
@@ -169,7 +179,9 @@ stream_flush(cache_req_t *cr)
             r->bytes_sent += (uint64_t) n;
             r->body_bytes_sent += (uint64_t) n;
             weir_stat_add(&CSLOT(cr->cache)->bytes_served, (uint64_t) n);
+            weir_http_send_moved(r);
             if (!c->write.ready && cr->s_chunk_left > 0) {
+                weir_http_send_blocked(r);
                 return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
             }
             if (cr->s_chunk_left == 0) {
@@ -184,6 +196,7 @@ stream_flush(cache_req_t *cr)
         }
         n = c->writev(c, iov, cnt);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -191,6 +204,7 @@ stream_flush(cache_req_t *cr)
         }
         cr->s_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
     }
 }
 

@@ -430,5 +430,5 @@ weir_cache_refresh(cache_req_t *cr)
     c->socklen = r->c->socklen;
     memcpy(c->addr_text, r->c->addr_text, sizeof(c->addr_text));
     weir_stat_add(&CSLOT(cr->cache)->refreshes, 1);
-    weir_http_init_connection(c, r->hc->srv, r->hc->listen);
+    weir_http_init_connection(c, r->srv, r->hc->listen);
 }

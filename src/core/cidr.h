@@ -1,6 +1,6 @@
 /*
  * Address ranges ("10.0.0.0/8", "::1/128", "192.0.2.7") for access
- * lists: the admin listener's `allow` today, route allow/deny next.
+ * lists: the admin listener's `allow`, and routes' allow and deny.
  */
 #ifndef WEIR_CORE_CIDR_H
 #define WEIR_CORE_CIDR_H

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "core/wtime.h"
 #include "event/loop.h"
+#include "http/gzip.h"
 #include "http/vars.h"
 
 #define LOG_BUF_SIZE   65536
@@ -18,9 +19,9 @@ enum var_id {
     V_STATUS, V_BODY_BYTES_SENT, V_BYTES_SENT, V_REQUEST_TIME,
     V_UPSTREAM_ADDR, V_UPSTREAM_STATUS, V_UPSTREAM_CONNECT_TIME,
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
-    V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_ARGS, V_SERVER_NAME,
-    V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR, V_SCHEME,
-    V_SERVER_PORT, V_LIMIT_STATUS, V_HTTP
+    V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_NORMALIZED_REQUEST_URI,
+    V_ARGS, V_SERVER_NAME, V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR,
+    V_SCHEME, V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP
 };
 
 static const struct {
@@ -46,6 +47,7 @@ static const struct {
     { "request_uri", V_REQUEST_URI },
     { "request_method", V_REQUEST_METHOD },
     { "uri", V_URI },
+    { "normalized_request_uri", V_NORMALIZED_REQUEST_URI },
     { "args", V_ARGS },
     { "server_name", V_SERVER_NAME },
     { "remote_user", V_REMOTE_USER },
@@ -53,6 +55,7 @@ static const struct {
     { "realip_remote_addr", V_REALIP_REMOTE_ADDR },
     { "scheme", V_SCHEME },
     { "server_port", V_SERVER_PORT },
+    { "gzip_ratio", V_GZIP_RATIO },
     { "limit_status", V_LIMIT_STATUS },
 };
 
@@ -307,6 +310,9 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_RETRIES:
         n = snprintf(scratch, cap, "%d", r->retries);
         break;
+    case V_GZIP_RATIO:
+        n = (int) weir_gzip_ratio(r, scratch, cap);
+        break;
     case V_UPSTREAM_ADDR:
         if (r->upstream_addr) {
             v.data = r->upstream_addr;
@@ -355,13 +361,18 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
             return r->path;
         }
         return v;
+    case V_NORMALIZED_REQUEST_URI:
+        if (r->target.len) {
+            return r->target;
+        }
+        return v;
     case V_ARGS:
         if (r->args.len) {
             return r->args;
         }
         return v;
     case V_SERVER_NAME:
-        v.data = r->hc->srv->name;
+        v.data = r->srv->name;
         v.len = strlen(v.data);
         return v;
     case V_SCHEME:

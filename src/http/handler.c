@@ -108,6 +108,7 @@ weir_http_send_rep(weir_request_t *r, int fd, off_t base, const char *mem,
     char *buf;
     int   n;
 
+    r->rep_len = size;      /* a 304 is judged by it (http/gzip.h) */
     switch (res->status) {
     case 200:
     case 206:
@@ -335,6 +336,8 @@ static_headers(weir_request_t *r, const weir_static_res_t *res)
     if (res->status != 304) {
         weir_http_add_header(r, "Content-Type", 12, res->content_type,
                              strlen(res->content_type));
+    } else {
+        r->rep_type = res->content_type;    /* for the gzip filter */
     }
     if (lm) {
         size_t n = weir_time_http(lm, res->mtime);

@@ -19,10 +19,29 @@ typedef struct weir_listen_conf_s {
     /* Expect a PROXY protocol header (v1 or v2) before the request: the
      * address in it becomes $remote_addr (a balancer in TCP mode). */
     unsigned                proxy_protocol:1;
+    /* `listen = ADDR default_server`: this server answers the address's
+     * requests whose Host matches no server_name (http/vhost.h). */
+    unsigned                default_server:1;
+    /* Set by the loader (weir_vhost_build()): this line belongs to the
+     * address's default server. Several servers may list one address;
+     * its sockets are opened and accepted for this line only, and the
+     * request picks the server by name through vhost. */
+    unsigned                is_default:1;
     int                     backlog;      /* default 511 */
+    /* The servers sharing this address (set by the loader); NULL for the
+     * [admin] listener, which shares its address with nobody. */
+    const struct weir_vhost_s *vhost;
     const char             *file;         /* where it was declared */
     int                     line;
 } weir_listen_conf_t;
+
+/* One word of `server_name` (http/vhost.h): "example.com",
+ * "*.example.com", ".example.com", "www.example.*" or "~regex". */
+typedef struct weir_server_name_s {
+    char                   *name;         /* as written */
+    void                   *regex;        /* pcre2_code * for "~", else NULL */
+    int                     line;
+} weir_server_name_t;
 
 /* "Name: value" pairs of add_header / set_header; remove_header has no
  * value (NULL). */
@@ -37,6 +56,30 @@ typedef struct weir_error_page_s {
     int   status;
     char *path;
 } weir_error_page_t;
+
+/* security_headers and the keys that override its headers, as written
+ * in [http], [server] or [route]; a route inherits from its server, a
+ * server from [http] (src/proc/config_security.c). */
+enum weir_sec_key {
+    WEIR_SEC_HSTS = 0,          /* strict_transport_security */
+    WEIR_SEC_NOSNIFF,           /* x_content_type_options */
+    WEIR_SEC_FRAME,             /* x_frame_options (+ CSP frame-ancestors) */
+    WEIR_SEC_REFERRER,          /* referrer_policy */
+    WEIR_SEC_KEYS
+};
+
+typedef struct weir_sec_headers_s {
+    int                     on;           /* security_headers; -1: inherit */
+    char                   *value[WEIR_SEC_KEYS]; /* NULL: inherit;
+                                                     "off": none */
+} weir_sec_headers_t;
+
+/* The headers those keys resolve to, in this order; name NULL: none.
+ * Strict-Transport-Security goes on TLS connections only. */
+enum weir_sec_out {
+    WEIR_SEC_OUT_HSTS = 0, WEIR_SEC_OUT_NOSNIFF, WEIR_SEC_OUT_FRAME,
+    WEIR_SEC_OUT_CSP, WEIR_SEC_OUT_REFERRER, WEIR_SEC_OUTS
+};
 
 enum weir_match_type {
     WEIR_MATCH_PREFIX = 0,  /* "/assets/" */
@@ -137,7 +180,27 @@ typedef struct weir_route_conf_s {
     weir_error_page_t    *error_pages;   /* route's, then [http]'s */
     size_t                nerror_pages;
 
+    weir_sec_headers_t    sec;           /* as written */
+    weir_header_edit_t    sec_out[WEIR_SEC_OUTS]; /* resolved */
+
     int64_t               client_max_body_size; /* -1: inherit [http] */
+
+    /* gzip (http/gzip.h): compress eligible responses for clients that
+     * accept it */
+    int                   gzip;          /* on | off (off) */
+    char                **gzip_types;    /* NULL: the built-in list */
+    size_t                ngzip_types;
+    int64_t               gzip_min_length; /* bytes (256) */
+    int64_t               gzip_level;    /* 1..9 (1) */
+
+    /* access rules: `deny` wins, then a client outside a non-empty
+     * `allow` is refused too (403); compiled by the loader */
+    char                **allow;
+    size_t                nallow;
+    char                **deny;
+    size_t                ndeny;
+    const struct weir_cidr_s *allow_cidr;
+    const struct weir_cidr_s *deny_cidr;
 
     char                **limit_names;   /* limit = NAME... */
     size_t                nlimit_names;
@@ -155,10 +218,14 @@ struct weir_server_conf_s {
     size_t                nallow;
     weir_listen_conf_t   *listens;
     size_t                nlistens;
-    char                **server_names;  /* reserved for Host matching */
+    weir_server_name_t   *server_names;  /* file order */
     size_t                nserver_names;
     char                 *tls_certificate;
     char                 *tls_certificate_key;
+    /* security headers as written, and resolved for a response no
+     * route answers (404, a bad request) */
+    weir_sec_headers_t    sec;
+    weir_header_edit_t    sec_out[WEIR_SEC_OUTS];
     weir_route_conf_t   **routes;        /* file order */
     size_t                nroutes;
     /* request statistics in shm (http/http_stats.h), set by the master */
@@ -176,11 +243,15 @@ typedef struct weir_http_conf_s {
     weir_msec_t           client_header_timeout; /* 10s */
     weir_msec_t           client_body_timeout;   /* 30s */
     weir_msec_t           send_timeout;          /* 60s */
+    int64_t               client_body_min_rate;  /* 256 bytes/s; 0 off */
+    int64_t               send_min_rate;         /* 256 bytes/s; 0 off */
+    weir_msec_t           min_rate_window;       /* 20s of waiting */
     int64_t               client_max_body_size;  /* 1m; 0 = unlimited */
     int64_t               max_header_size;       /* 16k */
     int64_t               client_body_buffer_size; /* 16k */
     weir_msec_t           lingering_timeout;     /* 5s */
     char                 *server_tokens;         /* "weir" | off -> NULL */
+    weir_sec_headers_t    sec;                   /* security_headers... */
     weir_error_page_t    *error_pages;
     size_t                nerror_pages;
     char                 *mime_types;    /* absolute path (conf/mime.types) */
@@ -192,6 +263,9 @@ typedef struct weir_http_conf_s {
     size_t                nservers;
     weir_route_conf_t   **routes;        /* all, file order */
     size_t                nroutes;
+    /* One per distinct listen address of the servers (http/vhost.h). */
+    struct weir_vhost_s **vhosts;
+    size_t                nvhosts;
     weir_limit_conf_t   **limits;        /* [limit] sections, file order */
     size_t                nlimits;
 } weir_http_conf_t;

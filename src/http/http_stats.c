@@ -34,7 +34,7 @@ weir_http_stats_attach(weir_shm_t *shm, weir_http_conf_t *conf, char *err,
 void
 weir_http_stats_request(const weir_request_t *r)
 {
-    const weir_server_conf_t *srv = r->hc ? r->hc->srv : NULL;
+    const weir_server_conf_t *srv = r->srv;
     weir_server_stats_slot_t *s;
     weir_msec_t               t = weir_current_msec - r->start_msec;
     int                       st = r->status;
@@ -47,6 +47,17 @@ weir_http_stats_request(const weir_request_t *r)
     weir_stat_add(&s->responses[st >= 100 && st < 600 ? st / 100 : 0], 1);
     weir_stat_add(&s->hist[weir_hist_bucket(t)], 1);
     weir_stat_add(&s->time_ms_sum, (uint64_t) weir_max(t, 0));
+}
+
+void
+weir_http_stats_slow_client(const weir_request_t *r, int body)
+{
+    const weir_server_conf_t *srv = r->hc ? r->hc->srv : NULL;
+
+    if (srv && srv->stats) {
+        weir_stat_add(&srv->stats->slot[weir_stat_slot()]
+                           .slow_clients[body ? 0 : 1], 1);
+    }
 }
 
 uint64_t

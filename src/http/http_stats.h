@@ -17,6 +17,8 @@ typedef struct weir_server_stats_slot_s {
     _Atomic uint64_t responses[6];      /* 0: other, 1xx .. 5xx */
     _Atomic uint64_t hist[WEIR_HIST_BUCKETS];
     _Atomic uint64_t time_ms_sum;
+    _Atomic uint64_t slow_clients[2];   /* cut by a minimum rate: 0 the
+                                         * request body, 1 the response */
 } __attribute__((aligned(64))) weir_server_stats_slot_t;
 
 struct weir_server_stats_s {
@@ -30,6 +32,10 @@ int weir_http_stats_attach(weir_shm_t *shm, weir_http_conf_t *conf,
 
 /* Worker: a request is over (called where it is logged). */
 void weir_http_stats_request(const weir_request_t *r);
+
+/* Worker: a client was cut for sending its body (dir 1) or reading the
+ * response (dir 0) below the minimum rate. */
+void weir_http_stats_slow_client(const weir_request_t *r, int body);
 
 /* Sum of a member over the slots (offsetof a member of the slot). */
 uint64_t weir_http_stats_sum(const struct weir_server_stats_s *s,

@@ -161,13 +161,25 @@ int weir_http_chunked_step(weir_http_chunked_t *c, const char *buf,
     size_t len, size_t *consumed, const char **data, size_t *data_len);
 
 /* Normalise the path of an origin-form target into out (capacity outsz,
- * at least path length + 1): stop at '?' or '#', decode %XX, reject
- * %00 and malformed escapes, merge "//", resolve "." and ".." segments
- * and reject a ".." that would climb above "/". The result starts with
- * '/', is NUL-terminated; *out_len set. Returns WEIR_OK or
- * WEIR_HTTP_E_BAD_PATH. */
+ * at least path length + 1): stop at '?', decode %XX, merge "//",
+ * resolve "." and ".." segments. Refused (WEIR_HTTP_E_BAD_PATH): a '#'
+ * anywhere in the target, %00, a malformed escape, "%2F", a backslash
+ * raw or as "%5C", a ".." that would climb above "/", a segment that is
+ * "." or ".." before a ';' ("..;x"). The result starts with '/', is
+ * NUL-terminated; *out_len set. Returns WEIR_OK or WEIR_HTTP_E_BAD_PATH. */
 int weir_http_normalize_path(const char *target, size_t len, char *out,
     size_t outsz, size_t *out_len);
+
+/* The same, and when fwd is not NULL also the canonical form of the
+ * normalised path (RFC 3986 6.2.2) into fwd (capacity fwdsz, at least 3
+ * times the path length + 1; NUL-terminated, *fwd_len set): unreserved
+ * bytes as themselves, other bytes that came raw and may stand raw in a
+ * path (sub-delims, ':', '@') as they came, everything else as %XX with
+ * upper-case hex. It is the path the proxy forwards: it names the same
+ * segments as out, byte for byte once decoded. */
+int weir_http_normalize_target(const char *target, size_t len, char *out,
+    size_t outsz, size_t *out_len, char *fwd, size_t fwdsz,
+    size_t *fwd_len);
 
 /* The HTTP status an error maps to (400/431/501/505/502 for
  * WEIR_HTTP_E_BAD_STATUS_LINE) and a short human reason. */

@@ -14,12 +14,14 @@
 #include "core/stats.h"
 #include "core/wtime.h"
 #include "http/access_log.h"
+#include "http/gzip.h"
 #include "http/limit.h"
 #include "http/handler.h"
 #include "http/http_stats.h"
 #include "http/request-t.h"
 #include "http/response.h"
 #include "http/route.h"
+#include "http/vhost.h"
 
 /*
  * States of a client connection (handler on the read / write event):
@@ -50,12 +52,15 @@ static void request_done(void *data);
 static weir_request_t *request_create(weir_http_conn_t *hc);
 static void read_head(weir_event_t *rev);
 static int recv_into_buf(weir_http_conn_t *hc);
+static int normalize_target(weir_request_t *r);
 static void process_head(weir_request_t *r, size_t consumed);
 static void request_id(char *out);
+static void select_server(weir_request_t *r);
 static void index_headers(weir_request_t *r);
 static int head_too_large(weir_request_t *r, size_t size, int complete);
 static void send_handler(weir_event_t *wev);
 static int send_some(weir_request_t *r);
+static int gzip_filter(weir_request_t *r);
 static void finalize(weir_request_t *r);
 static void keepalive(weir_http_conn_t *hc);
 static void lingering_close(weir_http_conn_t *hc);
@@ -117,7 +122,7 @@ log_context(weir_log_t *log, char *buf, size_t len)
 
     if (r && r->request_line.len) {
         n = snprintf(buf, len, ", client: %s, server: %s, request: \"%.*s\""
-                     ", id: %s", hc->c->addr_text, hc->srv->name,
+                     ", id: %s", hc->c->addr_text, r->srv->name,
                      (int) weir_min(r->request_line.len, 1024),
                      r->request_line.data, r->request_id);
     } else {
@@ -215,7 +220,9 @@ trim_handler(weir_event_t *ev)
 static void
 request_done(void *data)
 {
-    (void) data;
+    weir_request_t *r = data;
+
+    weir_timer_del(&r->send_ev);
     active_requests--;
     if (active_requests == 0) {
         trim_ev.handler = trim_handler;
@@ -241,15 +248,17 @@ request_create(weir_http_conn_t *hc)
     }
     r->c = hc->c;
     r->hc = hc;
+    r->srv = hc->srv;   /* until the Host chooses (select_server()) */
     r->pool = pool;
     active_requests++;
-    if (weir_pool_cleanup_add(pool, request_done, NULL) != 0) {
+    if (weir_pool_cleanup_add(pool, request_done, r) != 0) {
         active_requests--;
         weir_pool_destroy(pool);
         return NULL;
     }
     r->body_fd = -1;
     r->content_length = -1;
+    r->rep_len = -1;
     r->start_msec = weir_current_msec;
     r->upstream_connect_ms = -1;
     r->upstream_response_ms = -1;
@@ -421,6 +430,32 @@ index_headers(weir_request_t *r)
     }
 }
 
+/* Servers sharing the address are chosen by the request's host
+ * (http/vhost.h). The parser already made every Host field the authority
+ * of an absolute-form target (RFC 9112 3.2.2); an HTTP/1.0 request may
+ * have that authority and no Host. A host that names no server keeps the
+ * connection's server: the address's default, or the one TLS chose by
+ * SNI. */
+static void
+select_server(weir_request_t *r)
+{
+    const weir_server_conf_t *s = NULL;
+    const weir_vhost_t       *vh = r->hc->listen ? r->hc->listen->vhost
+                                                 : NULL;
+
+    if (vh == NULL) {
+        return;
+    }
+    if (r->head.authority) {
+        s = weir_vhost_match(vh, r->head.authority, r->head.authority_len);
+    } else if (r->h_host) {
+        s = weir_vhost_match(vh, r->h_host->value, r->h_host->value_len);
+    }
+    if (s) {
+        r->srv = s;
+    }
+}
+
 static const struct {
     const char *name;
     size_t      len;
@@ -433,14 +468,70 @@ static const struct {
     { "CONNECT", 7, WEIR_HTTP_CONNECT },
 };
 
+/* One normalised path for everything after this point (parse_path.c):
+ * r->path, decoded, routes and names static files; r->target, the same
+ * path re-encoded canonically and the query byte for byte, is what a
+ * proxied request line carries, so the origin acts on the path the route
+ * was chosen for. A target with no single meaning is 400 here. Returns
+ * WEIR_ERROR when the request was finalized. */
+static int
+normalize_target(weir_request_t *r)
+{
+    const char *q = r->uri.data, *a;
+    size_t      plen = r->uri.len, fsz;
+    char       *path, *fwd;
+    int         rc;
+
+    if (q[0] == '*') {
+        r->path.data = "*";
+        r->path.len = 1;
+        r->target = r->uri;
+        return WEIR_OK;
+    }
+    a = memchr(q, '?', plen);
+    if (a) {
+        r->args.data = a + 1;
+        r->args.len = (size_t) (q + plen - a - 1);
+    }
+    fsz = 3 * plen + 2;
+    path = weir_palloc(r->pool, plen + 2);
+    fwd = weir_palloc(r->pool, fsz);
+    if (path == NULL || fwd == NULL) {
+        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+        return WEIR_ERROR;
+    }
+    rc = weir_http_normalize_target(q, plen, path, plen + 2, &r->path.len,
+                                    fwd, fsz, &r->target.len);
+    if (rc != WEIR_OK) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid or ambiguous path");
+        weir_http_finalize_error(r, 400, "BAD_REQUEST");
+        return WEIR_ERROR;
+    }
+    r->path.data = path;
+    r->target.data = fwd;
+    if (a) {
+        /* The query is the origin's to read; it goes as it came, "?"
+         * included even when empty. Room: 3 * plen + 2 covers it. */
+        size_t qlen = (size_t) (q + plen - a);
+
+        if (r->target.len + qlen + 1 > fsz) {
+            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+            return WEIR_ERROR;
+        }
+        memcpy(fwd + r->target.len, a, qlen);
+        r->target.len += qlen;
+        fwd[r->target.len] = '\0';
+    }
+    return WEIR_OK;
+}
+
 static void
 process_head(weir_request_t *r, size_t consumed)
 {
     weir_http_conn_t *hc = r->hc;
     const weir_http_conf_t *conf = weir_http.conf;
-    const char       *q;
-    char             *path;
-    size_t            i, plen;
+    size_t            i;
     int               rc;
     int64_t           limit;
 
@@ -491,42 +582,24 @@ process_head(weir_request_t *r, size_t consumed)
         }
     }
 
-    path = weir_palloc(r->pool, r->uri.len + 2);
-    if (path == NULL) {
-        weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+    if (normalize_target(r) != WEIR_OK) {
         return;
     }
-    q = r->uri.data;
-    plen = r->uri.len;
-    if (q[0] == '*') {
-        path[0] = '*';
-        path[1] = '\0';
-        r->path.len = 1;
-    } else if (plen) {
-        rc = weir_http_normalize_path(q, plen, path, r->uri.len + 2,
-                                      &r->path.len);
-        if (rc != WEIR_OK) {
-            weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
-                           "client sent invalid path");
-            weir_http_finalize_error(r, 400, "BAD_REQUEST");
-            return;
-        }
-    } else {
-        r->path.len = 1;
-    }
-    r->path.data = path;
-    {
-        const char *a = memchr(q, '?', plen);
-        if (a) {
-            r->args.data = a + 1;
-            r->args.len = (size_t) (q + plen - a - 1);
-        }
-    }
 
+    select_server(r);
     if (weir_http_admission(r) != WEIR_OK) {
         return;
     }
-    r->route = weir_route_find(hc->srv, r->path.data, r->path.len);
+    r->route = weir_route_find(r->srv, r->path.data, r->path.len);
+    if (r->route && !weir_route_allows(r->route, &r->c->sockaddr.sa)) {
+        weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                       "access forbidden by rule of [route %s]",
+                       r->route->name);
+        /* a body the client may still send is drained, not read */
+        r->lingering = r->framing.body != WEIR_HTTP_BODY_NONE;
+        weir_http_finalize_error(r, 403, "FORBIDDEN");
+        return;
+    }
 
     limit = conf->client_max_body_size;
     if (r->route && r->route->client_max_body_size >= 0) {
@@ -649,7 +722,8 @@ weir_http_send_response(weir_request_t *r)
         || c->requests + 1 >= (uint64_t) weir_http.conf->keepalive_requests) {
         r->keepalive = 0;
     }
-    if (weir_http_response_head(r) != WEIR_OK) {
+    if ((r->route && r->route->gzip && gzip_filter(r) != WEIR_OK)
+        || weir_http_response_head(r) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot build the response head");
         weir_http_close_connection(r->hc);
@@ -688,8 +762,32 @@ send_handler(weir_event_t *wev)
     finalize(r);
 }
 
+/* The gzip filter on a body weir holds (file, cached object, generated
+ * page): the head edits, and a compressor when the client takes gzip,
+ * chunked to HTTP/1.1 clients and ended by the close for HTTP/1.0 ones.
+ * WEIR_OK or WEIR_ERROR (out of memory). */
+static int
+gzip_filter(weir_request_t *r)
+{
+    off_t len = r->status == 304 ? r->rep_len : r->content_length;
+    int   rc = weir_gzip_head(r, len, 0);
+
+    if (rc != 1 || r->header_only) {
+        return rc == WEIR_ERROR ? WEIR_ERROR : WEIR_OK;
+    }
+    if (weir_gzip_create(r, len) == NULL) {
+        return WEIR_ERROR;
+    }
+    if (r->head.version >= 11) {
+        return weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+    }
+    r->keepalive = 0;
+    return WEIR_OK;
+}
+
 /* Write the head (and a memory body) with writev, then the file body with
- * sendfile. WEIR_OK when all is sent, WEIR_AGAIN, WEIR_ERROR. */
+ * sendfile (compressed: weir_gzip_send()). WEIR_OK when all is sent,
+ * WEIR_AGAIN, WEIR_ERROR. */
 static int
 send_some(weir_request_t *r)
 {
@@ -697,8 +795,15 @@ send_some(weir_request_t *r)
     struct iovec  iov[2];
     ssize_t       n;
     size_t        want;
-    int           cnt;
+    int           cnt, rc;
 
+    rc = weir_http_flush_interim(r);
+    if (rc != WEIR_OK) {
+        return rc;
+    }
+    if (r->gzip) {
+        return weir_gzip_send(r);
+    }
     while (r->out_sent < r->out_len + r->body_mem_len) {
         cnt = 0;
         if (r->out_sent < r->out_len) {
@@ -715,26 +820,32 @@ send_some(weir_request_t *r)
         }
         n = c->writev(c, iov, cnt);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
             weir_log_error(WEIR_LOG_INFO, &c->log, errno, "writev() failed");
             return WEIR_ERROR;
         }
+        if (!r->header_only && r->out_sent + (size_t) n > r->out_len) {
+            /* the part of this write past the head */
+            r->body_bytes_sent += r->out_sent + (size_t) n
+                                  - weir_max(r->out_sent, r->out_len);
+        }
         r->out_sent += (size_t) n;
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         if (!c->write.ready && r->out_sent < r->out_len + r->body_mem_len) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;      /* short write: wait for EPOLLOUT */
         }
     }
-    r->body_bytes_sent = r->out_sent > r->out_len && !r->header_only
-                             ? r->out_sent - r->out_len
-                             : 0;
     while (r->body_fd >= 0 && r->body_off < r->body_end) {
         want = (size_t) weir_min(r->body_end - r->body_off, (off_t) 1 << 30);
         off_t before = r->body_off;
         n = c->sendfile(c, r->body_fd, &r->body_off, want);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             return WEIR_AGAIN;
         }
         if (n == WEIR_ERROR) {
@@ -750,7 +861,9 @@ send_some(weir_request_t *r)
         }
         r->bytes_sent += (uint64_t) (r->body_off - before);
         r->body_bytes_sent += (uint64_t) (r->body_off - before);
+        weir_http_send_moved(r);
         if (!c->write.ready && r->body_off < r->body_end) {
+            weir_http_send_blocked(r);
             /* A short write filled the socket: the next call would only
              * say EAGAIN (a syscall per round on large bodies); wait for
              * the EPOLLOUT edge instead. */

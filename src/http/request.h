@@ -16,6 +16,7 @@
 #include "http/http_conf.h"
 #include "http/mime.h"
 #include "http/parse.h"
+#include "http/rate.h"
 
 #define WEIR_HTTP_MAX_HEADERS      100
 #define WEIR_HTTP_MAX_RESP_HEADERS 128
@@ -59,6 +60,10 @@ typedef struct weir_request_s {
     weir_str_t                 uri;            /* the request target */
     weir_str_t                 path;           /* normalised, decoded */
     weir_str_t                 args;           /* after '?' */
+    weir_str_t                 target;         /* what the proxy forwards:
+                                                * path normalised and
+                                                * re-encoded canonically,
+                                                * the query as received */
     const weir_http_header_t  *h_host, *h_accept, *h_user_agent, *h_referer,
                               *h_if_match, *h_if_unmodified_since,
                               *h_if_none_match, *h_if_modified_since,
@@ -66,6 +71,10 @@ typedef struct weir_request_s {
     /* one of the four conditional headers came on several lines (the
      * h_ pointers hold the last one; handler.c joins them) */
     unsigned                   cond_repeated:1;
+    /* The server the request is for: chosen by its host among those
+     * sharing the address (http/vhost.h), else the connection's. Its
+     * routes, statistics and $server_name are the request's. */
+    const weir_server_conf_t  *srv;
     const weir_route_conf_t   *route;
     weir_msec_t                start_msec;
     char                       request_id[33];
@@ -84,11 +93,26 @@ typedef struct weir_request_s {
     size_t                     nresp, resp_cap;
     char                      *out;            /* response head + mem body */
     size_t                     out_len, out_sent;
+    char                      *interim;        /* 1xx heads to forward */
+    size_t                     interim_len, interim_sent;
+    weir_http_rate_t           body_rate;      /* client_body_min_rate */
+    weir_event_t               send_ev;        /* send_min_rate window */
+    weir_msec_t                send_win_start;
+    int64_t                    send_win_delivered; /* taken by then */
+    weir_msec_t                send_wait_start;
+    weir_msec_t                send_waited;    /* in this window */
+    unsigned                   send_waiting:1;
     const char                *body_mem;       /* body in memory */
     size_t                     body_mem_len;
     int                        body_fd;        /* body from a file */
     off_t                      body_off, body_end;
     off_t                      content_length; /* -1: none */
+    /* The selected representation, for a 304 that the gzip filter must
+     * judge as it would the 200 (http/gzip.h): its length (-1 unknown)
+     * and media type (NULL: the Content-Type field, if any). */
+    off_t                      rep_len;
+    const char                *rep_type;
+    struct weir_gzip_s        *gzip;           /* compressing; NULL: no */
     uint64_t                   bytes_sent;     /* whole response */
     uint64_t                   body_bytes_sent;
     unsigned                   keepalive:1;
@@ -116,6 +140,8 @@ typedef struct weir_request_s {
 
 struct weir_http_conn_s {
     weir_conn_t              *c;
+    /* The address's default server, or the one the TLS layer chose by
+     * SNI: a request whose host names no server gets it. */
     const weir_server_conf_t *srv;
     /* The listen line the connection was accepted on: $server_port is its
      * port, and its `tls` flag makes $scheme "https" (the scheme belongs
@@ -127,6 +153,10 @@ struct weir_http_conn_s {
     /* The socket's peer ("10.0.0.2") once a PROXY protocol header put
      * another client address in c->addr_text; NULL otherwise. */
     char                     *peer_addr;
+    /* The connection is TLS: set by the TLS layer once its handshake is
+     * done, 0 until then and on plain connections. Responses send HSTS
+     * only when it is set (RFC 6797 7.2: never over plain HTTP). */
+    unsigned                  tls:1;
 };
 
 /* Take over a freshly accepted connection for the server srv, accepted
@@ -154,6 +184,22 @@ void weir_http_finalize_error(weir_request_t *r, int status,
     const char *code);
 /* Start sending the response set up in r (status, headers, body source). */
 void weir_http_send_response(weir_request_t *r);
+
+/* Write what is left of r->interim (interim 1xx heads a handler queued,
+ * which must reach the client whole and before the final response): a
+ * final response's writer calls it first. WEIR_OK when nothing is left,
+ * WEIR_AGAIN (socket full), WEIR_ERROR (logged at info). */
+int weir_http_flush_interim(weir_request_t *r);
+
+/* send_min_rate: a writer to the client calls weir_http_send_blocked()
+ * when the socket is full (EAGAIN or a short write) and
+ * weir_http_send_moved() when a write went through. A timer judges a
+ * wait as long as min_rate_window by what the client took from the
+ * socket's queue meanwhile; below send_min_rate bytes a second it logs
+ * (warn), counts, and ends the request through the writer's write
+ * handler with timedout set, as send_timeout would. */
+void weir_http_send_blocked(weir_request_t *r);
+void weir_http_send_moved(weir_request_t *r);
 
 /* Read up to cap bytes of the decoded request body into dst (the proxy
  * streams it; chunk framing is removed). Sends "100 Continue" first when

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "core/log.h"
+#include "core/wtime.h"
 #include "http/handler.h"
+#include "http/http_stats.h"
 #include "http/request.h"
 
 /* The request body: read for the proxy (weir_http_read_body), or read
@@ -15,6 +17,7 @@
 static void send_continue(weir_request_t *r);
 static void read_body(weir_event_t *rev);
 static int consume_body(weir_request_t *r);
+static int body_too_slow(weir_request_t *r, size_t n);
 
 void
 weir_http_start_body(weir_request_t *r)
@@ -153,6 +156,7 @@ weir_http_read_body(weir_request_t *r, char *dst, size_t cap)
         send_continue(r);
         got = r->c->recv(r->c, b->last, (size_t) (b->end - b->last));
         if (got == WEIR_AGAIN) {
+            weir_http_rate_wait(&r->body_rate, weir_current_msec);
             return WEIR_AGAIN;
         }
         if (got <= 0) {
@@ -162,6 +166,10 @@ weir_http_read_body(weir_request_t *r, char *dst, size_t cap)
             return WEIR_ERROR;
         }
         b->last += got;
+        if (body_too_slow(r, (size_t) got)) {
+            r->body_error = 408;
+            return WEIR_ERROR;
+        }
     }
 }
 
@@ -197,6 +205,7 @@ read_body(weir_event_t *rev)
         }
         n = c->recv(c, b->last, (size_t) (b->end - b->last));
         if (n == WEIR_AGAIN) {
+            weir_http_rate_wait(&r->body_rate, weir_current_msec);
             weir_timer_add(&c->read, weir_http.conf->client_body_timeout);
             return;
         }
@@ -207,6 +216,12 @@ read_body(weir_event_t *rev)
             return;
         }
         b->last += n;
+        if (body_too_slow(r, (size_t) n)) {
+            r->keepalive = 0;
+            r->lingering = 1;
+            weir_http_finalize_error(r, 408, "REQUEST_TIMEOUT");
+            return;
+        }
     }
 }
 
@@ -277,4 +292,27 @@ consume_body(weir_request_t *r)
         b->last = r->body_base + size;
     }
     return WEIR_AGAIN;
+}
+
+/* client_body_min_rate: n body bytes arrived; is the client, judged over
+ * min_rate_window of waiting for it, below the rate? Logged at warn and
+ * counted when it is: the caller answers 408. */
+static int
+body_too_slow(weir_request_t *r, size_t n)
+{
+    const weir_http_conf_t *conf = weir_http.conf;
+    uint64_t                rate = 0;
+
+    if (!weir_http_rate_moved(&r->body_rate, n, weir_current_msec,
+                              (uint64_t) conf->client_body_min_rate,
+                              conf->min_rate_window, &rate)) {
+        return 0;
+    }
+    weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                   "client sends the request body too slowly: %llu bytes/s "
+                   "while weir waited, below client_body_min_rate %lld",
+                   (unsigned long long) rate,
+                   (long long) conf->client_body_min_rate);
+    weir_http_stats_slow_client(r, 1);
+    return 1;
 }

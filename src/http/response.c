@@ -2,6 +2,7 @@
 #include "http/response.h"
 
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "core/log.h"
 #include "core/sbuf.h"
@@ -9,6 +10,8 @@
 #include "http/route.h"
 #include "http/static.h"
 
+static int has_field(const weir_request_t *r, const char *name);
+static void security_headers(weir_request_t *r, weir_sbuf_t *sb);
 static int error_page(weir_request_t *r, int status);
 static void generated_page(weir_request_t *r, int status, const char *code);
 static int wants_json(const weir_request_t *r);
@@ -83,6 +86,7 @@ weir_http_response_head(weir_request_t *r)
         hint += strlen(rt->add_headers[i].name)
                 + strlen(rt->add_headers[i].value) + 4;
     }
+    hint += 256;                /* the security headers, when on */
     weir_sbuf_init_pool(&sb, r->pool, hint);
     weir_sbuf_lit(&sb, "HTTP/1.1 ");
     weir_sbuf_append_u64(&sb, (uint64_t) (r->status % 1000));
@@ -125,6 +129,7 @@ weir_http_response_head(weir_request_t *r)
             weir_sbuf_lit(&sb, "\r\n");
         }
     }
+    security_headers(r, &sb);
     weir_sbuf_lit(&sb, "\r\n");
     if (weir_sbuf_failed(&sb)) {
         return WEIR_ERROR;      /* out of memory: nothing else fails */
@@ -263,6 +268,60 @@ html_escape(weir_sbuf_t *sb, const char *s)
     }
 }
 
+/* Is name among the fields the response already has (the origin's, a
+ * static file's, the route's add_header)? */
+static int
+has_field(const weir_request_t *r, const char *name)
+{
+    size_t i, len = strlen(name);
+
+    for (i = 0; i < r->nresp; i++) {
+        if (r->resp_names[i].len == len
+            && weir_strncaseeq(r->resp_names[i].data, name, len)) {
+            return 1;
+        }
+    }
+    for (i = 0; r->route && i < r->route->nadd_headers; i++) {
+        if (strcasecmp(r->route->add_headers[i].name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The headers of security_headers and its keys (resolved by the loader
+ * for each route, and for each server's responses no route answers). A
+ * field the response already has is not added again: unlike nginx's
+ * add_header, which would send a second X-Frame-Options, an origin or an
+ * add_header that set one knows better than the default. A
+ * Content-Security-Policy of the origin's likewise stands alone: adding
+ * ours would intersect the two policies. Strict-Transport-Security only
+ * over TLS (RFC 6797 7.2); none on an interim response.
+ */
+static void
+security_headers(weir_request_t *r, weir_sbuf_t *sb)
+{
+    const weir_header_edit_t *out;
+    size_t                    i;
+
+    out = r->route ? r->route->sec_out : r->srv ? r->srv->sec_out : NULL;
+    if (out == NULL || r->status < 200) {
+        return;
+    }
+    for (i = 0; i < WEIR_SEC_OUTS; i++) {
+        if (out[i].name == NULL
+            || (i == WEIR_SEC_OUT_HSTS && !(r->hc && r->hc->tls))
+            || has_field(r, out[i].name)) {
+            continue;
+        }
+        weir_sbuf_append_cstr(sb, out[i].name);
+        weir_sbuf_lit(sb, ": ");
+        weir_sbuf_append_cstr(sb, out[i].value);
+        weir_sbuf_lit(sb, "\r\n");
+    }
+}
+
 /* error_page = 404 /errors/404.html: served through the server's static
  * route for that path, with the original status. */
 static int
@@ -293,7 +352,7 @@ error_page(weir_request_t *r, int status)
     if (path == NULL || r->hc == NULL) {
         return WEIR_DECLINED;
     }
-    rt = weir_route_find(r->hc->srv, path, strlen(path));
+    rt = weir_route_find(r->srv, path, strlen(path));
     if (rt == NULL || rt->handler != WEIR_ROUTE_STATIC) {
         return WEIR_DECLINED;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/core.h"
+#include "core/cidr.h"
 
 /* Captures are not used yet; a few pairs keep pcre2_match() from
  * returning 0 ("ovector too small") for patterns with groups. */
@@ -237,4 +238,13 @@ weir_route_covers(const weir_route_conf_t *a, const weir_route_conf_t *b)
     default:
         return 0;
     }
+}
+
+int
+weir_route_allows(const weir_route_conf_t *r, const struct sockaddr *sa)
+{
+    if (r->ndeny && weir_cidr_match(r->deny_cidr, r->ndeny, sa)) {
+        return 0;
+    }
+    return r->nallow == 0 || weir_cidr_match(r->allow_cidr, r->nallow, sa);
 }

@@ -6,6 +6,7 @@
 #define WEIR_HTTP_ROUTE_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include "http/http_conf.h"
 
 /* Parse a `match =` value ("/prefix", "= /exact", "~ regex") into r and,
@@ -35,5 +36,11 @@ int weir_route_matches(const weir_route_conf_t *r, const char *path,
  * a no may miss a case. Used by the config loader to warn about shadowed
  * routes. */
 int weir_route_covers(const weir_route_conf_t *a, const weir_route_conf_t *b);
+
+/* Do the route's access rules let the client at sa in? A client in a
+ * `deny` range is refused whatever `allow` says; with an `allow` list,
+ * only clients in it get in; a route with neither lets everyone in.
+ * 1 or 0. */
+int weir_route_allows(const weir_route_conf_t *r, const struct sockaddr *sa);
 
 #endif /* WEIR_HTTP_ROUTE_H */

@@ -51,7 +51,8 @@ weir_http_vars_known(const char *name, size_t len)
 {
     static const char *const plain[] = {
         "remote_addr", "host", "request_uri", "uri", "args",
-        "request_method", "server_name", "scheme", "server_port"
+        "request_method", "server_name", "scheme", "server_port",
+        "normalized_request_uri"
     };
     size_t i;
 
@@ -118,12 +119,14 @@ value_of(weir_request_t *r, const char *name, size_t len)
         v = r->uri;
     } else if (IS("uri")) {
         v = r->path;
+    } else if (IS("normalized_request_uri")) {
+        v = r->target;
     } else if (IS("args")) {
         v = r->args;
     } else if (IS("request_method")) {
         v = r->method_name;
     } else if (IS("server_name")) {
-        v.data = r->hc->srv->name;
+        v.data = r->srv->name;
         v.len = strlen(v.data);
     } else if (IS("scheme")) {
         v = weir_http_vars_scheme(r);

@@ -5,7 +5,8 @@
  * config_schema.c (the key rows, their setters and the dump),
  * config_upstream.c and config_cache.c (the setters of [upstream] and
  * [cache] that need more than a row), config_limit.c ([limit] and a
- * route's `limit`) and
+ * route's `limit`), config_security.c (security_headers and its keys)
+ * and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
  * src/proc/config*.c; the public face is proc/config.h.
@@ -67,6 +68,20 @@ int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
+
+/* security_headers and its keys (config_security.c): setters, dumpers,
+ * and the merge of a chain (route, server, [http]: nearest first) into
+ * the headers a response gets (out[WEIR_SEC_OUTS]). */
+int weir_config_set_sec_header(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_sec_header(const weir_conf_cmd_t *cmd,
+    const void *obj, FILE *out);
+int weir_config_set_sec_flag(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_sec_flag(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+void weir_config_security_resolve(const weir_sec_headers_t *const *chain,
+    size_t n, weir_header_edit_t *out);
 
 /* [limit] (config_limit.c): `rate = N r/s|r/m` and its dump; the
  * checks of the [limit] sections (key, exempt, rate or conn) and the

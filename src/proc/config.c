@@ -316,11 +316,18 @@ set_defaults(weir_conf_t *c)
     h->client_header_timeout = SEC(10);
     h->client_body_timeout = SEC(30);
     h->send_timeout = SEC(60);
+    /* A few bytes a second for 20 s of waiting: no real client, however
+     * bad its link (2G moves some KB/s), but enough for a trickle to hold
+     * a connection and its buffers for hours. */
+    h->client_body_min_rate = 256;
+    h->send_min_rate = 256;
+    h->min_rate_window = SEC(20);
     h->client_max_body_size = MB(1);
     h->max_header_size = KB(16);
     h->client_body_buffer_size = KB(16);
     h->lingering_timeout = SEC(5);
     h->server_tokens = "weir";
+    h->sec.on = 0;
 }
 
 static void *
@@ -387,8 +394,10 @@ create_cache(weir_conf_t *c, const char *name)
     k->max_size = (int64_t) 1024 * MB(1);
     k->inactive = SEC(600);
     /* The host and the port too: DESIGN 5, a key without the host lets one
-     * site's response answer for another's. */
-    k->key = "$scheme://$host:$server_port$request_uri";
+     * site's response answer for another's. The normalised target, not
+     * the raw one: it is what the origin is asked for, so "/a/../b",
+     * "/%62" and "/b" are one object, not three copies of it. */
+    k->key = "$scheme://$host:$server_port$normalized_request_uri";
     k->lock_timeout = SEC(5);
     k->min_uses = 1;
     k->fill_after_abort = MB(1);
@@ -414,6 +423,7 @@ create_server(weir_conf_t *c, const char *name)
     h->servers = arr;
     arr[h->nservers++] = s;
     s->name = (char *) name;
+    s->sec.on = -1;             /* inherit [http]'s */
     s->file = c->file;
     s->line = c->line;
     return s;
@@ -435,6 +445,11 @@ create_route(weir_conf_t *c, const char *name)
     arr[h->nroutes++] = &x->r;
     x->r.name = (char *) name;
     x->r.client_max_body_size = -1;
+    x->r.sec.on = -1;           /* inherit the server's */
+    x->r.gzip_level = 1;        /* nginx's default: most of the saving for
+                                   the least CPU (contrib/bench/README) */
+    x->r.gzip_min_length = 256; /* below, the 18 bytes of gzip framing
+                                   and the chunking eat the gain */
     x->r.file = c->file;
     x->r.line = c->line;
     return x;

@@ -12,7 +12,9 @@
 #include "core/conf.h"
 #include "core/sbuf.h"
 #include "core/units.h"
+#include "event/listen.h"
 #include "http/vars.h"
+#include "http/vhost.h"
 
 /*
  * The pass after parsing (STYLE 14): values that depend on others
@@ -36,8 +38,14 @@ static void route_refs(load_t *ld, weir_route_conf_t *r);
 static void route_cache_vars(load_t *ld, weir_route_conf_t *r,
     const char *key, const char *t);
 static void merge_error_pages(load_t *ld, weir_route_conf_t *r);
+static void route_gzip(load_t *ld, weir_route_conf_t *r);
+static int media_range(const char *s);
+static const weir_cidr_t *route_cidrs(load_t *ld, weir_route_conf_t *r,
+    const char *key, char *const *words, size_t n);
 static weir_server_conf_t *route_server(load_t *ld, route_ext_t *x);
 static void check_listens(load_t *ld);
+static void vhost_report(void *data, const weir_server_conf_t *s, int line,
+    const char *key, const char *msg);
 static void xerror(load_t *ld, int line, const char *type, const char *name,
     const char *key, const char *fmt, ...) WEIR_PRINTF(6, 7);
 static int line_of(load_t *ld, const void *obj, const char *key,
@@ -114,6 +122,12 @@ weir_config_check(load_t *ld)
         cf->admin.nallow = 2;
     }
     check_listens(ld);
+    if (c->nerrors == 0
+        && weir_vhost_build(&cf->http, c->pool, vhost_report, ld)
+           != WEIR_OK
+        && c->nerrors == 0) {
+        weir_conf_error(c, "out of memory");
+    }
     if (cf->has_admin) {
         admin_server(ld);
     }
@@ -158,6 +172,12 @@ admin_server(load_t *ld)
     routes[0] = rt;
     srv->name = "admin";
     srv->kind = WEIR_SERVER_ADMIN;
+    {
+        /* the admin pages get [http]'s security headers */
+        const weir_sec_headers_t *chain[1] = { &ld->cf->http.sec };
+        weir_config_security_resolve(chain, 1, srv->sec_out);
+        memcpy(rt->sec_out, srv->sec_out, sizeof(rt->sec_out));
+    }
     srv->listens = a->listens;
     srv->nlistens = a->nlistens;
     srv->allow = allow;
@@ -185,7 +205,8 @@ weir_config_check_vars(load_t *ld, const void *obj, const char *type,
         if (p == var || !weir_http_vars_known(var, (size_t) (p - var))) {
             xerror(ld, line_of(ld, obj, key, line), type, name, key,
                    "unknown variable \"$%.*s\" in \"%s\" (known: "
-                   "$remote_addr $host $request_uri $uri $args "
+                   "$remote_addr $host $request_uri $normalized_request_uri "
+                   "$uri $args "
                    "$request_method $server_name $scheme $server_port "
                    "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
                    var, t);
@@ -292,6 +313,9 @@ check_server(load_t *ld, weir_server_conf_t *s)
 {
     size_t i;
 
+    const weir_sec_headers_t *chain[2] = { &s->sec, &ld->cf->http.sec };
+
+    weir_config_security_resolve(chain, 2, s->sec_out);
     if (s->nlistens == 0) {
         xerror(ld, s->line, "server", s->name, "listen",
                "missing: a server needs at least one listen");
@@ -312,10 +336,16 @@ typedef struct listen_ref_s {
     const weir_listen_conf_t *l;
     const char               *type;
     const char               *name;
+    const void               *owner;
 } listen_ref_t;
 
 /* Two listens that cannot both be bound are an error wherever they are:
- * within a server, across servers and against [admin]. */
+ * within a server, across servers and against [admin]. The exception is
+ * the same address written in two [server] sections: they share its
+ * sockets and a request picks the server by name (http/vhost.h). An
+ * address and a wildcard on the same port (127.0.0.1:80, 0.0.0.0:80) are
+ * still refused: choosing a server by the local address of a connection
+ * is not done. */
 static void
 check_listens(load_t *ld)
 {
@@ -330,15 +360,25 @@ check_listens(load_t *ld)
     for (i = 0; i < cf->http.nservers; i++) {
         weir_server_conf_t *s = cf->http.servers[i];
         for (j = 0; j < s->nlistens; j++) {
-            refs[n++] = (listen_ref_t) { &s->listens[j], "server", s->name };
+            refs[n++] = (listen_ref_t) { &s->listens[j], "server", s->name,
+                                         s };
         }
     }
     for (j = 0; cf->has_admin && j < cf->admin.nlistens; j++) {
-        refs[n++] = (listen_ref_t) { &cf->admin.listens[j], "admin", NULL };
+        refs[n++] = (listen_ref_t) { &cf->admin.listens[j], "admin", NULL,
+                                     &cf->admin };
     }
     for (i = 1; i < n; i++) {
         for (j = 0; j < i; j++) {
-            if (!weir_units_addr_conflict(&refs[i].l->addr, &refs[j].l->addr))
+            if (!weir_units_addr_conflict(&refs[i].l->addr, &refs[j].l->addr)
+                || (refs[i].owner != refs[j].owner
+                    && refs[i].owner != &cf->admin
+                    && refs[j].owner != &cf->admin
+                    && weir_sockaddr_equal(
+                           (const struct sockaddr *) &refs[i].l->addr,
+                           refs[i].l->addrlen,
+                           (const struct sockaddr *) &refs[j].l->addr,
+                           refs[j].l->addrlen)))
             {
                 continue;
             }
@@ -350,6 +390,15 @@ check_listens(load_t *ld)
             break;
         }
     }
+}
+
+/* A problem weir_vhost_build() found (names claimed twice on one
+ * address, listen lines that must agree). */
+static void
+vhost_report(void *data, const weir_server_conf_t *s, int line,
+    const char *key, const char *msg)
+{
+    xerror(data, line, "server", s->name, key, "%s", msg);
 }
 
 static weir_server_conf_t *
@@ -514,6 +563,9 @@ check_route(load_t *ld, route_ext_t *x)
         r->nindex = 1;
     }
     merge_error_pages(ld, r);
+    route_gzip(ld, r);
+    r->allow_cidr = route_cidrs(ld, r, "allow", r->allow, r->nallow);
+    r->deny_cidr = route_cidrs(ld, r, "deny", r->deny, r->ndeny);
 
     s = route_server(ld, x);
     if (s == NULL) {
@@ -521,11 +573,92 @@ check_route(load_t *ld, route_ext_t *x)
     }
     r->server = s;
     x->server_name = s->name;
+    {
+        const weir_sec_headers_t *chain[3] = { &r->sec, &s->sec,
+                                               &ld->cf->http.sec };
+        weir_config_security_resolve(chain, 3, r->sec_out);
+    }
     arr = weir_conf_grow(&ld->conf, s->routes, s->nroutes, sizeof(*arr));
     if (arr) {
         s->routes = arr;
         arr[s->nroutes++] = r;
     }
+}
+
+/* gzip_types: media types the filter compares a Content-Type with; a
+ * value that can never match one is a typo worth stopping at, and so is
+ * a list on a route that does not compress. */
+static void
+route_gzip(load_t *ld, weir_route_conf_t *r)
+{
+    size_t i;
+
+    if (r->ngzip_types > 0 && !r->gzip) {
+        xerror(ld, line_of(ld, r, "gzip_types", r->line), "route", r->name,
+               "gzip_types", "requires gzip = on");
+    }
+    for (i = 0; i < r->ngzip_types; i++) {
+        if (!media_range(r->gzip_types[i])) {
+            xerror(ld, line_of(ld, r, "gzip_types", r->line), "route",
+                   r->name, "gzip_types", "\"%s\" is not a media type "
+                   "(type/subtype, type/* or *)", r->gzip_types[i]);
+        }
+    }
+}
+
+/* "*", "type/subtype", or "type/" then "*" (any subtype), in RFC 9110
+ * token characters. */
+static int
+media_range(const char *s)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    const char       *slash = strchr(s, '/');
+    size_t            i, n = strlen(s);
+
+    if (n == 1 && s[0] == '*') {
+        return 1;
+    }
+    if (slash == NULL || slash == s || slash[1] == '\0'
+        || strchr(slash + 1, '/') || s[0] == '*') {
+        return 0;
+    }
+    if (strcmp(slash + 1, "*") == 0) {
+        n = (size_t) (slash - s);
+    }
+    for (i = 0; i < n; i++) {
+        if (s + i != slash && !isalnum((unsigned char) s[i])
+            && (s[i] == '*' || strchr(tchar, s[i]) == NULL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A route's allow or deny list, compiled (the setter already checked
+ * each word; a failure here is out of memory or a check missed). */
+static const weir_cidr_t *
+route_cidrs(load_t *ld, weir_route_conf_t *r, const char *key,
+    char *const *words, size_t n)
+{
+    weir_cidr_t *c;
+    size_t       i;
+
+    if (n == 0) {
+        return NULL;
+    }
+    c = weir_pcalloc(ld->conf.pool, n * sizeof(*c));
+    if (c == NULL) {
+        weir_conf_error(&ld->conf, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (weir_cidr_parse(words[i], &c[i]) != WEIR_OK) {
+            xerror(ld, line_of(ld, r, key, r->line), "route", r->name, key,
+                   "invalid address or CIDR \"%s\"", words[i]);
+            return NULL;
+        }
+    }
+    return c;
 }
 
 /* [http] error pages apply to routes that do not cover the same status;

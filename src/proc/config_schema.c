@@ -13,6 +13,7 @@
 #include "core/str.h"
 #include "core/units.h"
 #include "http/route.h"
+#include "http/vhost.h"
 
 /*
  * The key rows of weir.ini (STYLE 12): one row per key with its type,
@@ -55,6 +56,10 @@ static int set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
+static int set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+static void dump_server_name(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
@@ -89,6 +94,21 @@ static int valid_cidr(const char *s);
 #define WORDS(sec, key, st, f, nf, flags) \
     { sec, key, WEIR_CONF_CUSTOM, offsetof(st, f), 0, 0, flags, NULL, \
       set_words, weir_conf_dump_words, offsetof(st, nf) }
+
+/* security_headers and the keys that override it (config_security.c),
+ * alike in [http], [server] and [route]. */
+#define SEC_ROWS(section, st)                                                  \
+    CUSTOM(section, "security_headers", st, sec.on, weir_config_set_sec_flag,  \
+           weir_config_dump_sec_flag),                                     \
+    CUSTOM(section, "strict_transport_security", st, sec.value[WEIR_SEC_HSTS], \
+           weir_config_set_sec_header, weir_config_dump_sec_header),       \
+    CUSTOM(section, "x_content_type_options", st,                              \
+           sec.value[WEIR_SEC_NOSNIFF], weir_config_set_sec_header,        \
+           weir_config_dump_sec_header),                                   \
+    CUSTOM(section, "x_frame_options", st, sec.value[WEIR_SEC_FRAME],          \
+           weir_config_set_sec_header, weir_config_dump_sec_header),       \
+    CUSTOM(section, "referrer_policy", st, sec.value[WEIR_SEC_REFERRER],       \
+           weir_config_set_sec_header, weir_config_dump_sec_header)
 
 #define NOMAX  WEIR_CONF_NOMAX
 
@@ -168,6 +188,11 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_HTTP, "client_body_timeout", W_MSEC, http_t,
         client_body_timeout, 1, NOMAX),
     ROW(SEC_HTTP, "send_timeout", W_MSEC, http_t, send_timeout, 1, NOMAX),
+    ROW(SEC_HTTP, "client_body_min_rate", W_SIZE, http_t,
+        client_body_min_rate, 0, NOMAX),
+    ROW(SEC_HTTP, "send_min_rate", W_SIZE, http_t, send_min_rate, 0, NOMAX),
+    ROW(SEC_HTTP, "min_rate_window", W_MSEC, http_t, min_rate_window,
+        1000, NOMAX),
     ROW(SEC_HTTP, "client_max_body_size", W_SIZE, http_t,
         client_max_body_size, 0, NOMAX),
     ROW(SEC_HTTP, "max_header_size", W_SIZE, http_t, max_header_size,
@@ -178,6 +203,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         0, NOMAX),
     CUSTOM(SEC_HTTP, "server_tokens", http_t, server_tokens,
            set_server_tokens, dump_server_tokens),
+    SEC_ROWS(SEC_HTTP, http_t),
     LIST(SEC_HTTP, "error_page", http_t, error_pages, nerror_pages,
          set_error_page, dump_error_page),
     ROW(SEC_HTTP, "mime_types", W_PATH, http_t, mime_types, 0, 0),
@@ -257,17 +283,22 @@ const weir_conf_cmd_t weir_config_cmds[] = {
 
     LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
          dump_listen),
-    WORDS(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
-          WEIR_CONF_MULTI),
+    LIST(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
+         set_server_name, dump_server_name),
     ROW(SEC_SERVER, "tls_certificate", W_PATH, srv_t, tls_certificate, 0, 0),
     ROW(SEC_SERVER, "tls_certificate_key", W_PATH, srv_t,
         tls_certificate_key, 0, 0),
+    SEC_ROWS(SEC_SERVER, srv_t),
 
     ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
     CUSTOM(SEC_ROUTE, "match", route_ext_t, match_text, set_match,
            dump_match),
     ROW(SEC_ROUTE, "root", W_PATH, weir_route_conf_t, root, 0, 0),
     WORDS(SEC_ROUTE, "index", weir_route_conf_t, index, nindex, 0),
+    WORDS(SEC_ROUTE, "allow", weir_route_conf_t, allow, nallow,
+          WEIR_CONF_MULTI),
+    WORDS(SEC_ROUTE, "deny", weir_route_conf_t, deny, ndeny,
+          WEIR_CONF_MULTI),
     CUSTOM(SEC_ROUTE, "return", weir_route_conf_t, return_code, set_return,
            dump_return),
     ROW(SEC_ROUTE, "upstream", W_STR, weir_route_conf_t, upstream_name,
@@ -289,6 +320,13 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     { SEC_ROUTE, "client_max_body_size", W_SIZE,
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
+    SEC_ROWS(SEC_ROUTE, weir_route_conf_t),
+    ROW(SEC_ROUTE, "gzip", W_FLAG, weir_route_conf_t, gzip, 0, 0),
+    WORDS(SEC_ROUTE, "gzip_types", weir_route_conf_t, gzip_types,
+          ngzip_types, WEIR_CONF_MULTI),
+    ROW(SEC_ROUTE, "gzip_min_length", W_SIZE, weir_route_conf_t,
+        gzip_min_length, 0, NOMAX),
+    ROW(SEC_ROUTE, "gzip_level", W_INT, weir_route_conf_t, gzip_level, 1, 9),
     WORDS(SEC_ROUTE, "limit", weir_route_conf_t, limit_names, nlimit_names,
           0),
 
@@ -491,8 +529,11 @@ set_server_tokens(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
 {
     (void) c;
+    /* "version" names the release as well, which tells an attacker which
+     * known bugs to try: it is a choice, never the default. */
     *FIELD(obj, cmd->offset, char *) = strcmp(value, "off") == 0 ? NULL
-        : strcmp(value, "on") == 0 ? "weir" : value;
+        : strcmp(value, "on") == 0 ? "weir"
+        : strcmp(value, "version") == 0 ? "weir/" WEIR_VERSION : value;
     return WEIR_OK;
 }
 
@@ -640,7 +681,7 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [proxy_protocol] [backlog=N] */
+/* listen = ADDR [tls] [proxy_protocol] [default_server] [backlog=N] */
 static int
 set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -674,6 +715,9 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
             weir_conf_error(c, "proxy_protocol is not supported on this "
                             "listener");
             return WEIR_ERROR;
+        } else if (strcmp(w, "default_server") == 0
+                   && cmd->section == SEC_SERVER) {
+            l.default_server = 1;
         } else if (strncmp(w, "backlog=", 8) == 0
                    && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
                       == WEIR_OK
@@ -682,7 +726,8 @@ set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
             l.backlog = (int) backlog;
         } else {
             weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
-                            "proxy_protocol or backlog=1..65535)", w);
+                            "proxy_protocol, default_server or "
+                            "backlog=1..65535)", w);
             return WEIR_ERROR;
         }
     }
@@ -704,13 +749,54 @@ dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
 
     for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s%s backlog=%d\n", cmd->key, a[i].text,
+        fprintf(out, "%s = %s%s%s%s backlog=%d\n", cmd->key, a[i].text,
                 a[i].tls ? " tls" : "",
-                a[i].proxy_protocol ? " proxy_protocol" : "", a[i].backlog);
+                a[i].proxy_protocol ? " proxy_protocol" : "",
+                a[i].default_server ? " default_server" : "", a[i].backlog);
     }
 }
 
-/* index, server_name, allow: the engine's word list, each word checked. */
+/* server_name = NAME... (repeatable): each word checked and, for
+ * "~regex", compiled (http/vhost.h); its line kept for the duplicate
+ * check across servers. */
+static int
+set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
+    char *value)
+{
+    weir_server_name_t **arr = FIELD(obj, cmd->offset, weir_server_name_t *);
+    size_t              *n = FIELD(obj, cmd->offset2, size_t);
+    weir_server_name_t   sn;
+    char                 err[320], *p = value, *w;
+
+    while ((w = weir_conf_next_word(&p)) != NULL) {
+        if (weir_vhost_name_parse(c->pool, &sn, w, err, sizeof(err))
+            != WEIR_OK) {
+            weir_conf_error(c, "%s", err);
+            return WEIR_ERROR;
+        }
+        sn.line = c->line;
+        *arr = weir_conf_grow(c, *arr, *n, sizeof(sn));
+        if (*arr == NULL) {
+            return WEIR_ERROR;
+        }
+        (*arr)[(*n)++] = sn;
+    }
+    return WEIR_OK;
+}
+
+static void
+dump_server_name(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
+{
+    const weir_server_name_t *a = *CFIELD(obj, cmd->offset,
+                                          weir_server_name_t *);
+    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
+
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%s = %s\n", cmd->key, a[i].name);
+    }
+}
+
+/* index, allow, deny: the engine's word list, each word checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value)
@@ -723,7 +809,7 @@ set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     }
     w = *FIELD(obj, cmd->offset, char **);
     for (i = first; i < *n; i++) {
-        if ((strcmp(cmd->key, "allow") == 0
+        if ((strcmp(cmd->key, "allow") == 0 || strcmp(cmd->key, "deny") == 0
              || strcmp(cmd->key, "exempt") == 0) && !valid_cidr(w[i])) {
             weir_conf_error(c, "invalid address \"%s\" (expected an IP or "
                             "CIDR such as 10.0.0.0/8)", w[i]);

@@ -20,6 +20,9 @@ weir_listen_wants(const weir_config_t *cf, int admin_only,
             continue;
         }
         for (j = 0; j < srv->nlistens && n < cap; j++) {
+            if (srv->listens[j].vhost && !srv->listens[j].is_default) {
+                continue;   /* shared: the default server's line opens it */
+            }
             want[n].addr = (const struct sockaddr *) &srv->listens[j].addr;
             want[n].addrlen = srv->listens[j].addrlen;
             want[n].text = srv->listens[j].text;

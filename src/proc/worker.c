@@ -196,6 +196,11 @@ open_listeners(void)
             size_t pos = 0;
             int    found = 0;
 
+            if (l->vhost && !l->is_default) {
+                continue;   /* a shared address: accepted for its default
+                               server, the request picks by name */
+            }
+
             while ((fd = weir_listen_group_next(g,
                          (const struct sockaddr *) &l->addr, l->addrlen,
                          wa->slot, &pos)) >= 0) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "core/core.h"
+#include "http/gzip.h"
 #include "http/proxy_protocol.h"
 #include "http/request.h"
 #include "upstream/peer_state.h"
@@ -56,6 +57,11 @@ enum fail_kind {
 #define SBUF_SIZE    16384     /* client -> upstream (streaming) */
 #define MAX_TRIED    16
 #define MAX_RESP_HEADERS 100
+/* Interim (1xx) heads forwarded to the client: how many per request, and
+ * the bytes that may wait for the client's socket. A few Early Hints are
+ * the use; more is an origin gone wrong. */
+#define INTERIM_COUNT_MAX 16
+#define INTERIM_MAX       16384
 
 typedef struct proxy_s {
     weir_request_t            *r;
@@ -114,10 +120,19 @@ typedef struct proxy_s {
     weir_http_chunked_t        rch;
     uint64_t                   rleft;
     weir_msec_t                keepalive_hint;  /* ms, -1 none */
-    struct iovec               out[6];
+    struct iovec               out[8];   /* 1xx, head, chunk, data, CRLF,
+                                          * last chunk: 6 at most */
+    unsigned                   interim_count;  /* 1xx heads forwarded */
     int                        nout;
     char                       chunk_hdr[24];
     size_t                     pend_consume;  /* rbuf bytes freed by out */
+    weir_gzip_t               *gz;            /* compressing; NULL: no */
+    const char                *gz_in;         /* body not yet compressed */
+    size_t                     gz_in_len;
+    unsigned                   gz_done:1;     /* gzip trailer queued */
+    unsigned                   gz_dirty:1;    /* fed since the last flush */
+    unsigned                   gz_syncing:1;  /* a sync flush under way */
+    unsigned                   gz_synced:1;   /* flushed at an EAGAIN */
 
     weir_msec_t                t_start, t_connect_start;
     char                       addrs[256];

@@ -21,6 +21,7 @@ static int listed_in_connection(const weir_request_t *r, const char *name,
 static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
 static int underscored(const weir_http_header_t *h);
 static int conditional(const weir_http_header_t *h);
+static size_t upgrade_offer(const weir_request_t *r, weir_sbuf_t *sb);
 static void body_error(proxy_t *p);
 static int proxy_header(proxy_t *p);
 static int add_iov(struct iovec *iov, int cnt, char *base, size_t len,
@@ -34,7 +35,8 @@ hop_by_hop(const char *name, size_t len)
     static const char *const hop[] = {
         "connection", "keep-alive", "te", "trailer", "transfer-encoding",
         "upgrade", "proxy-connection", "content-length", "host", "expect",
-        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via",
+        "http2-settings"
     };
 
     return weir_str_one_of(name, len, hop, weir_nelems(hop));
@@ -129,13 +131,13 @@ weir_proxy_build_head(proxy_t *p)
         hint += strlen(rt->set_headers[i].name)
                 + strlen(rt->set_headers[i].value) + 4;
     }
-    hint += r->method_name.len + r->uri.len
+    hint += r->method_name.len + r->target.len
             + (r->h_host ? 2 * r->h_host->value_len : 0);
     weir_sbuf_init_pool(&sb, r->pool, hint);
 
     weir_sbuf_append_str(&sb, &r->method_name);
     weir_sbuf_lit(&sb, " ");
-    weir_sbuf_append_str(&sb, &r->uri);
+    weir_sbuf_append_str(&sb, &r->target);
     weir_sbuf_lit(&sb, " HTTP/1.1\r\n");
     /* A header the route sets or removes replaces weir's own. */
     if (!edited(rt, "host", 4)) {
@@ -239,12 +241,16 @@ weir_proxy_build_head(proxy_t *p)
         weir_sbuf_append_u64(&sb, r->framing.content_length);
         weir_sbuf_lit(&sb, "\r\n");
     }
+    if (r->framing.upgrade && upgrade_offer(r, NULL) == 0) {
+        /* Only h2c was offered: an ordinary request, and a 101 to it is
+         * refused as to any request that did not upgrade. */
+        r->framing.upgrade = 0;
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client asked to upgrade to h2c, not forwarded");
+    }
     if (r->framing.upgrade) {
-        const weir_http_header_t *up = weir_http_header_find(r, "upgrade");
         weir_sbuf_lit(&sb, "Connection: upgrade\r\nUpgrade: ");
-        if (up) {
-            weir_sbuf_append(&sb, up->value, up->value_len);
-        }
+        (void) upgrade_offer(r, &sb);
         weir_sbuf_lit(&sb, "\r\n");
     } else if (p->uconf->keepalive == 0) {
         weir_sbuf_lit(&sb, "Connection: close\r\n");
@@ -264,6 +270,42 @@ weir_proxy_build_head(proxy_t *p)
                        ndropped > 1 ? ", ..." : "");
     }
     return WEIR_OK;
+}
+
+/* Write into sb (when not NULL) the protocols of the client's Upgrade
+ * field that go to the origin, and return how many. "h2c" never does:
+ * after the origin's 101 the proxy would pass bytes both ways, and every
+ * request the client then sends in HTTP/2 would bypass routing and the
+ * routes' access rules (h2c smuggling). HTTP2-Settings, h2c's companion,
+ * is dropped with the hop-by-hop fields. A WebSocket offer goes on. */
+static size_t
+upgrade_offer(const weir_request_t *r, weir_sbuf_t *sb)
+{
+    const weir_http_header_t *h;
+    const char               *s, *el;
+    size_t                    i, n, kept = 0;
+
+    for (i = 0; i < r->head.num_headers; i++) {
+        h = &r->headers[i];
+        if (h->name_len != 7 || !weir_strncaseeq(h->name, "upgrade", 7)) {
+            continue;
+        }
+        s = h->value;
+        while (weir_http_list_next(&s, h->value + h->value_len, &el, &n)) {
+            if (n == 0 || (n >= 3 && weir_strncaseeq(el, "h2c", 3)
+                           && (n == 3 || el[3] == '/'))) {
+                continue;
+            }
+            if (sb) {
+                if (kept) {
+                    weir_sbuf_lit(sb, ", ");
+                }
+                weir_sbuf_append(sb, el, n);
+            }
+            kept++;
+        }
+    }
+    return kept;
 }
 
 /* ---- request body: small ones are buffered (replayable) ----------------- */
@@ -312,7 +354,8 @@ body_error(proxy_t *p)
     r->lingering = 1;
     weir_http_finalize_error(r, r->body_error,
                              r->body_error == 413 ? "BODY_TOO_LARGE"
-                                                  : "BAD_REQUEST");
+                             : r->body_error == 408 ? "REQUEST_TIMEOUT"
+                                                    : "BAD_REQUEST");
 }
 
 void

@@ -16,11 +16,15 @@
 /* The response side of the proxy: the response head, the body streamed
  * to the client with back-pressure, and upgraded connections. */
 
+static void interim(proxy_t *p);
 static void process_head(proxy_t *p);
 static void keepalive_hint(proxy_t *p);
 static const char *other_codings(proxy_t *p);
 static int codings_for_http10(proxy_t *p);
 static int client_head(proxy_t *p);
+static int gzip_start(proxy_t *p);
+static void gzip_step(proxy_t *p);
+static void queue_coded(proxy_t *p);
 static int resp_hop_by_hop(proxy_t *p, const weir_http_header_t *h);
 static void client_write_handler(weir_event_t *ev);
 static int flush_out(proxy_t *p);
@@ -51,7 +55,7 @@ weir_proxy_read_head(proxy_t *p)
             if (rc == WEIR_OK) {
                 if (p->rh.status >= 100 && p->rh.status < 200
                     && p->rh.status != 101) {
-                    /* Interim responses are not forwarded. */
+                    interim(p);
                     p->rb_pos += consumed;
                     continue;
                 }
@@ -96,6 +100,56 @@ weir_proxy_read_head(proxy_t *p)
         p->resp_started = 1;
         p->rb_last += (size_t) n;
     }
+}
+
+/* An interim response (RFC 9110 15.2) goes on to an HTTP/1.1 client,
+ * hop-by-hop fields removed: 103 Early Hints lets a browser fetch what
+ * the page will need while the origin still works on it. Never to an
+ * HTTP/1.0 client, which knows no 1xx (RFC 9110 15.2), and never 100
+ * Continue: weir answers Expect itself and did not forward it. The heads
+ * are queued in r->interim and written at once when the socket takes
+ * them, else before the final response, whole and in order. The queue
+ * is bounded, so an origin that sends 1xx without end cannot grow it. */
+static void
+interim(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    weir_sbuf_t     sb;
+    size_t          i, left = r->interim_len - r->interim_sent;
+
+    if (r->head.version < 11 || p->rh.status == 100
+        || left > INTERIM_MAX || p->interim_count >= INTERIM_COUNT_MAX) {
+        return;
+    }
+    p->interim_count++;
+    weir_sbuf_init_pool(&sb, r->pool, left + 256);
+    if (left) {
+        weir_sbuf_append(&sb, r->interim + r->interim_sent, left);
+    }
+    weir_sbuf_lit(&sb, "HTTP/1.1 ");
+    weir_sbuf_append_u64(&sb, (uint64_t) p->rh.status);
+    weir_sbuf_lit(&sb, " ");
+    weir_sbuf_append(&sb, p->rh.reason, p->rh.reason_len);
+    weir_sbuf_lit(&sb, "\r\n");
+    for (i = 0; i < p->rh.num_headers; i++) {
+        const weir_http_header_t *h = &p->rheaders[i];
+        if (resp_hop_by_hop(p, h)) {
+            continue;
+        }
+        weir_sbuf_append(&sb, h->name, h->name_len);
+        weir_sbuf_lit(&sb, ": ");
+        weir_sbuf_append(&sb, h->value, h->value_len);
+        weir_sbuf_lit(&sb, "\r\n");
+    }
+    weir_sbuf_lit(&sb, "\r\n");
+    if (weir_sbuf_failed(&sb) || sb.len > INTERIM_MAX) {
+        return;     /* out of memory or too large: the hint is dropped */
+    }
+    r->interim = sb.data;
+    r->interim_len = sb.len;
+    r->interim_sent = 0;
+    /* A failure shows again when the final response is written. */
+    (void) weir_http_flush_interim(r);
 }
 
 static int
@@ -319,7 +373,19 @@ client_head(proxy_t *p)
         p->obs_open = 1;
     }
     r->content_length = -1;
-    switch (p->rf.body) {
+    if (r->route && r->route->gzip && p->rh.status != 101
+        && gzip_start(p) != WEIR_OK) {
+        return WEIR_ERROR;
+    }
+    if (p->gz) {
+        /* The coded length is known only at the end. */
+        if (r->head.version >= 11) {
+            p->client_chunked = 1;
+            weir_http_add_header(r, "Transfer-Encoding", 17, "chunked", 7);
+        } else {
+            r->keepalive = 0;   /* the end is the close */
+        }
+    } else switch (p->rf.body) {
     case WEIR_HTTP_BODY_LENGTH:
         r->content_length = (off_t) p->rf.content_length;
         break;
@@ -348,12 +414,97 @@ client_head(proxy_t *p)
     if (weir_http_response_head(r) != WEIR_OK) {
         return WEIR_ERROR;
     }
-    p->out[0].iov_base = r->out;
-    p->out[0].iov_len = r->out_len;
-    p->nout = 1;
+    p->nout = 0;
+    if (r->interim_sent < r->interim_len) {
+        /* 1xx heads the socket did not take yet go first */
+        p->out[0].iov_base = r->interim + r->interim_sent;
+        p->out[0].iov_len = r->interim_len - r->interim_sent;
+        p->nout = 1;
+        r->interim_sent = r->interim_len;
+    }
+    p->out[p->nout].iov_base = r->out;
+    p->out[p->nout].iov_len = r->out_len;
+    p->nout++;
     p->pend_consume = 0;
     p->client_head_sent = 1;   /* from here on, failures truncate */
     return WEIR_OK;
+}
+
+/* The gzip filter (http/gzip.h) on the head sent to the client: after
+ * the observer's hook, so a cache fill stores the origin's identity
+ * response and compresses again on each hit. A body in a transfer coding
+ * other than chunked would need decoding first: only Vary is added.
+ * WEIR_OK (p->gz set when the body is to be compressed), WEIR_ERROR. */
+static int
+gzip_start(proxy_t *p)
+{
+    weir_request_t *r = p->r;
+    off_t           len = p->rf.body == WEIR_HTTP_BODY_LENGTH
+                          ? (off_t) p->rf.content_length : -1;
+    unsigned        flags = 0;
+    int             rc, nobody;
+
+    nobody = r->method == WEIR_HTTP_HEAD || p->rf.body == WEIR_HTTP_BODY_NONE;
+    if ((p->rf.body == WEIR_HTTP_BODY_CHUNKED
+         || p->rf.body == WEIR_HTTP_BODY_CLOSE)
+        && strcmp(other_codings(p), "chunked") != 0) {
+        flags |= WEIR_GZIP_VARY_ONLY;
+    }
+    rc = weir_gzip_head(r, len, flags);
+    if (rc == WEIR_ERROR) {
+        weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                       "out of memory in the gzip filter");
+        return WEIR_ERROR;
+    }
+    if (rc == 1 && !nobody) {
+        p->gz = weir_gzip_create(r, len);
+        if (p->gz == NULL) {
+            weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
+                           "cannot set up gzip compression");
+            return WEIR_ERROR;
+        }
+    }
+    return WEIR_OK;
+}
+
+/* Compress what is left of the span queue_data() was given, as far as
+ * the output buffer takes it, and queue the output. */
+static void
+gzip_step(proxy_t *p)
+{
+    size_t k = weir_gzip_feed(p->gz, p->gz_in, p->gz_in_len);
+
+    p->gz_in += k;
+    p->gz_in_len -= k;
+    p->gz_dirty |= k > 0;
+    queue_coded(p);
+}
+
+/* Queue the compressor's output (if any) for the client, chunk-framed
+ * when we chunk. It stays in the compressor's buffer until written:
+ * the next feed or finish runs only after flush_out() emptied out[]. */
+static void
+queue_coded(proxy_t *p)
+{
+    size_t      len;
+    const char *out = weir_gzip_out(p->gz, &len);
+    int         h;
+
+    if (len == 0) {
+        return;
+    }
+    if (p->client_chunked) {
+        h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n", len);
+        p->out[p->nout].iov_base = p->chunk_hdr;
+        p->out[p->nout++].iov_len = (size_t) h;
+    }
+    p->out[p->nout].iov_base = (void *) out;
+    p->out[p->nout++].iov_len = len;
+    if (p->client_chunked) {
+        p->out[p->nout].iov_base = (void *) "\r\n";
+        p->out[p->nout++].iov_len = 2;
+    }
+    p->r->body_bytes_sent += len;
 }
 
 /* ---- the response body ----------------------------------------------------------- */
@@ -376,6 +527,7 @@ flush_out(proxy_t *p)
     while (p->nout > 0) {
         n = c->writev(c, p->out, p->nout);
         if (n == WEIR_AGAIN) {
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }
@@ -385,6 +537,7 @@ flush_out(proxy_t *p)
             return WEIR_ERROR;
         }
         r->bytes_sent += (uint64_t) n;
+        weir_http_send_moved(r);
         k = (size_t) n;
         for (i = 0; i < p->nout && k >= p->out[i].iov_len; i++) {
             k -= p->out[i].iov_len;
@@ -399,6 +552,7 @@ flush_out(proxy_t *p)
         p->out[0].iov_len -= k;
         if (!c->write.ready) {
             /* short write: the socket is full, EPOLLOUT says when */
+            weir_http_send_blocked(r);
             weir_timer_add(&c->write, weir_http.conf->send_timeout);
             return WEIR_AGAIN;
         }
@@ -418,6 +572,14 @@ queue_data(proxy_t *p, const char *data, size_t len)
 
     if (p->obs_open && p->obs->body) {
         p->obs->body(p->obs->ctx, data, len);
+    }
+    if (p->gz) {
+        /* The span stays in rbuf until the compressor took all of it:
+         * weir_proxy_pump() feeds the rest before producing more. */
+        p->gz_in = data;
+        p->gz_in_len = len;
+        gzip_step(p);
+        return;
     }
     if (p->client_chunked) {
         h = snprintf(p->chunk_hdr, sizeof(p->chunk_hdr), "%zx\r\n", len);
@@ -498,7 +660,8 @@ produce(proxy_t *p)
 static int
 terminate(proxy_t *p)
 {
-    if (!p->body_done || !p->client_chunked || p->terminator_sent) {
+    if (!p->body_done || !p->client_chunked || p->terminator_sent
+        || (p->gz && !p->gz_done)) {
         return 0;
     }
     p->terminator_sent = 1;
@@ -559,7 +722,24 @@ weir_proxy_pump(proxy_t *p)
             weir_http_abort(p->r);
             return;
         }
+        if (p->gz && p->gz_in_len > 0) {
+            gzip_step(p);       /* the output buffer filled up first */
+            continue;
+        }
+        if (p->gz && p->gz_syncing) {
+            if (weir_gzip_flush(p->gz)) {
+                p->gz_syncing = 0;
+                p->gz_synced = 1;
+            }
+            queue_coded(p);
+            continue;
+        }
         if (p->body_done) {
+            if (p->gz && !p->gz_done) {
+                p->gz_done = (unsigned) weir_gzip_finish(p->gz);
+                queue_coded(p);
+                continue;
+            }
             if (terminate(p)) {
                 continue;
             }
@@ -583,8 +763,25 @@ weir_proxy_pump(proxy_t *p)
             p->rb_last -= p->rb_pos;
             p->rb_pos = 0;
         }
+        if (p->gz_synced) {
+            /* Flushed at the last EAGAIN: read again only if the upstream
+             * said it has more since (a recv now would only say EAGAIN). */
+            p->gz_synced = 0;
+            if (!uc->read.ready) {
+                weir_timer_add(&uc->read, p->uconf->read_timeout);
+                return;
+            }
+        }
         n = uc->recv(uc, p->rbuf + p->rb_last, RBUF_SIZE - p->rb_last);
         if (n == WEIR_AGAIN) {
+            if (p->gz && p->gz_dirty) {
+                /* The origin paused: let the client decode what came so
+                 * far rather than hold it until a deflate block fills
+                 * (progressive pages, streamed JSON). */
+                p->gz_dirty = 0;
+                p->gz_syncing = 1;
+                continue;
+            }
             weir_timer_add(&uc->read, p->uconf->read_timeout);
             return;
         }
@@ -616,6 +813,8 @@ client_lost(proxy_t *p)
     }
     p->client_gone = 1;
     p->nout = 0;
+    p->gz = NULL;           /* nobody to compress for */
+    p->gz_in_len = 0;
     p->rb_pos += p->pend_consume;
     p->pend_consume = 0;
     r->keepalive = 0;

@@ -40,24 +40,41 @@ parse(const char *buf, size_t len, weir_http_request_head_t *h,
     return weir_http_parse_request(buf, len, h, consumed);
 }
 
-/* The target's path must normalise to something with no dot segments. */
+/* The target's path must normalise to something with no dot segments,
+ * and its canonical form (what the proxy forwards) must normalise again
+ * to the same path and the same canonical form: forwarding it is
+ * idempotent, so an origin that normalises again sees what we routed. */
 static void
 check_path(const char *t, size_t n)
 {
-    char    *out = malloc(n + 1);
-    size_t   out_len, k;
+    char    *out = malloc(n + 1), *fwd = malloc(3 * n + 1);
+    char    *out2 = NULL, *fwd2 = NULL;
+    size_t   out_len, fwd_len, out2_len, fwd2_len, k;
 
-    check(out != NULL);
-    if (weir_http_normalize_path(t, n, out, n + 1, &out_len) == WEIR_OK) {
+    check(out != NULL && fwd != NULL);
+    if (weir_http_normalize_target(t, n, out, n + 1, &out_len, fwd,
+                                   3 * n + 1, &fwd_len) == WEIR_OK) {
         check(out_len >= 1 && out_len <= n && out[0] == '/');
-        check(strlen(out) == out_len);
+        check(strlen(out) == out_len && strlen(fwd) == fwd_len);
         for (k = 0; k + 1 < out_len; k++) {
             check(!(out[k] == '/' && out[k + 1] == '/'));
         }
         check(strstr(out, "/./") == NULL && strstr(out, "/../") == NULL);
         check(!(out_len >= 3 && strcmp(out + out_len - 3, "/..") == 0));
+        check(strchr(out, '\\') == NULL);
+        out2 = malloc(fwd_len + 1);
+        fwd2 = malloc(3 * fwd_len + 1);
+        check(out2 != NULL && fwd2 != NULL);
+        check(weir_http_normalize_target(fwd, fwd_len, out2, fwd_len + 1,
+                                         &out2_len, fwd2, 3 * fwd_len + 1,
+                                         &fwd2_len) == WEIR_OK);
+        check(out2_len == out_len && memcmp(out2, out, out_len) == 0);
+        check(fwd2_len == fwd_len && memcmp(fwd2, fwd, fwd_len) == 0);
     }
     free(out);
+    free(fwd);
+    free(out2);
+    free(fwd2);
 }
 
 int

@@ -334,7 +334,7 @@ START_TEST(full_config_values)
     ck_assert_int_eq(s->listens[1].line, 70);
     ck_assert_str_eq(s->listens[2].text, "[::1]:8080");
     ck_assert_uint_eq(s->nserver_names, 2);
-    ck_assert_str_eq(s->server_names[1], "www.example.com");
+    ck_assert_str_eq(s->server_names[1].name, "www.example.com");
     snprintf(path, sizeof(path), "%s/certs/site.key", tmpdir);
     ck_assert_str_eq(s->tls_certificate_key, path);
 
@@ -423,6 +423,9 @@ START_TEST(defaults)
     ck_assert_int_eq(cf->http.client_header_timeout, 10000);
     ck_assert_int_eq(cf->http.client_body_timeout, 30000);
     ck_assert_int_eq(cf->http.send_timeout, 60000);
+    ck_assert_int_eq(cf->http.client_body_min_rate, 256);
+    ck_assert_int_eq(cf->http.send_min_rate, 256);
+    ck_assert_int_eq(cf->http.min_rate_window, 20000);
     ck_assert_int_eq(cf->http.client_max_body_size, 1 << 20);
     ck_assert_int_eq(cf->http.max_header_size, 16 << 10);
     ck_assert_int_eq(cf->http.client_body_buffer_size, 16 << 10);
@@ -490,7 +493,7 @@ START_TEST(cache_and_admin_defaults)
     ck_assert_int_eq(k->levels[1], 2);
     ck_assert_int_eq(k->max_size, (int64_t) 1 << 30);
     ck_assert_int_eq(k->inactive, 600000);
-    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$request_uri");
+    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$normalized_request_uri");
     ck_assert_int_eq(k->stale_if_error, 0);
     ck_assert_int_eq(k->stale_while_revalidate, 0);
     ck_assert_int_eq(k->lock_timeout, 5000);
@@ -692,6 +695,18 @@ START_TEST(errors_values)
     ck_load_error(BASE "[upstream b]\nserver = 127.0.0.1:1\n"
                   "health_check = health\n", "weir.ini:10: [upstream b] "
                   "health_check: \"health\" must be a path");
+    ck_load_error(BASE "[http]\nmin_rate_window = 500ms\n", "weir.ini:9: "
+                  "[http] min_rate_window: \"500ms\" is out of range");
+    ck_load_error(BASE "[http]\nsend_min_rate = fast\n", "weir.ini:9: "
+                  "[http] send_min_rate: invalid size \"fast\"");
+    ck_load_error(BASE "[http]\nclient_body_min_rate = -1\n", "weir.ini:9: "
+                  "[http] client_body_min_rate: invalid size \"-1\"");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\n"
+                  "allow = 10.0.0.1/40\n", "weir.ini:11: [route x] allow: "
+                  "invalid address \"10.0.0.1/40\"");
+    ck_load_error(BASE "[route x]\nmatch = /x\nreturn = 204\n"
+                  "deny = localhost\n", "weir.ini:11: [route x] deny: "
+                  "invalid address \"localhost\"");
 }
 END_TEST
 
@@ -799,9 +814,10 @@ END_TEST
 
 START_TEST(errors_cross)
 {
-    ck_load_error(BASE "[server t]\nlisten = 127.0.0.1:8080\n",
-                  "weir.ini:9: [server t] listen: 127.0.0.1:8080 conflicts "
-                  "with 127.0.0.1:8080 of [server s] at line 4");
+    ck_load_error(BASE "[server t]\nlisten = 127.0.0.1:8081\n"
+                  "listen = 127.0.0.1:8081\n",
+                  "weir.ini:10: [server t] listen: 127.0.0.1:8081 conflicts "
+                  "with 127.0.0.1:8081 of [server t] at line 9");
     ck_load_error(BASE "[server t]\nlisten = *:8080\n", "weir.ini:9: "
                   "[server t] listen: 0.0.0.0:8080 conflicts with "
                   "127.0.0.1:8080 of [server s]");
@@ -937,6 +953,63 @@ START_TEST(dump_round_trip)
 }
 END_TEST
 
+START_TEST(gzip_keys)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf, *again;
+    weir_route_conf_t   *r;
+    char                *d1, *d2;
+
+    /* defaults: off, level 1, 256 bytes, the built-in types */
+    cf = load(BASE, &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    r = cf->http.routes[0];
+    ck_assert_int_eq(r->gzip, 0);
+    ck_assert_int_eq(r->gzip_level, 1);
+    ck_assert_int_eq(r->gzip_min_length, 256);
+    ck_assert_ptr_null(r->gzip_types);
+    weir_config_free(cf);
+
+    cf = load(BASE "gzip = on\ngzip_level = 9\ngzip_min_length = 1k\n"
+              "gzip_types = text/* application/json\n"
+              "gzip_types = image/svg+xml *\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    r = cf->http.routes[0];
+    ck_assert_int_eq(r->gzip, 1);
+    ck_assert_int_eq(r->gzip_level, 9);
+    ck_assert_int_eq(r->gzip_min_length, 1024);
+    ck_assert_uint_eq(r->ngzip_types, 4);
+    ck_assert_str_eq(r->gzip_types[0], "text/*");
+    ck_assert_str_eq(r->gzip_types[3], "*");
+    d1 = dump_to(cf, "dump1.ini");
+    again = weir_config_load("dump1.ini", tmpdir, &errs);
+    ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);
+    d2 = dump_to(again, "dump2.ini");
+    ck_assert_str_eq(d1, d2);
+    ck_assert_uint_eq(again->http.routes[0]->ngzip_types, 4);
+    weir_config_free(again);
+    weir_config_free(cf);
+
+    ck_load_error(BASE "gzip = maybe\n", "weir.ini:8: [route r] gzip: ");
+    ck_load_error(BASE "gzip = on\ngzip_level = 0\n",
+                  "weir.ini:9: [route r] gzip_level: ");
+    ck_load_error(BASE "gzip = on\ngzip_level = 10\n",
+                  "weir.ini:9: [route r] gzip_level: ");
+    ck_load_error(BASE "gzip = on\ngzip_min_length = -1\n",
+                  "weir.ini:9: [route r] gzip_min_length: ");
+    ck_load_error(BASE "gzip_types = text/html\n",
+                  "weir.ini:8: [route r] gzip_types: requires gzip = on");
+    ck_load_error(BASE "gzip = on\ngzip_types = text\n",
+                  "weir.ini:9: [route r] gzip_types: \"text\" is not a media");
+    ck_load_error(BASE "gzip = on\ngzip_types = */html\n",
+                  "weir.ini:9: [route r] gzip_types: \"*/html\" is not a");
+    ck_load_error(BASE "gzip = on\ngzip_types = text/\n",
+                  "weir.ini:9: [route r] gzip_types: \"text/\" is not a");
+    ck_load_error(BASE "gzip = on\ngzip_types = a/b/c\n",
+                  "weir.ini:9: [route r] gzip_types: \"a/b/c\" is not a");
+}
+END_TEST
+
 START_TEST(listen_forms)
 {
     weir_config_errors_t errs;
@@ -979,6 +1052,7 @@ conf_suite(void)
     tcase_add_test(tc, missing_file);
     tcase_add_test(tc, dump_round_trip);
     tcase_add_test(tc, listen_forms);
+    tcase_add_test(tc, gzip_keys);
     suite_add_tcase(s, tc);
     return s;
 }

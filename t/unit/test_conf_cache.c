@@ -142,7 +142,7 @@ START_TEST(cache_defaults)
     cf = load(CACHED, &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     k = cf->caches[0];
-    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$request_uri");
+    ck_assert_str_eq(k->key, "$scheme://$host:$server_port$normalized_request_uri");
     ck_assert_int_eq(k->min_uses, 1);
     ck_assert_int_eq(k->fill_after_abort, 1024 * 1024);
     /* 1g / 32k */
@@ -273,7 +273,7 @@ START_TEST(cache_dump_round_trip)
     ck_assert_ptr_nonnull(strstr(d1, "\nmax_objects = 32768\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nfill_after_abort = 1m\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nkey = $scheme://$host:"
-                                     "$server_port$request_uri\n"));
+                                     "$server_port$normalized_request_uri\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\n; valid is not set\n"));
 
     memset(&errs, 0, sizeof(errs));

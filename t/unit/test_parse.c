@@ -1198,12 +1198,24 @@ static const struct {
     { "/a/b/../../c", "/c" },
     { "/a%20b", "/a b" },
     { "/a?x=../../..", "/a" },
-    { "/a#../..", "/a" },
+    { "/a#../..", NULL },
+    { "/a?x#y", NULL },
     { "/a/%2e%2e/b", "/b" },
     { "/a/%2E%2E/b", "/b" },
     { "/a/.%2e/b", "/b" },
-    { "/a%2fb", "/a/b" },
-    { "/a/b%2f..%2f", "/a/" },
+    { "/a%2fb", NULL },
+    { "/a%2Fb", NULL },
+    { "/a/b%2f..%2f", NULL },
+    { "/a\\b", NULL },
+    { "/a/..\\x", NULL },
+    { "/a%5cb", NULL },
+    { "/a%5Cb", NULL },
+    { "/a/..;/b", NULL },
+    { "/a/.;x/b", NULL },
+    { "/a/..;", NULL },
+    { "/a/b;c/..", "/a/" },
+    { "/a/x..;/b", "/a/x..;/b" },
+    { "/a/;../b", "/a/;../b" },
     { "/...", "/..." },
     { "/a/..b", "/a/..b" },
     { "/.a/b.", "/.a/b." },
@@ -1215,6 +1227,7 @@ static const struct {
     { "/a/../..", NULL },
     { "/a/%2e%2e/%2e%2e/x", NULL },
     { "/a/..%2f..%2fx", NULL },
+    { "/a/%2e%2e%2f", NULL },
     { "/%2e%2e/", NULL },
     { "/%2e%2e%2fetc", NULL },
     { "/a/b/../../../x", NULL },
@@ -1269,6 +1282,80 @@ START_TEST(test_normalize_small_buffer)
     /* a raw NUL would silently truncate the C string result */
     ck_assert_int_eq(weir_http_normalize_path(S("/a.php\0.jpg"), out,
                                               sizeof(out), &out_len),
+                     WEIR_HTTP_E_BAD_PATH);
+}
+END_TEST
+
+/* The canonical form the proxy forwards: unreserved bytes decoded,
+ * reserved ones kept as they came, the rest escaped in upper case. */
+static const struct {
+    const char  *in;
+    const char  *path;
+    const char  *fwd;
+} canon[] = {
+    { "/", "/", "/" },
+    { "/a/../b", "/b", "/b" },
+    { "/%41%62%7e%2D%2e%5f", "/Ab~-._", "/Ab~-._" },
+    { "/a/%2e%2E/b/./c", "/b/c", "/b/c" },
+    { "/caf%c3%a9", "/caf\xc3\xa9", "/caf%C3%A9" },
+    { "/a%3bb;c", "/a;b;c", "/a%3Bb;c" },
+    { "/a%3Fb%23c%25d", "/a?b#c%d", "/a%3Fb%23c%25d" },
+    { "/a%20b", "/a b", "/a%20b" },
+    { "/a\"b{c}|d^e`f[g]<h>", "/a\"b{c}|d^e`f[g]<h>",
+      "/a%22b%7Bc%7D%7Cd%5Ee%60f%5Bg%5D%3Ch%3E" },
+    { "/!$&'()*+,;=:@", "/!$&'()*+,;=:@", "/!$&'()*+,;=:@" },
+    { "/%21%24%40", "/!$@", "/%21%24%40" },
+    { "//x///y/", "/x/y/", "/x/y/" },
+    { "/%01%7f", "/\x01\x7f", "/%01%7F" },
+    { "/x/%25/..", "/x/", "/x/" },
+    { "/x?q=%2e%2e/../#", NULL, NULL },
+    { "/x?q=%2e%2e/..&r=%zz", "/x", "/x" },
+};
+
+START_TEST(test_normalize_canonical)
+{
+    const char *in = canon[_i].in;
+    size_t      len = strlen(in), plen, flen;
+    char        path[256], fwd[768];
+    int         rc;
+
+    memset(fwd, 'Z', sizeof(fwd));
+    rc = weir_http_normalize_target(in, len, path, len + 1, &plen, fwd,
+                                    3 * len + 1, &flen);
+    if (canon[_i].path == NULL) {
+        ck_assert_msg(rc == WEIR_HTTP_E_BAD_PATH, "%s: got %d", in, rc);
+        return;
+    }
+    ck_assert_msg(rc == WEIR_OK, "%s: got %d", in, rc);
+    ck_assert_str_eq(path, canon[_i].path);
+    ck_assert_uint_eq(plen, strlen(canon[_i].path));
+    ck_assert_str_eq(fwd, canon[_i].fwd);
+    ck_assert_uint_eq(flen, strlen(canon[_i].fwd));
+    ck_assert_int_eq(fwd[3 * len + 1], 'Z');
+}
+END_TEST
+
+/* The canonical form's buffer is checked like the path's: too small is
+ * refused, never overrun; a '%' that becomes "%25" needs the 3x room. */
+START_TEST(test_normalize_canonical_small)
+{
+    char    path[16], fwd[16];
+    size_t  plen, flen;
+
+    memset(fwd, 'Z', sizeof(fwd));
+    ck_assert_int_eq(weir_http_normalize_target("/%25%25", 7, path,
+                                                sizeof(path), &plen, fwd, 6,
+                                                &flen),
+                     WEIR_HTTP_E_BAD_PATH);
+    ck_assert_int_eq(fwd[6], 'Z');
+    ck_assert_int_eq(weir_http_normalize_target("/%25%25", 7, path,
+                                                sizeof(path), &plen, fwd, 8,
+                                                &flen),
+                     WEIR_OK);
+    ck_assert_str_eq(fwd, "/%25%25");
+    ck_assert_int_eq(weir_http_normalize_target("/a\"", 3, path,
+                                                sizeof(path), &plen, fwd, 4,
+                                                &flen),
                      WEIR_HTTP_E_BAD_PATH);
 }
 END_TEST
@@ -1491,6 +1578,8 @@ parse_suite(void)
 
     tc = tcase_create("path");
     tcase_add_loop_test(tc, test_normalize_path, 0, weir_nelems(paths));
+    tcase_add_loop_test(tc, test_normalize_canonical, 0, weir_nelems(canon));
+    tcase_add_test(tc, test_normalize_canonical_small);
     tcase_add_test(tc, test_normalize_small_buffer);
     suite_add_tcase(s, tc);
 
