@@ -41,6 +41,8 @@ max_object_size = 8m
 min_uses = 2
 max_objects = 4096
 fill_after_abort = 256k
+open_files = 64
+open_files_inactive = 30s
 valid = 200 301 302 10m
 valid = 404 1m
 valid = any 30s
@@ -61,6 +63,7 @@ ok(defined $main && defined $plain, '-T: both [cache] sections') or diag($dump);
 $main //= '';
 $plain //= '';
 for my $line ('min_uses = 2', 'max_objects = 4096', 'fill_after_abort = 256k',
+    'open_files = 64', 'open_files_inactive = 30s',
     'valid = any 30s', 'valid = 200 301 302 10m', 'valid = 404 1m',
     'key = $scheme$host$server_port$request_uri$cookie_lang')
 {
@@ -68,6 +71,7 @@ for my $line ('min_uses = 2', 'max_objects = 4096', 'fill_after_abort = 256k',
 }
 # the defaults, with the index size worked out from max_size (1g / 32k)
 for my $line ('min_uses = 1', 'max_objects = 32768', 'fill_after_abort = 1m',
+    'open_files = 256', 'open_files_inactive = 10s',
     '; valid is not set',
     'key = $scheme://$host:$server_port$normalized_request_uri')
 {
@@ -96,6 +100,8 @@ my @lines = (
     '[cache d]',                                # 14
     'max_objects = 99999999',                   # 15
     'valid = any anything 1m',                  # 16
+    'open_files = 70000',                       # 17
+    'open_files_inactive = 500ms',              # 18
 );
 my $bad = $t->write_file('conf/bad.ini', join("\n", @lines) . "\n");
 $r = $t->weir_cmd('-t', '-p', $t->prefix, '-c', $bad);
@@ -114,6 +120,8 @@ my @expect = (
     [ 13, 'cache c', 'key',              qr/unknown variable "\$request_path"/ ],
     [ 15, 'cache d', 'max_objects',      qr/"99999999" is out of range/ ],
     [ 16, 'cache d', 'valid',            qr/invalid status "anything"/ ],
+    [ 17, 'cache d', 'open_files',       qr/"70000" is out of range \(0\.\.65536\)/ ],
+    [ 18, 'cache d', 'open_files_inactive', qr/"500ms" is out of range \(min 1s\)/ ],
 );
 for my $e (@expect) {
     my ($line, $sec, $key, $re) = @$e;

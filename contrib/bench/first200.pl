@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# first200.pl PORT PATH TIMEOUT READYFILE
+# first200.pl PORT PATH TIMEOUT READYFILE [https]
 #
 # Polls http://127.0.0.1:PORT/PATH every millisecond until a response with
 # status 200 arrives, for at most TIMEOUT seconds.  It is started before
@@ -7,15 +7,18 @@
 # its start time and exec the server), and prints
 #     ok EPOCH          the wall-clock time (s, float) the 200 was read
 #     fail REASON       no 200 within TIMEOUT (REASON: last status or error)
-# Exit status 0 on ok, 1 on fail.
+# Exit status 0 on ok, 1 on fail.  With "https" it speaks TLS (not
+# verified: the --tls certificate is self-signed), through IO::Socket::SSL.
 use strict;
 use warnings;
 use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
 
-my ($port, $path, $timeout, $ready) = @ARGV;
-die "usage: first200.pl PORT PATH TIMEOUT READYFILE\n" unless defined $ready;
+my ($port, $path, $timeout, $ready, $scheme) = @ARGV;
+die "usage: first200.pl PORT PATH TIMEOUT READYFILE [https]\n" unless defined $ready;
+my $tls = defined $scheme && $scheme eq 'https';
+require IO::Socket::SSL if $tls;
 
 $| = 1;
 my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -25,8 +28,11 @@ open(my $r, '>', $ready) or die "first200.pl: $ready: $!\n";
 close $r;
 
 while (time < $deadline) {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp');
+    my $s = $tls
+        ? IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                               SSL_verify_mode => 0, Timeout => 2)
+        : IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                Proto => 'tcp');
     if (!$s) {
         $last = "connect: $!";
         sleep 0.001;

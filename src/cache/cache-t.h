@@ -50,6 +50,9 @@ typedef struct cache_seen_s {
  * stopped. */
 #define WAIT_BUCKETS 4096
 
+typedef struct cache_ofe_s cache_ofe_t;     /* cache_ofc.c */
+typedef struct cache_ofc_s cache_ofc_t;
+
 /* One [cache] in this worker. */
 typedef struct cache_s {
     const weir_cache_conf_t *conf;
@@ -57,6 +60,7 @@ typedef struct cache_s {
     cache_stats_t           *st;
     cache_seen_t            *seen;    /* min_uses > 1 */
     _Atomic int32_t         *waiting; /* WAIT_BUCKETS */
+    cache_ofc_t             *ofc;     /* NULL: open_files = 0 */
     weir_msec_t              err_logged[WEIR_CACHE_OP_MAX];
 } cache_t;
 
@@ -70,14 +74,23 @@ enum cache_status {
 
 #define PREFIX_READ 4096    /* first read of a file: header, key, head */
 #define PREFIX_MAX  (WEIR_CACHE_KEY_MAX + 65536 + 8192)
+/* A fill writes whole blocks at block-aligned offsets (see cache_fill.c) */
+#define FILL_BLOCK  (256 * 1024)
+#define FILL_LINGER 20      /* ms a partial block waits at most */
 
 /* A stored object opened for a request. */
 typedef struct cache_obj_s {
     int              fd;              /* -1: none */
-    char            *buf;             /* the prefix read (r->pool) */
+    char            *buf;             /* the prefix read (r->pool, or the
+                                         open-file cache's) */
     size_t           len;
     uint64_t         file_size;
     weir_cache_obj_t o;
+    cache_ofe_t     *ofe;             /* borrowed from the open-file
+                                         cache, which owns fd and buf */
+    uint32_t         gen;             /* the index's gen, read before the
+                                         open (0: unknown) */
+    unsigned         indexed:1;       /* the index had the digest */
 } cache_obj_t;
 
 /* The cache's state for one request (r->pool). */
@@ -122,6 +135,11 @@ typedef struct cache_req_s {
     char                  *prefix;         /* encoded hdr + key + vary +
                                               head, for the reseal */
     size_t                 prefix_len;
+    char                  *wbuf;           /* what the fill has not yet
+                                              written (cache_fill.c) */
+    size_t                 wbuf_len, wbuf_cap;
+    uint64_t               wbuf_off;       /* its file offset */
+    weir_event_t           wbuf_ev;        /* writes it out if it waits */
     uint64_t               body_len;
     int64_t                expect_len;     /* Content-Length, -1 */
     int64_t                request_time;
@@ -174,6 +192,22 @@ const char *weir_cache_status_name(int status);
  * lines): what this request's values make of them. */
 int weir_cache_secondary_of(weir_request_t *r, const char *vary,
     size_t len, char **out, size_t *outlen);
+
+/* ---- cache_ofc.c ---- */
+/* Set up cache->ofc (none when open_files = 0 or without an index). */
+int weir_cache_ofc_init(cache_t *cache);
+/* Lend o the kept file of digest if it is still the one of gen and cr's
+ * key: 1; 0 otherwise (an out-of-date entry is dropped). */
+int weir_cache_ofc_get(cache_req_t *cr, const uint8_t *digest, uint32_t gen,
+    cache_obj_t *o);
+/* Keep o (just opened and read, o->gen known): the cache takes its fd
+ * and a copy of its prefix and lends them back to o. */
+void weir_cache_ofc_put(cache_req_t *cr, const uint8_t *digest,
+    cache_obj_t *o);
+/* A borrower is done (weir_cache_obj_close()). */
+void weir_cache_ofc_release(cache_ofe_t *e);
+/* Files kept open (tests, metrics). */
+size_t weir_cache_ofc_count(const cache_t *cache);
 
 /* ---- cache_hit.c ---- */
 /* r's response fields from the stored head of cr->obj (but Age). */

@@ -86,6 +86,9 @@ weir_cache_init(weir_shm_t *shm, weir_cache_conf_t **confs, size_t n)
                 caches[i].seen = calloc(SEEN_BUCKETS, sizeof(cache_seen_t));
             }
         }
+        if (weir_cache_ofc_init(&caches[i]) != WEIR_OK) {
+            return WEIR_ERROR;
+        }
         if (caches[i].idx == NULL) {
             weir_log_error(WEIR_LOG_WARN, &weir_errlog, 0,
                            "[cache %s]: no shared index, requests collapse "
@@ -266,10 +269,13 @@ cleanup(void *data)
 void
 weir_cache_obj_close(cache_obj_t *o)
 {
-    if (o->fd >= 0) {
+    if (o->ofe) {
+        weir_cache_ofc_release(o->ofe);     /* the cache closes it */
+        o->ofe = NULL;
+    } else if (o->fd >= 0) {
         close(o->fd);
-        o->fd = -1;
     }
+    o->fd = -1;
 }
 
 void
@@ -389,12 +395,36 @@ read_prefix(cache_req_t *cr, cache_obj_t *o, const char *path)
     }
 }
 
+/*
+ * The index first: its gen, read before the open, names the file the
+ * open-file cache may answer with (see cache_ofc.c). The lookup also
+ * counts the use for the LRU. A digest the index does not know is still
+ * looked for on disk: during a binary upgrade two masters, each with an
+ * index of its own, store into one directory.
+ */
 int
 weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o)
 {
-    char path[WEIR_CACHE_PATH_MAX];
-    int  rc;
+    cache_t            *cache = cr->cache;
+    weir_cache_entry_t  e;
+    char                path[WEIR_CACHE_PATH_MAX];
+    int                 rc, st;
 
+    o->ofe = NULL;
+    o->gen = 0;
+    o->indexed = 0;
+    if (cache->idx) {
+        e.gen = 0;
+        st = weir_cache_index_lookup(cache->idx, digest,
+                                     weir_current_wall_msec, 1, &e);
+        o->indexed = st != 0;
+        if ((st & WEIR_CACHE_READY) && cache->ofc) {
+            o->gen = e.gen;
+            if (weir_cache_ofc_get(cr, digest, e.gen, o)) {
+                return WEIR_OK;
+            }
+        }
+    }
     if (weir_cache_file_path(cr->cache->conf, digest, path, sizeof(path))
         == 0) {
         return WEIR_DECLINED;
@@ -412,6 +442,9 @@ weir_cache_open(cache_req_t *cr, const uint8_t *digest, cache_obj_t *o)
     }
     rc = read_prefix(cr, o, path);
     if (rc == WEIR_OK) {
+        if (o->gen != 0) {
+            weir_cache_ofc_put(cr, digest, o);
+        }
         return WEIR_OK;
     }
     weir_cache_obj_close(o);
@@ -517,6 +550,7 @@ weir_cache_lookup(cache_req_t *cr)
         } else {
             cr->obj = cr->stub;
             cr->stub.fd = -1;
+            cr->stub.ofe = NULL;
         }
     }
     decide(cr);
@@ -533,12 +567,10 @@ decide(cache_req_t *cr)
     if (cr->obj.fd >= 0 && !cr->internal) {
         use = weir_cache_use(&cr->obj.o.meta, &cr->req_cc, weir_cache_now());
         if (use == WEIR_CACHE_USE_FRESH) {
-            if (cache->idx
-                && weir_cache_index_lookup(cache->idx, cr->digest,
-                                           weir_current_wall_msec, 1, &e)
-                   == 0) {
+            if (cache->idx && !cr->obj.indexed) {
                 /* On disk, not yet indexed (the loader is not done): the
-                 * manager must know it to keep max_size. */
+                 * manager must know it to keep max_size. (The lookup
+                 * that counted the use was weir_cache_open()'s.) */
                 weir_cache_index_insert(cache->idx, cr->digest,
                                         cr->obj.file_size,
                                         weir_current_wall_msec);

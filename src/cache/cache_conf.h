@@ -30,6 +30,10 @@ typedef struct weir_cache_conf_s {
     int64_t       fill_after_abort;    /* a fill whose client left, with no
                                           waiter, goes on up to this size;
                                           1m */
+    int           open_files;          /* per worker: files of recent
+                                          hits kept open; 256, 0 = off */
+    weir_msec_t   open_files_inactive; /* closed when not hit for this;
+                                          10s */
     /* `valid` (seconds per status) and the stale windows in seconds, in
      * the form the rules take them */
     weir_cache_rules_t rules;

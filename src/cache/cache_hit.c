@@ -178,11 +178,15 @@ weir_cache_serve(cache_req_t *cr, int status)
                                  : status == CS_REVALIDATED ? 304 : 0, 0);
 
     fd = o->fd;
-    if (weir_http_attach_file(r, fd) != WEIR_OK) {
+    if (o->ofe) {
+        /* The open-file cache keeps it; the request's cleanup gives it
+         * back (weir_cache_obj_close()). */
+        r->body_fd = fd;
+    } else if (weir_http_attach_file(r, fd) != WEIR_OK) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
     }
-    o->fd = -1;        /* the request closes it now */
+    o->fd = -1;        /* the request has it now */
     if (o->o.hdr.status != 200) {
         /* Only a 200 has a representation that conditionals and Range
          * select from: any other stored answer goes out as it is. */

@@ -82,7 +82,7 @@ typedef struct slot_s {
     uint32_t         uses;
     int32_t          fill_pid;
     _Atomic uint32_t state;       /* written last */
-    uint32_t         pad;
+    uint32_t         gen;         /* which file (see index_new_gen) */
 } slot_t;
 
 _Static_assert(sizeof(slot_t) == 80, "slot layout");
@@ -96,7 +96,7 @@ struct weir_cache_index_s {
     uint64_t          live, tombs, objects, bytes, filling;
     uint64_t          evictions, recoveries, rebuilds, next_fill_id;
     _Atomic int       loaded;
-    int               pad;
+    uint32_t          next_gen;   /* guarded by lock */
     weir_shm_mutex_t  lock;
     slot_t            slots[];
 };
@@ -117,6 +117,7 @@ static slot_t *index_add(weir_cache_index_t *idx, const slot_t *tmpl,
 static void index_drop(weir_cache_index_t *idx, slot_t *s);
 static void index_fill_fields(weir_cache_index_t *idx, slot_t *s, pid_t pid,
     int64_t now);
+static uint32_t index_new_gen(weir_cache_index_t *idx);
 static void index_fill_done(weir_cache_index_t *idx, slot_t *s, int ok,
     uint64_t size, int64_t now);
 static void index_rebuild(weir_cache_index_t *idx);
@@ -159,6 +160,7 @@ index_init(weir_cache_index_t *idx, uint64_t capacity)
      * from a previous run's leftovers (a new segment starts from 0). */
     clock_gettime(CLOCK_REALTIME, &ts);
     idx->next_fill_id = ((uint64_t) ts.tv_sec << 20) + 1;
+    idx->next_gen = 1;
     atomic_store(&idx->loaded, 0);
     if (weir_shm_mutex_init(&idx->lock) != WEIR_OK) {
         return WEIR_ERROR;
@@ -360,6 +362,7 @@ index_add(weir_cache_index_t *idx, const slot_t *tmpl, uint32_t st)
     s->fill_pid = tmpl->fill_pid;
     s->fill_id = tmpl->fill_id;
     s->fill_start = tmpl->fill_start;
+    s->gen = index_new_gen(idx);
     WEIR_CACHE_INDEX_FAULT(1);
     if (slot_state(s) == SLOT_TOMB) {
         idx->tombs--;
@@ -407,6 +410,25 @@ index_fill_fields(weir_cache_index_t *idx, slot_t *s, pid_t pid,
     s->fill_start = now;
 }
 
+/*
+ * A slot's gen names the file behind it for the open-file caches of the
+ * workers (cache_ofc.c): it changes whenever a file may have been put in
+ * place for the digest (a new entry, a fill's end, an insert), always
+ * after the rename, so a worker that read gen g and then opened the file
+ * holds the file of g or a newer one, and the newer one's gen is not g.
+ * 32 bits, never 0 (0: unknown): to be taken for another, a gen would
+ * have to come round again, after 2^32 publications, while a worker
+ * kept the old file without looking at the slot.
+ */
+static uint32_t
+index_new_gen(weir_cache_index_t *idx)
+{
+    if (idx->next_gen == 0) {
+        idx->next_gen = 1;
+    }
+    return idx->next_gen++;
+}
+
 /* End the fill of a FILLING slot: see weir_cache_index_fill_end(). */
 static void
 index_fill_done(weir_cache_index_t *idx, slot_t *s, int ok, uint64_t size,
@@ -423,6 +445,10 @@ index_fill_done(weir_cache_index_t *idx, slot_t *s, int ok, uint64_t size,
         s->size = size;
         s->last_use = now;
     }
+    /* Published, or a refresh that ended otherwise: either way the file
+     * may have been renamed over (a filler can die between its rename
+     * and this), so whoever keeps the old one open must look again. */
+    s->gen = index_new_gen(idx);
     s->fill_pid = 0;
     WEIR_CACHE_INDEX_FAULT(4);
     slot_set_state(s, WEIR_CACHE_READY);
@@ -490,6 +516,7 @@ rebuild_pass(weir_cache_index_t *idx, uint64_t start)
                 t->fill_pid = s->fill_pid;
                 t->fill_id = s->fill_id;
                 t->fill_start = s->fill_start;
+                t->gen = s->gen;
                 slot_set_state(t, slot_state(s));
                 WEIR_CACHE_INDEX_FAULT(6);
                 slot_set_state(s, SLOT_EMPTY);
@@ -538,6 +565,7 @@ slot_copy(const slot_t *s, weir_cache_entry_t *e)
     e->fill_pid = (pid_t) s->fill_pid;
     e->fill_id = s->fill_id;
     e->fill_start = s->fill_start;
+    e->gen = s->gen;
 }
 
 int
@@ -667,13 +695,14 @@ weir_cache_index_insert(weir_cache_index_t *idx,
     const uint8_t digest[WEIR_CACHE_DIGEST_LEN], uint64_t size,
     int64_t last_use)
 {
-    slot_t tmpl;
+    slot_t tmpl, *s;
     int    rc = WEIR_OK;
 
     if (index_lock(idx) != WEIR_OK) {
         return WEIR_ERROR;
     }
-    if (index_probe(idx, digest, NULL) == NULL) {
+    s = index_probe(idx, digest, NULL);
+    if (s == NULL) {
         memset(&tmpl, 0, sizeof(tmpl));
         memcpy(tmpl.digest, digest, WEIR_CACHE_DIGEST_LEN);
         tmpl.size = size;
@@ -681,6 +710,8 @@ weir_cache_index_insert(weir_cache_index_t *idx,
         if (index_add(idx, &tmpl, WEIR_CACHE_READY) == NULL) {
             rc = WEIR_ERROR;
         }
+    } else {
+        s->gen = index_new_gen(idx);    /* a file may have been put there */
     }
     weir_shm_unlock(&idx->lock);
     return rc;

@@ -42,6 +42,9 @@ typedef struct weir_cache_entry_s {
     pid_t     fill_pid;       /* FILLING: who */
     uint64_t  fill_id;        /* FILLING: names the temp file */
     int64_t   fill_start;     /* ms */
+    uint32_t  gen;            /* the file's generation: changes whenever
+                                 a file may have been put in place for
+                                 the digest, after the rename; never 0 */
 } weir_cache_entry_t;
 
 typedef struct weir_cache_index_stats_s {
@@ -95,8 +98,9 @@ int weir_cache_index_fill_end(weir_cache_index_t *idx,
     uint64_t size, int64_t now);
 
 /* Record a READY object found on disk (loader; a worker that opened a
- * file the index did not know). An existing entry keeps its state and
- * counters. WEIR_OK or WEIR_ERROR (full). */
+ * file the index did not know; a fill that put a variant or a Vary stub
+ * in place). An existing entry keeps its state and counters and gets a
+ * new gen. WEIR_OK or WEIR_ERROR (full). */
 int weir_cache_index_insert(weir_cache_index_t *idx,
     const uint8_t digest[WEIR_CACHE_DIGEST_LEN], uint64_t size,
     int64_t last_use);

@@ -86,7 +86,7 @@ stream_open(cache_req_t *cr)
     size_t       need = PREFIX_READ, slen;
     ssize_t      n;
     int          fd, rc;
-    cache_obj_t  fo, *o = &fo;
+    cache_obj_t  fo = { .fd = -1 }, *o = &fo;
 
     if (weir_cache_file_tmp_path(cr->cache->conf, cr->lock, cr->fill_id,
                                  path, sizeof(path)) == 0) {

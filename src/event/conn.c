@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
+#include "event/tls.h"
 
 /* Keep at most this many closed connection objects for reuse: enough to
  * absorb bursts without holding memory after a spike forever. */
@@ -116,6 +117,7 @@ weir_conn_close(weir_conn_t *c)
     if (c->is_listener) {
         weir_loop_del(c->fd);
     }
+    weir_tls_close(c);
     close(c->fd);
     c->fd = -1;
     list_remove(c);

@@ -24,6 +24,7 @@
 
 typedef struct weir_conn_s weir_conn_t;
 struct weir_listener_s;
+struct ssl_st;
 
 /* The peer address of an IP connection: a sockaddr_storage would be 128
  * bytes in every connection, most of them never used. */
@@ -60,6 +61,10 @@ struct weir_conn_s {
     weir_recv_pt             recv;
     weir_writev_pt           writev;
     weir_sendfile_pt         sendfile;
+    /* TLS (event/tls.h): the session, and the length of a record
+     * OpenSSL took but could not send yet (the next write repeats it) */
+    struct ssl_st           *ssl;
+    size_t                   tls_pending;
     weir_conn_t             *prev, *next;  /* all-connections list */
     unsigned                 instance:1;
     unsigned                 is_listener:1;
@@ -68,6 +73,8 @@ struct weir_conn_s {
     unsigned                 denied:1;     /* not in the listener's allow */
     unsigned                 internal:1;   /* made by weir itself (a cache
                                               refresh), not a client */
+    unsigned                 tls_done:1;   /* handshake finished */
+    unsigned                 tls_failed:1; /* no close_notify: broken */
 };
 
 /* A connection for an accepted or connected fd (non-blocking already).

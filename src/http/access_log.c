@@ -21,7 +21,8 @@ enum var_id {
     V_UPSTREAM_RESPONSE_TIME, V_CACHE_STATUS, V_RETRIES, V_REQUEST_ID,
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_NORMALIZED_REQUEST_URI,
     V_ARGS, V_SERVER_NAME, V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR,
-    V_SCHEME, V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP
+    V_SCHEME, V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP, V_TLS,
+    V_PID
 };
 
 static const struct {
@@ -57,6 +58,7 @@ static const struct {
     { "server_port", V_SERVER_PORT },
     { "gzip_ratio", V_GZIP_RATIO },
     { "limit_status", V_LIMIT_STATUS },
+    { "pid", V_PID },
 };
 
 typedef struct segment_s {
@@ -158,6 +160,12 @@ var_lookup(const char *name, size_t len, segment_t *seg)
     }
     if (len == 4 && memcmp(name, "time", 4) == 0) {
         seg->id = V_TIME_ISO8601;
+        return WEIR_OK;
+    }
+    if (weir_http_vars_is_tls(name, len)) {
+        seg->id = V_TLS;
+        seg->text = name;
+        seg->len = len;
         return WEIR_OK;
     }
     for (i = 0; i < weir_nelems(vars); i++) {
@@ -313,6 +321,11 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
     case V_GZIP_RATIO:
         n = (int) weir_gzip_ratio(r, scratch, cap);
         break;
+    case V_PID:
+        /* the worker that served the request (TLS resumption across
+         * workers, a worker's share of the load) */
+        n = snprintf(scratch, cap, "%ld", (long) getpid());
+        break;
     case V_UPSTREAM_ADDR:
         if (r->upstream_addr) {
             v.data = r->upstream_addr;
@@ -389,6 +402,8 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
             v.len = strlen(v.data);
         }
         return v;
+    case V_TLS:
+        return weir_http_vars_tls(r, s->text, s->len, scratch, cap);
     case V_HTTP:
         h = weir_http_vars_header(r, s->text, s->len);
         if (h) {

@@ -106,6 +106,7 @@ enum weir_server_kind {
 struct weir_upstream_conf_s;
 struct weir_cache_conf_s;
 struct weir_cidr_s;
+struct weir_tls_ctx_s;
 
 enum weir_log_format {
     WEIR_LOG_FORMAT_COMBINED = 0,
@@ -220,8 +221,24 @@ struct weir_server_conf_s {
     size_t                nlistens;
     weir_server_name_t   *server_names;  /* file order */
     size_t                nserver_names;
-    char                 *tls_certificate;
-    char                 *tls_certificate_key;
+    /* TLS, for its `tls` listens: certificate chains and their keys
+     * paired by order (RSA and ECDSA side by side), OCSP responses by
+     * the same order; the context the master builds from them (proc/
+     * config_tls.c) */
+    char                **tls_certificate;
+    size_t                ntls_certificate;
+    char                **tls_certificate_key;
+    size_t                ntls_certificate_key;
+    char                **tls_stapling_file;
+    size_t                ntls_stapling_file;
+    unsigned              tls_protocols;       /* WEIR_TLS_V1_* bits */
+    char                 *tls_ciphers;         /* NULL: the default list */
+    char                 *tls_client_ca;
+    int                   tls_verify_client;   /* enum weir_tls_verify_* */
+    int                   tls_session_tickets; /* on */
+    int64_t               tls_session_cache;   /* entries per worker */
+    weir_msec_t           tls_session_timeout; /* 1h */
+    struct weir_tls_ctx_s *tls;
     /* security headers as written, and resolved for a response no
      * route answers (404, a bad request) */
     weir_sec_headers_t    sec;

@@ -1,7 +1,10 @@
 #include "weir_config.h"
 #include "http/limit.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include "core/buf.h"
 #include "core/cidr.h"
 #include "core/log.h"
 #include "core/sbuf.h"
@@ -33,6 +36,7 @@ typedef struct limit_req_s {
     unsigned char    *skip;      /* exempt or empty key, per limit */
     weir_limit_ref_t *rate;      /* what each rate took */
     weir_limit_ref_t *hold;      /* what each conn took */
+    unsigned          halfclosed:1;  /* FIN before the delay began */
 } limit_req_t;
 
 static weir_limit_table_t *attached[LIMIT_TABLES_MAX];
@@ -45,6 +49,7 @@ static void limit_reject(weir_request_t *r, int status, int64_t wait_ms,
 static void limit_refund(limit_req_t *lr, size_t upto);
 static int limit_rates(limit_req_t *lr, int64_t *delay);
 static void limit_delay_handler(weir_event_t *ev);
+static void limit_delay_watch(weir_event_t *ev);
 static void limit_conns(limit_req_t *lr);
 static void limit_full(weir_request_t *r, const weir_limit_conf_t *l);
 
@@ -190,6 +195,44 @@ limit_delay_handler(weir_event_t *ev)
     limit_conns(hc->r->limit);
 }
 
+/* A client that leaves while its request is delayed would otherwise
+ * hold its connection (a descriptor, a connection slot) for the whole
+ * delay, up to burst / rate, and then have its request sent on to the
+ * origin with nobody to read the answer: a flood of clients that send
+ * and vanish would pile up exactly where the limit is meant to shed
+ * load. So a read event while delayed is looked at without consuming
+ * anything, as while waiting for an upstream (proxy.c): bytes are a body
+ * or a pipelined request (read later), a reset, or a FIN that comes
+ * while we wait, ends the request as 499; a FIN that came with or before
+ * the request is a client that sent everything and waits: it is
+ * served. */
+static void
+limit_delay_watch(weir_event_t *ev)
+{
+    weir_conn_t      *c = ev->data;
+    weir_http_conn_t *hc = c->data;
+    weir_request_t   *r;
+    char              byte;
+    ssize_t           n;
+
+    if (hc == NULL || (r = hc->r) == NULL || r->limit == NULL
+        || (hc->buf && weir_buf_size(hc->buf) > 0)) {
+        return;
+    }
+    n = recv(c->fd, &byte, 1, MSG_PEEK);
+    if (n > 0 || (n == 0 && r->limit->halfclosed)
+        || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                      || errno == EINTR))) {
+        return;
+    }
+    weir_log_error(WEIR_LOG_INFO, &c->log, n < 0 ? errno : 0,
+                   "client closed connection while its request was delayed "
+                   "by a limit");
+    r->status = 499;
+    r->error_code = "CLIENT_CLOSED";
+    weir_http_abort(r);
+}
+
 /* The table could not account the request: every entry it may evict
  * holds requests in progress. Not the client's fault, so 503. */
 static void
@@ -313,7 +356,8 @@ weir_http_limit_run(weir_request_t *r)
         return;
     }
     weir_timer_del(&r->c->read);
-    weir_http_set_handlers(r, NULL, limit_delay_handler,
+    lr->halfclosed = r->c->read.eof;
+    weir_http_set_handlers(r, limit_delay_watch, limit_delay_handler,
                            "delaying request (limit)");
     weir_timer_add(&r->c->write, (weir_msec_t) delay);
 }

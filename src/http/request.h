@@ -170,6 +170,11 @@ void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv,
 void weir_http_init_proxy_protocol(weir_conn_t *c,
     const weir_server_conf_t *srv, const weir_listen_conf_t *l);
 
+/* The same for a `tls` listener: the TLS handshake first
+ * (request_tls.c), with the context srv->tls built by the master. */
+void weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l);
+
 /* Graceful stop: idle keep-alive connections get a short grace and are
  * closed; requests in flight finish with "Connection: close". */
 void weir_http_shutdown(weir_msec_t grace);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <string.h>
 #include "core/str.h"
+#include "event/tls.h"
 
 static int is_name_char(int ch);
 static size_t host_len(weir_str_t h);
@@ -61,7 +62,8 @@ weir_http_vars_known(const char *name, size_t len)
             return 1;
         }
     }
-    return (len > 5 && memcmp(name, "http_", 5) == 0)
+    return weir_http_vars_is_tls(name, len)
+           || (len > 5 && memcmp(name, "http_", 5) == 0)
            || (len > 7 && memcmp(name, "cookie_", 7) == 0)
            || (len > 4 && memcmp(name, "arg_", 4) == 0);
 }
@@ -132,6 +134,12 @@ value_of(weir_request_t *r, const char *name, size_t len)
         v = weir_http_vars_scheme(r);
     } else if (IS("server_port")) {
         v = weir_http_vars_server_port(r);
+    } else if (weir_http_vars_is_tls(name, len)) {
+        v = weir_http_vars_tls(r, name, len, NULL, 0);
+        if (v.data == NULL) {
+            v.data = "";
+            v.len = 0;
+        }
     } else if (len > 5 && memcmp(name, "http_", 5) == 0) {
         v = header_value(r, name + 5, len - 5);
     } else if (len > 7 && memcmp(name, "cookie_", 7) == 0) {
@@ -155,6 +163,53 @@ weir_http_vars_scheme(const weir_request_t *r)
     } else {
         v.data = "http";
         v.len = 4;
+    }
+    return v;
+}
+
+/* The TLS variables: what the handshake settled, for logs. */
+static const char *const tls_names[] = {
+    "ssl_protocol", "ssl_cipher", "ssl_server_name", "ssl_session_reused",
+    "ssl_client_verify", "ssl_client_s_dn"
+};
+
+int
+weir_http_vars_is_tls(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < weir_nelems(tls_names); i++) {
+        if (strlen(tls_names[i]) == len
+            && memcmp(tls_names[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+weir_str_t
+weir_http_vars_tls(const weir_request_t *r, const char *name, size_t len,
+    char *scratch, size_t cap)
+{
+    weir_str_t  v = { 0, NULL };
+    const char *s = NULL;
+
+    if (IS("ssl_protocol")) {
+        s = weir_tls_protocol(r->c);
+    } else if (IS("ssl_cipher")) {
+        s = weir_tls_cipher(r->c);
+    } else if (IS("ssl_server_name")) {
+        s = weir_tls_server_name(r->c);
+    } else if (IS("ssl_session_reused")) {
+        s = weir_tls_session_reused(r->c);
+    } else if (IS("ssl_client_verify")) {
+        s = weir_tls_client_verify(r->c);
+    } else if (IS("ssl_client_s_dn") && scratch) {
+        s = weir_tls_client_subject(r->c, scratch, cap);
+    }
+    if (s) {
+        v.data = s;
+        v.len = strlen(s);
     }
     return v;
 }

@@ -4,7 +4,8 @@
  * today; cache keys and limits next). Known names: remote_addr, host
  * (lower-cased, without the port), request_uri, uri, args,
  * request_method, server_name, scheme ("http", "https" on a tls listener),
- * server_port (the port of the listener the request came on), http_NAME
+ * server_port (the port of the listener the request came on), the ssl_
+ * ones (below), http_NAME
  * (a request header, '_' for '-'), cookie_NAME and arg_NAME. Text outside
  * variables is copied as is.
  */
@@ -28,6 +29,14 @@ const weir_http_header_t *weir_http_vars_header(const weir_request_t *r,
  * for both, so the two never disagree. Never NULL data. */
 weir_str_t weir_http_vars_scheme(const weir_request_t *r);
 weir_str_t weir_http_vars_server_port(const weir_request_t *r);
+
+/* The TLS variables: ssl_protocol, ssl_cipher, ssl_server_name,
+ * ssl_session_reused ("r" or "."), ssl_client_verify (SUCCESS, NONE,
+ * FAILED) and ssl_client_s_dn (needs scratch: cap bytes). data is NULL
+ * when the connection has no TLS or the value does not apply. */
+int weir_http_vars_is_tls(const char *name, size_t len);
+weir_str_t weir_http_vars_tls(const weir_request_t *r, const char *name,
+    size_t len, char *scratch, size_t cap);
 
 /* Is "$name..." at `name` (without '$', `len` bytes) a known variable? */
 int weir_http_vars_known(const char *name, size_t len);

@@ -69,6 +69,11 @@ int weir_config_set_valid(weir_conf_t *c, const weir_conf_cmd_t *cmd,
 void weir_config_dump_valid(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 
+/* Repeatable paths (tls_certificate, ...): each value one path, made
+ * absolute under the prefix (config_tls.c). */
+int weir_config_set_paths(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+
 /* security_headers and its keys (config_security.c): setters, dumpers,
  * and the merge of a chain (route, server, [http]: nearest first) into
  * the headers a response gets (out[WEIR_SEC_OUTS]). */
@@ -115,5 +120,22 @@ void weir_config_warn(load_t *ld);
 /* [admin] without `listen`: set 127.0.0.1:9145 through the same setter a
  * written `listen` goes through (config_schema.c). */
 void weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a);
+
+/* A field of a config object at a row's offset. */
+#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
+#define CFIELD(obj, off, type) \
+    ((const type *) (const void *) ((const char *) (obj) + (off)))
+
+/* config_server.c: listen = ADDR [tls] [proxy_protocol] [default_server]
+ * [backlog=N], and server_name = NAME... (each checked, "~regex"
+ * compiled, its line kept for the duplicate check across servers). */
+int weir_config_set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+int weir_config_set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_server_name(const weir_conf_cmd_t *cmd,
+    const void *obj, FILE *out);
 
 #endif /* WEIR_PROC_CONFIG_T_H */

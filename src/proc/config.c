@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/conf.h"
 #include "core/log.h"
+#include "event/tls.h"
 #include "http/route.h"
 #include "upstream/health.h"
 
@@ -368,6 +369,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u->health_fall = 3;
     u->health_rise = 2;
     u->panic_threshold = 50;
+    u->tls_verify = 1;
     u->file = c->file;
     u->line = c->line;
     return u;
@@ -401,6 +403,8 @@ create_cache(weir_conf_t *c, const char *name)
     k->lock_timeout = SEC(5);
     k->min_uses = 1;
     k->fill_after_abort = MB(1);
+    k->open_files = 256;
+    k->open_files_inactive = SEC(10);
     for (i = 0; i < weir_nelems(k->rules.valid); i++) {
         k->rules.valid[i] = -1;
     }
@@ -426,6 +430,10 @@ create_server(weir_conf_t *c, const char *name)
     s->sec.on = -1;             /* inherit [http]'s */
     s->file = c->file;
     s->line = c->line;
+    s->tls_protocols = WEIR_TLS_V1_2 | WEIR_TLS_V1_3;
+    s->tls_session_tickets = 1;
+    s->tls_session_cache = 20480;
+    s->tls_session_timeout = SEC(3600);
     return s;
 }
 

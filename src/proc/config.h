@@ -77,6 +77,13 @@ void weir_config_report(const weir_config_t *cf, weir_config_errors_t *errs,
     int line, const void *obj, const char *section, const char *key,
     const char *fmt, ...) WEIR_PRINTF(7, 8);
 
+/* Build the OpenSSL contexts of the servers with a `tls` listen (and of
+ * upstreams with `tls = on`) and tie them to the config's arena. Run by
+ * weir_master_check(), so by -t, the start and every reload. WEIR_OK, or
+ * WEIR_ERROR with "file:line: [section] key: reason" naming the file
+ * that did not load (config_tls.c). Idempotent. */
+int weir_config_tls_build(weir_config_t *cf, char *err, size_t errlen);
+
 /* Print the effective configuration, defaults included, as a valid INI
  * file (weir -T). */
 void weir_config_dump(const weir_config_t *cf, FILE *out);

@@ -13,6 +13,7 @@
 #include "core/sbuf.h"
 #include "core/units.h"
 #include "event/listen.h"
+#include "event/tls.h"
 #include "http/vars.h"
 #include "http/vhost.h"
 
@@ -29,9 +30,11 @@ static void check_upstream(load_t *ld, weir_upstream_conf_t *u);
 static void admin_server(load_t *ld);
 static int64_t msec_to_sec(weir_msec_t ms);
 static void check_caches(load_t *ld);
-static void check_server(load_t *ld, weir_server_conf_t *s);
 static void check_tls_file(load_t *ld, weir_server_conf_t *s,
-    const char *key, const char *path, const weir_listen_conf_t *l);
+    const char *key, const char *path);
+static void check_tls(load_t *ld, weir_server_conf_t *s,
+    const weir_listen_conf_t *l);
+static void check_server(load_t *ld, weir_server_conf_t *s);
 static void check_route(load_t *ld, route_ext_t *x);
 static void route_handler(load_t *ld, weir_route_conf_t *r);
 static void route_refs(load_t *ld, weir_route_conf_t *r);
@@ -297,14 +300,63 @@ check_caches(load_t *ld)
 
 static void
 check_tls_file(load_t *ld, weir_server_conf_t *s, const char *key,
-    const char *path, const weir_listen_conf_t *l)
+    const char *path)
 {
-    if (path == NULL) {
-        xerror(ld, s->line, "server", s->name, key, "missing (required by "
-               "\"listen = %s tls\" at line %d)", l->text, l->line);
-    } else if (access(path, R_OK) != 0) {
+    if (access(path, R_OK) != 0) {
         xerror(ld, line_of(ld, s, key, s->line), "server", s->name, key,
                "cannot read \"%s\": %s", path, strerror(errno));
+    }
+}
+
+/* A server with a `tls` listen: certificates and keys in pairs, the
+ * files readable (that they load is for the master to find out: proc/
+ * config_tls.c), client verification with a CA to verify against. */
+static void
+check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
+{
+    size_t i;
+
+    if (s->ntls_certificate == 0) {
+        xerror(ld, s->line, "server", s->name, "tls_certificate",
+               "missing (required by \"listen = %s tls\" at line %d)",
+               l->text, l->line);
+    }
+    if (s->ntls_certificate_key != s->ntls_certificate) {
+        xerror(ld, line_of(ld, s, "tls_certificate_key", s->line), "server",
+               s->name, "tls_certificate_key", "%zu key(s) for %zu "
+               "certificate(s): give one key per certificate, in the same "
+               "order", s->ntls_certificate_key, s->ntls_certificate);
+    }
+    if (s->ntls_stapling_file > s->ntls_certificate) {
+        xerror(ld, line_of(ld, s, "tls_stapling_file", s->line), "server",
+               s->name, "tls_stapling_file", "more OCSP responses (%zu) "
+               "than certificates (%zu)", s->ntls_stapling_file,
+               s->ntls_certificate);
+    }
+    if (l->proxy_protocol) {
+        xerror(ld, l->line, "server", s->name, "listen",
+               "tls and proxy_protocol on one listen are not supported");
+    }
+    if (s->tls_protocols == 0) {
+        xerror(ld, line_of(ld, s, "tls_protocols", s->line), "server",
+               s->name, "tls_protocols", "off leaves no protocol: "
+               "TLSv1.2, TLSv1.3 or both");
+    }
+    for (i = 0; i < s->ntls_certificate; i++) {
+        check_tls_file(ld, s, "tls_certificate", s->tls_certificate[i]);
+    }
+    for (i = 0; i < s->ntls_certificate_key; i++) {
+        check_tls_file(ld, s, "tls_certificate_key",
+                       s->tls_certificate_key[i]);
+    }
+    for (i = 0; i < s->ntls_stapling_file; i++) {
+        check_tls_file(ld, s, "tls_stapling_file", s->tls_stapling_file[i]);
+    }
+    if (s->tls_client_ca) {
+        check_tls_file(ld, s, "tls_client_ca", s->tls_client_ca);
+    } else if (s->tls_verify_client != WEIR_TLS_VERIFY_OFF) {
+        xerror(ld, line_of(ld, s, "tls_verify_client", s->line), "server",
+               s->name, "tls_verify_client", "needs tls_client_ca");
     }
 }
 
@@ -323,10 +375,7 @@ check_server(load_t *ld, weir_server_conf_t *s)
     }
     for (i = 0; i < s->nlistens; i++) {
         if (s->listens[i].tls) {
-            check_tls_file(ld, s, "tls_certificate", s->tls_certificate,
-                           &s->listens[i]);
-            check_tls_file(ld, s, "tls_certificate_key",
-                           s->tls_certificate_key, &s->listens[i]);
+            check_tls(ld, s, &s->listens[i]);
             break;
         }
     }

@@ -13,6 +13,7 @@
 #include "core/str.h"
 #include "core/units.h"
 #include "http/route.h"
+#include "event/tls.h"
 #include "http/vhost.h"
 
 /*
@@ -52,14 +53,6 @@ static int set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_header(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
-static int set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value);
-static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
-static int set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
-    void *obj, char *value);
-static void dump_server_name(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
@@ -74,10 +67,6 @@ static void dump_return(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 static int valid_token(const char *s, size_t len);
 static int valid_cidr(const char *s);
-
-#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
-#define CFIELD(obj, off, type) \
-    ((const type *) (const void *) ((const char *) (obj) + (off)))
 
 /* Schema rows (STYLE 12). */
 #define ROW(sec, key, type, st, f, min, max) \
@@ -152,6 +141,21 @@ static const weir_conf_enum_t fail_conds[] = {
     { "http_503", WEIR_FAIL_ON_HTTP_503 }, { "http_504", WEIR_FAIL_ON_HTTP_504 },
     { "http_5xx", WEIR_FAIL_ON_HTTP_5XX }, { NULL, 0 }
 };
+
+static const weir_conf_enum_t tls_protocol_enums[] = {
+    { "TLSv1.2", WEIR_TLS_V1_2 }, { "TLSv1.3", WEIR_TLS_V1_3 }, { NULL, 0 }
+};
+
+static const weir_conf_enum_t tls_verify_enums[] = {
+    { "off", WEIR_TLS_VERIFY_OFF }, { "on", WEIR_TLS_VERIFY_ON },
+    { "optional", WEIR_TLS_VERIFY_OPTIONAL }, { NULL, 0 }
+};
+
+/* Repeatable paths of [server] (config_tls.c). */
+#define TLSPATHS(key, f, nf) \
+    { SEC_SERVER, key, WEIR_CONF_CUSTOM, offsetof(srv_t, f), 0, 0, \
+      WEIR_CONF_MULTI, NULL, weir_config_set_paths, weir_conf_dump_words, \
+      offsetof(srv_t, nf) }
 
 const weir_conf_cmd_t weir_config_cmds[] = {
     CUSTOM(SEC_MAIN, "workers", main_t, workers, set_workers, dump_workers),
@@ -259,6 +263,15 @@ const weir_conf_cmd_t weir_config_cmds[] = {
         0, 100),
     ENUM(SEC_UPSTREAM, "proxy_protocol", ups_t, proxy_protocol,
          proxy_protocol_enums),
+    ROW(SEC_UPSTREAM, "tls", W_FLAG, ups_t, tls, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_verify", W_FLAG, ups_t, tls_verify, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_ca", W_PATH, ups_t, tls_ca, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_name", W_STR, ups_t, tls_name, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_certificate", W_PATH, ups_t, tls_certificate, 0,
+        0),
+    ROW(SEC_UPSTREAM, "tls_certificate_key", W_PATH, ups_t,
+        tls_certificate_key, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_ciphers", W_STR, ups_t, tls_ciphers, 0, 0),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
@@ -277,17 +290,34 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_CACHE, "min_uses", W_INT, cache_t, min_uses, 1, 1000000),
     ROW(SEC_CACHE, "fill_after_abort", W_SIZE, cache_t, fill_after_abort,
         0, NOMAX),
+    ROW(SEC_CACHE, "open_files", W_INT, cache_t, open_files, 0, 65536),
+    ROW(SEC_CACHE, "open_files_inactive", W_MSEC, cache_t,
+        open_files_inactive, SEC(1), NOMAX),
     { SEC_CACHE, "valid", WEIR_CONF_CUSTOM, offsetof(cache_t, rules), 0, 0,
       WEIR_CONF_MULTI, NULL, weir_config_set_valid, weir_config_dump_valid,
       0 },
 
-    LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
-         dump_listen),
+    LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, weir_config_set_listen,
+         weir_config_dump_listen),
     LIST(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
-         set_server_name, dump_server_name),
-    ROW(SEC_SERVER, "tls_certificate", W_PATH, srv_t, tls_certificate, 0, 0),
-    ROW(SEC_SERVER, "tls_certificate_key", W_PATH, srv_t,
-        tls_certificate_key, 0, 0),
+         weir_config_set_server_name, weir_config_dump_server_name),
+    TLSPATHS("tls_certificate", tls_certificate, ntls_certificate),
+    TLSPATHS("tls_certificate_key", tls_certificate_key,
+             ntls_certificate_key),
+    TLSPATHS("tls_stapling_file", tls_stapling_file, ntls_stapling_file),
+    { SEC_SERVER, "tls_protocols", WEIR_CONF_BITS,
+      offsetof(srv_t, tls_protocols), 0, 0, 0, tls_protocol_enums, NULL,
+      NULL, 0 },
+    ROW(SEC_SERVER, "tls_ciphers", W_STR, srv_t, tls_ciphers, 0, 0),
+    ROW(SEC_SERVER, "tls_client_ca", W_PATH, srv_t, tls_client_ca, 0, 0),
+    ENUM(SEC_SERVER, "tls_verify_client", srv_t, tls_verify_client,
+         tls_verify_enums),
+    ROW(SEC_SERVER, "tls_session_tickets", W_FLAG, srv_t,
+        tls_session_tickets, 0, 0),
+    ROW(SEC_SERVER, "tls_session_cache", W_INT, srv_t, tls_session_cache,
+        0, 10000000),
+    ROW(SEC_SERVER, "tls_session_timeout", W_MSEC, srv_t,
+        tls_session_timeout, SEC(1), SEC(86400 * 7)),
     SEC_ROWS(SEC_SERVER, srv_t),
 
     ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
@@ -341,8 +371,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_LIMIT, "size", W_INT, limit_t, size, 16, 16777216),
     ROW(SEC_LIMIT, "status", W_INT, limit_t, status, 400, 599),
 
-    LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
-         dump_listen),
+    LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, weir_config_set_listen,
+         weir_config_dump_listen),
     WORDS(SEC_ADMIN, "allow", admin_t, allow, nallow, WEIR_CONF_MULTI),
 };
 
@@ -681,121 +711,6 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [proxy_protocol] [default_server] [backlog=N] */
-static int
-set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_listen_conf_t **arr = FIELD(obj, cmd->offset, weir_listen_conf_t *);
-    size_t              *n = FIELD(obj, cmd->offset2, size_t);
-    weir_listen_conf_t   l;
-    char                 err[160], *p = value, *w;
-    int64_t              backlog;
-
-    memset(&l, 0, sizeof(l));
-    w = weir_conf_next_word(&p);
-    if (weir_units_parse_addr(w, WEIR_ADDR_LISTEN, &l.addr, &l.addrlen,
-                              l.text, sizeof(l.text), err, sizeof(err))
-        != WEIR_OK)
-    {
-        weir_conf_error(c, "%s", err);
-        return WEIR_ERROR;
-    }
-    l.backlog = 511;
-    while ((w = weir_conf_next_word(&p)) != NULL) {
-        if (strcmp(w, "tls") == 0 && cmd->section == SEC_SERVER) {
-            l.tls = 1;
-        } else if (strcmp(w, "tls") == 0) {
-            weir_conf_error(c, "tls is not supported on this listener");
-            return WEIR_ERROR;
-        } else if (strcmp(w, "proxy_protocol") == 0
-                   && cmd->section == SEC_SERVER) {
-            l.proxy_protocol = 1;
-        } else if (strcmp(w, "proxy_protocol") == 0) {
-            weir_conf_error(c, "proxy_protocol is not supported on this "
-                            "listener");
-            return WEIR_ERROR;
-        } else if (strcmp(w, "default_server") == 0
-                   && cmd->section == SEC_SERVER) {
-            l.default_server = 1;
-        } else if (strncmp(w, "backlog=", 8) == 0
-                   && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
-                      == WEIR_OK
-                   && backlog >= 1 && backlog <= 65535)
-        {
-            l.backlog = (int) backlog;
-        } else {
-            weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
-                            "proxy_protocol, default_server or "
-                            "backlog=1..65535)", w);
-            return WEIR_ERROR;
-        }
-    }
-    l.file = c->file;
-    l.line = c->line;
-    *arr = weir_conf_grow(c, *arr, *n, sizeof(l));
-    if (*arr == NULL) {
-        return WEIR_ERROR;
-    }
-    (*arr)[(*n)++] = l;
-    return WEIR_OK;
-}
-
-static void
-dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_listen_conf_t *a = *CFIELD(obj, cmd->offset,
-                                          weir_listen_conf_t *);
-    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
-
-    for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s%s%s backlog=%d\n", cmd->key, a[i].text,
-                a[i].tls ? " tls" : "",
-                a[i].proxy_protocol ? " proxy_protocol" : "",
-                a[i].default_server ? " default_server" : "", a[i].backlog);
-    }
-}
-
-/* server_name = NAME... (repeatable): each word checked and, for
- * "~regex", compiled (http/vhost.h); its line kept for the duplicate
- * check across servers. */
-static int
-set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_server_name_t **arr = FIELD(obj, cmd->offset, weir_server_name_t *);
-    size_t              *n = FIELD(obj, cmd->offset2, size_t);
-    weir_server_name_t   sn;
-    char                 err[320], *p = value, *w;
-
-    while ((w = weir_conf_next_word(&p)) != NULL) {
-        if (weir_vhost_name_parse(c->pool, &sn, w, err, sizeof(err))
-            != WEIR_OK) {
-            weir_conf_error(c, "%s", err);
-            return WEIR_ERROR;
-        }
-        sn.line = c->line;
-        *arr = weir_conf_grow(c, *arr, *n, sizeof(sn));
-        if (*arr == NULL) {
-            return WEIR_ERROR;
-        }
-        (*arr)[(*n)++] = sn;
-    }
-    return WEIR_OK;
-}
-
-static void
-dump_server_name(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_server_name_t *a = *CFIELD(obj, cmd->offset,
-                                          weir_server_name_t *);
-    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
-
-    for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s\n", cmd->key, a[i].name);
-    }
-}
-
 /* index, allow, deny: the engine's word list, each word checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -919,7 +834,7 @@ weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a)
             && strcmp(cmds[i].key, "listen") == 0)
         {
             char def[] = "127.0.0.1:9145";
-            (void) set_listen(c, &cmds[i], a, def);
+            (void) weir_config_set_listen(c, &cmds[i], a, def);
         }
     }
 }

@@ -48,23 +48,7 @@ weir_listen_keep_admin(weir_listen_group_t *g, const weir_config_t *cf)
 }
 
 int
-weir_master_check(const weir_config_t *cf, char *err, size_t errlen)
+weir_master_check(weir_config_t *cf, char *err, size_t errlen)
 {
-    size_t i, j;
-
-    for (i = 0; i < cf->http.nservers; i++) {
-        const weir_server_conf_t *srv = cf->http.servers[i];
-        for (j = 0; j < srv->nlistens; j++) {
-            if (srv->listens[j].tls) {
-                /* Serving plain HTTP on a port meant for TLS would be
-                 * worse than refusing to start. */
-                snprintf(err, errlen, "%s:%d: [server %s] listen: TLS "
-                         "listeners are not implemented yet",
-                         srv->listens[j].file ? srv->listens[j].file : "?",
-                         srv->listens[j].line, srv->name);
-                return WEIR_ERROR;
-            }
-        }
-    }
-    return WEIR_OK;
+    return weir_config_tls_build(cf, err, errlen);
 }

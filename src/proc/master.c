@@ -22,6 +22,7 @@
 #include "http/http_stats.h"
 #include "http/limit.h"
 #include "event/listen.h"
+#include "event/tls.h"
 #include "proc/preflight.h"
 #include "proc/proctitle.h"
 #include "proc/startup.h"
@@ -627,6 +628,7 @@ weir_master_run(weir_config_t *cf)
     if (weir_peer_state_attach(shm, cf->upstreams, cf->nupstreams, generation,
                                err, sizeof(err)) != WEIR_OK
         || weir_http_stats_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
+        || weir_tls_tickets_attach(shm, err, sizeof(err)) != WEIR_OK
         || weir_http_limit_attach(shm, &cf->http, err, sizeof(err)) != WEIR_OK
         || weir_caches_attach(shm, cf, err, sizeof(err)) != WEIR_OK)
     {

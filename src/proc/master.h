@@ -11,10 +11,11 @@
  * Returns the process exit code. */
 int weir_master_run(weir_config_t *cf);
 
-/* Refuse what the configuration format accepts but this build cannot do
- * (TLS listeners). WEIR_OK, or WEIR_ERROR with "file:line: ..." in err.
- * Part of the reload path, so weir -t reports it too. */
-int weir_master_check(const weir_config_t *cf, char *err, size_t errlen);
+/* What loading the file cannot judge: build the TLS contexts (a
+ * certificate that does not load is an error naming it). WEIR_OK, or
+ * WEIR_ERROR with "file:line: ..." in err. Part of the start and reload
+ * paths, so weir -t reports it too. */
+int weir_master_check(weir_config_t *cf, char *err, size_t errlen);
 
 /* Read the pid in the pid file; 0 and a message in err if there is no
  * running master behind it. */

@@ -347,6 +347,8 @@ accept_handler(weir_event_t *ev)
                                         (struct sockaddr *) &sa);
         if (ls->conf->proxy_protocol) {
             weir_http_init_proxy_protocol(c, ls->srv, ls->conf);
+        } else if (ls->conf->tls) {
+            weir_http_init_tls(c, ls->srv, ls->conf);
         } else {
             weir_http_init_connection(c, ls->srv, ls->conf);
         }

@@ -15,7 +15,9 @@
 #include "core/wtime.h"
 #include "event/conn.h"
 #include "event/loop.h"
+#include "event/tls.h"
 #include "upstream/peer_state.h"
+#include "upstream/upstream.h"
 
 #define PROBE_BUF   16384    /* head and the start of the body */
 
@@ -288,13 +290,33 @@ probe_write(weir_event_t *ev)
         probe_end(p, 0, "timed out");
         return;
     }
-    if (p->sent == 0) {
+    if (p->sent == 0 && c->ssl == NULL) {
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
             err = errno;
         }
         if (err) {
             probe_end(p, 0, err == ECONNREFUSED ? "connection refused"
                                                 : "connect failed");
+            return;
+        }
+        if (p->uc->tls
+            && weir_upstream_tls_start(c, p->uc, p->pc) != WEIR_OK) {
+            probe_end(p, 0, "cannot start TLS");
+            return;
+        }
+    }
+    if (c->ssl && !c->tls_done) {
+        /* probes speak TLS to a tls upstream, verified like requests */
+        n = weir_tls_handshake(c);
+        if (n == WEIR_AGAIN) {
+            return;
+        }
+        if (n != WEIR_OK) {
+            char why[200], msg[240];
+
+            snprintf(msg, sizeof(msg), "TLS handshake failed: %s",
+                     weir_tls_error_text(why, sizeof(why), "closed"));
+            probe_end(p, 0, msg);
             return;
         }
     }
@@ -321,6 +343,10 @@ probe_read(weir_event_t *ev)
     probe_t     *p = c->data;
     ssize_t      n;
 
+    if (c->ssl && !c->tls_done) {
+        probe_write(&c->write);     /* the handshake wants to read */
+        return;
+    }
     if (p->sent < p->req_len) {
         return;     /* the write side runs first */
     }

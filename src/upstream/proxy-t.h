@@ -32,8 +32,8 @@
  *   BODY     streaming the response body upstream -> client
  *   TUNNEL   upgraded connection: bytes both ways
  */
-enum phase { P_BUFFER, P_CONNECT, P_SEND, P_STREAM, P_HEAD, P_BODY, P_TUNNEL,
-             P_DONE };
+enum phase { P_BUFFER, P_CONNECT, P_TLS, P_SEND, P_STREAM, P_HEAD, P_BODY,
+             P_TUNNEL, P_DONE };
 
 /* One error taxonomy (DESIGN §4, upstream/peer_state.h): logs, access
  * log, metrics and retry decisions. */
@@ -48,6 +48,7 @@ enum fail_kind {
     F_RESET_MID_BODY = WEIR_FAIL_RESET_MID_BODY,
     F_NO_PEER = WEIR_FAIL_NO_PEER,
     F_QUEUE_TIMEOUT = WEIR_FAIL_QUEUE_TIMEOUT,
+    F_TLS_ERROR = WEIR_FAIL_TLS_ERROR,  /* handshake or verification */
     F_DEADLINE = WEIR_FAIL_DEADLINE     /* proxy_timeout ran out between
                                            tries or in the queue */
 };

@@ -16,7 +16,7 @@
 
 /* Indexed by enum weir_fail_kind: what the client gets, what the log
  * says. (http_5xx, breaker_open and budget_exhausted never end a request
- * by themselves; tls_error comes with TLS to upstreams.) */
+ * by themselves.) */
 static const struct {
     int         status;
     const char *code;
@@ -241,7 +241,8 @@ weir_proxy_client_watch(weir_event_t *ev)
     ssize_t      n;
 
     if (p == NULL
-        || (p->phase != P_CONNECT && p->phase != P_SEND && p->phase != P_HEAD)
+        || (p->phase != P_CONNECT && p->phase != P_TLS && p->phase != P_SEND
+            && p->phase != P_HEAD)
         || (p->r->hc->buf && weir_buf_size(p->r->hc->buf) > 0)) {
         return;
     }
@@ -533,7 +534,8 @@ weir_proxy_retry_status(proxy_t *p)
 static int
 may_retry(proxy_t *p, int kind)
 {
-    int nothing_sent = kind == F_CONNECT_REFUSED || kind == F_CONNECT_TIMEOUT;
+    int nothing_sent = kind == F_CONNECT_REFUSED || kind == F_CONNECT_TIMEOUT
+                       || kind == F_TLS_ERROR;
     /* A streamed body can be sent again as long as none of it was taken
      * from the client yet. */
     int replayable = p->body_mode != 2 || p->r->body_received == 0;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include "core/log.h"
 #include "core/wtime.h"
+#include "event/tls.h"
 
 /*
  * The upstream connection's states, the way the client side does it: the
@@ -15,6 +16,8 @@
  */
 
 static void connect_handler(weir_event_t *ev);
+static void tls_handler(weir_event_t *ev);
+static void connected(proxy_t *p);
 static void send_handler(weir_event_t *ev);
 static void stream_handler(weir_event_t *ev);
 static void early_response_handler(weir_event_t *ev);
@@ -31,6 +34,8 @@ static const struct {
     [P_BUFFER]  = { NULL, NULL, NULL },
     [P_CONNECT] = { connect_handler, connect_handler,
                     "connecting to upstream" },
+    [P_TLS]     = { tls_handler, tls_handler,
+                    "TLS handshake with upstream" },
     [P_SEND]    = { early_response_handler, send_handler,
                     "sending request to upstream" },
     [P_STREAM]  = { early_response_handler, stream_handler,
@@ -102,10 +107,54 @@ connect_handler(weir_event_t *ev)
     if (ev->write == 0) {
         return;     /* no error yet: the write edge says connected */
     }
+    if (p->uconf->tls) {
+        /* connect_timeout, still armed, bounds the handshake too */
+        if (weir_upstream_tls_start(p->uc, p->uconf, p->peer->conf)
+            != WEIR_OK) {
+            weir_proxy_fail(p, F_TLS_ERROR, 0, "cannot start TLS");
+            return;
+        }
+        weir_proxy_phase(p, P_TLS);
+        tls_handler(&p->uc->write);
+        return;
+    }
+    connected(p);
+}
+
+static void
+connected(proxy_t *p)
+{
     weir_timer_del(&p->uc->write);
     p->r->upstream_connect_ms = weir_current_msec - p->t_connect_start;
     weir_proxy_phase(p, P_SEND);
     weir_proxy_send_request(p);
+}
+
+/* The TLS handshake with a `tls = on` upstream (never blocking): its
+ * failure, a refused certificate included, is tls_error; nothing was
+ * sent, so another peer may be tried. */
+static void
+tls_handler(weir_event_t *ev)
+{
+    proxy_t *p = of(ev);
+    char     why[256];
+    int      rc;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+        weir_proxy_fail(p, F_TLS_ERROR, ETIMEDOUT, "handshake timed out");
+        return;
+    }
+    rc = weir_tls_handshake(p->uc);
+    if (rc == WEIR_AGAIN) {
+        return;
+    }
+    if (rc != WEIR_OK) {
+        weir_proxy_fail(p, F_TLS_ERROR, 0,
+                        weir_tls_error_text(why, sizeof(why), "closed"));
+        return;
+    }
+    connected(p);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/log.h"
 #include "core/wtime.h"
+#include "event/tls.h"
 #include "upstream/breaker.h"
 
 /* A pooled connection: the idle handler's context (c->data). */
@@ -470,4 +471,34 @@ weir_upstream_connect(weir_peer_t *p)
     c->socklen = weir_min(p->conf->addrlen, (socklen_t) sizeof(c->sockaddr));
     memcpy(&c->sockaddr, &p->conf->addr, c->socklen);
     return c;
+}
+
+/* SNI and the name the certificate must carry: tls_name, else the host
+ * name the server line gave ("app.internal:8443"), else the peer's
+ * address (checked against the certificate's IP addresses, and no SNI is
+ * sent for it). */
+int
+weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
+    const weir_peer_conf_t *pc)
+{
+    const char *text = pc->host ? pc->host : pc->text, *end;
+    char        host[256];
+    size_t      len;
+
+    if (u->tls_name) {
+        return weir_tls_connect(c, u->tls_ctx, u->tls_name, u->tls_name);
+    }
+    if (*text == '[') {
+        text++;
+        end = strchr(text, ']');
+    } else {
+        end = strrchr(text, ':');
+    }
+    len = end ? (size_t) (end - text) : strlen(text);
+    if (len >= sizeof(host)) {
+        return WEIR_ERROR;
+    }
+    memcpy(host, text, len);
+    host[len] = '\0';
+    return weir_tls_connect(c, u->tls_ctx, pc->host ? host : NULL, host);
 }

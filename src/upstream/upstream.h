@@ -128,4 +128,12 @@ void weir_upstream_keepalive_close_all(void);
  * connection (connect in progress or done), or NULL with errno set. */
 weir_conn_t *weir_upstream_connect(weir_peer_t *p);
 
+/* A `tls = on` upstream: start TLS on c, connected to peer pc, with the
+ * upstream's context, sending tls_name (else the host name of the server
+ * line) as SNI and checking the certificate for it (else for the peer's
+ * address). The handshake is then weir_tls_handshake()'s. WEIR_OK or
+ * WEIR_ERROR. */
+int weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
+    const weir_peer_conf_t *pc);
+
 #endif /* WEIR_UPSTREAM_UPSTREAM_H */

@@ -38,6 +38,7 @@ enum weir_balance {
 /* Shared records (upstream/peer_state.h), set by the master. */
 struct weir_peer_state_s;
 struct weir_upstream_state_s;
+struct weir_tls_ctx_s;
 
 typedef struct weir_peer_conf_s {
     char                    text[64];   /* "127.0.0.1:3000" */
@@ -103,6 +104,18 @@ typedef struct weir_upstream_conf_s {
     int64_t            panic_threshold;   /* percent: 50 */
     int                proxy_protocol;    /* 0 off, 1 v1, 2 v2: PROXY
                                            * header on new connections */
+    /* TLS to the peers (tls = on): verified against tls_ca (NULL: the
+     * system store) unless tls_verify = off, for the name tls_name (NULL:
+     * the peer's address), which is also sent as SNI; an optional client
+     * certificate; the context the master builds (proc/config_tls.c) */
+    int                tls;
+    int                tls_verify;        /* on */
+    char              *tls_ca;
+    char              *tls_name;
+    char              *tls_certificate;
+    char              *tls_certificate_key;
+    char              *tls_ciphers;
+    struct weir_tls_ctx_s *tls_ctx;
     const char        *file;
     int                line;
     struct weir_upstream_state_s *state; /* shared record, or NULL */

@@ -336,7 +336,8 @@ START_TEST(full_config_values)
     ck_assert_uint_eq(s->nserver_names, 2);
     ck_assert_str_eq(s->server_names[1].name, "www.example.com");
     snprintf(path, sizeof(path), "%s/certs/site.key", tmpdir);
-    ck_assert_str_eq(s->tls_certificate_key, path);
+    ck_assert_uint_eq(s->ntls_certificate_key, 1);
+    ck_assert_str_eq(s->tls_certificate_key[0], path);
 
     /* routes: file order, all attached to the only server */
     ck_assert_uint_eq(cf->http.nroutes, 4);

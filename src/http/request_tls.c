@@ -1,0 +1,95 @@
+#include "weir_config.h"
+#include "http/request-t.h"
+
+#include <errno.h>
+#include <string.h>
+#include "core/log.h"
+#include "event/tls.h"
+#include "http/request.h"
+#include "http/vhost.h"
+
+/*
+ * A `tls` listener's connection: the TLS handshake comes before the
+ * first request. It runs as one more connection state (handler on both
+ * events), so it never blocks the loop; client_header_timeout, armed at
+ * accept, bounds it, so a stalled or slow handshake is cut. Once done,
+ * the connection's transport is TLS and the request path runs as for
+ * plain HTTP.
+ */
+
+static void handshake(weir_event_t *ev);
+static weir_tls_ctx_t *sni_select(weir_conn_t *c, const char *name);
+
+void
+weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
+    const weir_listen_conf_t *l)
+{
+    weir_http_init_connection(c, srv, l);
+    if (c->fd < 0) {
+        return;         /* out of memory: closed and logged */
+    }
+    weir_tls_set_sni_handler(sni_select);
+    if (srv->tls == NULL || weir_tls_accept(c, srv->tls) != WEIR_OK) {
+        weir_log_error(WEIR_LOG_ERR, &c->log, 0,
+                       "cannot start TLS on the connection");
+        weir_http_close_connection(c->data);
+        return;
+    }
+    weir_http_set_state(c, handshake, handshake, "TLS handshake");
+}
+
+static void
+handshake(weir_event_t *ev)
+{
+    weir_conn_t      *c = ev->data;
+    weir_http_conn_t *hc = c->data;
+    char              why[256];
+    int               rc;
+
+    if (ev->timedout) {
+        weir_log_error(WEIR_LOG_INFO, &c->log, 0, "TLS handshake timed out");
+        weir_http_close_connection(hc);
+        return;
+    }
+    rc = weir_tls_handshake(c);
+    if (rc == WEIR_AGAIN) {
+        return;
+    }
+    if (rc != WEIR_OK) {
+        /* A client's failure (scanner, wrong protocol, bad certificate):
+         * info, as for any other client error. */
+        weir_log_error(WEIR_LOG_INFO, &c->log, 0, "TLS handshake failed: %s",
+                       weir_tls_error_text(why, sizeof(why), "closed"));
+        weir_http_close_connection(hc);
+        return;
+    }
+    hc->tls = 1;
+    /* The first request's bytes may have come with the client's last
+     * handshake message: look at once, no edge will announce them. */
+    weir_timer_add(&c->read, weir_http.conf->client_header_timeout);
+    weir_http_set_state(c, weir_http_wait_request, weir_http_empty_handler,
+                        "waiting for request");
+    c->read.ready = 1;
+    weir_http_wait_request(&c->read);
+}
+
+/* SNI: the server among those sharing the connection's address that
+ * the name chooses (http/vhost.h; no name or no match: the address's
+ * default) gives the certificate, and becomes the connection's server:
+ * a request whose Host matches no name gets it, as nginx does. */
+static weir_tls_ctx_t *
+sni_select(weir_conn_t *c, const char *name)
+{
+    weir_http_conn_t         *hc = c->data;
+    const weir_server_conf_t *srv;
+
+    if (hc == NULL || hc->listen == NULL || hc->listen->vhost == NULL) {
+        return NULL;
+    }
+    srv = weir_vhost_find(hc->listen->vhost, name, name ? strlen(name) : 0);
+    if (srv == NULL || srv->tls == NULL) {
+        return NULL;
+    }
+    hc->srv = srv;
+    return srv->tls;
+}
