@@ -5,7 +5,8 @@
 # Each case checks the status the client gets, which origin saw the
 # request and the request line it saw. Ambiguous targets (%2F, a
 # backslash raw or as %5C, a #fragment, %00, a malformed escape, "..;",
-# a ".." above the root) are 400 and reach no origin. $request_uri stays
+# a ".." above the root, ;parameters whose cutting changes the route)
+# are 400 and reach no origin. $request_uri stays
 # the raw target in the access log; $normalized_request_uri is the
 # forwarded one.
 
@@ -77,6 +78,9 @@ my @forwarded = (
     [ '/public/.%2e/admin/x',        'adm', '/admin/x' ],
     [ '/public/%2e./admin/x',        'adm', '/admin/x' ],
     [ '/public/%2e/x',               'pub', '/public/x' ],
+    # ;parameters that leave the route as it is go as they came
+    [ '/public/a;v=1/b',             'pub', '/public/a;v=1/b' ],
+    [ '/admin;v=1/../public/x',      'pub', '/public/x' ],
     [ '/public/%2ehidden',           'pub', '/public/.hidden' ],
     [ '/admin/../public/x',          'pub', '/public/x' ],
     # unreserved bytes decoded, reserved ones kept as they came
@@ -129,6 +133,12 @@ my @refused = (
     [ '/public/%5c',                 'encoded backslash, lower case' ],
     [ '/public/..;/admin/x',         'dot-dot with a path parameter' ],
     [ '/public/.;x/a',               'dot with a path parameter' ],
+    # routed to neither origin as written, but /admin/x to an origin that
+    # cuts ;parameters (Tomcat): the route would be walked around
+    [ '/admin;x/y',                  'parameter hiding the admin route' ],
+    [ '/admin;/y',                   'empty parameter hiding the admin route' ],
+    [ '/;x/admin/y',                 'parameter segment before admin' ],
+    [ '/public;v=1/a',               'parameter hiding the public route' ],
     [ '/public/a%00b',               'encoded NUL' ],
     [ '/public/a#frag',              'fragment' ],
     [ '/public/a?x=1#frag',          'fragment after a query' ],

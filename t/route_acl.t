@@ -5,7 +5,8 @@
 # page, in the access log and the error log, and nothing reaches the
 # origin (a body included). The rule is decided on the normalised path's
 # route, so /open/../closed/ is closed. Bad addresses fail `weir -t` with
-# file:line and key. The client here is always 127.0.0.1.
+# file:line and key. A path whose ;parameters, cut, would take a guarded
+# route (/denied;x/y) is 400. The client here is always 127.0.0.1.
 
 use strict;
 use warnings;
@@ -86,7 +87,12 @@ for my $c (['/denied/x', 403, 'deny names the client'],
            ['/x', 200, 'a route without rules'],
            ['/closed/', 403, 'a return route is guarded too'],
            ['/open/../closed/', 403, 'the rule of the normalised path'],
-           ['/loopback/%2e%2e/denied/', 403, '... with an encoded dot-dot']) {
+           ['/loopback/%2e%2e/denied/', 403, '... with an encoded dot-dot'],
+           # "/" would take it as written, but a Tomcat-style origin cuts
+           # the ;parameters and serves /denied/x: refused as ambiguous
+           ['/denied;jsessionid=1/x', 400, 'a path parameter hiding the denied route'],
+           ['/denied;/x', 400, '... an empty one'],
+           ['/;/denied/x', 400, '... a parameter segment before it']) {
     my ($path, $want, $what) = @$c;
     # the origin may log after the answer: wait for it on a 200
     my ($r, undef) = status_and_origin($path);

@@ -2,7 +2,8 @@
 # Security defaults: Server without a version (server_tokens), and
 # security_headers with its per-header keys in [http], [server] and
 # [route]: what is sent, the inheritance, no duplicate of a field the
-# origin or an add_header already set, Strict-Transport-Security only
+# origin or an add_header already set (nor a frame-ancestors next to
+# their X-Frame-Options), Strict-Transport-Security only
 # over TLS (none here: these connections are plain), the admin pages,
 # and weir -t on bad values.
 
@@ -188,6 +189,8 @@ is($r->header('referrer-policy'), 'strict-origin-when-cross-origin',
 $r = get('/added');
 is($r->header_count('x-frame-options'), 1, 'an add_header is not doubled either');
 is($r->header('x-frame-options'), 'DENY', 'the add_header value wins');
+is($r->header('content-security-policy'), undef,
+    'and no frame-ancestors \'self\' undercuts it (browsers obey that over X-Frame-Options)');
 
 $r = $t->http("GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
     port => $t->port(9));

@@ -504,7 +504,16 @@ process_head(weir_request_t *r, size_t consumed)
     if (weir_http_admission(r) != WEIR_OK) {
         return;
     }
-    r->route = weir_route_find(r->srv, r->path.data, r->path.len);
+    rc = weir_route_select(r->srv, r->path.data, r->path.len, r->pool,
+                           &r->route);
+    if (rc != WEIR_OK) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       "client sent invalid or ambiguous path");
+        weir_http_finalize_error(r, rc == WEIR_DECLINED ? 400 : 500,
+                                 rc == WEIR_DECLINED ? "BAD_REQUEST"
+                                                     : "INTERNAL_ERROR");
+        return;
+    }
     if (r->route && !weir_route_allows(r->route, &r->c->sockaddr.sa)) {
         weir_log_error(WEIR_LOG_ERR, &r->c->log, 0,
                        "access forbidden by rule of [route %s]",

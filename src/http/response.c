@@ -296,8 +296,11 @@ has_field(const weir_request_t *r, const char *name)
  * add_header, which would send a second X-Frame-Options, an origin or an
  * add_header that set one knows better than the default. A
  * Content-Security-Policy of the origin's likewise stands alone: adding
- * ours would intersect the two policies. Strict-Transport-Security only
- * over TLS (RFC 6797 7.2); none on an interim response.
+ * ours would intersect the two policies. Our frame-ancestors is not
+ * added to a response that has its own X-Frame-Options either: browsers
+ * obey frame-ancestors over X-Frame-Options, so an origin's DENY would
+ * become our 'self'. Strict-Transport-Security only over TLS (RFC 6797
+ * 7.2); none on an interim response.
  */
 static void
 security_headers(weir_request_t *r, weir_sbuf_t *sb)
@@ -312,7 +315,9 @@ security_headers(weir_request_t *r, weir_sbuf_t *sb)
     for (i = 0; i < WEIR_SEC_OUTS; i++) {
         if (out[i].name == NULL
             || (i == WEIR_SEC_OUT_HSTS && !(r->hc && r->hc->tls))
-            || has_field(r, out[i].name)) {
+            || has_field(r, out[i].name)
+            || (i == WEIR_SEC_OUT_CSP
+                && has_field(r, "X-Frame-Options"))) {
             continue;
         }
         weir_sbuf_append_cstr(sb, out[i].name);

@@ -158,6 +158,36 @@ weir_route_find(const weir_server_conf_t *srv, const char *path, size_t len)
     return NULL;
 }
 
+int
+weir_route_select(const weir_server_conf_t *srv, const char *path,
+    size_t len, weir_pool_t *pool, const weir_route_conf_t **out)
+{
+    const char *p, *end = path + len;
+    char       *cut;
+    size_t      n = 0;
+
+    *out = weir_route_find(srv, path, len);
+    if (memchr(path, ';', len) == NULL) {
+        return WEIR_OK;
+    }
+    cut = weir_palloc(pool, len + 1);
+    if (cut == NULL) {
+        return WEIR_ERROR;
+    }
+    /* Each segment without what follows its first ';'; the segments this
+     * leaves empty ("/;x/a") go too, as such origins merge the slashes. */
+    for (p = path; p < end; p++) {
+        if (*p == ';') {
+            while (p + 1 < end && p[1] != '/') {
+                p++;
+            }
+        } else if (!(*p == '/' && n > 0 && cut[n - 1] == '/')) {
+            cut[n++] = *p;
+        }
+    }
+    return weir_route_find(srv, cut, n) == *out ? WEIR_OK : WEIR_DECLINED;
+}
+
 /*
  * How many characters of a regex route's pattern (from its second one)
  * every path it matches starts with: "^/api/(v[0-9]+)/" gives 5, "/api/".

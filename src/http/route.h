@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include "core/pool.h"
 #include "http/http_conf.h"
 
 /* Parse a `match =` value ("/prefix", "= /exact", "~ regex") into r and,
@@ -22,6 +23,15 @@ void weir_route_free(weir_route_conf_t *r);
 /* The first route of srv matching path[0..len), or NULL. */
 weir_route_conf_t *weir_route_find(const weir_server_conf_t *srv,
     const char *path, size_t len);
+
+/* The route for a normalised path, as weir_route_find(), into *out;
+ * WEIR_DECLINED when the path has ";parameters" and, read with them cut
+ * from every segment (as Tomcat-style origins read it: "/admin;x/y" is
+ * their "/admin/y"), would take another route: such a path has no single
+ * meaning and the caller refuses it, or the deny of that other route
+ * would be walked around. WEIR_ERROR: out of memory. */
+int weir_route_select(const weir_server_conf_t *srv, const char *path,
+    size_t len, weir_pool_t *pool, const weir_route_conf_t **out);
 
 /* Does this route match? 1 or 0. */
 int weir_route_matches(const weir_route_conf_t *r, const char *path,
