@@ -1,6 +1,7 @@
 /*
  * Internals of the HTTP server side shared by request.c (connection,
- * head, response), request_buf.c (the connection's buffers),
+ * head, response), request_target.c (the target and the server),
+ * request_buf.c (the connection's buffers),
  * request_body.c (the request body), request_proxy_protocol.c and
  * limit.c (which goes on with the body once a request passes its
  * limits). Not a public face: only those include this.
@@ -36,6 +37,16 @@ int weir_http_buf_is_small(const weir_buf_t *b);
 int weir_http_buf_grow(weir_http_conn_t *hc, weir_request_t *r);
 /* Free the connection (and its request, if any) and close the socket. */
 void weir_http_close_connection(weir_http_conn_t *hc);
+
+/* ---- request_target.c ---- */
+
+/* The server the request's authority (absolute-form) or Host names among
+ * those sharing its address; no match keeps the connection's. */
+void weir_http_select_server(weir_request_t *r);
+/* r->path (decoded) and r->target (canonical, forwarded) from the raw
+ * target; an ambiguous one is answered 400. WEIR_OK, or WEIR_ERROR when
+ * the request was finalized. */
+int weir_http_normalize_request_target(weir_request_t *r);
 
 /* ---- request_body.c ---- */
 

@@ -121,4 +121,21 @@ void weir_config_warn(load_t *ld);
  * written `listen` goes through (config_schema.c). */
 void weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a);
 
+/* A field of a config object at a row's offset. */
+#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
+#define CFIELD(obj, off, type) \
+    ((const type *) (const void *) ((const char *) (obj) + (off)))
+
+/* config_server.c: listen = ADDR [tls] [proxy_protocol] [default_server]
+ * [backlog=N], and server_name = NAME... (each checked, "~regex"
+ * compiled, its line kept for the duplicate check across servers). */
+int weir_config_set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
+    FILE *out);
+int weir_config_set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
+    void *obj, char *value);
+void weir_config_dump_server_name(const weir_conf_cmd_t *cmd,
+    const void *obj, FILE *out);
+
 #endif /* WEIR_PROC_CONFIG_T_H */

@@ -53,14 +53,6 @@ static int set_header(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static void dump_header(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
-static int set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value);
-static void dump_listen(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
-static int set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd,
-    void *obj, char *value);
-static void dump_server_name(const weir_conf_cmd_t *cmd, const void *obj,
-    FILE *out);
 static int set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
     char *value);
 static int set_uri_path(weir_conf_t *c, const weir_conf_cmd_t *cmd,
@@ -75,10 +67,6 @@ static void dump_return(const weir_conf_cmd_t *cmd, const void *obj,
     FILE *out);
 static int valid_token(const char *s, size_t len);
 static int valid_cidr(const char *s);
-
-#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
-#define CFIELD(obj, off, type) \
-    ((const type *) (const void *) ((const char *) (obj) + (off)))
 
 /* Schema rows (STYLE 12). */
 #define ROW(sec, key, type, st, f, min, max) \
@@ -309,10 +297,10 @@ const weir_conf_cmd_t weir_config_cmds[] = {
       WEIR_CONF_MULTI, NULL, weir_config_set_valid, weir_config_dump_valid,
       0 },
 
-    LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, set_listen,
-         dump_listen),
+    LIST(SEC_SERVER, "listen", srv_t, listens, nlistens, weir_config_set_listen,
+         weir_config_dump_listen),
     LIST(SEC_SERVER, "server_name", srv_t, server_names, nserver_names,
-         set_server_name, dump_server_name),
+         weir_config_set_server_name, weir_config_dump_server_name),
     TLSPATHS("tls_certificate", tls_certificate, ntls_certificate),
     TLSPATHS("tls_certificate_key", tls_certificate_key,
              ntls_certificate_key),
@@ -383,8 +371,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_LIMIT, "size", W_INT, limit_t, size, 16, 16777216),
     ROW(SEC_LIMIT, "status", W_INT, limit_t, status, 400, 599),
 
-    LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, set_listen,
-         dump_listen),
+    LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, weir_config_set_listen,
+         weir_config_dump_listen),
     WORDS(SEC_ADMIN, "allow", admin_t, allow, nallow, WEIR_CONF_MULTI),
 };
 
@@ -723,121 +711,6 @@ dump_header(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
     }
 }
 
-/* listen = ADDR [tls] [proxy_protocol] [default_server] [backlog=N] */
-static int
-set_listen(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_listen_conf_t **arr = FIELD(obj, cmd->offset, weir_listen_conf_t *);
-    size_t              *n = FIELD(obj, cmd->offset2, size_t);
-    weir_listen_conf_t   l;
-    char                 err[160], *p = value, *w;
-    int64_t              backlog;
-
-    memset(&l, 0, sizeof(l));
-    w = weir_conf_next_word(&p);
-    if (weir_units_parse_addr(w, WEIR_ADDR_LISTEN, &l.addr, &l.addrlen,
-                              l.text, sizeof(l.text), err, sizeof(err))
-        != WEIR_OK)
-    {
-        weir_conf_error(c, "%s", err);
-        return WEIR_ERROR;
-    }
-    l.backlog = 511;
-    while ((w = weir_conf_next_word(&p)) != NULL) {
-        if (strcmp(w, "tls") == 0 && cmd->section == SEC_SERVER) {
-            l.tls = 1;
-        } else if (strcmp(w, "tls") == 0) {
-            weir_conf_error(c, "tls is not supported on this listener");
-            return WEIR_ERROR;
-        } else if (strcmp(w, "proxy_protocol") == 0
-                   && cmd->section == SEC_SERVER) {
-            l.proxy_protocol = 1;
-        } else if (strcmp(w, "proxy_protocol") == 0) {
-            weir_conf_error(c, "proxy_protocol is not supported on this "
-                            "listener");
-            return WEIR_ERROR;
-        } else if (strcmp(w, "default_server") == 0
-                   && cmd->section == SEC_SERVER) {
-            l.default_server = 1;
-        } else if (strncmp(w, "backlog=", 8) == 0
-                   && weir_str_atoi64(w + 8, strlen(w + 8), &backlog)
-                      == WEIR_OK
-                   && backlog >= 1 && backlog <= 65535)
-        {
-            l.backlog = (int) backlog;
-        } else {
-            weir_conf_error(c, "invalid listen option \"%s\" (expected tls, "
-                            "proxy_protocol, default_server or "
-                            "backlog=1..65535)", w);
-            return WEIR_ERROR;
-        }
-    }
-    l.file = c->file;
-    l.line = c->line;
-    *arr = weir_conf_grow(c, *arr, *n, sizeof(l));
-    if (*arr == NULL) {
-        return WEIR_ERROR;
-    }
-    (*arr)[(*n)++] = l;
-    return WEIR_OK;
-}
-
-static void
-dump_listen(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_listen_conf_t *a = *CFIELD(obj, cmd->offset,
-                                          weir_listen_conf_t *);
-    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
-
-    for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s%s%s%s backlog=%d\n", cmd->key, a[i].text,
-                a[i].tls ? " tls" : "",
-                a[i].proxy_protocol ? " proxy_protocol" : "",
-                a[i].default_server ? " default_server" : "", a[i].backlog);
-    }
-}
-
-/* server_name = NAME... (repeatable): each word checked and, for
- * "~regex", compiled (http/vhost.h); its line kept for the duplicate
- * check across servers. */
-static int
-set_server_name(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
-    char *value)
-{
-    weir_server_name_t **arr = FIELD(obj, cmd->offset, weir_server_name_t *);
-    size_t              *n = FIELD(obj, cmd->offset2, size_t);
-    weir_server_name_t   sn;
-    char                 err[320], *p = value, *w;
-
-    while ((w = weir_conf_next_word(&p)) != NULL) {
-        if (weir_vhost_name_parse(c->pool, &sn, w, err, sizeof(err))
-            != WEIR_OK) {
-            weir_conf_error(c, "%s", err);
-            return WEIR_ERROR;
-        }
-        sn.line = c->line;
-        *arr = weir_conf_grow(c, *arr, *n, sizeof(sn));
-        if (*arr == NULL) {
-            return WEIR_ERROR;
-        }
-        (*arr)[(*n)++] = sn;
-    }
-    return WEIR_OK;
-}
-
-static void
-dump_server_name(const weir_conf_cmd_t *cmd, const void *obj, FILE *out)
-{
-    const weir_server_name_t *a = *CFIELD(obj, cmd->offset,
-                                          weir_server_name_t *);
-    size_t                    i, n = *CFIELD(obj, cmd->offset2, size_t);
-
-    for (i = 0; i < n; i++) {
-        fprintf(out, "%s = %s\n", cmd->key, a[i].name);
-    }
-}
-
 /* index, allow, deny: the engine's word list, each word checked. */
 static int
 set_words(weir_conf_t *c, const weir_conf_cmd_t *cmd, void *obj,
@@ -961,7 +834,7 @@ weir_config_admin_listen_default(weir_conf_t *c, weir_admin_conf_t *a)
             && strcmp(cmds[i].key, "listen") == 0)
         {
             char def[] = "127.0.0.1:9145";
-            (void) set_listen(c, &cmds[i], a, def);
+            (void) weir_config_set_listen(c, &cmds[i], a, def);
         }
     }
 }

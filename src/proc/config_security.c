@@ -20,10 +20,6 @@
  * (say referrer_policy in a route) works without it.
  */
 
-#define FIELD(obj, off, type) ((type *) (void *) ((char *) (obj) + (off)))
-#define CFIELD(obj, off, type) \
-    ((const type *) (const void *) ((const char *) (obj) + (off)))
-
 static int sec_key(const char *key);
 static int valid_field_value(const char *v);
 static int valid_hsts(const char *v);

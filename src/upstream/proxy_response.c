@@ -620,6 +620,9 @@ produce(proxy_t *p)
         queue_data(p, p->rbuf + p->rb_pos, n);
         p->pend_consume = n;
         p->rleft -= n;
+        /* Complete now, not after the client took this last span: the
+         * observer finishes before it (weir_proxy_pump()). */
+        p->body_done = p->rleft == 0;
         return WEIR_OK;
     case WEIR_HTTP_BODY_CLOSE:
         if (avail == 0) {
@@ -707,6 +710,13 @@ weir_proxy_pump(proxy_t *p)
     int          rc;
 
     for (;;) {
+        if (p->body_done) {
+            /* The origin's body is whole: a cache fill is published
+             * before the client gets the last bytes, so a client that
+             * has read the whole response and asks again finds it
+             * stored, whichever worker answers. */
+            weir_proxy_obs_end(p, 1);
+        }
         rc = flush_out(p);
         if (rc == WEIR_AGAIN) {
             /* Waiting on the client now, not on the upstream: its
