@@ -77,6 +77,9 @@ my @lines = (
     'server = nope',                            # 24 undefined server
     'match = /x',                               # 25
     'return = 200 x',                           # 26
+    '[upstream u]',                             # 27
+    'server = 127.0.0.1:9',                     # 28
+    'resolve = 1ms',                            # 29 below the 1s minimum
 );
 my $bad = $t->write_file('conf/bad.ini', join("\n", @lines) . "\n");
 $r = $t->weir_cmd('-t', '-p', $t->prefix, '-c', $bad);
@@ -94,6 +97,8 @@ my @expect = (
     [ 15, qr/\[server s\] listen:/,              'bad port' ],
     [ 21, qr/\[route r\] frobnicate:/,           'unknown key in a route' ],
     [ 22, qr/line too long/,                      'over-long line' ],
+    [ 29, qr/\[upstream u\] resolve: 1ms is too often: 0 \(at load only\) or at least 1s/,
+      'resolve below its minimum' ],
 );
 for my $e (@expect) {
     my ($line, $re, $what) = @$e;

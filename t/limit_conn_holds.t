@@ -1,14 +1,10 @@
 #!/usr/bin/perl
-# [limit] conn with a small table: KNOWN BUG, kept as TODO until fixed.
-#
-# The table keeps one "hold" record per request in progress, and it has
-# as many of them as entries (`size`). So the requests in progress of
-# the whole table are capped at `size`, whatever `conn` says: with
-# size = 16 and conn = 100, one key with 16 requests in progress makes
-# its 17th request (and every other key's) get 503 "no entry free for a
-# new key (raise size)", though the key has an entry and is far below
-# its conn. The man page promises 503 only when a new key finds the 16
-# least recently used entries busy.
+# [limit] conn with a small table: requests in progress are bounded by
+# `conn` per key, not by `size`. (It used to keep one record per request
+# in progress and only `size` of them, so with size = 16 and conn = 100
+# one key with 16 requests in progress made its 17th request, and every
+# other key's, get 503 "no entry free for a new key".) Two workers, so
+# the key's requests in progress are counted in both.
 
 use strict;
 use warnings;
@@ -16,7 +12,7 @@ use Test::More;
 use WeirTest;
 use WeirOrigin;
 
-my $t = WeirTest->new(main => { workers => 1 }, config => <<'INI');
+my $t = WeirTest->new(main => { workers => 2 }, config => <<'INI');
 [upstream app]
 server = 127.0.0.1:%%PORT1%%
 keepalive = 0
@@ -48,12 +44,9 @@ for my $i (1 .. 16) {
 ok($origin->wait_until(sub { (grep { $_->{target} =~ m{^/held/} }
     $_[0]->requests) == 16 }, 20), 'one key, sixteen requests in progress');
 
-TODO: {
-    local $TODO = 'holds are capped at size, not per key by conn';
-    is($t->http_get('/now?sleep=0', 'X-Key' => 'k')->status, 200,
-       'its 17th request is within conn = 100: passes');
-    is($t->http_get('/other?sleep=0', 'X-Key' => 'other')->status, 200,
-       'another key, with entries free, passes');
-}
+is($t->http_get('/now?sleep=0', 'X-Key' => 'k')->status, 200,
+   'its 17th request is within conn = 100: passes');
+is($t->http_get('/other?sleep=0', 'X-Key' => 'other')->status, 200,
+   'another key, with entries free, passes');
 $_->close for @held;
 $t->done_testing;

@@ -18,7 +18,7 @@ use WeirOrigin;
 my $t = WeirTest->new(config => <<'INI');
 [upstream app]
 server = app.test:%%PORT1%%
-resolve = 200ms
+resolve = 1s
 keepalive = 0
 
 [server s]
@@ -51,7 +51,7 @@ is($t->http_get('/')->body, 'A', 'app.test is 127.0.0.1 at start');
 my $mark = $t->log_mark;
 hosts("# moved\n127.0.0.2 app.test\n");
 ok($t->wait_for_log(qr/upstream "app": app\.test:$port resolves to other addresses now/,
-    from => $mark), 'the new address is noticed');
+    from => $mark, timeout => 10), 'the new address is noticed');
 ok($t->wait_for_log(qr/reload: generation 2 started/, from => $mark, timeout => 15),
     '... and a reload applies it');
 my $dl = WeirTest::deadline(10);
@@ -63,10 +63,11 @@ is($body, 'B', 'requests go to the new address');
 $mark = $t->log_mark;
 hosts("# nothing here\n");
 ok($t->wait_for_log(qr/\[warn\].*upstream "app": app\.test:$port: cannot resolve "app\.test": .*; keeping its last addresses/,
-    from => $mark), 'a name that stops resolving is logged');
-# Several more intervals (200 ms each) pass meanwhile: no second line.
+    from => $mark, timeout => 10), 'a name that stops resolving is logged');
+# Several more intervals (1 s each, the shortest allowed) pass
+# meanwhile: no second line.
 ok(!$t->wait_for_log(qr/keeping its last addresses/,
-    from => $t->log_mark, timeout => 1), '... once');
+    from => $t->log_mark, timeout => 3), '... once');
 my @bodies = map { $t->http_get('/')->body } 1 .. 5;
 is_deeply(\@bodies, [ ('B') x 5 ], 'its last address keeps serving');
 unlike($t->error_log, qr/generation 3/, 'no reload for a name that fails');
@@ -74,14 +75,14 @@ unlike($t->error_log, qr/generation 3/, 'no reload for a name that fails');
 $mark = $t->log_mark;
 hosts("127.0.0.2 app.test\n");
 ok($t->wait_for_log(qr/upstream "app": app\.test:$port resolves again/,
-    from => $mark), 'back: logged');
+    from => $mark, timeout => 10), 'back: logged');
 
 # An edited file is not reloaded by a DNS change.
 $mark = $t->log_mark;
 $t->write_config($t->config_text . "\n; edited\n");
 hosts("127.0.0.1 app.test\n");
 ok($t->wait_for_log(qr/not reloading for the new addresses: the configuration file changed since it was loaded/,
-    from => $mark), 'an edited file: no reload, said why');
+    from => $mark, timeout => 10), 'an edited file: no reload, said why');
 is($t->http_get('/')->body, 'B', '... the running configuration serves on');
 $t->signal('HUP');
 ok($t->wait_for_log(qr/reload: generation 3 started/, from => $mark, timeout => 15),

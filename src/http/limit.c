@@ -51,7 +51,8 @@ static int limit_rates(limit_req_t *lr, int64_t *delay);
 static void limit_delay_handler(weir_event_t *ev);
 static void limit_delay_watch(weir_event_t *ev);
 static void limit_conns(limit_req_t *lr);
-static void limit_full(weir_request_t *r, const weir_limit_conf_t *l);
+static void limit_full(weir_request_t *r, const weir_limit_conf_t *l,
+    int rc);
 
 static int
 limit_exempt(const weir_limit_conf_t *l, const weir_conn_t *c)
@@ -176,7 +177,7 @@ limit_rates(limit_req_t *lr, int64_t *delay)
                          "REJECTED");
             return WEIR_DONE;
         }
-        limit_full(r, l);
+        limit_full(r, l, WEIR_ERROR);
         return WEIR_DONE;
     }
     return WEIR_OK;
@@ -234,13 +235,18 @@ limit_delay_watch(weir_event_t *ev)
 }
 
 /* The table could not account the request: every entry it may evict
- * holds requests in progress. Not the client's fault, so 503. */
+ * holds requests in progress (rc WEIR_ERROR), or every hold record is in
+ * use (WEIR_DECLINED, from weir_limit_table_acquire() only). Not the
+ * client's fault, so 503. */
 static void
-limit_full(weir_request_t *r, const weir_limit_conf_t *l)
+limit_full(weir_request_t *r, const weir_limit_conf_t *l, int rc)
 {
     weir_shm_counter_add(&weir_limit_table_counters(l->table)->full, 1);
     weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
-                   "limit \"%s\": no entry free for a new key (raise size)",
+                   rc == WEIR_DECLINED
+                   ? "limit \"%s\": no hold record free for a request in "
+                     "progress (raise size)"
+                   : "limit \"%s\": no entry free for a new key (raise size)",
                    l->name);
     limit_reject(r, 503, 1000, "LIMIT_TABLE_FULL", "REJECTED");
 }
@@ -282,7 +288,7 @@ limit_conns(limit_req_t *lr)
                          "REJECTED");
             return;
         }
-        limit_full(r, l);
+        limit_full(r, l, rc);
         return;
     }
     weir_http_start_body(r);

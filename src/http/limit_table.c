@@ -10,12 +10,19 @@
  * Layout of a table (all indices are index + 1, 0 meaning none, so a
  * zeroed table is empty):
  *
- *   header | buckets[nbuckets] (uint32 heads) | entries[cap] | holds[cap]
+ *   header | buckets[nbuckets] (uint32 heads) | entries[cap]
+ *          | holds[nholds]
  *
  * Everything but the counters is changed under the table's mutex only.
  * The counters and `used`/`conns` are atomics so /metrics reads them
  * without the lock.
  */
+
+/* Hold records per entry. A record counts the requests in progress of
+ * one key in one process, so a key needs one per worker serving it,
+ * however many requests it has in progress (those are bounded by `conn`
+ * alone). Two per entry: every key busy in two workers at once. */
+#define HOLDS_PER_ENTRY 2
 
 /* How far from the LRU tail a new key looks for an entry it may evict
  * (one that holds no request in progress). Bounds the time under the
@@ -32,21 +39,26 @@ typedef struct limit_entry_s {
     int64_t  last_ms;
     uint32_t version;       /* bumped by every change of the bucket */
     uint32_t conns;         /* requests in progress */
+    uint32_t holds;         /* its hold records, chained through next */
     uint32_t klen;          /* the whole key's length */
     uint8_t  fresh;         /* no request has touched the bucket yet */
     char     key[WEIR_LIMIT_KEY_INLINE];
 } limit_entry_t;
 
+/* The requests in progress one process has for one entry, so that the
+ * master can give back a dead worker's (weir_limit_table_proc_gone()). */
 typedef struct limit_hold_s {
     uint32_t entry;         /* 0: free */
     int32_t  proc;
-    uint32_t next_free;
+    uint32_t count;
+    uint32_t next;          /* the entry's next record, or the next free */
 } limit_hold_t;
 
 struct weir_limit_table_s {
     weir_shm_mutex_t      lock;
     uint32_t              cap;
     uint32_t              nbuckets;    /* a power of two >= cap */
+    uint32_t              nholds;      /* cap * HOLDS_PER_ENTRY */
     uint32_t              epoch;
     uint32_t              lru_head, lru_tail;
     uint32_t              free_entry;  /* chained through lru_next */
@@ -73,7 +85,7 @@ static uint32_t entry_take(weir_limit_table_t *t, uint64_t h,
     const char *key, size_t klen);
 static uint32_t entry_get(weir_limit_table_t *t, const char *key,
     size_t klen);
-static void hold_drop(weir_limit_table_t *t, uint32_t hi);
+static void hold_drop(weir_limit_table_t *t, uint32_t hi, uint32_t n);
 
 int
 weir_limit_bucket_take(weir_limit_bucket_t *b, int fresh,
@@ -132,7 +144,8 @@ weir_limit_table_size(uint32_t entries)
 {
     return sizeof(weir_limit_table_t)
            + (size_t) buckets_for(entries) * sizeof(uint32_t)
-           + (size_t) entries * (sizeof(limit_entry_t) + sizeof(limit_hold_t));
+           + (size_t) entries * (sizeof(limit_entry_t)
+                                 + HOLDS_PER_ENTRY * sizeof(limit_hold_t));
 }
 
 static uint32_t *
@@ -163,13 +176,15 @@ table_empty(weir_limit_table_t *t)
 
     memset(table_buckets(t), 0, (size_t) t->nbuckets * sizeof(uint32_t));
     memset(e, 0, (size_t) t->cap * sizeof(*e));
-    memset(h, 0, (size_t) t->cap * sizeof(*h));
+    memset(h, 0, (size_t) t->nholds * sizeof(*h));
     for (i = 0; i < t->cap; i++) {
         e[i].lru_next = i + 2 <= t->cap ? i + 2 : 0;
-        h[i].next_free = i + 2 <= t->cap ? i + 2 : 0;
+    }
+    for (i = 0; i < t->nholds; i++) {
+        h[i].next = i + 2 <= t->nholds ? i + 2 : 0;
     }
     t->free_entry = t->cap ? 1 : 0;
-    t->free_hold = t->cap ? 1 : 0;
+    t->free_hold = t->nholds ? 1 : 0;
     t->lru_head = t->lru_tail = 0;
     t->epoch++;
     atomic_store_explicit(&t->used, 0, memory_order_relaxed);
@@ -184,6 +199,7 @@ weir_limit_table_init(weir_limit_table_t *t, uint32_t entries, uint64_t seed)
     }
     t->cap = entries;
     t->nbuckets = buckets_for(entries);
+    t->nholds = entries * HOLDS_PER_ENTRY;
     t->seed = seed;
     table_empty(t);
     return WEIR_OK;
@@ -389,6 +405,7 @@ entry_take(weir_limit_table_t *t, uint64_t h, const char *key, size_t klen)
     x->excess = 0;
     x->last_ms = 0;
     x->conns = 0;
+    x->holds = 0;
     x->fresh = 1;
     x->version = 0;
     x->stamp++;
@@ -491,8 +508,7 @@ weir_limit_table_acquire(weir_limit_table_t *t, const char *key,
         return WEIR_ERROR;
     }
     i = entry_get(t, key, klen);
-    hi = t->free_hold;
-    if (i == 0 || hi == 0) {
+    if (i == 0) {
         weir_shm_unlock(&t->lock);
         return WEIR_ERROR;
     }
@@ -501,12 +517,27 @@ weir_limit_table_acquire(weir_limit_table_t *t, const char *key,
         weir_shm_unlock(&t->lock);
         return WEIR_BUSY;
     }
-    /* The hold first, then the count: a death between the two leaves a
-     * hold the reset forgets, never a count nobody will give back. */
-    t->free_hold = holds[hi - 1].next_free;
-    holds[hi - 1].proc = proc;
-    holds[hi - 1].next_free = 0;
-    holds[hi - 1].entry = i;
+    /* This process's record for the key, else a new one. */
+    for (hi = x->holds; hi && holds[hi - 1].proc != proc;
+         hi = holds[hi - 1].next) {
+        /* a record of another process */
+    }
+    if (hi == 0) {
+        hi = t->free_hold;
+        if (hi == 0) {
+            weir_shm_unlock(&t->lock);
+            return WEIR_DECLINED;
+        }
+        t->free_hold = holds[hi - 1].next;
+        holds[hi - 1].entry = i;
+        holds[hi - 1].proc = proc;
+        holds[hi - 1].count = 0;
+        holds[hi - 1].next = x->holds;
+        x->holds = hi;
+    }
+    /* The record's count first, then the key's: a death between the two
+     * (it holds the lock) empties the table anyway. */
+    holds[hi - 1].count++;
     x->conns++;
     atomic_fetch_add_explicit(&t->conns, 1, memory_order_relaxed);
     ref->idx = hi;
@@ -516,24 +547,38 @@ weir_limit_table_acquire(weir_limit_table_t *t, const char *key,
     return WEIR_OK;
 }
 
-/* Under the lock: give hold hi back. */
+/* Under the lock: give back n requests of hold record hi (all of them
+ * when n is 0); a record left with none goes back to the free list. */
 static void
-hold_drop(weir_limit_table_t *t, uint32_t hi)
+hold_drop(weir_limit_table_t *t, uint32_t hi, uint32_t n)
 {
-    limit_hold_t  *h = &table_holds(t)[hi - 1];
+    limit_hold_t  *holds = table_holds(t), *h = &holds[hi - 1];
     limit_entry_t *x;
+    uint32_t      *p;
 
     if (h->entry == 0 || h->entry > t->cap) {
         return;
     }
     x = &table_entries(t)[h->entry - 1];
-    if (x->conns > 0) {
-        x->conns--;
-        atomic_fetch_sub_explicit(&t->conns, 1, memory_order_relaxed);
+    if (n == 0 || n > h->count) {
+        n = h->count;
+    }
+    h->count -= n;
+    n = n < x->conns ? n : x->conns;
+    x->conns -= n;
+    atomic_fetch_sub_explicit(&t->conns, n, memory_order_relaxed);
+    if (h->count > 0) {
+        return;
+    }
+    for (p = &x->holds; *p && *p != hi; p = &holds[*p - 1].next) {
+        /* walk to the link that names hi */
+    }
+    if (*p == hi) {
+        *p = h->next;
     }
     h->entry = 0;
     h->proc = 0;
-    h->next_free = t->free_hold;
+    h->next = t->free_hold;
     t->free_hold = hi;
 }
 
@@ -543,8 +588,8 @@ weir_limit_table_release(weir_limit_table_t *t, const weir_limit_ref_t *ref)
     if (ref->idx == 0 || table_lock(t) != WEIR_OK) {
         return;
     }
-    if (ref->epoch == t->epoch && ref->idx <= t->cap) {
-        hold_drop(t, ref->idx);
+    if (ref->epoch == t->epoch && ref->idx <= t->nholds) {
+        hold_drop(t, ref->idx, 1);
     }
     weir_shm_unlock(&t->lock);
 }
@@ -558,9 +603,9 @@ weir_limit_table_proc_gone(weir_limit_table_t *t, int proc)
     if (table_lock(t) != WEIR_OK) {
         return;
     }
-    for (i = 0; i < t->cap; i++) {
+    for (i = 0; i < t->nholds; i++) {
         if (h[i].entry && h[i].proc == proc) {
-            hold_drop(t, i + 1);
+            hold_drop(t, i + 1, 0);
         }
     }
     weir_shm_unlock(&t->lock);

@@ -8,10 +8,12 @@
  *   one; above `burst` the request is refused, within it it is delayed
  *   (or not, with nodelay). weir_limit_bucket_take() is that arithmetic
  *   alone, a pure function.
- * - Requests in progress per key: each one holds a record (a "hold")
- *   naming the key's entry and the process index that took it, so the
- *   master can give back what a dead worker held
- *   (weir_limit_table_proc_gone()).
+ * - Requests in progress per key: the entry counts them (bounded by
+ *   `conn` alone, whatever the table's size), and a "hold" record per
+ *   key and process counts how many of them that process index took, so
+ *   the master can give back what a dead worker held
+ *   (weir_limit_table_proc_gone()). The table has two hold records per
+ *   entry: enough for every key to be busy in two workers at once.
  * - A fixed number of entries (`size`), hashed by a 64-bit seeded hash
  *   of the key and kept in least-recently-used order. A new key when all
  *   are in use evicts the least recently used entry that holds no
@@ -132,7 +134,9 @@ void weir_limit_table_refund(weir_limit_table_t *t,
 /* Requests in progress: take one for key if fewer than max are, on
  * behalf of process index proc. WEIR_OK (release it with
  * weir_limit_table_release()), WEIR_BUSY (max reached), WEIR_ERROR (not
- * accountable, as above). */
+ * accountable, as above), WEIR_DECLINED (the key has its entry but
+ * every hold record is in use: more keys busy in several processes at
+ * once than the table has records for). */
 int weir_limit_table_acquire(weir_limit_table_t *t, const char *key,
     size_t klen, uint32_t max, int proc, int64_t now, weir_limit_ref_t *ref);
 void weir_limit_table_release(weir_limit_table_t *t,

@@ -16,6 +16,7 @@
 #include "event/tls.h"
 #include "http/vars.h"
 #include "http/vhost.h"
+#include "proc/resolve.h"
 
 /*
  * The pass after parsing (STYLE 14): values that depend on others
@@ -243,6 +244,13 @@ check_upstream(load_t *ld, weir_upstream_conf_t *u)
     if (u->npeers > 1024) {
         xerror(ld, line_of(ld, u, "server", u->line), "upstream", u->name,
                "server", "%zu servers: at most 1024 per upstream", u->npeers);
+    }
+    /* Each round forks a resolver child: 1ms would fork one every event
+     * loop turn, forever. 0 (at load only) stays allowed. */
+    if (u->resolve > 0 && u->resolve < WEIR_RESOLVE_MIN_MS) {
+        xerror(ld, line_of(ld, u, "resolve", u->line), "upstream", u->name,
+               "resolve", "%lldms is too often: 0 (at load only) or at "
+               "least 1s", (long long) u->resolve);
     }
     if (u->balance == WEIR_BALANCE_HASH && u->hash_key == NULL) {
         u->hash_key = "$remote_addr";

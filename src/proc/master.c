@@ -664,7 +664,7 @@ weir_master_run(weir_config_t *cf)
         weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                        "binary upgrade: serving on %d listening sockets of "
                        "the old master process %d", inherited,
-                       (int) getppid());
+                       (int) weir_upgrade_old_master());
     }
     weir_log_error(WEIR_LOG_NOTICE, &weir_errlog, 0,
                    "weir/%s started: %lld worker%s", WEIR_VERSION,

@@ -20,6 +20,10 @@
  * re-resolution in the background is given as long). */
 #define WEIR_RESOLVE_TOTAL_MS  10000
 
+/* The shortest `resolve` interval of an [upstream] (0 turns it off):
+ * each round forks a child. */
+#define WEIR_RESOLVE_MIN_MS  1000
+
 /* Every TCP address of host (IPv4 and IPv6, duplicates dropped) with
  * port set, into out[0..*n). WEIR_OK; WEIR_ERROR with a reason in err
  * (the resolver's message, or "timed out after N ms"); the child is

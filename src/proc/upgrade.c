@@ -24,13 +24,14 @@ static pid_t old_master;       /* our parent, when we are the new master */
 static char *pid_path;         /* the pid file renamed for child */
 static char *oldbin_path;      /* pid_path + ".oldbin" */
 
-static char *env_entry;       /* see keep_env_entry() */
+static char *env_entry[2];    /* see keep_env_entry() */
 
 static void find_in_path(const char *name);
-static void keep_env_entry(void);
+static void keep_env_entry(const char *name, char **keep);
+static pid_t env_old_master(void);
 static char *listen_fds(weir_pool_t *pool, const weir_listen_group_t *g);
 static void exec_new(const weir_config_t *cf, const weir_listen_group_t *g,
-    const char *fds, int status_fd) __attribute__((noreturn));
+    const char *self, const char *fds, int status_fd) __attribute__((noreturn));
 static void restore_pid_file(void);
 static void forget_paths(void);
 
@@ -94,17 +95,37 @@ weir_upgrade_binary(void)
  * environment (proctitle.c) or to the original one: keep it reachable
  * instead of guessing which. */
 static void
-keep_env_entry(void)
+keep_env_entry(const char *name, char **keep)
 {
-    size_t n = sizeof(WEIR_LISTEN_FDS_ENV) - 1;
+    size_t n = strlen(name);
     char **e;
 
     for (e = environ; *e; e++) {
-        if (strncmp(*e, WEIR_LISTEN_FDS_ENV, n) == 0 && (*e)[n] == '=') {
-            env_entry = *e;
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
+            *keep = *e;
             return;
         }
     }
+}
+
+/* The old master's pid as it set it before exec, or 0 (none, or a
+ * binary that did not set it). */
+static pid_t
+env_old_master(void)
+{
+    const char *env = getenv(WEIR_OLD_MASTER_ENV);
+    char       *end;
+    long        pid;
+
+    if (env == NULL) {
+        return 0;
+    }
+    errno = 0;
+    pid = strtol(env, &end, 10);
+    if (errno || end == env || *end != '\0' || pid <= 1 || pid > INT_MAX) {
+        return 0;
+    }
+    return (pid_t) pid;
 }
 
 int
@@ -120,15 +141,23 @@ weir_upgrade_inherit(weir_listen_group_t *g)
         return 0;
     }
     copy = strdup(env);
-    keep_env_entry();
+    /* The old master quitting before we got here makes our parent init,
+     * so its pid comes from the environment; getppid() is for an old
+     * master that did not set it. */
+    old_master = env_old_master();
+    if (old_master == 0) {
+        old_master = getppid();
+    }
+    keep_env_entry(WEIR_LISTEN_FDS_ENV, &env_entry[0]);
+    keep_env_entry(WEIR_OLD_MASTER_ENV, &env_entry[1]);
     unsetenv(WEIR_LISTEN_FDS_ENV);
+    unsetenv(WEIR_OLD_MASTER_ENV);
     if (copy == NULL) {
         weir_log_error(WEIR_LOG_ALERT, &weir_errlog, 0,
                        "binary upgrade: out of memory for %s",
                        WEIR_LISTEN_FDS_ENV);
         return 0;
     }
-    old_master = getppid();
     for (item = strtok_r(copy, ";", &save); item;
          item = strtok_r(NULL, ";", &save)) {
         errno = 0;
@@ -152,6 +181,12 @@ weir_upgrade_inherit(weir_listen_group_t *g)
     }
     free(copy);
     return n;
+}
+
+pid_t
+weir_upgrade_old_master(void)
+{
+    return old_master;
 }
 
 int
@@ -190,7 +225,7 @@ listen_fds(weir_pool_t *pool, const weir_listen_group_t *g)
  */
 static void
 exec_new(const weir_config_t *cf, const weir_listen_group_t *g,
-    const char *fds, int status_fd)
+    const char *self, const char *fds, int status_fd)
 {
     sigset_t empty;
     size_t   i;
@@ -207,7 +242,8 @@ exec_new(const weir_config_t *cf, const weir_listen_group_t *g,
     argv[3] = (char *) "-c";
     argv[4] = (char *) cf->file;
     argv[5] = NULL;
-    if (setenv(WEIR_LISTEN_FDS_ENV, fds, 1) == 0) {
+    if (setenv(WEIR_LISTEN_FDS_ENV, fds, 1) == 0
+        && setenv(WEIR_OLD_MASTER_ENV, self, 1) == 0) {
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
         execv(binary, argv);
@@ -223,8 +259,8 @@ int
 weir_upgrade_start(const weir_config_t *cf, const weir_listen_group_t *g)
 {
     weir_pool_t *pool;
-    char        *fds;
-    int          st[2], e = 0;
+    char        *fds, self[24];
+    int          st[2], e = 0, sn;
     ssize_t      n;
     pid_t        pid;
     size_t       len;
@@ -288,10 +324,16 @@ weir_upgrade_start(const weir_config_t *cf, const weir_listen_group_t *g)
         weir_pool_destroy(pool);
         return WEIR_ERROR;
     }
+    /* Our pid for the new master, taken before the fork: the child's
+     * getppid() would be 1 if we were gone already. */
+    sn = snprintf(self, sizeof(self), "%ld", (long) getpid());
+    if (sn < 0 || (size_t) sn >= sizeof(self)) {
+        self[0] = '\0';
+    }
     pid = fork();
     if (pid == 0) {
         close(st[0]);
-        exec_new(cf, g, fds, st[1]);
+        exec_new(cf, g, self, fds, st[1]);
     }
     e = errno;
     weir_pool_destroy(pool);

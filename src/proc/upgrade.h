@@ -21,6 +21,9 @@
 
 /* The environment variable: "FD:SLOT;FD:SLOT;..." */
 #define WEIR_LISTEN_FDS_ENV "WEIR_LISTEN_FDS"
+/* And the old master's pid, set with it: the new master's parent may be
+ * gone (and its ppid 1) by the time it looks. */
+#define WEIR_OLD_MASTER_ENV "WEIR_OLD_MASTER_PID"
 
 /* At the start of main(), before anything changes the working directory:
  * remember which file a binary upgrade runs. argv0 with a '/' is made
@@ -33,11 +36,15 @@ void weir_upgrade_init(const char *argv0);
 const char *weir_upgrade_binary(void);
 
 /* New master, before it opens its listeners: adopt the sockets named by
- * WEIR_LISTEN_FDS into g (and unset the variable, so neither its workers
+ * WEIR_LISTEN_FDS into g (and unset the variables, so neither its workers
  * nor a later upgrade see it). The number adopted (0 without the
  * variable: a plain start); a malformed entry or a descriptor that is not
  * a listening socket is logged and skipped. */
 int weir_upgrade_inherit(weir_listen_group_t *g);
+
+/* The old master's pid when this master was started by a binary upgrade
+ * (from WEIR_OLD_MASTER_PID, else our parent at start), else 0. */
+pid_t weir_upgrade_old_master(void);
 
 /* Was this master started by a binary upgrade, and does its old master
  * still run (it is still our parent)? Then it refuses an upgrade of its

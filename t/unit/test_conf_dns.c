@@ -170,7 +170,8 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
-/* resolve = TIME: the default, 0 (at load only), a bad value. */
+/* resolve = TIME: the default, 0 (at load only), a bad value, one below
+ * the 1s minimum (it would fork a resolver child every few ms). */
 START_TEST(resolve_key)
 {
     weir_config_errors_t errs;
@@ -190,6 +191,20 @@ START_TEST(resolve_key)
     ck_assert_ptr_null(cf);
     ck_assert_msg(strncmp(errs.lines[0], "weir.ini:3: [upstream app] "
                           "resolve: ", 35) == 0, "%s", errs.lines[0]);
+    weir_config_errors_free(&errs);
+    cf = load(CONF("server = localhost:3000\nresolve = 1ms\n"), &errs);
+    ck_assert_ptr_null(cf);
+    ck_assert_uint_eq(errs.n, 1);
+    ck_assert_str_eq(errs.lines[0], "weir.ini:3: [upstream app] resolve: "
+                     "1ms is too often: 0 (at load only) or at least 1s");
+    weir_config_errors_free(&errs);
+    cf = load(CONF("server = localhost:3000\nresolve = 999ms\n"), &errs);
+    ck_assert_ptr_null(cf);
+    weir_config_errors_free(&errs);
+    cf = load(CONF("server = localhost:3000\nresolve = 1s\n"), &errs);
+    ck_assert_ptr_nonnull(cf);
+    ck_assert_int_eq(cf->upstreams[0]->resolve, 1000);
+    weir_config_free(cf);
     weir_config_errors_free(&errs);
 }
 END_TEST

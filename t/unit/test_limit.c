@@ -274,6 +274,67 @@ START_TEST(test_table_conns_and_proc_gone)
 }
 END_TEST
 
+/* Requests in progress are bounded by conn alone, not by the table's
+ * size: a key of a 16-entry table may have 100 in progress, in two
+ * processes, and other keys still get theirs. A dead process gives back
+ * exactly its own. Hold records (two per entry, one per key and
+ * process) run out only when more keys are busy in several processes
+ * than that. */
+START_TEST(test_table_conns_beyond_size)
+{
+    weir_shm_t         *shm = new_shm();
+    weir_limit_table_t *t = new_table(shm, 16);
+    weir_limit_ref_t    refs[100], ref, extra[64];
+    char                key[16];
+    int                 i, n, ok = 0, declined = 0;
+
+    for (i = 0; i < 100; i++) {
+        ck_assert_int_eq(weir_limit_table_acquire(t, "k", 1, 100, i % 2, 0,
+                                                  &refs[i]), WEIR_OK);
+    }
+    ck_assert_int_eq(weir_limit_table_acquire(t, "k", 1, 100, 0, 0, &ref),
+                     WEIR_BUSY);
+    ck_assert_uint_eq(weir_limit_table_conns(t), 100);
+    ck_assert_int_eq(weir_limit_table_acquire(t, "other", 5, 100, 0, 0,
+                                              &ref), WEIR_OK);
+    weir_limit_table_release(t, &ref);
+    /* Process 1 dies with its 50: they come back, process 0's stay. */
+    weir_limit_table_proc_gone(t, 1);
+    ck_assert_uint_eq(weir_limit_table_conns(t), 50);
+    for (i = 0; i < 100; i += 2) {
+        weir_limit_table_release(t, &refs[i]);
+    }
+    ck_assert_uint_eq(weir_limit_table_conns(t), 0);
+    /* 16 keys busy in 3 processes need 48 records: 32 are there. */
+    for (i = 0; i < 48; i++) {
+        n = snprintf(key, sizeof(key), "c%d", i % 16);
+        switch (weir_limit_table_acquire(t, key, (size_t) n, 100, i / 16, 0,
+                                         &extra[i])) {
+        case WEIR_OK:
+            ok++;
+            break;
+        case WEIR_DECLINED:
+            declined++;
+            extra[i].idx = 0;
+            break;
+        default:
+            ck_abort_msg("unexpected result");
+        }
+    }
+    ck_assert_int_eq(ok, 32);
+    ck_assert_int_eq(declined, 16);
+    /* A process's further requests for a key it holds need no record. */
+    ck_assert_int_eq(weir_limit_table_acquire(t, "c0", 2, 100, 1, 0, &ref),
+                     WEIR_OK);
+    weir_limit_table_release(t, &ref);
+    for (i = 0; i < 48; i++) {
+        weir_limit_table_release(t, &extra[i]);
+    }
+    ck_assert_uint_eq(weir_limit_table_conns(t), 0);
+    weir_shm_destroy(shm);
+}
+END_TEST
+
 /* A worker killed while it holds the table's lock: the next process to
  * lock it empties the table and carries on; releases that refer to the
  * old contents do nothing. */
@@ -365,6 +426,7 @@ limit_suite(void)
     tcase_add_test(tt, test_table_keys_and_refund);
     tcase_add_test(tt, test_table_eviction);
     tcase_add_test(tt, test_table_conns_and_proc_gone);
+    tcase_add_test(tt, test_table_conns_beyond_size);
     tcase_add_test(tt, test_table_owner_killed);
     tcase_add_test(tt, test_table_shared_across_fork);
     suite_add_tcase(s, tt);
