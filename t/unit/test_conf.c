@@ -19,87 +19,19 @@
  * there, so error lines read "weir.ini:LINE: ...".
  */
 
-static char tmpdir[64];
+#define CONF_HARNESS_OWN_SETUP
+#include "conf_harness.h"
 
-static void
-write_file(const char *name, const char *text)
-{
-    FILE *fp = fopen(name, "w");
-
-    ck_assert_ptr_nonnull(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
+/* html/ and a certificate pair that the [server] and tls keys name. */
 static void
 setup(void)
 {
-    strcpy(tmpdir, "/tmp/weir-conf-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(chdir(tmpdir), 0);
+    conf_harness_setup();
     ck_assert_int_eq(mkdir("html", 0755), 0);
     ck_assert_int_eq(mkdir("certs", 0755), 0);
     write_file("certs/site.pem", "cert\n");
     write_file("certs/site.key", "key\n");
 }
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) {
-        /* a leftover temp dir is harmless */
-    }
-}
-
-static weir_config_t *
-load(const char *text, weir_config_errors_t *errs)
-{
-    memset(errs, 0, sizeof(*errs));
-    write_file("weir.ini", text);
-    return weir_config_load("weir.ini", tmpdir, errs);
-}
-
-static char *
-all_errors(const weir_config_errors_t *errs)
-{
-    static char buf[8192];
-    size_t      i;
-
-    buf[0] = '\0';
-    for (i = 0; i < errs->n; i++) {
-        strncat(buf, errs->lines[i], sizeof(buf) - strlen(buf) - 2);
-        strcat(buf, "\n");
-    }
-    return buf;
-}
-
-/* Does some error line start with `expect`? */
-static int
-has_error(const weir_config_errors_t *errs, const char *expect)
-{
-    size_t i;
-
-    for (i = 0; i < errs->n; i++) {
-        if (strncmp(errs->lines[i], expect, strlen(expect)) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Load text, expect failure with an error starting with `expect`. */
-#define ck_load_error(text, expect)                                         \
-    do {                                                                    \
-        weir_config_errors_t e_;                                            \
-        weir_config_t *cf_ = load(text, &e_);                               \
-        ck_assert_msg(cf_ == NULL, "loaded although expecting: %s", expect);\
-        ck_assert_msg(has_error(&e_, expect), "expected \"%s\", got:\n%s",  \
-                      expect, all_errors(&e_));                             \
-        weir_config_errors_free(&e_);                                       \
-    } while (0)
 
 /* The smallest valid file, which the error tests extend. */
 #define BASE                                                                \
@@ -892,25 +824,6 @@ START_TEST(missing_file)
     weir_config_errors_free(&errs);
 }
 END_TEST
-
-static char *
-dump_to(const weir_config_t *cf, const char *name)
-{
-    static char buf[2][16384];
-    static int  which;
-    FILE       *fp = fopen(name, "w");
-    char       *b = buf[which++ & 1];
-    size_t      n;
-
-    ck_assert_ptr_nonnull(fp);
-    weir_config_dump(cf, fp);
-    fclose(fp);
-    fp = fopen(name, "r");
-    n = fread(b, 1, sizeof(buf[0]) - 1, fp);
-    fclose(fp);
-    b[n] = '\0';
-    return strchr(b, '\n');    /* past the header naming the file */
-}
 
 START_TEST(dump_round_trip)
 {

@@ -15,82 +15,7 @@
  * has the response side, t/security_headers.t the behaviour.
  */
 
-static char tmpdir[64];
-
-static void
-write_file(const char *name, const char *text)
-{
-    FILE *fp = fopen(name, "w");
-
-    ck_assert_ptr_nonnull(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
-static void
-setup(void)
-{
-    strcpy(tmpdir, "/tmp/weir-sconf-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(chdir(tmpdir), 0);
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) {
-        /* a leftover temp dir is harmless */
-    }
-}
-
-static weir_config_t *
-load(const char *text, weir_config_errors_t *errs)
-{
-    memset(errs, 0, sizeof(*errs));
-    write_file("weir.ini", text);
-    return weir_config_load("weir.ini", tmpdir, errs);
-}
-
-static char *
-all_errors(const weir_config_errors_t *errs)
-{
-    static char buf[8192];
-    size_t      i;
-
-    buf[0] = '\0';
-    for (i = 0; i < errs->n; i++) {
-        strncat(buf, errs->lines[i], sizeof(buf) - strlen(buf) - 2);
-        strcat(buf, "\n");
-    }
-    return buf;
-}
-
-static int
-has_error(const weir_config_errors_t *errs, const char *expect)
-{
-    size_t i;
-
-    for (i = 0; i < errs->n; i++) {
-        if (strncmp(errs->lines[i], expect, strlen(expect)) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Load text, expect failure with an error line starting with `expect`. */
-#define ck_load_error(text, expect)                                         \
-    do {                                                                    \
-        weir_config_errors_t e_;                                            \
-        weir_config_t *cf_ = load(text, &e_);                               \
-        ck_assert_msg(cf_ == NULL, "loaded although expecting: %s", expect);\
-        ck_assert_msg(has_error(&e_, expect), "expected \"%s\", got:\n%s",  \
-                      expect, all_errors(&e_));                             \
-        weir_config_errors_free(&e_);                                       \
-    } while (0)
+#include "conf_harness.h"
 
 #define BASE                                                                \
     "[http]\n"                         /* 1 */                              \
@@ -101,25 +26,6 @@ has_error(const weir_config_errors_t *errs, const char *expect)
     "[route r]\n"                      /* 6 */                              \
     "match = /\n"                      /* 7 */                              \
     "return = 204\n"                   /* 8 */
-
-static char *
-dump_to(const weir_config_t *cf, const char *name)
-{
-    static char buf[2][16384];
-    static int  which;
-    FILE       *fp = fopen(name, "w");
-    char       *b = buf[which++ & 1];
-    size_t      n;
-
-    ck_assert_ptr_nonnull(fp);
-    weir_config_dump(cf, fp);
-    fclose(fp);
-    fp = fopen(name, "r");
-    n = fread(b, 1, sizeof(buf[0]) - 1, fp);
-    fclose(fp);
-    b[n] = '\0';
-    return strchr(b, '\n');    /* past the header naming the file */
-}
 
 static const char *
 out_value(const weir_header_edit_t *out, int i)
