@@ -114,14 +114,15 @@ for my $a (@absolute) {
     unlike($e->{head} // '', qr/good\.com|\w+:\/\//, "GET $uri: neither the URI nor the client's Host went upstream");
 }
 
-# HTTP/1.0 may omit Host: the origin-form still goes upstream. (Host is
-# then the peer's address, as for any request without Host.)
+# HTTP/1.0 may omit Host: the origin-form still goes upstream, with the
+# target's authority as Host (the name the server was chosen by).
 {
     my $r = $t->http("GET http://evil.com/ten HTTP/1.0\r\n\r\n");
     is($r->status, 200, 'HTTP/1.0 absolute-form without Host: 200') or diag($r->summary);
     my $e = echoed($r);
     is($e->{target}, '/ten', '... the origin sees /ten');
     unlike($e->{head} // '', qr/:\/\//, '... never the absolute URI');
+    like($e->{head} // '', qr/^Host: evil\.com\r?$/mi, '... Host: the authority');
 }
 
 # A body moves the request to a larger buffer: the Host slices move too.

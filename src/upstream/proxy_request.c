@@ -132,7 +132,8 @@ weir_proxy_build_head(proxy_t *p)
                 + strlen(rt->set_headers[i].value) + 4;
     }
     hint += r->method_name.len + r->target.len
-            + (r->h_host ? 2 * r->h_host->value_len : 0);
+            + (r->h_host ? 2 * r->h_host->value_len : 0)
+            + r->head.authority_len;
     weir_sbuf_init_pool(&sb, r->pool, hint);
 
     weir_sbuf_append_str(&sb, &r->method_name);
@@ -148,6 +149,10 @@ weir_proxy_build_head(proxy_t *p)
             /* For an absolute-form target the parser already made this
              * the target's authority (RFC 9112 3.2.2). */
             weir_sbuf_append(&sb, r->h_host->value, r->h_host->value_len);
+        } else if (r->head.authority) {
+            /* HTTP/1.0 with an absolute-form target and no Host: the
+             * target names the host, as it named the server. */
+            weir_sbuf_append(&sb, r->head.authority, r->head.authority_len);
         } else if (p->u->npeers) {
             /* A peer given by name is asked for by that name. */
             const weir_peer_conf_t *pc = p->u->peers[0].conf;
