@@ -430,6 +430,24 @@ entry_get(weir_limit_table_t *t, const char *key, size_t klen)
     return entry_take(t, h, key, klen);
 }
 
+/* Lock the table and get key's entry (1-based index in *idx). Returns
+ * the entry with the lock held, or NULL with it released (a lock that
+ * failed, or no entry free). */
+static limit_entry_t *
+entry_locked(weir_limit_table_t *t, const char *key, size_t klen,
+    uint32_t *idx)
+{
+    if (table_lock(t) != WEIR_OK) {
+        return NULL;
+    }
+    *idx = entry_get(t, key, klen);
+    if (*idx == 0) {
+        weir_shm_unlock(&t->lock);
+        return NULL;
+    }
+    return &table_entries(t)[*idx - 1];
+}
+
 int
 weir_limit_table_rate(weir_limit_table_t *t, const char *key, size_t klen,
     const weir_limit_rate_t *rt, int64_t now, int64_t *wait_ms,
@@ -441,15 +459,10 @@ weir_limit_table_rate(weir_limit_table_t *t, const char *key, size_t klen,
     int                 rc;
 
     *wait_ms = 0;
-    if (table_lock(t) != WEIR_OK) {
+    x = entry_locked(t, key, klen, &i);
+    if (x == NULL) {
         return WEIR_ERROR;
     }
-    i = entry_get(t, key, klen);
-    if (i == 0) {
-        weir_shm_unlock(&t->lock);
-        return WEIR_ERROR;
-    }
-    x = &table_entries(t)[i - 1];
     b.excess = x->excess;
     b.last_ms = x->last_ms;
     rc = weir_limit_bucket_take(&b, x->fresh, rt, now, wait_ms);
@@ -504,15 +517,10 @@ weir_limit_table_acquire(weir_limit_table_t *t, const char *key,
     uint32_t       i, hi;
 
     (void) now;
-    if (table_lock(t) != WEIR_OK) {
+    x = entry_locked(t, key, klen, &i);
+    if (x == NULL) {
         return WEIR_ERROR;
     }
-    i = entry_get(t, key, klen);
-    if (i == 0) {
-        weir_shm_unlock(&t->lock);
-        return WEIR_ERROR;
-    }
-    x = &table_entries(t)[i - 1];
     if (x->conns >= max) {
         weir_shm_unlock(&t->lock);
         return WEIR_BUSY;
