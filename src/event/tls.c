@@ -48,6 +48,7 @@ static ssize_t tls_writev(weir_conn_t *c, struct iovec *iov, int iovcnt);
 static ssize_t tls_sendfile(weir_conn_t *c, int fd, off_t *offset,
     size_t len);
 static ssize_t write_chunk(weir_conn_t *c, const char *p, size_t n);
+static int next_chunk(weir_conn_t *c, size_t left, size_t *n);
 static const char *gather(struct iovec *iov, int iovcnt, size_t skip,
     size_t n);
 static int is_ip(const char *name);
@@ -332,6 +333,23 @@ gather(struct iovec *iov, int iovcnt, size_t skip, size_t n)
     return staging;
 }
 
+/* The size of the next record to write: after a WEIR_AGAIN OpenSSL
+ * must be given the same bytes again (tls_pending), else at most a
+ * chunk of what is left. A caller that dropped bytes OpenSSL already
+ * took is a bug: WEIR_ERROR. */
+static int
+next_chunk(weir_conn_t *c, size_t left, size_t *n)
+{
+    *n = c->tls_pending ? c->tls_pending
+                        : weir_min(left, (size_t) WEIR_TLS_CHUNK);
+    if (*n > left) {
+        errno = EINVAL;
+        c->write.error = 1;
+        return WEIR_ERROR;
+    }
+    return WEIR_OK;
+}
+
 static ssize_t
 tls_writev(weir_conn_t *c, struct iovec *iov, int iovcnt)
 {
@@ -343,12 +361,7 @@ tls_writev(weir_conn_t *c, struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     }
     while (done < total) {
-        n = c->tls_pending ? c->tls_pending
-                           : weir_min(total - done, (size_t) WEIR_TLS_CHUNK);
-        if (n > total - done) {
-            /* The caller dropped bytes OpenSSL already took: a bug. */
-            errno = EINVAL;
-            c->write.error = 1;
+        if (next_chunk(c, total - done, &n) != WEIR_OK) {
             return WEIR_ERROR;
         }
         rc = write_chunk(c, gather(iov, iovcnt, done, n), n);
@@ -372,11 +385,7 @@ tls_sendfile(weir_conn_t *c, int fd, off_t *offset, size_t len)
     ssize_t rc, got;
 
     while (done < len) {
-        n = c->tls_pending ? c->tls_pending
-                           : weir_min(len - done, (size_t) WEIR_TLS_CHUNK);
-        if (n > len - done) {
-            errno = EINVAL;
-            c->write.error = 1;
+        if (next_chunk(c, len - done, &n) != WEIR_OK) {
             return WEIR_ERROR;
         }
         got = pread(fd, staging, n, *offset);
