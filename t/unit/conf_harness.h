@@ -2,7 +2,8 @@
  * The harness the loader's unit tests share (test_conf*.c): each test
  * runs in a fresh temporary directory, writes its weir.ini there and
  * loads it, and looks for an error line by its start. Included by those
- * files only; its functions are static, one copy per test binary.
+ * files only; its functions are static inline, so a file that uses a
+ * few of them compiles without unused-function warnings.
  * A file that needs more in its fixture defines CONF_HARNESS_OWN_SETUP
  * and calls conf_harness_setup() from its own setup().
  */
@@ -18,7 +19,7 @@
 
 static char tmpdir[64];
 
-static void
+static inline void
 write_file(const char *name, const char *text)
 {
     FILE *fp = fopen(name, "w");
@@ -28,7 +29,7 @@ write_file(const char *name, const char *text)
     fclose(fp);
 }
 
-static void
+static inline void
 conf_harness_setup(void)
 {
     strcpy(tmpdir, "/tmp/weir-unit-conf-XXXXXX");
@@ -36,7 +37,7 @@ conf_harness_setup(void)
     ck_assert_int_eq(chdir(tmpdir), 0);
 }
 
-static void
+static inline void
 teardown(void)
 {
     char cmd[128];
@@ -47,7 +48,7 @@ teardown(void)
     }
 }
 
-static weir_config_t *
+static inline weir_config_t *
 load(const char *text, weir_config_errors_t *errs)
 {
     memset(errs, 0, sizeof(*errs));
@@ -55,7 +56,7 @@ load(const char *text, weir_config_errors_t *errs)
     return weir_config_load("weir.ini", tmpdir, errs);
 }
 
-static char *
+static inline char *
 all_errors(const weir_config_errors_t *errs)
 {
     static char buf[8192];
@@ -69,7 +70,7 @@ all_errors(const weir_config_errors_t *errs)
     return buf;
 }
 
-static int
+static inline int
 has_error(const weir_config_errors_t *errs, const char *expect)
 {
     size_t i;
@@ -94,7 +95,7 @@ has_error(const weir_config_errors_t *errs, const char *expect)
     } while (0)
 
 #ifndef CONF_HARNESS_OWN_SETUP
-static void
+static inline void
 setup(void)
 {
     conf_harness_setup();
@@ -102,7 +103,7 @@ setup(void)
 #endif
 /* Dump cf (weir -T) into the file `name` and return its text past the
  * header line; two buffers in turn, so two dumps can be compared. */
-static char *
+static inline char *
 dump_to(const weir_config_t *cf, const char *name)
 {
     static char buf[2][16384];

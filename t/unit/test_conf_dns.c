@@ -18,36 +18,7 @@
  * 6761 6.4).
  */
 
-static char tmpdir[64];
-
-static void
-setup(void)
-{
-    strcpy(tmpdir, "/tmp/weir-dns-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(chdir(tmpdir), 0);
-}
-
-static void
-teardown(void)
-{
-    unlink("weir.ini");
-    if (chdir("/") == 0) {
-        rmdir(tmpdir);
-    }
-}
-
-static weir_config_t *
-load(const char *text, weir_config_errors_t *errs)
-{
-    FILE *fp = fopen("weir.ini", "w");
-
-    ck_assert_ptr_nonnull(fp);
-    fputs(text, fp);
-    fclose(fp);
-    memset(errs, 0, sizeof(*errs));
-    return weir_config_load("weir.ini", tmpdir, errs);
-}
+#include "conf_harness.h"
 
 /* Distinct TCP addresses of localhost per the system resolver. */
 static size_t
