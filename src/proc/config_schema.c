@@ -272,6 +272,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "tls_certificate_key", W_PATH, ups_t,
         tls_certificate_key, 0, 0),
     ROW(SEC_UPSTREAM, "tls_ciphers", W_STR, ups_t, tls_ciphers, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_session_reuse", W_FLAG, ups_t,
+        tls_session_reuse, 0, 0),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
