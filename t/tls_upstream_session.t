@@ -2,7 +2,8 @@
 # Upstream TLS session reuse (tls_session_reuse, on by default): a new
 # connection to a peer offers the session of the last handshake with it,
 # and the origin resumes it (seen from the origin: $ssl_session_reused;
-# and from weir: weir_upstream_tls_handshakes_total). With TLS 1.3 (the
+# and from weir: weir_upstream_tls_handshakes_total and
+# $upstream_tls_resumed). With TLS 1.3 (the
 # session arrives as a ticket after the handshake) and TLS 1.2. Off, every
 # connection is a full handshake. An origin restarted with new ticket keys
 # declines the session: the request still succeeds, with a full
@@ -67,7 +68,14 @@ for my $u (['reuse', $v13, ''], ['reuse12', $v12, ''],
           . "[route $u->[0]]\nserver = s\nmatch = /$u->[0]/\n"
           . "upstream = $u->[0]\n\n";
 }
+$ups .= "[upstream pooled]\nserver = 127.0.0.1:$v13\ntls = on\n"
+      . "tls_ca = $certs/ca.pem\ntls_name = origin.test\nkeepalive = 4\n\n"
+      . "[route pooled]\nserver = s\nmatch = /pooled/\nupstream = pooled\n\n";
 $t->write_config(<<"INI");
+[http]
+access_log = logs/access.log
+log_format = "\$request \$status tls=\$upstream_tls_resumed"
+
 [server s]
 listen = 127.0.0.1:%%PORT0%%
 
@@ -147,6 +155,23 @@ for my $i (1 .. 3) {
 }
 is(handshakes('noreuse', 'no'), 3, 'metric: reuse off, three full');
 is(handshakes('noreuse', 'yes'), 0, 'metric: reuse off, none resumed');
+
+# ---- $upstream_tls_resumed ----------------------------------------------
+
+sub proxy_line {
+    my ($path) = @_;
+    $t->wait_for_access_log(qr{GET \Q$path\E HTTP});
+    my ($l) = grep { m{GET \Q$path\E HTTP} } $t->access_log_lines;
+    return $l // '';
+}
+like(proxy_line('/reuse/1'), qr/ 200 tls=\."?$/, '$upstream_tls_resumed: . for a full handshake');
+like(proxy_line('/reuse/2'), qr/ 200 tls=r"?$/, 'r for a resumed one');
+like(proxy_line('/noreuse/2'), qr/ 200 tls=\."?$/, '. with reuse off');
+my $kc = $t->connect;
+is($kc->request(WeirTest::request('GET', '/pooled/1'))->status, 200, 'pooled 1');
+is($kc->request(WeirTest::request('GET', '/pooled/2'))->status, 200, 'pooled 2');
+like(proxy_line('/pooled/2'), qr/ 200 tls=-"?$/, '- on a pooled connection (no handshake)');
+$kc->close;
 
 # ---- the origin restarts: new ticket keys, an empty session cache -------
 

@@ -132,6 +132,7 @@ typedef struct weir_request_s {
     int                        retries;
     int                        body_error;      /* status for a bad body */
     const char                *cache_status;    /* $cache_status; NULL: - */
+    const char                *upstream_tls_resumed; /* "r", "."; NULL: - */
     const char                *limit_status;    /* $limit_status; NULL: - */
     struct limit_req_s        *limit;           /* http/limit.c's state */
     void                      *proxy;           /* the proxy's state */

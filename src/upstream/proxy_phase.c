@@ -159,6 +159,7 @@ tls_handler(weir_event_t *ev)
         return;
     }
     weir_stat_add(&p->u->st->tls_handshakes_total[resumed], 1);
+    p->r->upstream_tls_resumed = resumed ? "r" : ".";
     connected(p);
 }
 
