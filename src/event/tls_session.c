@@ -79,10 +79,10 @@ weir_tls_session_offer(weir_conn_t *c, weir_tls_session_t *slot)
     {
         return;
     }
-    /* A copy: a TLS 1.3 client writes the resumed handshake's secrets
-     * into the session it was given, after which the server declines it
-     * (a server that issues no new ticket on resumption then saw every
-     * other connection fall back to a full handshake). */
+    /* A copy, fresh for each connection: OpenSSL's client changes a TLS
+     * 1.3 session it has resumed, and offered again the server declined
+     * it (against a server that issues no new ticket on resumption, as
+     * weir's own does, every other connection was a full handshake). */
     if (slot->session != NULL && SSL_SESSION_is_resumable(slot->session)) {
         SSL_SESSION *copy = SSL_SESSION_dup(slot->session);
 
