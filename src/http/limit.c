@@ -32,6 +32,8 @@
 
 typedef struct limit_req_s {
     weir_request_t   *r;
+    /* the route's limits, or its server's when no route matched */
+    weir_limit_conf_t *const *limits;
     size_t            n;
     unsigned char    *skip;      /* exempt or empty key, per limit */
     weir_limit_ref_t *rate;      /* what each rate took */
@@ -71,7 +73,7 @@ limit_release(void *data)
 
     for (i = 0; i < lr->n; i++) {
         if (lr->hold[i].idx) {
-            weir_limit_table_release(lr->r->route->limits[i]->table,
+            weir_limit_table_release(lr->limits[i]->table,
                                      &lr->hold[i]);
             lr->hold[i].idx = 0;
         }
@@ -112,7 +114,7 @@ limit_refund(limit_req_t *lr, size_t upto)
 
     for (i = 0; i < upto; i++) {
         if (lr->rate[i].idx) {
-            weir_limit_table_refund(lr->r->route->limits[i]->table,
+            weir_limit_table_refund(lr->limits[i]->table,
                                     &lr->rate[i]);
             lr->rate[i].idx = 0;
         }
@@ -125,14 +127,13 @@ static int
 limit_rates(limit_req_t *lr, int64_t *delay)
 {
     weir_request_t          *r = lr->r;
-    const weir_route_conf_t *rt = r->route;
     int64_t                  wait;
     size_t                   i;
     int                      rc;
 
     *delay = 0;
     for (i = 0; i < lr->n; i++) {
-        const weir_limit_conf_t *l = rt->limits[i];
+        const weir_limit_conf_t *l = lr->limits[i];
         weir_limit_rate_t        rate;
         char                     key[LIMIT_KEY_MAX];
         size_t                   klen;
@@ -256,12 +257,11 @@ static void
 limit_conns(limit_req_t *lr)
 {
     weir_request_t          *r = lr->r;
-    const weir_route_conf_t *rt = r->route;
     size_t                   i;
     int                      rc;
 
     for (i = 0; i < lr->n; i++) {
-        const weir_limit_conf_t *l = rt->limits[i];
+        const weir_limit_conf_t *l = lr->limits[i];
         char                     key[LIMIT_KEY_MAX];
         size_t                   klen;
 
@@ -329,19 +329,29 @@ weir_http_admission(weir_request_t *r)
 void
 weir_http_limit_run(weir_request_t *r)
 {
-    const weir_route_conf_t *rt = r->route;
-    limit_req_t             *lr;
-    int64_t                  delay;
+    weir_limit_conf_t *const *limits;
+    limit_req_t              *lr;
+    int64_t                   delay;
+    size_t                    n;
 
-    if (rt == NULL || rt->nlimits == 0) {
+    /* A request no route matched gets its server's limits (the 404s of
+     * a scan are requests too). */
+    if (r->route) {
+        limits = r->route->limits;
+        n = r->route->nlimits;
+    } else {
+        limits = r->srv ? r->srv->limits : NULL;
+        n = r->srv ? r->srv->nlimits : 0;
+    }
+    if (n == 0) {
         weir_http_start_body(r);
         return;
     }
     lr = weir_pcalloc(r->pool, sizeof(*lr));
     if (lr) {
-        lr->skip = weir_pcalloc(r->pool, rt->nlimits);
-        lr->rate = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->rate));
-        lr->hold = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->hold));
+        lr->skip = weir_pcalloc(r->pool, n);
+        lr->rate = weir_pcalloc(r->pool, n * sizeof(*lr->rate));
+        lr->hold = weir_pcalloc(r->pool, n * sizeof(*lr->hold));
     }
     if (lr == NULL || lr->skip == NULL || lr->rate == NULL || lr->hold == NULL
         || weir_pool_cleanup_add(r->pool, limit_release, lr) != 0) {
@@ -349,7 +359,8 @@ weir_http_limit_run(weir_request_t *r)
         return;
     }
     lr->r = r;
-    lr->n = rt->nlimits;
+    lr->limits = limits;
+    lr->n = n;
     r->limit = lr;
     /* For the lines a refusal logs (the state changes with the answer). */
     r->c->log.action = "applying limits";
