@@ -135,6 +135,9 @@ typedef struct weir_limit_conf_s {
     const struct weir_cidr_s *exempt_cidrs;   /* parsed by the loader */
     int64_t               size;          /* table entries: 10000 */
     int64_t               status;        /* 429 */
+    /* dry_run: decide and count as usual, but delay and refuse nothing
+     * ($limit_status DELAYED_DRY_RUN / REJECTED_DRY_RUN) */
+    int                   dry_run;       /* off */
     /* the shared table (http/limit_table.h), set by the master; NULL
      * without a segment (the limit then lets everything through) */
     struct weir_limit_table_s *table;

@@ -372,6 +372,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     WORDS(SEC_LIMIT, "exempt", limit_t, exempt, nexempt, WEIR_CONF_MULTI),
     ROW(SEC_LIMIT, "size", W_INT, limit_t, size, 16, 16777216),
     ROW(SEC_LIMIT, "status", W_INT, limit_t, status, 400, 599),
+    ROW(SEC_LIMIT, "dry_run", W_FLAG, limit_t, dry_run, 0, 0),
 
     LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, weir_config_set_listen,
          weir_config_dump_listen),

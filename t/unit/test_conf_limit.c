@@ -37,7 +37,7 @@ START_TEST(limit_defaults_and_values)
               "[limit b]\nkey = $http_x_api_key$host\nrate = 30r/m\n"
               "burst = 20\nnodelay = on\nconn = 5\n"
               "exempt = 10.0.0.0/8 127.0.0.1\nexempt = ::1\n"
-              "size = 100\nstatus = 503\n", &errs);
+              "size = 100\nstatus = 503\ndry_run = on\n", &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     ck_assert_uint_eq(cf->http.nlimits, 2);
     l = cf->http.limits[0];
@@ -50,6 +50,7 @@ START_TEST(limit_defaults_and_values)
     ck_assert_int_eq(l->size, 10000);
     ck_assert_int_eq(l->status, 429);
     ck_assert_uint_eq(l->nexempt, 0);
+    ck_assert_int_eq(l->dry_run, 0);
     l = cf->http.limits[1];
     ck_assert_int_eq(l->rate, 30);
     ck_assert_int_eq(l->rate_period, 60000);
@@ -61,6 +62,7 @@ START_TEST(limit_defaults_and_values)
     ck_assert_ptr_nonnull(l->exempt_cidrs);
     ck_assert_int_eq(l->size, 100);
     ck_assert_int_eq(l->status, 503);
+    ck_assert_int_eq(l->dry_run, 1);
     ck_assert_uint_eq(cf->http.routes[0]->nlimits, 2);
     ck_assert_ptr_eq(cf->http.routes[0]->limits[0], cf->http.limits[0]);
     ck_assert_ptr_eq(cf->http.routes[0]->limits[1], cf->http.limits[1]);
@@ -135,13 +137,14 @@ START_TEST(limit_dump_round_trip)
 
     cf = load(BASE "limit = a\n[limit a]\nkey = $remote_addr\n"
               "rate = 30r/m\nburst = 2\ndelay = 1\nconn = 3\n"
-              "exempt = 10.0.0.0/8\n",
+              "exempt = 10.0.0.0/8\ndry_run = on\n",
               &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     d1 = dump_to(cf, "dump1.ini");
     ck_assert_ptr_nonnull(strstr(d1, "\n[limit a]\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nrate = 30r/m\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\ndelay = 1\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\ndry_run = on\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nlimit = a\n"));
     again = weir_config_load("dump1.ini", tmpdir, &errs);
     ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);
