@@ -2,7 +2,8 @@
  * [limit] on the request path: a route's `limit = NAME...` (or the
  * one it inherits from its server or [http]; a request no route matches
  * gets its server's) checked once the route is known and before the
- * body is read (nginx's preaccess phase), with the state every worker shares (http/limit_table.h).
+ * body is read (nginx's preaccess phase), with the state every worker
+ * shares (http/limit_table.h).
  *
  * - Rate first: a request over `burst` is refused with the limit's
  *   status (429) and a Retry-After saying, in whole seconds rounded up,
