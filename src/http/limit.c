@@ -205,8 +205,7 @@ limit_rates(limit_req_t *lr, int64_t *delay)
         }
         limit_refund(lr, i);
         if (rc == WEIR_BUSY) {
-            weir_shm_counter_add(&weir_limit_table_counters(l->table)->rejected,
-                                 1);
+            weir_shm_counter_add(&c->rejected, 1);
             weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                            "limit \"%s\": rate exceeded by \"%.*s\"",
                            l->name, (int) weir_min(klen, 128), key);

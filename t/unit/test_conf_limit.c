@@ -10,7 +10,8 @@
 #include "core/core.h"
 
 /*
- * [limit NAME] and `limit =` in [http], [server], [route]: defaults, values, every error
+ * [limit NAME] and `limit =` in [http], [server], [route]: defaults,
+ * values, every error
  * (by file:line, section and key) and the dump. Loaded from a fresh
  * temporary directory, so error lines read "weir.ini:LINE: ...".
  */
