@@ -11,9 +11,9 @@
 
 /*
  * [limit NAME] and `limit =` in [http], [server], [route]: defaults,
- * values, every error
- * (by file:line, section and key) and the dump. Loaded from a fresh
- * temporary directory, so error lines read "weir.ini:LINE: ...".
+ * values, every error (by file:line, section and key) and the dump.
+ * Loaded from a fresh temporary directory, so error lines read
+ * "weir.ini:LINE: ...".
  */
 
 #include "conf_harness.h"
