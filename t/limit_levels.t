@@ -98,7 +98,8 @@ is(a_get('/nowhere', 'X-S' => 'k2'), 429, 'its second is refused');
 # [http]'s limit is replaced by the server's: a spent X-G does nothing here.
 is(a_get('/a1', 'X-S' => 'g1', 'X-G' => 'spent'), 200,
    'server a: [http]\'s limit does not apply (replaced)');
-is(a_get('/a2', 'X-S' => 'g2', 'X-G' => 'spent'), 200, 'not even a second time');
+is(a_get('/a2', 'X-S' => 'g2', 'X-G' => 'spent'), 200,
+   'not even a second time');
 
 # --- a route with its own limit: that one alone -----------------------------------
 

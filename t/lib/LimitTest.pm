@@ -8,8 +8,9 @@ package LimitTest;
 #       config => <<'INI');
 #   [limit perip] ...
 #   INI
-#   my ($status, $retry_after) = get_from($t, '127.0.0.2', '/x', 'X-Key' => 'k');
-#   is(metric($t, 'weir_limit_requests_total{limit="perip",result="passed"}'), 1);
+#   my ($status, $retry_after) = get_from($t, '127.0.0.2', '/x',
+#       'X-Key' => 'k');
+#   is(metric($t, 'weir_limit_keys{limit="perip"}'), 1, 'one key');
 #   wait_metric($t, $name, 1);              # until it reads 1 (bounded)
 #   wait_metric($t, $name, sub { $_[0] >= 2 });
 #
