@@ -23,10 +23,6 @@ use LimitTest;
 
 my ($t, $origin) = LimitTest::start(workers => 2, origin => 'echo',
     config => <<'INI');
-[upstream app]
-server = 127.0.0.1:%%PORT1%%
-keepalive = 0
-
 [limit perip]
 key = $remote_addr
 conn = 1

@@ -14,10 +14,6 @@ use LimitTest;
 
 my ($t, $origin) = LimitTest::start(workers => 2, origin => 'echo',
     config => <<'INI');
-[upstream app]
-server = 127.0.0.1:%%PORT1%%
-keepalive = 0
-
 [limit one]
 key = $http_x_key
 conn = 100

@@ -22,10 +22,6 @@ my ($t, $origin) = LimitTest::start(workers => 2, origin => 'echo',
 [http]
 log_format = $request $status $limit_status
 
-[upstream app]
-server = 127.0.0.1:%%PORT1%%
-keepalive = 0
-
 [limit dry]
 key = $http_x_key
 rate = 1r/m

@@ -17,7 +17,9 @@ package LimitTest;
 # - start(): a WeirTest with `workers` workers (and any other `main`
 #   keys), an [admin] listener on %%PORT9%% appended unless the config
 #   has one (the tests read /metrics), a WeirOrigin on %%PORT1%% when
-#   `origin` names its handler, started before weir; returns ($t, $origin).
+#   `origin` names its handler, started before weir, with an
+#   [upstream app] for it (no keep-alive) unless the config has one;
+#   returns ($t, $origin).
 # - get_from() / get_at(): one GET with Connection: close on a new
 #   connection from a given loopback address (the tests key limits by
 #   $remote_addr), to port(0) or a given port; (status or 0, Retry-After
@@ -43,6 +45,8 @@ sub start {
     my $config = $a{config};
     $config .= "\n[admin]\nlisten = 127.0.0.1:%%PORT9%%\n"
         unless $config =~ /^\[admin\]/m;
+    $config = "[upstream app]\nserver = 127.0.0.1:%%PORT1%%\nkeepalive = 0\n\n"
+        . $config if defined $a{origin} && $config !~ /^\[upstream app\]/m;
     my $t = WeirTest->new(config => $config,
         main => { workers => $a{workers} // 1, %{ $a{main} || {} } },
         $a{files} ? (files => $a{files}) : ());
