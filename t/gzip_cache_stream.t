@@ -14,7 +14,11 @@
 #   (Content-Encoding: gzip, chunked, a weak ETag, Vary), the filler's is
 #   the identity body; one origin request; a later hit is compressed too;
 # - a fill that fails (the origin cuts the body) cuts the gzip client's
-#   stream too: no chunked terminator, no gzip trailer.
+#   stream too: no chunked terminator, no gzip trailer;
+# - a type the filter leaves alone (image/png) streams to a gzip client
+#   as it is, mid-fill too;
+# - all of it with one worker and with two (a waiter in the other worker
+#   than the filler follows the fill through inotify just the same).
 use strict;
 use warnings;
 use Test::More;
@@ -40,7 +44,12 @@ sub text {
 my $BODY = text(3 << 20, 1);
 my $FIRST = 1 << 20;            # sent at once; the rest waits for the flag
 
-my $t = WeirTest->new(main => { workers => 1 }, config => <<'INI');
+our ($t, $flag, $origin);
+my @instances;
+
+sub run {
+my ($workers) = @_;
+local $t = WeirTest->new(main => { workers => $workers }, config => <<'INI');
 [upstream o]
 server = 127.0.0.1:%%PORT1%%
 read_timeout = 60s
@@ -59,13 +68,14 @@ upstream = o
 cache = main
 gzip = on
 INI
-my $flag = $t->path('release');
-my $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
+local $flag = $t->path('release');
+local $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
     my ($c) = @_;
     while (my $req = $c->read_request) {
         my ($name) = $req->{target} =~ m{^/(\w+)};
         my $cut = $name =~ /^cut/;
-        $c->write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        my $type = $name =~ /^img/ ? 'image/png' : 'text/plain';
+        $c->write("HTTP/1.1 200 OK\r\nContent-Type: $type\r\n"
                   . "Cache-Control: max-age=600\r\nETag: \"d1\"\r\n"
                   . "Content-Length: " . length($BODY) . "\r\n\r\n"
                   . substr($BODY, 0, $FIRST)) or return;
@@ -80,6 +90,11 @@ my $origin = WeirOrigin->new(port => $t->port(1), handler => sub {
     }
 }, timeout => 60);
 $t->start;
+push @instances, $t;
+scenarios();
+$t->stop;           # done_testing() still checks its logs
+$origin->stop;
+}
 
 # A client on a raw socket that reads as bytes come, decoding the chunked
 # framing and, for gzip, inflating as it goes.
@@ -147,6 +162,8 @@ sub pump_until {
 
 sub header { my ($c, $k) = @_; return ($c->{head} // '') =~ /^\Q$k\E: ([^\r\n]*)/mi ? $1 : undef }
 
+sub scenarios {
+
 # ---- a gzip client streams from the fill ------------------------------------
 
 {
@@ -213,4 +230,30 @@ sub header { my ($c, $k) = @_; return ($c->{head} // '') =~ /^\Q$k\E: ([^\r\n]*)
     ok(length($filler->{plain}) < length($BODY), 'cut: the filler\'s body is short too');
 }
 
-$t->done_testing;
+# ---- a type the filter leaves alone streams as it is -------------------------
+
+{
+    my $filler = client('/img');
+    ok(pump_until($filler, sub { length $filler->{plain} > 0 }, 20),
+       'image: the filler has its first bytes');
+    my $gz = client('/img', 'Accept-Encoding' => 'gzip');
+    ok(pump_until($gz, sub { length $gz->{plain} >= $FIRST }, 20),
+       'image: the gzip client streams the fill');
+    ok(!-e "$flag.img", '... before the release');
+    ok(!defined header($gz, 'Content-Encoding'), 'image: not compressed');
+    like(header($gz, 'Cache-Status') // '', qr/streamed-from-fill/,
+         'image: streamed from the fill');
+    open my $f, '>', "$flag.img" or die;
+    close $f;
+    pump_until($gz, sub { $gz->{eof} }, 60);
+    pump_until($filler, sub { $filler->{eof} }, 60);
+    ok($gz->{last} && $gz->{plain} eq $BODY, 'image: the whole body');
+}
+}
+
+for my $workers (1, 2) {
+    note("---- $workers worker(s)");
+    run($workers);
+}
+
+$instances[-1]->done_testing;

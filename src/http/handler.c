@@ -389,9 +389,9 @@ gz_mode(const weir_request_t *r)
 static int
 gz_headers(weir_request_t *r, const weir_static_res_t *res)
 {
-    if (res->gz == 2) {
+    if (res->gz == 2 && res->status != 416) {
         r->precompressed = 1;
-        if (res->status != 304 && res->status != 416
+        if (res->status != 304
             && weir_http_add_header(r, "Content-Encoding", 16, "gzip", 4)
                != WEIR_OK)
         {
