@@ -645,7 +645,8 @@ weir_http_send_response(weir_request_t *r)
         || c->requests + 1 >= (uint64_t) weir_http.conf->keepalive_requests) {
         r->keepalive = 0;
     }
-    if ((r->route && r->route->gzip && gzip_filter(r) != WEIR_OK)
+    if ((r->route && r->route->gzip && !r->precompressed
+         && gzip_filter(r) != WEIR_OK)
         || weir_http_response_head(r) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot build the response head");

@@ -123,6 +123,9 @@ typedef struct weir_request_s {
     unsigned                   sent_continue:1;
     unsigned                   body_complete:1;
     unsigned                   upgraded:1;      /* 101: Connection: upgrade */
+    unsigned                   precompressed:1; /* body is a FILE.gz
+                                                   (gzip_static): no gzip
+                                                   filter */
 
     /* filled by the proxy, for the access log */
     char                      *upstream_addr;   /* "a:1, b:2" when retried */

@@ -151,6 +151,11 @@ static const weir_conf_enum_t tls_verify_enums[] = {
     { "optional", WEIR_TLS_VERIFY_OPTIONAL }, { NULL, 0 }
 };
 
+static const weir_conf_enum_t gzip_static_enums[] = {
+    { "off", WEIR_GZIP_STATIC_OFF }, { "on", WEIR_GZIP_STATIC_ON },
+    { "always", WEIR_GZIP_STATIC_ALWAYS }, { NULL, 0 }
+};
+
 /* Repeatable paths of [server] (config_tls.c). */
 #define TLSPATHS(key, f, nf) \
     { SEC_SERVER, key, WEIR_CONF_CUSTOM, offsetof(srv_t, f), 0, 0, \
@@ -361,6 +366,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_ROUTE, "gzip_min_length", W_SIZE, weir_route_conf_t,
         gzip_min_length, 0, NOMAX),
     ROW(SEC_ROUTE, "gzip_level", W_INT, weir_route_conf_t, gzip_level, 1, 9),
+    ENUM(SEC_ROUTE, "gzip_static", weir_route_conf_t, gzip_static,
+         gzip_static_enums),
     WORDS(SEC_ROUTE, "limit", weir_route_conf_t, limit_names, nlimit_names,
           0),
 
