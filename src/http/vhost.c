@@ -71,7 +71,7 @@ static void vhost_dups(const weir_vhost_t *vh, const vhost_entry_t *t,
 /* name without port and trailing dot, lowercased, into out[1..] with
  * out[0] = '.' (so that out is also the ".name" form a bare head entry
  * is found by). The length at out + 1, or 0 when nothing can match
- * (empty, too long). */
+ * (empty, too long, an empty label). */
 static size_t
 vhost_normalise(const char *name, size_t len, char *out)
 {
@@ -91,8 +91,16 @@ vhost_normalise(const char *name, size_t len, char *out)
     if (len && name[len - 1] == '.') {
         len--;
     }
-    if (len == 0 || len > WEIR_VHOST_NAME_MAX) {
+    if (len == 0 || len > WEIR_VHOST_NAME_MAX || name[0] == '.') {
         return 0;
+    }
+    /* An empty label ("a..b.test") names no host: the parser refuses it
+     * in Host, and an SNI name has not been through the parser, so it
+     * must not reach "*.b.test" here either. */
+    for (i = 1; i < len; i++) {
+        if (name[i] == '.' && name[i - 1] == '.') {
+            return 0;
+        }
     }
     out[0] = '.';
     for (i = 0; i < len; i++) {

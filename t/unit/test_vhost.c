@@ -235,6 +235,24 @@ START_TEST(dot_form)
 }
 END_TEST
 
+/* A name with an empty label matches no wildcard (nor anything else):
+ * the SNI path reaches weir_vhost_find() without the parser's check. */
+START_TEST(empty_labels_match_nothing)
+{
+    add_server("dflt", 80, "_", 0);
+    add_server("wild", 80, "*.wild.test www.tail.* ~^x", 0);
+    ck_assert_int_eq(build(), WEIR_OK);
+    ck_assert_str_eq(pick("a.wild.test"), "wild");
+    ck_assert_str_eq(pick("a.wild.test."), "wild");
+    ck_assert_str_eq(pick("..wild.test"), "dflt");
+    ck_assert_str_eq(pick("a..wild.test"), "dflt");
+    ck_assert_str_eq(pick(".wild.test"), "dflt");
+    ck_assert_str_eq(pick("www..tail.org"), "dflt");
+    ck_assert_str_eq(pick("x..y"), "dflt");
+    ck_assert_str_eq(pick("."), "dflt");
+}
+END_TEST
+
 START_TEST(default_server_flag)
 {
     add_server("a", 80, "a.test", 0);
@@ -388,6 +406,7 @@ vhost_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, exact_names);
     tcase_add_test(tc, normalised_lookup);
+    tcase_add_test(tc, empty_labels_match_nothing);
     tcase_add_test(tc, too_long_is_default);
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, longest_trailing);
