@@ -188,6 +188,36 @@ weir_route_select(const weir_server_conf_t *srv, const char *path,
     return weir_route_find(srv, cut, n) == *out ? WEIR_OK : WEIR_DECLINED;
 }
 
+int
+weir_route_encoded_slash(const weir_server_conf_t *srv,
+    const weir_route_conf_t *route, const char *path, size_t len,
+    weir_pool_t *pool)
+{
+    char   *dec;
+    size_t  i, n = 0;
+
+    if (route == NULL || route->encoded_slash != WEIR_ENCODED_SLASH_PASS) {
+        return WEIR_DECLINED;
+    }
+    dec = weir_palloc(pool, len + 1);
+    if (dec == NULL) {
+        return WEIR_ERROR;
+    }
+    /* Every "%2F" as a '/': also one that a "%25" spelled, which only
+     * makes the comparison stricter. */
+    for (i = 0; i < len; i++) {
+        if (path[i] == '%' && len - i >= 3 && path[i + 1] == '2'
+            && (path[i + 2] == 'F' || path[i + 2] == 'f')) {
+            dec[n++] = '/';
+            i += 2;
+        } else {
+            dec[n++] = path[i];
+        }
+    }
+    dec[n] = '\0';
+    return weir_route_find(srv, dec, n) == route ? WEIR_OK : WEIR_DECLINED;
+}
+
 /*
  * How many characters of a regex route's pattern (from its second one)
  * every path it matches starts with: "^/api/(v[0-9]+)/" gives 5, "/api/".

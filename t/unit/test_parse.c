@@ -1406,6 +1406,66 @@ START_TEST(test_normalize_canonical_small)
 }
 END_TEST
 
+/* WEIR_PATH_PASS_SLASH: "%2F" kept as "%2F" in both results, never a
+ * separator; a piece beside it that is empty or a dot segment is still
+ * refused. NULL path: refused. */
+static const struct {
+    const char  *in;
+    const char  *path;
+    const char  *fwd;
+} pass_slash[] = {
+    { "/api/v4/projects/group%2Fproject", "/api/v4/projects/group%2Fproject",
+      "/api/v4/projects/group%2Fproject" },
+    { "/a/b%2fc%2Fd/e", "/a/b%2Fc%2Fd/e", "/a/b%2Fc%2Fd/e" },
+    { "/a/b%2Fc/../d", "/a/d", "/a/d" },
+    { "/a/b%2Fc/./d", "/a/b%2Fc/d", "/a/b%2Fc/d" },
+    { "/a/x%252Fy", "/a/x%2Fy", "/a/x%252Fy" },
+    { "/a/%2e%2e.%2Fx", "/a/...%2Fx", "/a/...%2Fx" },
+    { "/a/x%2F..", NULL, NULL },
+    { "/a/x%2F../y", NULL, NULL },
+    { "/a/..%2Fx", NULL, NULL },
+    { "/a/%2e%2e%2Fx", NULL, NULL },
+    { "/a/x%2F%2E%2E%2Fy", NULL, NULL },
+    { "/a/x%2F.%2Fy", NULL, NULL },
+    { "/a/x%2F..;p%2Fy", NULL, NULL },
+    { "/a/%2Fx", NULL, NULL },
+    { "/a/x%2F", NULL, NULL },
+    { "/a/x%2F%2Fy", NULL, NULL },
+    { "/%2F", NULL, NULL },
+    { "/a/x%5Cy", NULL, NULL },
+};
+
+START_TEST(test_normalize_pass_slash)
+{
+    const char *in = pass_slash[_i].in;
+    size_t      len = strlen(in), plen, flen;
+    char        path[256], fwd[768];
+    unsigned    seen = 7;
+    int         rc;
+
+    rc = weir_http_normalize_target_flags(in, len, WEIR_PATH_PASS_SLASH,
+                                          path, len + 1, &plen, fwd,
+                                          3 * len + 1, &flen, &seen);
+    if (pass_slash[_i].path == NULL) {
+        ck_assert_msg(rc == WEIR_HTTP_E_BAD_PATH, "%s: got %d", in, rc);
+    } else {
+        ck_assert_msg(rc == WEIR_OK, "%s: got %d", in, rc);
+        ck_assert_str_eq(path, pass_slash[_i].path);
+        ck_assert_uint_eq(plen, strlen(pass_slash[_i].path));
+        ck_assert_str_eq(fwd, pass_slash[_i].fwd);
+        ck_assert_uint_eq(flen, strlen(pass_slash[_i].fwd));
+        ck_assert_uint_eq(seen, strstr(in, "%2F") || strstr(in, "%2f")
+                                ? WEIR_PATH_PASS_SLASH : 0);
+    }
+    /* without the flag every one of them is refused, or has no %2F */
+    rc = weir_http_normalize_target(in, len, path, len + 1, &plen, fwd,
+                                    3 * len + 1, &flen);
+    if (strstr(in, "%2F") || strstr(in, "%2f")) {
+        ck_assert_msg(rc == WEIR_HTTP_E_BAD_PATH, "%s: got %d", in, rc);
+    }
+}
+END_TEST
+
 /*
  * Error table.
  */
@@ -1626,6 +1686,8 @@ parse_suite(void)
     tcase_add_loop_test(tc, test_normalize_path, 0, weir_nelems(paths));
     tcase_add_loop_test(tc, test_normalize_canonical, 0, weir_nelems(canon));
     tcase_add_test(tc, test_normalize_canonical_small);
+    tcase_add_loop_test(tc, test_normalize_pass_slash, 0,
+                        (int) weir_nelems(pass_slash));
     tcase_add_test(tc, test_normalize_small_buffer);
     suite_add_tcase(s, tc);
 
