@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "event/listen.h"
+#include "http/regex.h"
 
 /*
  * The tables of one address. A name is stored lowercased and without a
@@ -44,17 +45,12 @@ struct weir_vhost_s {
     size_t                    nexact, nhead, ntail, nregex;
 };
 
-/* Captures are not used; a few pairs keep pcre2_match() from answering
- * "ovector too small" (0) for patterns with groups. */
-#define VHOST_OVECTOR_PAIRS 16
-
 static size_t vhost_normalise(const char *name, size_t len, char *out);
 static const vhost_entry_t *vhost_search(const vhost_entry_t *t, size_t n,
     const char *key, size_t len);
 static int vhost_entry_cmp(const void *a, const void *b);
 static int vhost_key_cmp(const char *a, size_t alen, const char *b,
     size_t blen);
-static pcre2_match_data *vhost_match_data(void);
 static void vhost_regex_free(void *data);
 static int vhost_name_shape(const char *w, char *err, size_t errlen);
 static int vhost_members(weir_vhost_t *vh, weir_http_conf_t *conf,
@@ -142,26 +138,12 @@ vhost_search(const vhost_entry_t *t, size_t n, const char *key, size_t len)
     return NULL;
 }
 
-/* One match block for the process: workers are single-threaded and only
- * ask yes or no. Created on first use, kept for the process's life. */
-static pcre2_match_data *
-vhost_match_data(void)
-{
-    static pcre2_match_data *md;
-
-    if (md == NULL) {
-        md = pcre2_match_data_create(VHOST_OVECTOR_PAIRS, NULL);
-    }
-    return md;
-}
-
 const weir_server_conf_t *
 weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
 {
     char                 buf[WEIR_VHOST_NAME_MAX + 2];
     const char          *n;
     const vhost_entry_t *e;
-    pcre2_match_data    *md;
     size_t               nlen, i;
 
     if (vh == NULL
@@ -195,10 +177,12 @@ weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
             return e->srv;
         }
     }
-    md = vh->nregex ? vhost_match_data() : NULL;
-    for (i = 0; md && i < vh->nregex; i++) {
-        if (pcre2_match(vh->regex[i].sn->regex, (PCRE2_SPTR) n, nlen, 0, 0,
-                        md, NULL) >= 0) {
+    /* bounded: a hostile Host or SNI name costs about a millisecond at
+     * most per regex (http/regex.h) */
+    for (i = 0; i < vh->nregex; i++) {
+        if (weir_regex_match(vh->regex[i].sn->regex, "server",
+                             vh->regex[i].srv->name, "server_name",
+                             vh->regex[i].sn->name, n, nlen)) {
             return vh->regex[i].srv;
         }
     }

@@ -6,6 +6,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include "http/regex.h"
 
 /* A server with routes built from match strings, in this order. */
 typedef struct fixture_s {
@@ -185,6 +186,31 @@ START_TEST(no_match)
 }
 END_TEST
 
+/* A catastrophic pattern hits the match limit: no match, counted, and
+ * the next route takes the path; the same pattern still matches what it
+ * should. */
+START_TEST(regex_match_limit)
+{
+    static const char *const m[] = { "~ ^/(a+)+$", "/" };
+    fixture_t     f;
+    char          path[64];
+    unsigned long before = weir_regex_limit_hits();
+
+    build(&f, m, weir_nelems(m));
+    memset(path, 'a', sizeof(path));
+    path[0] = '/';
+    path[sizeof(path) - 2] = 'b';
+    path[sizeof(path) - 1] = '\0';
+    ck_assert_str_eq(find(&f, path), "/");
+    ck_assert_uint_eq(weir_regex_limit_hits(), before + 1);
+    path[sizeof(path) - 2] = 'a';
+    ck_assert_str_eq(find(&f, path), "~ ^/(a+)+$");
+    ck_assert_str_eq(find(&f, "/ab"), "/");     /* a quick no is no hit */
+    ck_assert_uint_eq(weir_regex_limit_hits(), before + 1);
+    teardown_routes(&f);
+}
+END_TEST
+
 START_TEST(regex_anchors)
 {
     static const char *const m[] = { "~ ^/img/", "~ \\.css$", "~ /deep/" };
@@ -326,6 +352,7 @@ route_suite(void)
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, first_match_in_file_order);
     tcase_add_test(tc, exact_before_prefix);
+    tcase_add_test(tc, regex_match_limit);
     tcase_add_test(tc, encoded_slash_route);
     tcase_add_test(tc, no_match);
     tcase_add_test(tc, regex_anchors);
