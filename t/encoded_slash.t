@@ -99,6 +99,8 @@ my @refused = (
     [ '/api/a%2F.%2Fb',                'a dot piece' ],
     [ '/api/a%2F..;x%2Fb',             'a dot-dot piece with a parameter' ],
     [ '/api/%2Fprivate/y',             'an empty piece first' ],
+    [ '/api/b/../..%2Fprivate/y',      'a dot-dot piece after a dropped ..' ],
+    [ '/api/b/../%2Fprivate/y',        'an empty piece after a dropped ..' ],
     [ '/api/a%2F%2Fb',                 'an empty piece between' ],
     [ '/files/a%2Fb',                  'a route without the key rejects' ],
     [ '/a%2Fb',                        'the catch-all route rejects too' ],

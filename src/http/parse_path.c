@@ -150,6 +150,7 @@ weir_http_normalize_target_flags(const char *target, size_t len,
         if (close_segment(&s) != WEIR_OK) {
             return WEIR_HTTP_E_BAD_PATH;
         }
+        s.piece = s.seg;    /* a dropped "." or ".." moved seg back */
         if (!end && s.o > s.seg) {
             if (s.o + 1 >= s.outsz || (s.fwd && s.f + 1 >= s.fwdsz)) {
                 return WEIR_HTTP_E_BAD_PATH;

@@ -1433,6 +1433,12 @@ static const struct {
     { "/a/x%2F%2Fy", NULL, NULL },
     { "/%2F", NULL, NULL },
     { "/a/x%5Cy", NULL, NULL },
+    /* after a dropped "..", ".", "" the next piece starts at the segment */
+    { "/a/b/../%2Fx", NULL, NULL },
+    { "/a/./%2Fx", NULL, NULL },
+    { "/a//%2Fx", NULL, NULL },
+    { "/a/b/../c%2Fx", "/a/c%2Fx", "/a/c%2Fx" },
+    { "/a/bbbbbbbb/../..%2Fx", NULL, NULL },
 };
 
 START_TEST(test_normalize_pass_slash)
