@@ -198,6 +198,10 @@ typedef struct weir_route_conf_s {
 
     int64_t               client_max_body_size; /* -1: inherit [http] */
 
+    /* encoded_slash: what a "%2F" in the path does (reject: 400, pass:
+     * kept as "%2F" for routing and towards the origin) */
+    int                   encoded_slash; /* enum weir_encoded_slash */
+
     /* gzip (http/gzip.h): compress eligible responses for clients that
      * accept it */
     int                   gzip;          /* on | off (off) */
@@ -227,6 +231,11 @@ typedef struct weir_route_conf_s {
     const char           *file;
     int                   line;
 } weir_route_conf_t;
+
+enum weir_encoded_slash {
+    WEIR_ENCODED_SLASH_REJECT = 0,
+    WEIR_ENCODED_SLASH_PASS
+};
 
 struct weir_server_conf_s {
     char                 *name;

@@ -506,6 +506,10 @@ process_head(weir_request_t *r, size_t consumed)
     }
     rc = weir_route_select(r->srv, r->path.data, r->path.len, r->pool,
                            &r->route);
+    if (rc == WEIR_OK && r->encoded_slash) {
+        rc = weir_route_encoded_slash(r->srv, r->route, r->path.data,
+                                      r->path.len, r->pool);
+    }
     if (rc != WEIR_OK) {
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                        "client sent invalid or ambiguous path");

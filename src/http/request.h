@@ -71,6 +71,9 @@ typedef struct weir_request_s {
     /* one of the four conditional headers came on several lines (the
      * h_ pointers hold the last one; handler.c joins them) */
     unsigned                   cond_repeated:1;
+    /* path and target keep a "%2F" (parse_path.c): only a route with
+     * encoded_slash = pass takes the request (weir_route_encoded_slash) */
+    unsigned                   encoded_slash:1;
     /* The server the request is for: chosen by its host among those
      * sharing the address (http/vhost.h), else the connection's. Its
      * routes, statistics and $server_name are the request's. */

@@ -146,6 +146,11 @@ static const weir_conf_enum_t tls_protocol_enums[] = {
     { "TLSv1.2", WEIR_TLS_V1_2 }, { "TLSv1.3", WEIR_TLS_V1_3 }, { NULL, 0 }
 };
 
+static const weir_conf_enum_t encoded_slash_enums[] = {
+    { "reject", WEIR_ENCODED_SLASH_REJECT },
+    { "pass", WEIR_ENCODED_SLASH_PASS }, { NULL, 0 }
+};
+
 static const weir_conf_enum_t tls_verify_enums[] = {
     { "off", WEIR_TLS_VERIFY_OFF }, { "on", WEIR_TLS_VERIFY_ON },
     { "optional", WEIR_TLS_VERIFY_OPTIONAL }, { NULL, 0 }
@@ -360,6 +365,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
     SEC_ROWS(SEC_ROUTE, weir_route_conf_t),
+    ENUM(SEC_ROUTE, "encoded_slash", weir_route_conf_t, encoded_slash,
+         encoded_slash_enums),
     ROW(SEC_ROUTE, "gzip", W_FLAG, weir_route_conf_t, gzip, 0, 0),
     WORDS(SEC_ROUTE, "gzip_types", weir_route_conf_t, gzip_types,
           ngzip_types, WEIR_CONF_MULTI),
