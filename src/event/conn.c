@@ -1,5 +1,6 @@
 #include "weir_config.h"
 #include "event/conn.h"
+#include "core/wtime.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,6 +202,8 @@ weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
         if (n >= 0) {
             if (n == 0) {
                 c->read.eof = 1;
+            } else {
+                c->last_read_msec = weir_current_msec;
             }
             /* A short read means the socket is drained (edge-triggered),
              * unless the peer closed: a FIN that came with the data
@@ -221,6 +224,12 @@ weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
         c->read.error = 1;
         return WEIR_ERROR;
     }
+}
+
+int
+weir_conn_fin_with_data(const weir_conn_t *c)
+{
+    return weir_current_msec - c->last_read_msec <= WEIR_FIN_WITH_DATA_MS;
 }
 
 /* The shared tail of writev/sendfile: n bytes of `want` written, or an

@@ -54,6 +54,7 @@ struct weir_conn_s {
     uint64_t                 number;       /* "*N" in the error log */
     uint64_t                 requests;     /* served on this connection */
     weir_msec_t              start_msec;
+    weir_msec_t              last_read_msec; /* bytes last came in */
     /* An upstream connection that began with a PROXY protocol header
      * speaks for one client connection: its number, and only that
      * client's requests may reuse it. 0: shared. */
@@ -95,6 +96,17 @@ weir_conn_t *weir_conn_first(void);
 /* Plain socket transport. recv: >0 bytes, 0 EOF, WEIR_AGAIN, WEIR_ERROR
  * (errno set). writev/sendfile: bytes written, WEIR_AGAIN, WEIR_ERROR. */
 ssize_t weir_conn_recv(weir_conn_t *c, char *buf, size_t len);
+
+/* Did the peer's FIN (seen now) come with the bytes it last sent? A
+ * client's FIN cannot say "gone" from "done sending, still reading"
+ * (nc -N, pipelining clients, fire-and-forget senders); one that follows
+ * its request's last bytes within WEIR_FIN_WITH_DATA_MS is taken as sent
+ * with them, whether or not the same epoll edge reported both: a read
+ * that stops at a short count (plain, or TLS read ahead) may take the
+ * bytes while the FIN's edge is still queued. A client that gives up
+ * does so after seconds, not milliseconds. */
+#define WEIR_FIN_WITH_DATA_MS 20
+int weir_conn_fin_with_data(const weir_conn_t *c);
 ssize_t weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt);
 ssize_t weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset,
     size_t len);

@@ -1,5 +1,6 @@
 #include "weir_config.h"
 #include "event/tls.h"
+#include "core/wtime.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -277,9 +278,15 @@ tls_recv(weir_conn_t *c, char *buf, size_t len)
         ERR_clear_error();
         if (SSL_read_ex(c->ssl, buf + got, len - got, &n) == 1) {
             got += n;
-            if (c->tls_drained && !SSL_has_pending(c->ssl)) {
+            c->last_read_msec = weir_current_msec;
+            if (c->tls_drained && !c->read.eof && !SSL_has_pending(c->ssl))
+            {
                 /* Empty socket, nothing inside OpenSSL: the next edge
-                 * says when to go on, as after WANT_READ. */
+                 * says when to go on, as after WANT_READ. Not when the
+                 * peer has closed (EPOLLRDHUP): its FIN raises no further
+                 * edge, so read on to the end that reports it, as
+                 * weir_conn_recv() does; a request that came with a FIN
+                 * is then served and its connection closed after it. */
                 c->read.ready = 0;
                 return (ssize_t) got;
             }

@@ -257,6 +257,9 @@ limit_delay_watch(weir_event_t *ev)
         return;
     }
     n = recv(c->fd, &byte, 1, MSG_PEEK);
+    if (n == 0 && weir_conn_fin_with_data(c)) {
+        r->limit->halfclosed = 1;       /* once judged, for good */
+    }
     if (n > 0 || (n == 0 && r->limit->halfclosed)
         || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
                       || errno == EINTR))) {

@@ -230,8 +230,10 @@ weir_proxy_handle_observed(weir_request_t *r, const weir_proxy_observer_t *obs)
  * A FIN cannot tell "gone" from "done sending, still reading" (nc -N,
  * pipelining clients). One that came with or before this request's bytes
  * is a client that sent everything and waits for the answers: it is
- * served (and so are requests still buffered behind this one). Only a
- * FIN that comes while we wait, or a reset, abandons the request. */
+ * served (and so are requests still buffered behind this one), and so
+ * is one that follows the request's last bytes within
+ * WEIR_FIN_WITH_DATA_MS (event/conn.h). Only a FIN that comes while we
+ * wait, or a reset, abandons the request. */
 void
 weir_proxy_client_watch(weir_event_t *ev)
 {
@@ -247,6 +249,9 @@ weir_proxy_client_watch(weir_event_t *ev)
         return;
     }
     n = recv(c->fd, &byte, 1, MSG_PEEK);
+    if (n == 0 && weir_conn_fin_with_data(c)) {
+        p->client_halfclosed = 1;       /* once judged, for good */
+    }
     if (n > 0 || (n == 0 && p->client_halfclosed)
         || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
                       || errno == EINTR))) {

@@ -584,6 +584,9 @@ weir_proxy_stream_body(proxy_t *p)
         }
     }
     p->request_sent = 1;
+    /* A FIN (or close_notify) that came with the body's last bytes came
+     * with the request: the client waits for the answer (client_watch). */
+    p->client_halfclosed |= r->c->read.eof;
     weir_http_set_handlers(r, weir_proxy_client_watch, NULL, "proxying");
     if (p->phase == P_STREAM) {
         weir_proxy_phase(p, P_HEAD);
