@@ -175,6 +175,13 @@ void weir_http_init_proxy_protocol(weir_conn_t *c,
 void weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
     const weir_listen_conf_t *l);
 
+/* The client certificate rule of the request's server (r->srv, once
+ * the Host chose it), request_tls.c: WEIR_OK to go on, WEIR_ERROR when
+ * the request was refused (400 for a certificate tls_verify_client does
+ * not accept, 421 for a server with client verification reached through
+ * another server's handshake) and finalized. */
+int weir_http_tls_client_check(weir_request_t *r);
+
 /* Graceful stop: idle keep-alive connections get a short grace and are
  * closed; requests in flight finish with "Connection: close". */
 void weir_http_shutdown(weir_msec_t grace);
