@@ -416,6 +416,34 @@ tls_sendfile(weir_conn_t *c, int fd, off_t *offset, size_t len)
     return (ssize_t) done;
 }
 
+int
+weir_tls_peek(weir_conn_t *c)
+{
+    char   byte;
+    size_t n;
+    int    err;
+
+    ERR_clear_error();
+    if (SSL_peek_ex(c->ssl, &byte, 1, &n) == 1) {
+        return 1;
+    }
+    err = SSL_get_error(c->ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        return WEIR_AGAIN;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+        c->read.eof = 1;
+        return 0;
+    }
+    c->tls_failed = 1;
+    c->read.error = 1;
+    if (err != SSL_ERROR_SYSCALL || errno == 0) {
+        errno = err == SSL_ERROR_SYSCALL ? ECONNRESET : EPROTO;
+    }
+    ERR_clear_error();
+    return WEIR_ERROR;
+}
+
 /* ---- what the logs and variables show ---------------------------------- */
 
 const char *

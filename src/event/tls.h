@@ -132,6 +132,12 @@ int weir_tls_connect(weir_conn_t *c, weir_tls_ctx_t *t, const char *sni,
  * WEIR_ERROR (why: weir_tls_error_text()). Never blocks. */
 int weir_tls_handshake(weir_conn_t *c);
 
+/* weir_conn_peek() on a TLS connection: decrypts what came into
+ * OpenSSL's buffer without handing it out (SSL_peek; the next tls_recv
+ * gets it, and read.ready stays set so it is looked for). 1 data, 0
+ * close_notify or EOF, WEIR_AGAIN, WEIR_ERROR (errno set). */
+int weir_tls_peek(weir_conn_t *c);
+
 /* Send close_notify when the session is healthy, free the TLS state.
  * Called by weir_conn_close(). */
 void weir_tls_close(weir_conn_t *c);
