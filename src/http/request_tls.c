@@ -29,14 +29,26 @@ weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
     if (c->fd < 0) {
         return;         /* out of memory: closed and logged */
     }
+    weir_http_start_tls(c, 0);
+}
+
+void
+weir_http_start_tls(weir_conn_t *c, int now)
+{
+    weir_http_conn_t *hc = c->data;
+
     weir_tls_set_sni_handler(sni_select);
-    if (srv->tls == NULL || weir_tls_accept(c, srv->tls) != WEIR_OK) {
+    if (hc->srv->tls == NULL || weir_tls_accept(c, hc->srv->tls) != WEIR_OK)
+    {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot start TLS on the connection");
-        weir_http_close_connection(c->data);
+        weir_http_close_connection(hc);
         return;
     }
     weir_http_set_state(c, handshake, handshake, "TLS handshake");
+    if (now) {
+        handshake(&c->read);
+    }
 }
 
 static void

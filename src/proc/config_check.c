@@ -344,10 +344,6 @@ check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
                "than certificates (%zu)", s->ntls_stapling_file,
                s->ntls_certificate);
     }
-    if (l->proxy_protocol) {
-        xerror(ld, l->line, "server", s->name, "listen",
-               "tls and proxy_protocol on one listen are not supported");
-    }
     if (s->tls_protocols == 0) {
         xerror(ld, line_of(ld, s, "tls_protocols", s->line), "server",
                s->name, "tls_protocols", "off leaves no protocol: "
