@@ -130,6 +130,15 @@ ok($t->wait_for_access_log(qr{^"?may /mallory 400 verify=FAILED:\S.* dn=CN=mallo
 ok($t->wait_for_log(qr/client certificate did not verify: FAILED:/, from => $mark),
    'the refusal is in the error log');
 
+my $two = WeirTLS::s_client($t, port => $port, args => [ '-CAfile', $ca,
+    '-servername', 'may.test', '-ign_eof', '-cert', $t->path('certs/mallory.pem'),
+    '-key', $t->path('certs/mallory.key') ],
+    input => "GET /ka1 HTTP/1.1\r\nHost: may.test\r\n\r\n"
+           . "GET /ka2 HTTP/1.1\r\nHost: may.test\r\n\r\n")->{out};
+like($two, qr{HTTP/1\.1 400 .*Connection: close}s, 'the 400 closes the connection');
+my $answers = () = $two =~ m{HTTP/1\.1 \d{3}}g;
+is($answers, 1, 'the pipelined second request gets no answer');
+
 like(get('may.test', 'may.test', '/old', 'old'), qr{HTTP/1\.1 400 }, 'optional: an expired certificate is 400');
 ok($t->wait_for_access_log(qr{^"?may /old 400 verify=FAILED:certificate has expired dn=CN=old}),
    'logged FAILED:certificate has expired');

@@ -20,6 +20,7 @@
 
 static void handshake(weir_event_t *ev);
 static weir_tls_ctx_t *sni_select(weir_conn_t *c, const char *name);
+static void refuse(weir_request_t *r, int status, const char *code);
 
 void
 weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
@@ -141,7 +142,7 @@ weir_http_tls_client_check(weir_request_t *r)
                        "client asked for server \"%s\" (tls_verify_client) "
                        "over the TLS session of server \"%s\"", s->name,
                        r->hc->srv ? r->hc->srv->name : "?");
-        weir_http_finalize_error(r, 421, "MISDIRECTED_REQUEST");
+        refuse(r, 421, "MISDIRECTED_REQUEST");
         return WEIR_ERROR;
     }
     cert = weir_tls_client_cert(r->c);
@@ -153,12 +154,23 @@ weir_http_tls_client_check(weir_request_t *r)
         /* `on` refused this in the handshake; kept for safety. */
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                        "client sent no required certificate");
-        weir_http_finalize_error(r, 400, "CLIENT_CERTIFICATE_REQUIRED");
+        refuse(r, 400, "CLIENT_CERTIFICATE_REQUIRED");
         return WEIR_ERROR;
     }
     weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                    "client certificate did not verify: %s",
                    weir_tls_client_verify(r->c, why, sizeof(why)));
-    weir_http_finalize_error(r, 400, "CLIENT_CERTIFICATE_ERROR");
+    refuse(r, 400, "CLIENT_CERTIFICATE_ERROR");
     return WEIR_ERROR;
+}
+
+/* Every later request of the connection would be refused the same way:
+ * close it after the answer, draining a body the client may still send
+ * (as for a 403). */
+static void
+refuse(weir_request_t *r, int status, const char *code)
+{
+    r->keepalive = 0;
+    r->lingering = r->framing.body != WEIR_HTTP_BODY_NONE;
+    weir_http_finalize_error(r, status, code);
 }
