@@ -15,9 +15,10 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time);
 use WeirTest;
+use LimitTest;
 
-my $t = WeirTest->new(main => { workers => 1, worker_rlimit_nofile => 64,
-    shed_connections => 20 }, config => <<'INI');
+my ($t) = LimitTest::start(workers => 1, main => {
+    worker_rlimit_nofile => 64, shed_connections => 20 }, config => <<'INI');
 [server s]
 listen = 127.0.0.1:%%PORT0%%
 
@@ -25,31 +26,12 @@ listen = 127.0.0.1:%%PORT0%%
 server = s
 match = /
 return = 200 ok
-
-[admin]
-listen = 127.0.0.1:%%PORT9%%
 INI
-$t->start;
-
-sub metric {
-    my ($name) = @_;
-    my $r = $t->http(WeirTest::request('GET', '/metrics',
-        Connection => 'close'), port => $t->port(9));
-    my ($v) = $r->body =~ /^\Q$name\E\{[^}]*\} (\d+)$/m;
-    return $v // -1;
-}
 
 # Wait until the worker holds at least $n client connections.
 sub wait_conns {
     my ($n) = @_;
-    my $dl = WeirTest::deadline(10);
-    my $v;
-    do {
-        $v = metric('weir_worker_connections');
-        return $v if $v >= $n;
-        select(undef, undef, undef, 0.05);
-    } while (time < $dl);
-    return $v;
+    return wait_metric($t, 'weir_worker_connections', sub { $_[0] >= $n });
 }
 
 # Keep-alive clients that already had a request.
@@ -68,7 +50,7 @@ is($r->header('connection'), 'close', 'and Connection: close');
 like($r->body, qr/OVERLOADED/, 'the page says why');
 is($_->request(WeirTest::request('GET', '/'))->status, 200,
    'a keep-alive client is still served') for @ka;
-ok(metric('weir_worker_admission_rejected_total') >= 1,
+ok(metric($t, 'weir_worker_admission_rejected_total') >= 1,
    'metrics: the refusal is counted');
 ok($t->wait_for_log(qr/overloaded: \d+ connections open \(shed at \d+\)/),
    'the error log says the worker is overloaded');
@@ -97,7 +79,7 @@ while (time < $dl) {
     select(undef, undef, undef, 0.1);
 }
 is($st, 200, 'service recovers once descriptors are free');
-ok(metric('weir_worker_accept_errors_total') >= 1,
+ok(metric($t, 'weir_worker_accept_errors_total') >= 1,
    'metrics: accept errors counted');
 $_->close for @ka;
 $t->done_testing;

@@ -17,17 +17,12 @@
 use strict;
 use warnings;
 use Test::More;
-use IO::Socket::INET;
 use JSON::PP;
-use Time::HiRes qw(time);
 use WeirTest;
-use WeirOrigin;
+use LimitTest;
 
-my $t = WeirTest->new(main => { workers => 2 }, config => <<'INI');
-[upstream app]
-server = 127.0.0.1:%%PORT1%%
-keepalive = 0
-
+my ($t, $origin) = LimitTest::start(workers => 2, origin => 'echo',
+    config => <<'INI');
 [limit perip]
 key = $remote_addr
 conn = 1
@@ -57,53 +52,8 @@ server = s
 match = /fast
 return = 200 fast
 limit = perip
-
-[admin]
-listen = 127.0.0.1:%%PORT9%%
 INI
-my $origin = WeirOrigin->new(port => $t->port(1), handler => 'echo');
-$t->start;
 ok($t->wait_workers(sub { @_ == 2 }), 'two workers');
-
-sub get_from {
-    my ($from, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port(0), LocalAddr => $from, Proto => 'tcp',
-        Timeout => 5) or return (0, undef);
-    print $s "GET $path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    local $/;
-    my $resp = eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm(30 * WeirTest::_detect_scale());
-        my $r = <$s>;
-        alarm(0);
-        $r;
-    } // '';
-    close $s;
-    my ($st) = $resp =~ m{^HTTP/1\.1 (\d+)};
-    my ($ra) = $resp =~ m{\r\nRetry-After: (\d+)\r\n}i;
-    return ($st // 0, $ra);
-}
-
-sub metric {
-    my ($name) = @_;
-    my $r = $t->http(WeirTest::request('GET', '/metrics',
-        Connection => 'close'), port => $t->port(9));
-    my ($v) = $r->body =~ /^\Q$name\E (\d+)$/m;
-    return $v // -1;
-}
-
-# Wait (bounded) until $name reads $want.
-sub metric_is {
-    my ($name, $want) = @_;
-    my $dl = WeirTest::deadline(10);
-    my $v;
-    while (1) {
-        $v = metric($name);
-        return $v if $v == $want || time > $dl;
-        select(undef, undef, undef, 0.05);
-    }
-}
 
 my $inprog = 'weir_limit_requests_in_progress{limit="perip"}';
 
@@ -121,21 +71,21 @@ sub hold {
 # --- one in progress: the others wait their turn ------------------------------
 
 my $held = hold('a', 3);
-is(metric($inprog), 1, 'metrics: one request in progress');
+is(metric($t, $inprog), 1, 'metrics: one request in progress');
 my (%st, @ra);
 for (1 .. 6) {
-    my ($s, $ra) = get_from('127.0.0.1', '/fast');
+    my ($s, $ra) = get_from($t, '127.0.0.1', '/fast');
     $st{$s}++;
     push @ra, $ra if defined $ra;
 }
 is($st{429}, 6, 'every other request of the key is refused, on both workers');
 is(scalar @ra, 6, 'with Retry-After');
-my ($o) = get_from('127.0.0.2', '/fast');
+my ($o) = get_from($t, '127.0.0.2', '/fast');
 is($o, 200, 'another address passes');
 is($held->read_response(timeout => 30)->status, 200,
    'the request in progress completes');
-is(metric_is($inprog, 0), 0, 'its count is given back');
-($o) = get_from('127.0.0.1', '/fast');
+is(wait_metric($t, $inprog, 0), 0, 'its count is given back');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 200, 'and the key passes again');
 
 # --- idle keep-alive holds nothing --------------------------------------------
@@ -143,34 +93,34 @@ is($o, 200, 'and the key passes again');
 my $ka = $t->connect;
 is($ka->request(WeirTest::request('GET', '/fast'))->status, 200,
    'a keep-alive request');
-($o) = get_from('127.0.0.1', '/fast');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 200, 'its idle connection does not count');
 $ka->close;
 
 # --- a client that leaves -----------------------------------------------------
 
 $held = hold('b', 30);
-($o) = get_from('127.0.0.1', '/fast');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 429, 'held again');
 $held->close;
-is(metric_is($inprog, 0), 0, 'a client gone gives its count back');
-($o) = get_from('127.0.0.1', '/fast');
+is(wait_metric($t, $inprog, 0), 0, 'a client gone gives its count back');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 200, 'the key passes');
 
 # --- a worker killed ------------------------------------------------------------
 
 $held = hold('c', 30);
-($o) = get_from('127.0.0.1', '/fast');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 429, 'held once more');
 my @w = $t->worker_pids;
 kill 'KILL', @w;
 ok($t->wait_workers(sub { @_ == 2 && !grep { my $x = $_; grep { $_ == $x } @w } @_ }),
    'both workers replaced');
 $held->close;
-is(metric($inprog), 0, 'the master gave the dead worker\'s count back');
-($o) = get_from('127.0.0.1', '/fast');
+is(metric($t, $inprog), 0, 'the master gave the dead worker\'s count back');
+($o) = get_from($t, '127.0.0.1', '/fast');
 is($o, 200, 'the key passes after the kill');
-is(metric('weir_limit_conn_rejected_total{limit="perip"}'), 8,
+is(metric($t, 'weir_limit_conn_rejected_total{limit="perip"}'), 8,
    'metrics: refusals counted');
 
 # --- a table full of requests in progress ------------------------------------
@@ -190,11 +140,11 @@ ok($origin->wait_until(sub { (grep { $_->{target} =~ m{^/tiny/} }
 my $full = $t->http_get('/tiny/new?sleep=0', 'X-Key' => 'k17');
 is($full->status, 503, 'a new key finds the table full: 503');
 is($full->header('retry-after'), '1', 'with Retry-After: 1');
-is(metric('weir_limit_full_total{limit="tiny"}'), 1, 'metrics: counted');
+is(metric($t, 'weir_limit_full_total{limit="tiny"}'), 1, 'metrics: counted');
 ok($t->wait_for_log(qr/limit "tiny": no entry free for a new key/),
    'the error log says so');
 $_->close for @tiny;
-is(metric_is('weir_limit_requests_in_progress{limit="tiny"}', 0), 0,
+is(wait_metric($t, 'weir_limit_requests_in_progress{limit="tiny"}', 0), 0,
    'the sixteen are given back');
 is($t->http_get('/tiny/new?sleep=0', 'X-Key' => 'k17')->status, 200,
    'and the new key passes');

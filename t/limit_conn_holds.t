@@ -10,13 +10,10 @@ use strict;
 use warnings;
 use Test::More;
 use WeirTest;
-use WeirOrigin;
+use LimitTest;
 
-my $t = WeirTest->new(main => { workers => 2 }, config => <<'INI');
-[upstream app]
-server = 127.0.0.1:%%PORT1%%
-keepalive = 0
-
+my ($t, $origin) = LimitTest::start(workers => 2, origin => 'echo',
+    config => <<'INI');
 [limit one]
 key = $http_x_key
 conn = 100
@@ -31,8 +28,6 @@ match = /
 upstream = app
 limit = one
 INI
-my $origin = WeirOrigin->new(port => $t->port(1), handler => 'echo');
-$t->start;
 
 my @held;
 for my $i (1 .. 16) {

@@ -15,8 +15,9 @@ use warnings;
 use Test::More;
 use Socket qw(SOL_SOCKET SO_LINGER SHUT_WR IPPROTO_TCP);
 use WeirTest;
+use LimitTest;
 
-my $t = WeirTest->new(main => { workers => 1 }, config => <<'INI');
+my ($t) = LimitTest::start(workers => 1, config => <<'INI');
 [http]
 log_format = $request $status $limit_status
 
@@ -44,30 +45,14 @@ server = s
 match = /quick
 return = 200 quick
 limit = quick
-
-[admin]
-listen = 127.0.0.1:%%PORT9%%
 INI
-$t->start;
-
-sub metric {
-    my ($name) = @_;
-    my $r = $t->http(WeirTest::request('GET', '/metrics',
-        Connection => 'close'), port => $t->port(9));
-    my ($v) = $r->body =~ /^\Q$name\E (\d+)$/m;
-    return $v // -1;
-}
 
 # Wait (bounded) until the limit has delayed $n requests.
 sub delayed_reaches {
     my ($limit, $n) = @_;
-    my $dl = WeirTest::deadline(10);
-    my $m = qq{weir_limit_requests_total{limit="$limit",result="delayed"}};
-    while (WeirTest::time() < $dl) {
-        return 1 if metric($m) >= $n;
-        select(undef, undef, undef, 0.05);
-    }
-    return 0;
+    return wait_metric($t,
+        qq{weir_limit_requests_total{limit="$limit",result="delayed"}},
+        sub { $_[0] >= $n }) >= $n;
 }
 
 # --- gone during a delay of a minute -------------------------------------------

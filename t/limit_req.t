@@ -19,11 +19,10 @@
 use strict;
 use warnings;
 use Test::More;
-use IO::Socket::INET;
-use Time::HiRes qw(time);
 use WeirTest;
+use LimitTest;
 
-my $t = WeirTest->new(main => { workers => 2 }, config => <<'INI');
+my ($t) = LimitTest::start(workers => 2, config => <<'INI');
 [http]
 log_format = $request $status $limit_status
 
@@ -100,49 +99,14 @@ server = s
 match = /teapot
 return = 200 ok
 limit = teapot
-
-[admin]
-listen = 127.0.0.1:%%PORT9%%
 INI
-$t->start;
 is(scalar $t->wait_workers(sub { @_ == 2 }), 2, 'two workers');
-
-# GET on a new connection from a given local address.
-sub get_from {
-    my ($from, $path, @h) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port(0), LocalAddr => $from, Proto => 'tcp',
-        Timeout => 5) or return (0, '');
-    my $hdr = '';
-    while (@h) { my ($k, $v) = splice @h, 0, 2; $hdr .= "$k: $v\r\n" }
-    print $s "GET $path HTTP/1.1\r\nHost: x\r\n${hdr}Connection: close\r\n\r\n";
-    local $/;
-    my $resp = eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm(30 * WeirTest::_detect_scale());
-        my $r = <$s>;
-        alarm(0);
-        $r;
-    } // '';
-    close $s;
-    my ($st) = $resp =~ m{^HTTP/1\.1 (\d+)};
-    my ($ra) = $resp =~ m{\r\nRetry-After: (\d+)\r\n}i;
-    return ($st // 0, $ra);
-}
-
-sub metric {
-    my ($name) = @_;
-    my $r = $t->http(WeirTest::request('GET', '/metrics',
-        Connection => 'close'), port => $t->port(9));
-    my ($v) = $r->body =~ /^\Q$name\E (\d+)$/m;
-    return $v // -1;
-}
 
 # --- one a minute, no burst, across both workers ---------------------------
 
 my (%st, @ra);
 for (1 .. 12) {
-    my ($s, $ra) = get_from('127.0.0.1', '/perip');
+    my ($s, $ra) = get_from($t, '127.0.0.1', '/perip');
     $st{$s}++;
     push @ra, $ra if $s == 429;
 }
@@ -150,18 +114,18 @@ is($st{200}, 1, 'one request of twelve passes');
 is($st{429}, 11, 'the others get 429');
 is(scalar(grep { defined && $_ >= 1 && $_ <= 60 } @ra), 11,
    'each with Retry-After between 1 and 60 seconds');
-my ($s2) = get_from('127.0.0.2', '/perip');
+my ($s2) = get_from($t, '127.0.0.2', '/perip');
 is($s2, 200, 'another address has its own bucket');
 
 # --- burst with nodelay ------------------------------------------------------
 
 %st = ();
-$st{ (get_from('127.0.0.1', '/burst', 'X-Key' => 'k1'))[0] }++ for 1 .. 8;
+$st{ (get_from($t, '127.0.0.1', '/burst', 'X-Key' => 'k1'))[0] }++ for 1 .. 8;
 is($st{200}, 4, 'burst = 3 nodelay: four pass at once');
 is($st{429}, 4, 'the rest is refused');
-my ($se) = get_from('127.0.0.1', '/burst');
+my ($se) = get_from($t, '127.0.0.1', '/burst');
 is($se, 200, 'an empty key is not limited');
-($se) = get_from('127.0.0.1', '/burst') for 1 .. 5;
+($se) = get_from($t, '127.0.0.1', '/burst') for 1 .. 5;
 is($se, 200, 'however many requests');
 
 # --- delayed within the burst -------------------------------------------------
@@ -176,15 +140,11 @@ is($r1->status, 200, 'paced: the first passes');
 my $second = $t->connect;
 $second->send(WeirTest::request('GET', '/paced', 'X-Key' => 'p',
     Connection => 'close'));
-my $dl = WeirTest::deadline(10);
-my $d = 0;
-while (time < $dl) {
-    $d = metric('weir_limit_requests_total{limit="paced",result="delayed"}');
-    last if $d >= 1;
-    select(undef, undef, undef, 0.05);
-}
+my $d = wait_metric($t,
+    'weir_limit_requests_total{limit="paced",result="delayed"}',
+    sub { $_[0] >= 1 });
 is($d, 1, 'the second is delayed');
-my ($s3, $ra3) = get_from('127.0.0.1', '/paced', 'X-Key' => 'p');
+my ($s3, $ra3) = get_from($t, '127.0.0.1', '/paced', 'X-Key' => 'p');
 is($s3, 429, 'a third, beyond the burst, is refused at once');
 ok(defined $ra3 && $ra3 >= 1 && $ra3 <= 10, "with Retry-After ($ra3)");
 my $r2 = $second->read_response(timeout => 30);
@@ -193,57 +153,54 @@ is($r2->status, 200, 'the delayed request is answered');
 # --- delay = 1 of burst = 2: one beyond the rate at once, then paced ---------
 
 my %ts;
-$ts{ (get_from('127.0.0.1', '/twostage', 'X-Key' => 't'))[0] }++ for 1 .. 2;
+$ts{ (get_from($t, '127.0.0.1', '/twostage', 'X-Key' => 't'))[0] }++
+    for 1 .. 2;
 is($ts{200}, 2, 'two-stage: the first two pass');
-is(metric('weir_limit_requests_total{limit="twostage",result="delayed"}'), 0,
-   'neither was delayed');
+is(metric($t, 'weir_limit_requests_total{limit="twostage",result="delayed"}'),
+   0, 'neither was delayed');
 my $third = $t->connect;
 $third->send(WeirTest::request('GET', '/twostage', 'X-Key' => 't',
     Connection => 'close'));
-$dl = WeirTest::deadline(10);
-$d = 0;
-while (time < $dl) {
-    $d = metric('weir_limit_requests_total{limit="twostage",result="delayed"}');
-    last if $d >= 1;
-    select(undef, undef, undef, 0.05);
-}
+$d = wait_metric($t,
+    'weir_limit_requests_total{limit="twostage",result="delayed"}',
+    sub { $_[0] >= 1 });
 is($d, 1, 'the third is paced');
-is((get_from('127.0.0.1', '/twostage', 'X-Key' => 't'))[0], 429,
+is((get_from($t, '127.0.0.1', '/twostage', 'X-Key' => 't'))[0], 429,
    'the fourth is beyond the burst');
 is($third->read_response(timeout => 30)->status, 200,
    'the paced one is answered');
 
 # --- two limits: a refusal by the second gives the first its request back --
 
-my ($b1) = get_from('127.0.0.1', '/both', 'X-Key' => 'k1');
+my ($b1) = get_from($t, '127.0.0.1', '/both', 'X-Key' => 'k1');
 is($b1, 200, 'two limits: passes both');
-my ($b2) = get_from('127.0.0.2', '/both', 'X-Key' => 'k1');
+my ($b2) = get_from($t, '127.0.0.2', '/both', 'X-Key' => 'k1');
 is($b2, 429, 'a new address with a spent key is refused by the second');
-my ($b3) = get_from('127.0.0.2', '/both', 'X-Key' => 'k2');
+my ($b3) = get_from($t, '127.0.0.2', '/both', 'X-Key' => 'k2');
 is($b3, 200, 'and its address was not charged for it');
-my ($b4) = get_from('127.0.0.2', '/both', 'X-Key' => 'k3');
+my ($b4) = get_from($t, '127.0.0.2', '/both', 'X-Key' => 'k3');
 is($b4, 429, 'now it is');
 
 # --- status, exemptions -------------------------------------------------------
 
 %st = ();
-$st{ (get_from('127.0.0.1', '/teapot'))[0] }++ for 1 .. 3;
+$st{ (get_from($t, '127.0.0.1', '/teapot'))[0] }++ for 1 .. 3;
 is($st{503}, 2, 'status = 503 is the refusal status');
 %st = ();
-$st{ (get_from('127.0.0.3', '/teapot'))[0] }++ for 1 .. 5;
+$st{ (get_from($t, '127.0.0.3', '/teapot'))[0] }++ for 1 .. 5;
 is($st{200}, 5, 'an exempt address is not limited');
 
 # --- metrics and the access log ----------------------------------------------
 
-is(metric('weir_limit_requests_total{limit="perip",result="passed"}'), 2,
+is(metric($t, 'weir_limit_requests_total{limit="perip",result="passed"}'), 2,
    'metrics: passed');
-is(metric('weir_limit_requests_total{limit="perip",result="rejected"}'), 11,
-   'metrics: rejected');
-is(metric('weir_limit_requests_total{limit="burst",result="exempt"}'), 6,
+is(metric($t, 'weir_limit_requests_total{limit="perip",result="rejected"}'),
+   11, 'metrics: rejected');
+is(metric($t, 'weir_limit_requests_total{limit="burst",result="exempt"}'), 6,
    'metrics: an empty key counts as exempt');
-is(metric('weir_limit_requests_total{limit="teapot",result="exempt"}'), 5,
+is(metric($t, 'weir_limit_requests_total{limit="teapot",result="exempt"}'), 5,
    'metrics: exempt addresses');
-ok(metric('weir_limit_keys{limit="perip"}') >= 2, 'metrics: keys held');
+ok(metric($t, 'weir_limit_keys{limit="perip"}') >= 2, 'metrics: keys held');
 SKIP: {
     my $promtool = -x '/usr/bin/promtool' ? '/usr/bin/promtool' : undef;
     skip 'promtool not installed (Debian package prometheus)', 1 unless $promtool;
@@ -267,10 +224,10 @@ my $mark = $t->log_mark;
 $t->signal('HUP');
 ok($t->wait_for_log(qr/reload: generation 2 started/, from => $mark),
    'reloaded');
-my ($sr, $rar) = get_from('127.0.0.1', '/perip');
+my ($sr, $rar) = get_from($t, '127.0.0.1', '/perip');
 is($sr, 429, 'after a reload the key is still over its rate');
 ok(defined $rar && $rar >= 1 && $rar <= 60, 'with Retry-After');
-is(metric('weir_limit_requests_total{limit="perip",result="rejected"}'), 12,
-   'the counters went on');
+is(metric($t, 'weir_limit_requests_total{limit="perip",result="rejected"}'),
+   12, 'the counters went on');
 
 $t->done_testing;

@@ -102,6 +102,23 @@ my $p = WeirTLS::s_client($t, port => $port, args => [ '-quiet',
 my $n = () = $p->{out} =~ m{HTTP/1\.1 200}g;
 is($n, 3, 'three pipelined requests in one record: three answers');
 
+# The same in small records (512 bytes, the least OpenSSL sends) that
+# arrive together, each request exactly two records: weir reads ahead,
+# so the records after a request wait inside OpenSSL, where no edge
+# announces them, and must still be answered.
+my $many = '';
+for my $i (1 .. 3) {
+    my $head = "GET /index.html?m$i HTTP/1.1\r\nHost: localhost\r\n"
+        . ($i == 3 ? "Connection: close\r\n" : '') . "X-Pad: ";
+    $many .= $head . ('x' x (1024 - length($head) - 4)) . "\r\n\r\n";
+}
+is(length($many), 3 * 1024, 'each request is two whole records');
+my $pm = WeirTLS::s_client($t, port => $port, args => [ '-quiet',
+    '-servername', 'localhost', '-ign_eof', '-max_send_frag', '512' ],
+    input => $many);
+$n = () = $pm->{out} =~ m{HTTP/1\.1 200}g;
+is($n, 3, 'three pipelined requests in six small records: three answers');
+
 # ---- $variables, the proxy's view -------------------------------------
 
 my $pr = WeirTLS::s_client($t, port => $port, args => [ '-quiet',

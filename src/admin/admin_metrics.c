@@ -436,6 +436,10 @@ limit_metrics(weir_sbuf_t *o)
         { "delayed", offsetof(weir_limit_counters_t, delayed) },
         { "rejected", offsetof(weir_limit_counters_t, rejected) },
         { "exempt", offsetof(weir_limit_counters_t, exempt) },
+        { "dry_run_delayed", offsetof(weir_limit_counters_t,
+                                      dry_run_delayed) },
+        { "dry_run_rejected", offsetof(weir_limit_counters_t,
+                                       dry_run_rejected) },
     };
     static const struct {
         const char *name, *help;
@@ -444,6 +448,10 @@ limit_metrics(weir_sbuf_t *o)
         { "weir_limit_conn_rejected_total",
           "Requests refused because their key had `conn` requests in "
           "progress.", offsetof(weir_limit_counters_t, conn_rejected) },
+        { "weir_limit_conn_dry_run_rejected_total",
+          "Requests a dry_run limit let through that its `conn` would have "
+          "refused.", offsetof(weir_limit_counters_t,
+                               dry_run_conn_rejected) },
         { "weir_limit_full_total",
           "Requests refused (503) because the limit's table had no entry "
           "it could give their key.", offsetof(weir_limit_counters_t, full) },
@@ -462,7 +470,8 @@ limit_metrics(weir_sbuf_t *o)
     }
     admin_family(o, "weir_limit_requests_total", "counter",
                  "Requests checked against a limit's rate, by result "
-                 "(exempt: exempt address or empty key).");
+                 "(exempt: exempt address or empty key; dry_run_*: what a "
+                 "dry_run limit would have done).");
     for (i = 0; i < h->nlimits; i++) {
         const weir_limit_conf_t *l = h->limits[i];
         weir_limit_counters_t   *c;

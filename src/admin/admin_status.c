@@ -192,7 +192,9 @@ limits_json(weir_sbuf_t *o)
         weir_sbuf_printf(o, "\",\"keys\":%u,\"requests_in_progress\":%u,"
                          "\"passed\":%llu,\"delayed\":%llu,\"rejected\":%llu,"
                          "\"exempt\":%llu,\"conn_rejected\":%llu,\"full\":"
-                         "%llu,\"evictions\":%llu}",
+                         "%llu,\"evictions\":%llu,\"dry_run\":%s,"
+                         "\"dry_run_delayed\":%llu,\"dry_run_rejected\":"
+                         "%llu,\"dry_run_conn_rejected\":%llu}",
                          weir_limit_table_used(t), weir_limit_table_conns(t),
                          (unsigned long long) weir_shm_counter_get(&c->passed),
                          (unsigned long long) weir_shm_counter_get(&c->delayed),
@@ -203,7 +205,14 @@ limits_json(weir_sbuf_t *o)
                              &c->conn_rejected),
                          (unsigned long long) weir_shm_counter_get(&c->full),
                          (unsigned long long) weir_shm_counter_get(
-                             &c->evictions));
+                             &c->evictions),
+                         h->limits[i]->dry_run ? "true" : "false",
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->dry_run_delayed),
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->dry_run_rejected),
+                         (unsigned long long) weir_shm_counter_get(
+                             &c->dry_run_conn_rejected));
     }
     weir_sbuf_append_cstr(o, "]");
 }

@@ -75,6 +75,8 @@ struct weir_conn_s {
                                               refresh), not a client */
     unsigned                 tls_done:1;   /* handshake finished */
     unsigned                 tls_failed:1; /* no close_notify: broken */
+    unsigned                 tls_drained:1; /* the last socket read was
+                                              short: the socket is empty */
 };
 
 /* A connection for an accepted or connected fd (non-blocking already).

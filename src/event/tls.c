@@ -18,10 +18,16 @@
  * Reading. SSL_read returns at most one record, so a read shorter than
  * the buffer does not mean the socket is drained the way a short recv()
  * does: more records may wait in the socket (no new edge will come for
- * them) or inside OpenSSL (SSL_pending). tls_recv() therefore reads
- * until the buffer is full or OpenSSL wants more from the socket, and
+ * them) or inside OpenSSL (read ahead, SSL_has_pending). tls_recv()
+ * therefore reads until the buffer is full or the socket is empty, and
  * only the latter clears read.ready. A request is never left stuck in a
- * buffer nobody looks at.
+ * buffer nobody looks at. The socket is known to be empty without the
+ * read() that would say EAGAIN: a callback on the socket BIO notes when
+ * OpenSSL's last read() returned less than it asked for (tls_drained),
+ * which on a stream socket means it took everything there was, the
+ * rule weir_conn_recv() follows for plain sockets. That saves one
+ * system call per request on a keep-alive TLS connection and one per
+ * handshake.
  *
  * Writing. An SSL_write that would block must be repeated with the same
  * length and bytes. Callers keep unwritten data queued and call again
@@ -52,6 +58,8 @@ static int next_chunk(weir_conn_t *c, size_t left, size_t *n);
 static const char *gather(struct iovec *iov, int iovcnt, size_t skip,
     size_t n);
 static int is_ip(const char *name);
+static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed);
 
 int
 weir_tls_indexes(void)
@@ -93,9 +101,30 @@ start(weir_conn_t *c, weir_tls_ctx_t *t)
         SSL_free(ssl);
         return WEIR_ERROR;
     }
+    BIO_set_callback_arg(SSL_get_rbio(ssl), (char *) c);
+    BIO_set_callback_ex(SSL_get_rbio(ssl), bio_cb);
     c->ssl = ssl;
     c->tls_pending = 0;
+    c->tls_drained = 0;
     return WEIR_OK;
+}
+
+/* After each read() of the socket BIO: a short read or EAGAIN leaves the
+ * socket empty (until the next edge), a full one may have left more. */
+static long
+bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+    int ret, size_t *processed)
+{
+    weir_conn_t *c;
+
+    (void) argp;
+    (void) argi;
+    (void) argl;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        c = (weir_conn_t *) BIO_get_callback_arg(b);
+        c->tls_drained = ret <= 0 || processed == NULL || *processed < len;
+    }
+    return ret;
 }
 
 int
@@ -248,6 +277,12 @@ tls_recv(weir_conn_t *c, char *buf, size_t len)
         ERR_clear_error();
         if (SSL_read_ex(c->ssl, buf + got, len - got, &n) == 1) {
             got += n;
+            if (c->tls_drained && !SSL_has_pending(c->ssl)) {
+                /* Empty socket, nothing inside OpenSSL: the next edge
+                 * says when to go on, as after WANT_READ. */
+                c->read.ready = 0;
+                return (ssize_t) got;
+            }
             continue;
         }
         err = SSL_get_error(c->ssl, 0);

@@ -135,6 +135,9 @@ typedef struct weir_limit_conf_s {
     const struct weir_cidr_s *exempt_cidrs;   /* parsed by the loader */
     int64_t               size;          /* table entries: 10000 */
     int64_t               status;        /* 429 */
+    /* dry_run: decide and count as usual, but delay and refuse nothing
+     * ($limit_status DELAYED_DRY_RUN / REJECTED_DRY_RUN) */
+    int                   dry_run;       /* off */
     /* the shared table (http/limit_table.h), set by the master; NULL
      * without a segment (the limit then lets everything through) */
     struct weir_limit_table_s *table;
@@ -203,9 +206,11 @@ typedef struct weir_route_conf_s {
     const struct weir_cidr_s *allow_cidr;
     const struct weir_cidr_s *deny_cidr;
 
-    char                **limit_names;   /* limit = NAME... */
+    /* limit = NAME... | off, as written (none: inherit the server's);
+     * limits: what applies, resolved by the loader (config_limit.c) */
+    char                **limit_names;
     size_t                nlimit_names;
-    weir_limit_conf_t   **limits;        /* resolved, same order */
+    weir_limit_conf_t   **limits;
     size_t                nlimits;
     const char           *file;
     int                   line;
@@ -245,6 +250,13 @@ struct weir_server_conf_s {
     weir_header_edit_t    sec_out[WEIR_SEC_OUTS];
     weir_route_conf_t   **routes;        /* file order */
     size_t                nroutes;
+    /* limit = NAME... | off, as written (none: inherit [http]'s); limits:
+     * what applies to its routes without a `limit` of their own and to
+     * requests no route matches */
+    char                **limit_names;
+    size_t                nlimit_names;
+    weir_limit_conf_t   **limits;
+    size_t                nlimits;
     /* request statistics in shm (http/http_stats.h), set by the master */
     struct weir_server_stats_s *stats;
     const char           *file;
@@ -285,6 +297,12 @@ typedef struct weir_http_conf_s {
     size_t                nvhosts;
     weir_limit_conf_t   **limits;        /* [limit] sections, file order */
     size_t                nlimits;
+    /* limit = NAME... | off in [http], as written, and resolved: the
+     * default of every [server] without a `limit` of its own */
+    char                **limit_names;
+    size_t                nlimit_names;
+    weir_limit_conf_t   **default_limits;
+    size_t                ndefault_limits;
 } weir_http_conf_t;
 
 #endif /* WEIR_HTTP_CONF_H */

@@ -30,18 +30,34 @@
  * configuration no longer names. */
 #define LIMIT_TABLES_MAX 1024
 
+/* $limit_status of a request with several limits: the most severe
+ * outcome, a would-be refusal (dry run) above a real delay, so that the
+ * log shows what dry_run would change. */
+enum limit_outcome {
+    LIMIT_PASSED = 0, LIMIT_DELAYED_DRY_RUN, LIMIT_DELAYED,
+    LIMIT_REJECTED_DRY_RUN, LIMIT_REJECTED
+};
+
+static const char *const limit_outcomes[] = {
+    "PASSED", "DELAYED_DRY_RUN", "DELAYED", "REJECTED_DRY_RUN", "REJECTED"
+};
+
 typedef struct limit_req_s {
     weir_request_t   *r;
+    /* the route's limits, or its server's when no route matched */
+    weir_limit_conf_t *const *limits;
     size_t            n;
     unsigned char    *skip;      /* exempt or empty key, per limit */
     weir_limit_ref_t *rate;      /* what each rate took */
     weir_limit_ref_t *hold;      /* what each conn took */
+    enum limit_outcome outcome;  /* the most severe so far */
     unsigned          halfclosed:1;  /* FIN before the delay began */
 } limit_req_t;
 
 static weir_limit_table_t *attached[LIMIT_TABLES_MAX];
 static size_t              nattached;
 
+static void limit_outcome(limit_req_t *lr, enum limit_outcome o);
 static int limit_exempt(const weir_limit_conf_t *l, const weir_conn_t *c);
 static void limit_release(void *data);
 static void limit_reject(weir_request_t *r, int status, int64_t wait_ms,
@@ -53,6 +69,17 @@ static void limit_delay_watch(weir_event_t *ev);
 static void limit_conns(limit_req_t *lr);
 static void limit_full(weir_request_t *r, const weir_limit_conf_t *l,
     int rc);
+static void limit_dry_run(limit_req_t *lr, const weir_limit_conf_t *l,
+    int rc, const char *key, size_t klen);
+
+static void
+limit_outcome(limit_req_t *lr, enum limit_outcome o)
+{
+    if (o > lr->outcome) {
+        lr->outcome = o;
+    }
+    lr->r->limit_status = limit_outcomes[lr->outcome];
+}
 
 static int
 limit_exempt(const weir_limit_conf_t *l, const weir_conn_t *c)
@@ -71,7 +98,7 @@ limit_release(void *data)
 
     for (i = 0; i < lr->n; i++) {
         if (lr->hold[i].idx) {
-            weir_limit_table_release(lr->r->route->limits[i]->table,
+            weir_limit_table_release(lr->limits[i]->table,
                                      &lr->hold[i]);
             lr->hold[i].idx = 0;
         }
@@ -112,7 +139,7 @@ limit_refund(limit_req_t *lr, size_t upto)
 
     for (i = 0; i < upto; i++) {
         if (lr->rate[i].idx) {
-            weir_limit_table_refund(lr->r->route->limits[i]->table,
+            weir_limit_table_refund(lr->limits[i]->table,
                                     &lr->rate[i]);
             lr->rate[i].idx = 0;
         }
@@ -125,14 +152,14 @@ static int
 limit_rates(limit_req_t *lr, int64_t *delay)
 {
     weir_request_t          *r = lr->r;
-    const weir_route_conf_t *rt = r->route;
+    weir_limit_counters_t   *c;
     int64_t                  wait;
     size_t                   i;
     int                      rc;
 
     *delay = 0;
     for (i = 0; i < lr->n; i++) {
-        const weir_limit_conf_t *l = rt->limits[i];
+        const weir_limit_conf_t *l = lr->limits[i];
         weir_limit_rate_t        rate;
         char                     key[LIMIT_KEY_MAX];
         size_t                   klen;
@@ -159,17 +186,26 @@ limit_rates(limit_req_t *lr, int64_t *delay)
         rc = weir_limit_table_rate(l->table, key, klen, &rate,
                                    (int64_t) weir_current_msec, &wait,
                                    &lr->rate[i]);
+        c = weir_limit_table_counters(l->table);
+        if (rc == WEIR_OK && wait && l->dry_run) {
+            /* counted in the bucket as usual, but not held */
+            weir_shm_counter_add(&c->dry_run_delayed, 1);
+            limit_outcome(lr, LIMIT_DELAYED_DRY_RUN);
+            continue;
+        }
         if (rc == WEIR_OK) {
-            weir_shm_counter_add(wait
-                ? &weir_limit_table_counters(l->table)->delayed
-                : &weir_limit_table_counters(l->table)->passed, 1);
+            weir_shm_counter_add(wait ? &c->delayed : &c->passed, 1);
+            limit_outcome(lr, wait ? LIMIT_DELAYED : LIMIT_PASSED);
             *delay = wait > *delay ? wait : *delay;
+            continue;
+        }
+        if (l->dry_run) {
+            limit_dry_run(lr, l, rc, key, klen);
             continue;
         }
         limit_refund(lr, i);
         if (rc == WEIR_BUSY) {
-            weir_shm_counter_add(&weir_limit_table_counters(l->table)->rejected,
-                                 1);
+            weir_shm_counter_add(&c->rejected, 1);
             weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                            "limit \"%s\": rate exceeded by \"%.*s\"",
                            l->name, (int) weir_min(klen, 128), key);
@@ -248,17 +284,43 @@ limit_full(weir_request_t *r, const weir_limit_conf_t *l, int rc)
     limit_reject(r, 503, 1000, "LIMIT_TABLE_FULL", "REJECTED");
 }
 
+/* A dry_run limit would have refused the request: count it and log it
+ * as the refusal would be (rc WEIR_BUSY: the rate, WEIR_AGAIN: conn),
+ * and let it pass. A table that cannot account the request only logs:
+ * the full counter counts real refusals. */
+static void
+limit_dry_run(limit_req_t *lr, const weir_limit_conf_t *l, int rc,
+    const char *key, size_t klen)
+{
+    weir_request_t        *r = lr->r;
+    weir_limit_counters_t *c = weir_limit_table_counters(l->table);
+
+    if (rc == WEIR_BUSY || rc == WEIR_AGAIN) {
+        weir_shm_counter_add(rc == WEIR_BUSY ? &c->dry_run_rejected
+                                             : &c->dry_run_conn_rejected, 1);
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
+                       rc == WEIR_BUSY
+                       ? "limit \"%s\": rate exceeded by \"%.*s\", dry run"
+                       : "limit \"%s\": conn reached by \"%.*s\", dry run",
+                       l->name, (int) weir_min(klen, 128), key);
+        limit_outcome(lr, LIMIT_REJECTED_DRY_RUN);
+        return;
+    }
+    weir_log_error(WEIR_LOG_WARN, &r->c->log, 0,
+                   "limit \"%s\": no room in the table to account the "
+                   "request (raise size), dry run", l->name);
+}
+
 /* The requests-in-progress counts, then the body and the handler. */
 static void
 limit_conns(limit_req_t *lr)
 {
     weir_request_t          *r = lr->r;
-    const weir_route_conf_t *rt = r->route;
     size_t                   i;
     int                      rc;
 
     for (i = 0; i < lr->n; i++) {
-        const weir_limit_conf_t *l = rt->limits[i];
+        const weir_limit_conf_t *l = lr->limits[i];
         char                     key[LIMIT_KEY_MAX];
         size_t                   klen;
 
@@ -271,6 +333,11 @@ limit_conns(limit_req_t *lr)
                                       (int64_t) weir_current_msec,
                                       &lr->hold[i]);
         if (rc == WEIR_OK) {
+            continue;
+        }
+        if (l->dry_run) {
+            limit_dry_run(lr, l, rc == WEIR_BUSY ? WEIR_AGAIN : rc, key,
+                          klen);
             continue;
         }
         /* The holds taken so far go back with the arena. */
@@ -326,19 +393,29 @@ weir_http_admission(weir_request_t *r)
 void
 weir_http_limit_run(weir_request_t *r)
 {
-    const weir_route_conf_t *rt = r->route;
-    limit_req_t             *lr;
-    int64_t                  delay;
+    weir_limit_conf_t *const *limits;
+    limit_req_t              *lr;
+    int64_t                   delay;
+    size_t                    n;
 
-    if (rt == NULL || rt->nlimits == 0) {
+    /* A request no route matched gets its server's limits (the 404s of
+     * a scan are requests too). */
+    if (r->route) {
+        limits = r->route->limits;
+        n = r->route->nlimits;
+    } else {
+        limits = r->srv ? r->srv->limits : NULL;
+        n = r->srv ? r->srv->nlimits : 0;
+    }
+    if (n == 0) {
         weir_http_start_body(r);
         return;
     }
     lr = weir_pcalloc(r->pool, sizeof(*lr));
     if (lr) {
-        lr->skip = weir_pcalloc(r->pool, rt->nlimits);
-        lr->rate = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->rate));
-        lr->hold = weir_pcalloc(r->pool, rt->nlimits * sizeof(*lr->hold));
+        lr->skip = weir_pcalloc(r->pool, n);
+        lr->rate = weir_pcalloc(r->pool, n * sizeof(*lr->rate));
+        lr->hold = weir_pcalloc(r->pool, n * sizeof(*lr->hold));
     }
     if (lr == NULL || lr->skip == NULL || lr->rate == NULL || lr->hold == NULL
         || weir_pool_cleanup_add(r->pool, limit_release, lr) != 0) {
@@ -346,14 +423,17 @@ weir_http_limit_run(weir_request_t *r)
         return;
     }
     lr->r = r;
-    lr->n = rt->nlimits;
+    lr->limits = limits;
+    lr->n = n;
     r->limit = lr;
     /* For the lines a refusal logs (the state changes with the answer). */
     r->c->log.action = "applying limits";
     if (limit_rates(lr, &delay) != WEIR_OK) {
         return;
     }
-    r->limit_status = delay ? "DELAYED" : "PASSED";
+    if (r->limit_status == NULL) {
+        limit_outcome(lr, LIMIT_PASSED);    /* every limit was exempt */
+    }
     if (delay == 0) {
         limit_conns(lr);
         return;

@@ -1,7 +1,9 @@
 /*
- * [limit] on the request path: a route's `limit = NAME...` checked once
- * the route is known and before the body is read (nginx's preaccess
- * phase), with the state every worker shares (http/limit_table.h).
+ * [limit] on the request path: a route's `limit = NAME...` (or the
+ * one it inherits from its server or [http]; a request no route matches
+ * gets its server's) checked once the route is known and before the
+ * body is read (nginx's preaccess phase), with the state every worker
+ * shares (http/limit_table.h).
  *
  * - Rate first: a request over `burst` is refused with the limit's
  *   status (429) and a Retry-After saying, in whole seconds rounded up,
@@ -16,6 +18,9 @@
  *   limited.
  * - A request the table cannot account (every entry near the LRU end
  *   holds requests in progress) gets 503 with Retry-After: 1.
+ * - Several limits: each is checked; any refusal refuses, the longest
+ *   delay is the one waited.
+ * - `dry_run`: counted and logged as usual, nothing delayed or refused.
  */
 #ifndef WEIR_HTTP_LIMIT_H
 #define WEIR_HTTP_LIMIT_H

@@ -80,6 +80,10 @@ typedef struct weir_limit_counters_s {
     weir_shm_counter_t full;          /* could not be accounted */
     weir_shm_counter_t evictions;     /* an entry dropped for a new key */
     weir_shm_counter_t resets;        /* table emptied after a dead owner */
+    /* dry_run: what would have been delayed or refused, and was not */
+    weir_shm_counter_t dry_run_delayed;
+    weir_shm_counter_t dry_run_rejected;
+    weir_shm_counter_t dry_run_conn_rejected;
 } weir_limit_counters_t;
 
 /* What a passed request took, to give back later. */

@@ -4,8 +4,8 @@
  * config_check.c (the merge and cross-reference pass, STYLE 14),
  * config_schema.c (the key rows, their setters and the dump),
  * config_upstream.c and config_cache.c (the setters of [upstream] and
- * [cache] that need more than a row), config_limit.c ([limit] and a
- * route's `limit`), config_security.c (security_headers and its keys)
+ * [cache] that need more than a row), config_limit.c ([limit] and the
+ * `limit` keys), config_security.c (security_headers and its keys)
  * and
  * config_warn.c (warnings about a file that loaded, and mime.types,
  * whose only failure is a warning). Private to
@@ -90,7 +90,7 @@ void weir_config_security_resolve(const weir_sec_headers_t *const *chain,
 
 /* [limit] (config_limit.c): `rate = N r/s|r/m` and its dump; the
  * checks of the [limit] sections (key, exempt, rate or conn) and the
- * resolution of a route's `limit = NAME...`. */
+ * resolution of `limit = NAME...` in [http] and each [server]. */
 int weir_config_set_rate(weir_conf_t *c, const weir_conf_cmd_t *cmd,
     void *obj, char *value);
 void weir_config_dump_rate(const weir_conf_cmd_t *cmd, const void *obj,
@@ -100,7 +100,10 @@ void weir_config_check_limits(load_t *ld);
  * the error names obj's key, at its line or else `line`. */
 void weir_config_check_vars(load_t *ld, const void *obj, const char *type,
     const char *name, int line, const char *key, const char *t);
-void weir_config_route_limits(load_t *ld, weir_route_conf_t *r);
+/* A route's limits: its own `limit`, else those of its server s (NULL:
+ * unknown), else [http]'s. After weir_config_check_limits(). */
+void weir_config_route_limits(load_t *ld, weir_route_conf_t *r,
+    const weir_server_conf_t *s);
 
 /* The key rows of every section (config_schema.c). */
 extern const weir_conf_cmd_t  weir_config_cmds[];

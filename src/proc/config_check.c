@@ -621,7 +621,6 @@ check_route(load_t *ld, route_ext_t *x)
     }
     route_handler(ld, r);
     route_refs(ld, r);
-    weir_config_route_limits(ld, r);
     if (r->client_max_body_size < 0) {
         r->client_max_body_size = ld->cf->http.client_max_body_size;
     }
@@ -635,6 +634,7 @@ check_route(load_t *ld, route_ext_t *x)
     r->deny_cidr = route_cidrs(ld, r, "deny", r->deny, r->ndeny);
 
     s = route_server(ld, x);
+    weir_config_route_limits(ld, r, s);
     if (s == NULL) {
         return;
     }

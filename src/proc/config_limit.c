@@ -10,7 +10,8 @@
 
 /*
  * [limit NAME]: the rate setter and its dump, the checks of each
- * section, and a route's `limit = NAME...` resolved to the sections.
+ * section, and `limit = NAME...` of [http], [server] and [route]
+ * resolved to the sections, inherited [http] -> [server] -> [route].
  */
 
 static void limit_error(load_t *ld, const weir_limit_conf_t *l,
@@ -80,6 +81,10 @@ check_limit(load_t *ld, weir_limit_conf_t *l)
     weir_cidr_t *cidrs;
     size_t       i;
 
+    if (strcmp(l->name, "off") == 0) {
+        limit_error(ld, l, NULL, "\"off\" is not a limit name (limit = off "
+                    "clears the inherited limits)");
+    }
     if (l->key == NULL) {
         limit_error(ld, l, "key", "missing (e.g. key = $remote_addr)");
     } else {
@@ -90,7 +95,9 @@ check_limit(load_t *ld, weir_limit_conf_t *l)
         limit_error(ld, l, NULL, "limits nothing: set rate (e.g. rate = "
                     "10r/s), conn (e.g. conn = 10) or both");
     }
-    if (l->rate == 0 && weir_conf_key_line(&ld->conf, l, "burst")) {
+    /* burst = 0 is what `weir -T` writes for a conn-only limit: only a
+     * burst that would do something needs a rate. */
+    if (l->rate == 0 && l->burst > 0) {
         limit_error(ld, l, "burst", "requires rate");
     }
     if (l->rate == 0 && l->nodelay) {
@@ -120,60 +127,103 @@ check_limit(load_t *ld, weir_limit_conf_t *l)
     l->exempt_cidrs = cidrs;
 }
 
-void
-weir_config_check_limits(load_t *ld)
+/* `limit = NAME... | off` of one level (obj: the [http], [server] or
+ * [route] it was written in) resolved to its sections, into *out / *nout.
+ * A level that names none keeps what it was given (*out as inherited):
+ * like nginx's limit_req, a level with its own list replaces the one it
+ * would inherit, and "off" replaces it with none. */
+static void
+resolve_names(load_t *ld, const void *obj, const char *label, int defline,
+    char **names, size_t nnames, weir_limit_conf_t ***out, size_t *nout)
 {
-    weir_http_conf_t *h = &ld->cf->http;
-    size_t            i;
+    weir_http_conf_t   *h = &ld->cf->http;
+    weir_limit_conf_t **list;
+    size_t              i, j, n = 0;
+    int                 line;
 
-    for (i = 0; i < h->nlimits; i++) {
-        check_limit(ld, h->limits[i]);
-    }
-}
-
-void
-weir_config_route_limits(load_t *ld, weir_route_conf_t *r)
-{
-    weir_http_conf_t *h = &ld->cf->http;
-    char              label[160];
-    size_t            i, j;
-    int               line;
-
-    if (r->nlimit_names == 0) {
+    if (nnames == 0) {
         return;
     }
-    r->limits = weir_pcalloc(ld->conf.pool,
-                             r->nlimit_names * sizeof(*r->limits));
-    if (r->limits == NULL) {
+    line = weir_conf_key_line(&ld->conf, obj, "limit");
+    line = line ? line : defline;
+    *out = NULL;
+    *nout = 0;
+    if (nnames == 1 && strcmp(names[0], "off") == 0) {
+        return;
+    }
+    list = weir_pcalloc(ld->conf.pool, nnames * sizeof(*list));
+    if (list == NULL) {
         weir_conf_error(&ld->conf, "out of memory");
         return;
     }
-    line = weir_conf_key_line(&ld->conf, r, "limit");
-    snprintf(label, sizeof(label), "[route %s]", r->name);
-    for (i = 0; i < r->nlimit_names; i++) {
-        const char        *name = r->limit_names[i];
+    for (i = 0; i < nnames; i++) {
+        const char        *name = names[i];
         weir_limit_conf_t *l = NULL;
 
+        if (strcmp(name, "off") == 0) {
+            weir_conf_error_at(&ld->conf, ld->conf.file, line, label, "limit",
+                               "\"off\" stands alone (it clears the "
+                               "inherited limits)");
+            continue;
+        }
         for (j = 0; j < h->nlimits && l == NULL; j++) {
             if (strcmp(h->limits[j]->name, name) == 0) {
                 l = h->limits[j];
             }
         }
         if (l == NULL) {
-            weir_conf_error_at(&ld->conf, ld->conf.file, line ? line : r->line,
-                               label, "limit", "unknown limit \"%s\" (no "
+            weir_conf_error_at(&ld->conf, ld->conf.file, line, label,
+                               "limit", "unknown limit \"%s\" (no "
                                "[limit %s] section)", name, name);
             continue;
         }
-        for (j = 0; j < r->nlimits && r->limits[j] != l; j++) {
+        for (j = 0; j < n && list[j] != l; j++) {
             /* look for a repeat */
         }
-        if (j < r->nlimits) {
-            weir_conf_error_at(&ld->conf, ld->conf.file, line ? line : r->line,
-                               label, "limit", "limit \"%s\" named twice",
-                               name);
+        if (j < n) {
+            weir_conf_error_at(&ld->conf, ld->conf.file, line, label,
+                               "limit", "limit \"%s\" named twice", name);
             continue;
         }
-        r->limits[r->nlimits++] = l;
+        list[n++] = l;
     }
+    *out = list;
+    *nout = n;
+}
+
+void
+weir_config_check_limits(load_t *ld)
+{
+    weir_http_conf_t *h = &ld->cf->http;
+    char              label[160];
+    size_t            i;
+
+    for (i = 0; i < h->nlimits; i++) {
+        check_limit(ld, h->limits[i]);
+    }
+    resolve_names(ld, h, "[http]", 0, h->limit_names, h->nlimit_names,
+                  &h->default_limits, &h->ndefault_limits);
+    for (i = 0; i < h->nservers; i++) {
+        weir_server_conf_t *s = h->servers[i];
+
+        s->limits = h->default_limits;
+        s->nlimits = h->ndefault_limits;
+        snprintf(label, sizeof(label), "[server %s]", s->name);
+        resolve_names(ld, s, label, s->line, s->limit_names, s->nlimit_names,
+                      &s->limits, &s->nlimits);
+    }
+}
+
+void
+weir_config_route_limits(load_t *ld, weir_route_conf_t *r,
+    const weir_server_conf_t *s)
+{
+    weir_http_conf_t *h = &ld->cf->http;
+    char              label[160];
+
+    r->limits = s ? s->limits : h->default_limits;
+    r->nlimits = s ? s->nlimits : h->ndefault_limits;
+    snprintf(label, sizeof(label), "[route %s]", r->name);
+    resolve_names(ld, r, label, r->line, r->limit_names, r->nlimit_names,
+                  &r->limits, &r->nlimits);
 }

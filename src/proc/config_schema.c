@@ -212,6 +212,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     LIST(SEC_HTTP, "error_page", http_t, error_pages, nerror_pages,
          set_error_page, dump_error_page),
     ROW(SEC_HTTP, "mime_types", W_PATH, http_t, mime_types, 0, 0),
+    WORDS(SEC_HTTP, "limit", http_t, limit_names, nlimit_names, 0),
 
     LIST(SEC_UPSTREAM, "server", ups_t, peers, npeers, weir_config_set_peer,
          weir_config_dump_peer),
@@ -320,6 +321,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_SERVER, "tls_session_timeout", W_MSEC, srv_t,
         tls_session_timeout, SEC(1), SEC(86400 * 7)),
     SEC_ROWS(SEC_SERVER, srv_t),
+    WORDS(SEC_SERVER, "limit", srv_t, limit_names, nlimit_names, 0),
 
     ROW(SEC_ROUTE, "server", W_STR, route_ext_t, server_name, 0, 0),
     CUSTOM(SEC_ROUTE, "match", route_ext_t, match_text, set_match,
@@ -371,6 +373,7 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     WORDS(SEC_LIMIT, "exempt", limit_t, exempt, nexempt, WEIR_CONF_MULTI),
     ROW(SEC_LIMIT, "size", W_INT, limit_t, size, 16, 16777216),
     ROW(SEC_LIMIT, "status", W_INT, limit_t, status, 400, 599),
+    ROW(SEC_LIMIT, "dry_run", W_FLAG, limit_t, dry_run, 0, 0),
 
     LIST(SEC_ADMIN, "listen", admin_t, listens, nlistens, weir_config_set_listen,
          weir_config_dump_listen),

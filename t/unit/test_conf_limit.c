@@ -10,9 +10,10 @@
 #include "core/core.h"
 
 /*
- * [limit NAME] and a route's `limit =`: defaults, values, every error
- * (by file:line, section and key) and the dump. Loaded from a fresh
- * temporary directory, so error lines read "weir.ini:LINE: ...".
+ * [limit NAME] and `limit =` in [http], [server], [route]: defaults,
+ * values, every error (by file:line, section and key) and the dump.
+ * Loaded from a fresh temporary directory, so error lines read
+ * "weir.ini:LINE: ...".
  */
 
 #include "conf_harness.h"
@@ -37,7 +38,7 @@ START_TEST(limit_defaults_and_values)
               "[limit b]\nkey = $http_x_api_key$host\nrate = 30r/m\n"
               "burst = 20\nnodelay = on\nconn = 5\n"
               "exempt = 10.0.0.0/8 127.0.0.1\nexempt = ::1\n"
-              "size = 100\nstatus = 503\n", &errs);
+              "size = 100\nstatus = 503\ndry_run = on\n", &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     ck_assert_uint_eq(cf->http.nlimits, 2);
     l = cf->http.limits[0];
@@ -50,6 +51,7 @@ START_TEST(limit_defaults_and_values)
     ck_assert_int_eq(l->size, 10000);
     ck_assert_int_eq(l->status, 429);
     ck_assert_uint_eq(l->nexempt, 0);
+    ck_assert_int_eq(l->dry_run, 0);
     l = cf->http.limits[1];
     ck_assert_int_eq(l->rate, 30);
     ck_assert_int_eq(l->rate_period, 60000);
@@ -61,6 +63,7 @@ START_TEST(limit_defaults_and_values)
     ck_assert_ptr_nonnull(l->exempt_cidrs);
     ck_assert_int_eq(l->size, 100);
     ck_assert_int_eq(l->status, 503);
+    ck_assert_int_eq(l->dry_run, 1);
     ck_assert_uint_eq(cf->http.routes[0]->nlimits, 2);
     ck_assert_ptr_eq(cf->http.routes[0]->limits[0], cf->http.limits[0]);
     ck_assert_ptr_eq(cf->http.routes[0]->limits[1], cf->http.limits[1]);
@@ -135,16 +138,103 @@ START_TEST(limit_dump_round_trip)
 
     cf = load(BASE "limit = a\n[limit a]\nkey = $remote_addr\n"
               "rate = 30r/m\nburst = 2\ndelay = 1\nconn = 3\n"
-              "exempt = 10.0.0.0/8\n",
+              "exempt = 10.0.0.0/8\ndry_run = on\n",
               &errs);
     ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
     d1 = dump_to(cf, "dump1.ini");
     ck_assert_ptr_nonnull(strstr(d1, "\n[limit a]\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nrate = 30r/m\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\ndelay = 1\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\ndry_run = on\n"));
     ck_assert_ptr_nonnull(strstr(d1, "\nlimit = a\n"));
     again = weir_config_load("dump1.ini", tmpdir, &errs);
     ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);
+    d2 = dump_to(again, "dump2.ini");
+    ck_assert_str_eq(d1, d2);
+    weir_config_free(again);
+    weir_config_free(cf);
+}
+END_TEST
+
+/* `limit` in [http] and [server]: a level without its own list inherits
+ * the one above; a level with one replaces it; "off" clears it. */
+START_TEST(limit_levels)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+    weir_server_conf_t  *s, *t;
+
+    cf = load("[http]\nlimit = a\n"
+              "[server s]\nlisten = 127.0.0.1:8080\nlimit = b c\n"
+              "[server t]\nlisten = 127.0.0.1:8081\n"
+              "[server u]\nlisten = 127.0.0.1:8082\nlimit = off\n"
+              "[route inherit]\nserver = s\nmatch = /i\nreturn = 200 ok\n"
+              "[route own]\nserver = s\nmatch = /o\nreturn = 200 ok\n"
+              "limit = a\n"
+              "[route off]\nserver = s\nmatch = /x\nreturn = 200 ok\n"
+              "limit = off\n"
+              "[route fromhttp]\nserver = t\nmatch = /\nreturn = 200 ok\n"
+              "[route none]\nserver = u\nmatch = /\nreturn = 200 ok\n"
+              "[limit a]\nkey = $remote_addr\nrate = 1r/s\n"
+              "[limit b]\nkey = $remote_addr\nconn = 1\n"
+              "[limit c]\nkey = $host\nconn = 1\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    ck_assert_uint_eq(cf->http.ndefault_limits, 1);
+    ck_assert_ptr_eq(cf->http.default_limits[0], cf->http.limits[0]);
+    s = cf->http.servers[0];
+    t = cf->http.servers[1];
+    ck_assert_uint_eq(s->nlimits, 2);
+    ck_assert_ptr_eq(s->limits[0], cf->http.limits[1]);
+    ck_assert_ptr_eq(s->limits[1], cf->http.limits[2]);
+    ck_assert_uint_eq(t->nlimits, 1);
+    ck_assert_ptr_eq(t->limits[0], cf->http.limits[0]);
+    ck_assert_uint_eq(cf->http.servers[2]->nlimits, 0);
+    ck_assert_uint_eq(cf->http.routes[0]->nlimits, 2);
+    ck_assert_ptr_eq(cf->http.routes[0]->limits[1], cf->http.limits[2]);
+    ck_assert_uint_eq(cf->http.routes[1]->nlimits, 1);
+    ck_assert_ptr_eq(cf->http.routes[1]->limits[0], cf->http.limits[0]);
+    ck_assert_uint_eq(cf->http.routes[2]->nlimits, 0);
+    ck_assert_uint_eq(cf->http.routes[3]->nlimits, 1);
+    ck_assert_ptr_eq(cf->http.routes[3]->limits[0], cf->http.limits[0]);
+    ck_assert_uint_eq(cf->http.routes[4]->nlimits, 0);
+    weir_config_free(cf);
+
+    ck_load_error("[http]\nlimit = nope\n" BASE,
+                  "weir.ini:2: [http] limit: unknown limit \"nope\"");
+    ck_load_error("[server s]\nlisten = 127.0.0.1:8080\nlimit = nope\n"
+                  "[route r]\nmatch = /\nreturn = 200 ok\n",
+                  "weir.ini:3: [server s] limit: unknown limit \"nope\"");
+    ck_load_error(BASE "limit = off l\n[limit l]\nkey = $remote_addr\n"
+                  "conn = 1\n",
+                  "weir.ini:6: [route r] limit: \"off\" stands alone");
+    ck_load_error(BASE "[limit off]\nkey = $remote_addr\nconn = 1\n",
+                  "weir.ini:6: [limit off]: \"off\" is not a limit name");
+    ck_load_error("[http]\nlimit = a\nlimit = a\n" BASE
+                  "[limit a]\nkey = $remote_addr\nconn = 1\n",
+                  "weir.ini:3: [http] limit:");
+}
+END_TEST
+
+START_TEST(limit_levels_dump_round_trip)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf, *again;
+    char                *d1, *d2;
+
+    cf = load("[http]\nlimit = a\n"
+              "[server s]\nlisten = 127.0.0.1:8080\nlimit = off\n"
+              "[route r]\nmatch = /\nreturn = 200 ok\nlimit = a b\n"
+              "[limit a]\nkey = $remote_addr\nconn = 1\n"
+              "[limit b]\nkey = $host\nconn = 1\n", &errs);
+    ck_assert_msg(cf != NULL, "%s", all_errors(&errs));
+    d1 = dump_to(cf, "dump1.ini");
+    ck_assert_ptr_nonnull(strstr(d1, "\nlimit = a\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\nlimit = off\n"));
+    ck_assert_ptr_nonnull(strstr(d1, "\nlimit = a b\n"));
+    again = weir_config_load("dump1.ini", tmpdir, &errs);
+    ck_assert_msg(again != NULL, "%s\n%s", all_errors(&errs), d1);
+    ck_assert_uint_eq(again->http.servers[0]->nlimits, 0);
+    ck_assert_uint_eq(again->http.routes[0]->nlimits, 2);
     d2 = dump_to(again, "dump2.ini");
     ck_assert_str_eq(d1, d2);
     weir_config_free(again);
@@ -184,6 +274,8 @@ conf_limit_suite(void)
     tcase_add_test(tc, limit_defaults_and_values);
     tcase_add_test(tc, limit_errors);
     tcase_add_test(tc, limit_dump_round_trip);
+    tcase_add_test(tc, limit_levels);
+    tcase_add_test(tc, limit_levels_dump_round_trip);
     tcase_add_test(tc, shed_connections);
     suite_add_tcase(s, tc);
     return s;
