@@ -422,6 +422,24 @@ upstream_metrics(weir_sbuf_t *o)
                                                  + rows[k].off)));
         }
     }
+    /* only `tls = on` upstreams have handshakes to count */
+    admin_family(o, "weir_upstream_tls_handshakes_total", "counter",
+                 "New TLS connections to the peers, by whether a "
+                 "session was resumed (tls_session_reuse).");
+    for (i = 0; i < cf->nupstreams; i++) {
+        const weir_upstream_state_t *us = cf->upstreams[i]->state;
+        if (us == NULL || !cf->upstreams[i]->tls) {
+            continue;
+        }
+        for (k = 0; k < 2; k++) {
+            weir_sbuf_printf(o, "weir_upstream_tls_handshakes_total"
+                             "{upstream=\"");
+            admin_out_label(o, cf->upstreams[i]->name);
+            weir_sbuf_printf(o, "\",resumed=\"%s\"} %llu\n",
+                             k ? "yes" : "no", (unsigned long long)
+                             weir_stat_get(&us->tls_handshakes_total[k]));
+        }
+    }
 }
 
 /* [limit] sections: what each decided, and the state of its table. */

@@ -20,7 +20,11 @@
  * the file grew, and ends when the fill lands (the final header says the
  * length) or is cut when the fill fails (as the filler's own client is).
  * Only plain GETs over HTTP/1.1: a Range, a conditional or an HTTP/1.0
- * client waits for the whole object, which answers them exactly.
+ * client waits for the whole object, which answers them exactly. A client
+ * that takes gzip (route gzip = on, an eligible object) gets the same
+ * stream compressed on its way out: gzip_send.c reads the temp file
+ * instead of sendfile, and flushes the compressor whenever it has caught
+ * up with the fill.
  */
 
 static int stream_open(cache_req_t *cr);
@@ -31,13 +35,11 @@ int
 weir_cache_stream_start(cache_req_t *cr)
 {
     weir_request_t *r = cr->r;
+    int             gz;
 
     if (r->head.version < 11 || r->method != WEIR_HTTP_GET || r->h_range
         || r->h_if_none_match || r->h_if_modified_since || r->h_if_match
         || r->h_if_unmodified_since || cr->stream_fd >= 0
-        /* a client that takes gzip waits for the whole object, whose
-         * hit goes through the compressor (http/gzip.h) */
-        || (r->route->gzip && weir_gzip_accepted(r))
         || stream_open(cr) != WEIR_OK) {
         return 0;
     }
@@ -53,7 +55,11 @@ weir_cache_stream_start(cache_req_t *cr)
     }
     weir_http_add_header(r, "Age", 3, "0", 1);
     weir_cache_status_header(cr, 0, 0);
-    if (weir_gzip_head(r, -1, WEIR_GZIP_VARY_ONLY) == WEIR_ERROR) {
+    /* The filter decides as for a whole hit: a client that takes gzip
+     * gets the fill compressed as it grows (stream_progress_gz()). */
+    gz = weir_gzip_head(r, -1, 0);
+    if (gz == WEIR_ERROR
+        || (gz == 1 && weir_gzip_create(r, -1) == NULL)) {
         weir_cache_obj_close(&cr->obj);
         cr->stream_fd = -1;
         return 0;
@@ -68,9 +74,17 @@ weir_cache_stream_start(cache_req_t *cr)
         cr->stream_fd = -1;
         return 0;
     }
-    cr->s_head = r->out;
-    cr->s_head_len = r->out_len;
-    cr->s_sent = 0;
+    if (r->gzip) {
+        /* gzip_send.c sends the head and the compressed file; the file
+         * is offered to it as far as the fill has written it */
+        r->body_fd = cr->stream_fd;
+        r->body_off = cr->s_off;
+        weir_gzip_send_until(r, cr->s_off, 1);
+    } else {
+        cr->s_head = r->out;
+        cr->s_head_len = r->out_len;
+        cr->s_sent = 0;
+    }
     weir_http_set_handlers(r, NULL, stream_write_handler,
                            "streaming a cache fill");
     weir_cache_stream_progress(cr);
@@ -208,17 +222,93 @@ stream_flush(cache_req_t *cr)
     }
 }
 
+/* How far the fill has written (*end, a file offset) and whether it is
+ * still at it. WEIR_ERROR when the fill failed: it never wrote the final
+ * header, which says how long the body is. */
+static int
+stream_fill_end(cache_req_t *cr, off_t *end, int *filling)
+{
+    weir_cache_hdr_t   hdr;
+    weir_cache_entry_t e = { .state = 0 };
+    struct stat        st;
+
+    if (fstat(cr->stream_fd, &st) != 0) {
+        return WEIR_ERROR;
+    }
+    *end = st.st_size;
+    *filling = cr->cache->idx
+               && (weir_cache_index_lookup(cr->cache->idx, cr->lock,
+                                           weir_current_wall_msec, 0, &e)
+                   & WEIR_CACHE_FILLING)
+               && e.fill_id == cr->fill_id;
+    if (!*filling) {
+        if (pread(cr->stream_fd, &hdr, sizeof(hdr), 0)
+                != (ssize_t) sizeof(hdr)
+            || hdr.body_len == WEIR_CACHE_BODY_UNKNOWN
+            || (off_t) (cr->obj.o.body_off + hdr.body_len) > *end) {
+            return WEIR_ERROR;
+        }
+        *end = (off_t) (cr->obj.o.body_off + hdr.body_len);
+    }
+    return WEIR_OK;
+}
+
+/* The compressed stream: gzip_send.c reads the temp file up to what the
+ * fill has written, compresses and writes with back-pressure, and
+ * sync-flushes whenever it catches up, so the client can decode all that
+ * the fill has written while the origin pauses. */
+static void
+stream_progress_gz(cache_req_t *cr)
+{
+    weir_request_t *r = cr->r;
+    off_t           end;
+    int             rc, filling;
+
+    for (;;) {
+        rc = weir_gzip_send(r);
+        if (rc == WEIR_AGAIN) {
+            weir_timer_add(&r->c->write, weir_http.conf->send_timeout);
+            return;
+        }
+        weir_timer_del(&r->c->write);
+        if (rc == WEIR_ERROR) {
+            weir_cache_stream_end(cr, 0);
+            return;
+        }
+        if (rc == WEIR_OK) {
+            weir_cache_stream_end(cr, 1);   /* the trailer went out */
+            return;
+        }
+        /* WEIR_BUSY: everything offered so far went out */
+        if (stream_fill_end(cr, &end, &filling) != WEIR_OK) {
+            weir_cache_stream_end(cr, 0);
+            return;
+        }
+        if (end > r->body_end || !filling) {
+            if (end > r->body_end) {
+                weir_stat_add(&CSLOT(cr->cache)->bytes_served,
+                              (uint64_t) (end - r->body_end));
+            }
+            weir_gzip_send_until(r, end, filling);
+            continue;
+        }
+        weir_timer_add(&cr->wait_ev, cr->cache->conf->lock_timeout);
+        return;
+    }
+}
+
 /* The file grew, the fill ended, or the client can take more. */
 void
 weir_cache_stream_progress(cache_req_t *cr)
 {
     weir_request_t    *r = cr->r;
-    weir_cache_hdr_t   hdr;
-    weir_cache_entry_t e = { .state = 0 };
-    struct stat        st;
     off_t              end;
     int                rc, filling;
 
+    if (r->gzip) {
+        stream_progress_gz(cr);
+        return;
+    }
     for (;;) {
         rc = stream_flush(cr);
         if (rc == WEIR_AGAIN) {
@@ -234,27 +324,9 @@ weir_cache_stream_progress(cache_req_t *cr)
             weir_cache_stream_end(cr, 1);
             return;
         }
-        if (fstat(cr->stream_fd, &st) != 0) {
+        if (stream_fill_end(cr, &end, &filling) != WEIR_OK) {
             weir_cache_stream_end(cr, 0);
             return;
-        }
-        end = st.st_size;
-        filling = cr->cache->idx
-                  && (weir_cache_index_lookup(cr->cache->idx, cr->lock,
-                                              weir_current_wall_msec, 0, &e)
-                      & WEIR_CACHE_FILLING)
-                  && e.fill_id == cr->fill_id;
-        if (!filling) {
-            /* Over: the final header says how long the body is; a fill
-             * that failed never wrote one. */
-            if (pread(cr->stream_fd, &hdr, sizeof(hdr), 0)
-                    != (ssize_t) sizeof(hdr)
-                || hdr.body_len == WEIR_CACHE_BODY_UNKNOWN
-                || (off_t) (cr->obj.o.body_off + hdr.body_len) > end) {
-                weir_cache_stream_end(cr, 0);
-                return;
-            }
-            end = (off_t) (cr->obj.o.body_off + hdr.body_len);
         }
         if (end > cr->s_off) {
             int h = snprintf(cr->s_chunk, sizeof(cr->s_chunk), "%llx\r\n",

@@ -41,6 +41,10 @@ extern weir_tls_sni_pt weir_tls_sni_select;
  * (tls_ticket.c); without a ring attached it issues no tickets. */
 void weir_tls_tickets_use(SSL_CTX *ctx);
 
+/* Keep the sessions a client context's connections get, for
+ * weir_tls_session_offer() (tls_session.c). WEIR_OK or WEIR_ERROR. */
+int weir_tls_sessions_use(SSL_CTX *ctx);
+
 /* The session ticket key ring (tls_ticket.c), here rather than static
  * for its unit test (t/unit/test_tls_ticket.c). */
 typedef struct weir_tls_ticket_key_s {

@@ -20,6 +20,7 @@
 #define WEIR_EVENT_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "core/core.h"
 #include "core/shm.h"
 #include "event/conn.h"
@@ -82,6 +83,7 @@ typedef struct weir_tls_client_opts_s {
     const char  *certificate;        /* client certificate, or NULL */
     const char  *key;
     const char  *ciphers;            /* NULL: OpenSSL's default */
+    int          session_reuse;      /* keep sessions to resume (below) */
 } weir_tls_client_opts_t;
 
 /* ---- contexts (tls_ctx.c), built by the master ---------------------- */
@@ -122,10 +124,36 @@ int weir_tls_accept(weir_conn_t *c, weir_tls_ctx_t *t);
 
 /* Start TLS on a connected upstream socket: `sni` is sent as the server
  * name (NULL: none; an IP address is never sent), `verify_name` is the
- * name the certificate must carry when the context verifies. `reuse`
- * is a session to resume, or NULL. WEIR_OK or WEIR_ERROR. */
+ * name the certificate must carry when the context verifies (a session
+ * to resume: weir_tls_session_offer()). WEIR_OK or WEIR_ERROR. */
 int weir_tls_connect(weir_conn_t *c, weir_tls_ctx_t *t, const char *sni,
     const char *verify_name);
+
+/* ---- client session reuse (tls_session.c) ---------------------------- */
+
+/* The most recent session with one upstream peer (one address and one
+ * SNI name under one client context), kept by its owner in the worker's
+ * memory, zeroed to start. At most one session per slot: a newer one
+ * replaces it. */
+typedef struct weir_tls_session_s {
+    void     *session;      /* SSL_SESSION *, one reference held */
+    uint64_t  gen;          /* bumped by every store */
+} weir_tls_session_t;
+
+/* After weir_tls_connect(), on a context built with session_reuse: offer
+ * the slot's session, if any, and store the sessions the server issues
+ * on c into the slot (TLS 1.3 tickets arrive after the handshake, so the
+ * slot must outlive c; a peer's does). The slot must stay where it is. */
+void weir_tls_session_offer(weir_conn_t *c, weir_tls_session_t *slot);
+
+/* After weir_tls_handshake() on c: ok = 0 (failed, timed out, refused
+ * certificate) drops the slot's session; ok = 1 with a full handshake
+ * drops the offered session if nothing newer replaced it (the server
+ * declined it). Returns 1 when c resumed a session, else 0. */
+int weir_tls_session_done(weir_conn_t *c, weir_tls_session_t *slot, int ok);
+
+/* Free the slot's session. */
+void weir_tls_session_clear(weir_tls_session_t *slot);
 
 /* Drive the handshake: WEIR_OK (done: c->recv/writev/sendfile are TLS
  * now), WEIR_AGAIN (the event it waits for cleared its `ready`), or

@@ -472,6 +472,10 @@ weir_tls_client_ctx(const weir_tls_client_opts_t *o, char *err,
             goto failed;
         }
     }
+    if (o->session_reuse && weir_tls_sessions_use(t->ctx) != WEIR_OK) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
     SSL_CTX_set_ex_data(t->ctx, weir_tls_ctx_index, t);
     ERR_clear_error();
     return t;

@@ -22,7 +22,7 @@ enum var_id {
     V_HOST, V_REQUEST_URI, V_REQUEST_METHOD, V_URI, V_NORMALIZED_REQUEST_URI,
     V_ARGS, V_SERVER_NAME, V_REMOTE_USER, V_ERROR_CODE, V_REALIP_REMOTE_ADDR,
     V_SCHEME, V_SERVER_PORT, V_GZIP_RATIO, V_LIMIT_STATUS, V_HTTP, V_TLS,
-    V_PID
+    V_PID, V_UPSTREAM_TLS_RESUMED
 };
 
 static const struct {
@@ -41,6 +41,7 @@ static const struct {
     { "upstream_status", V_UPSTREAM_STATUS },
     { "upstream_connect_time", V_UPSTREAM_CONNECT_TIME },
     { "upstream_response_time", V_UPSTREAM_RESPONSE_TIME },
+    { "upstream_tls_resumed", V_UPSTREAM_TLS_RESUMED },
     { "cache_status", V_CACHE_STATUS },
     { "retries", V_RETRIES },
     { "request_id", V_REQUEST_ID },
@@ -415,6 +416,12 @@ var_value(weir_request_t *r, const segment_t *s, char *scratch, size_t cap)
         if (r->cache_status) {
             v.data = r->cache_status;
             v.len = strlen(v.data);
+        }
+        return v;
+    case V_UPSTREAM_TLS_RESUMED:
+        if (r->upstream_tls_resumed) {
+            v.data = r->upstream_tls_resumed;
+            v.len = 1;
         }
         return v;
     case V_LIMIT_STATUS:

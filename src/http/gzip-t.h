@@ -24,6 +24,10 @@ struct weir_gzip_s {
     unsigned        started:1;     /* head queued */
     unsigned        chunked:1;     /* HTTP/1.1 client: chunk framing */
     unsigned        done:1;        /* everything queued */
+    unsigned        growing:1;     /* the file may grow past body_end
+                                      (weir_gzip_send_until()) */
+    unsigned        synced:1;      /* growing: all input so far flushed
+                                      out (Z_SYNC_FLUSH) and queued */
     char           *in;            /* GZIP_IN_SIZE, from a file */
     const char     *in_pos;        /* input not yet compressed */
     size_t          in_left;

@@ -89,4 +89,13 @@ size_t weir_gzip_ratio(const weir_request_t *r, char *buf, size_t cap);
  * WEIR_ERROR (logged). (gzip_send.c) */
 int weir_gzip_send(weir_request_t *r);
 
+/* For a file that is still being written (a cache fill streamed to a
+ * client that takes gzip, cache/cache_stream.c): its bytes up to `end`
+ * may be sent (r->body_end = end), and more=1 says more will come. While
+ * more is set, weir_gzip_send() returns WEIR_BUSY once everything up to
+ * `end` went out flushed (Z_SYNC_FLUSH), so that the client can decode
+ * all of it while it waits; with more=0 it ends the stream and returns
+ * WEIR_OK as usual. (gzip_send.c) */
+void weir_gzip_send_until(weir_request_t *r, off_t end, int more);
+
 #endif /* WEIR_HTTP_GZIP_H */

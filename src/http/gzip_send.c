@@ -15,7 +15,10 @@
  * into the compressor's bounded output buffer and writes that before
  * reading more, so memory stays bounded and a slow client holds the
  * reading back. Chunks to HTTP/1.1 clients; HTTP/1.0 ones read to the
- * close (the head said Connection: close).
+ * close (the head said Connection: close). A file still being written
+ * (weir_gzip_send_until()) is sent as far as it goes, and the compressor
+ * is sync-flushed whenever the reader catches up with the writer, so the
+ * client never waits on bytes deflate holds back.
  */
 
 static int gz_flush(weir_request_t *r, weir_gzip_t *gz);
@@ -44,10 +47,21 @@ weir_gzip_send(weir_request_t *r)
         if (rc != WEIR_OK || gz->done) {
             return rc;
         }
+        if (gz->growing && gz->synced && gz->in_left == 0
+            && r->body_off >= r->body_end) {
+            return WEIR_BUSY;       /* all sent, decodable: wait for more */
+        }
         if (gz_queue_more(r, gz) != WEIR_OK) {
             return WEIR_ERROR;
         }
     }
+}
+
+void
+weir_gzip_send_until(weir_request_t *r, off_t end, int more)
+{
+    r->body_end = end;
+    r->gzip->growing = more ? 1 : 0;
 }
 
 /* Write the queued iovecs. WEIR_OK when all went out. */
@@ -109,6 +123,10 @@ gz_queue_more(weir_request_t *r, weir_gzip_t *gz)
         k = weir_gzip_feed(gz, gz->in_pos, gz->in_left);
         gz->in_pos += k;
         gz->in_left -= k;
+        gz->synced = 0;
+    } else if (gz->growing) {
+        /* the writer has not caught up: push out what deflate holds */
+        gz->synced = (unsigned) weir_gzip_flush(gz);
     } else {
         fin = weir_gzip_finish(gz);
     }

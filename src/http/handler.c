@@ -7,6 +7,7 @@
 #include "core/sbuf.h"
 #include "core/str.h"
 #include "core/wtime.h"
+#include "http/gzip.h"
 #include "http/static.h"
 
 static void handle_static(weir_request_t *r);
@@ -16,6 +17,8 @@ static int header_value(weir_request_t *r, const char *name,
 static int location_slash(weir_request_t *r);
 static int path_char(unsigned char ch);
 static void static_headers(weir_request_t *r, const weir_static_res_t *res);
+static int gz_mode(const weir_request_t *r);
+static int gz_headers(weir_request_t *r, const weir_static_res_t *res);
 static const char *error_code(int status);
 
 static weir_http_handler_pt handlers[WEIR_ROUTE_KINDS] = {
@@ -171,10 +174,16 @@ handle_static(weir_request_t *r)
     sreq.method_get_or_head = r->method == WEIR_HTTP_GET
                               || r->method == WEIR_HTTP_HEAD;
     sreq.mime = weir_http.mime;
+    sreq.gz = gz_mode(r);
     if (weir_http_request_cond(r, &sreq.cond) != WEIR_OK
         || weir_static_open(&sreq, &res) != WEIR_OK) {
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return;
+    }
+    if (res.gz_err != 0) {
+        weir_log_error(WEIR_LOG_INFO, &r->c->log, res.gz_err,
+                       "cannot open \"%s%.*s.gz\", serving the file itself",
+                       rt->root, (int) r->path.len, r->path.data);
     }
     switch (res.status) {
     case 200:
@@ -188,6 +197,10 @@ handle_static(weir_request_t *r)
         }
         if (res.status != 416) {
             static_headers(r, &res);
+        }
+        if (gz_headers(r, &res) != WEIR_OK) {
+            weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
+            return;
         }
         cres.status = res.status;
         cres.offset = res.offset;
@@ -344,6 +357,51 @@ static_headers(weir_request_t *r, const weir_static_res_t *res)
         weir_http_add_header(r, "Last-Modified", 13, lm, n);
     }
     weir_http_add_header(r, "ETag", 4, res->etag, strlen(res->etag));
+}
+
+/* gzip_static: whether to look for FILE.gz, and whether to serve it. The
+ * client's Accept-Encoding is read as the gzip filter reads it (q=0
+ * refuses). A client that does not take gzip still has the .gz looked
+ * for under `on`, so that its answer carries Vary like the gzip one. */
+static int
+gz_mode(const weir_request_t *r)
+{
+    switch (r->route->gzip_static) {
+    case WEIR_GZIP_STATIC_ALWAYS:
+        return WEIR_STATIC_GZ_SERVE;
+    case WEIR_GZIP_STATIC_ON:
+        return weir_gzip_accepted(r) ? WEIR_STATIC_GZ_SERVE
+                                     : WEIR_STATIC_GZ_PROBE;
+    default:
+        return WEIR_STATIC_GZ_NONE;
+    }
+}
+
+/*
+ * The head of an answer from FILE.gz: Content-Encoding (not on a 304,
+ * which carries no representation), and the validators are the .gz's
+ * own, strong, as they describe its bytes (static_headers()). Under `on`
+ * the answer depends on Accept-Encoding, so it says so whichever file was
+ * chosen; under `always` it does not. The body is compressed already: the
+ * gzip filter must neither compress it again nor weaken its ETag
+ * (r->precompressed).
+ */
+static int
+gz_headers(weir_request_t *r, const weir_static_res_t *res)
+{
+    if (res->gz == 2 && res->status != 416) {
+        r->precompressed = 1;
+        if (res->status != 304
+            && weir_http_add_header(r, "Content-Encoding", 16, "gzip", 4)
+               != WEIR_OK)
+        {
+            return WEIR_ERROR;
+        }
+    }
+    if (res->gz != 0 && r->route->gzip_static == WEIR_GZIP_STATIC_ON) {
+        return weir_http_add_header(r, "Vary", 4, "Accept-Encoding", 15);
+    }
+    return WEIR_OK;
 }
 
 static void

@@ -97,6 +97,15 @@ enum weir_route_handler {
     WEIR_ROUTE_KINDS
 };
 
+/* gzip_static = off | on | always: whether a static route serves a
+ * precompressed FILE.gz in place of FILE (on: to clients that take gzip;
+ * always: to every client). */
+enum weir_gzip_static {
+    WEIR_GZIP_STATIC_OFF = 0,
+    WEIR_GZIP_STATIC_ON,
+    WEIR_GZIP_STATIC_ALWAYS
+};
+
 /* What a listening server is for. */
 enum weir_server_kind {
     WEIR_SERVER_HTTP = 0,   /* a [server] section */
@@ -189,6 +198,10 @@ typedef struct weir_route_conf_s {
 
     int64_t               client_max_body_size; /* -1: inherit [http] */
 
+    /* encoded_slash: what a "%2F" in the path does (reject: 400, pass:
+     * kept as "%2F" for routing and towards the origin) */
+    int                   encoded_slash; /* enum weir_encoded_slash */
+
     /* gzip (http/gzip.h): compress eligible responses for clients that
      * accept it */
     int                   gzip;          /* on | off (off) */
@@ -196,6 +209,9 @@ typedef struct weir_route_conf_s {
     size_t                ngzip_types;
     int64_t               gzip_min_length; /* bytes (256) */
     int64_t               gzip_level;    /* 1..9 (1) */
+    int                   gzip_static;   /* enum weir_gzip_static: serve
+                                            FILE.gz next to FILE (static
+                                            routes, http/static.h) */
 
     /* access rules: `deny` wins, then a client outside a non-empty
      * `allow` is refused too (403); compiled by the loader */
@@ -215,6 +231,11 @@ typedef struct weir_route_conf_s {
     const char           *file;
     int                   line;
 } weir_route_conf_t;
+
+enum weir_encoded_slash {
+    WEIR_ENCODED_SLASH_REJECT = 0,
+    WEIR_ENCODED_SLASH_PASS
+};
 
 struct weir_server_conf_s {
     char                 *name;

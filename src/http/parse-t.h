@@ -1,8 +1,9 @@
 /*
  * What the HTTP parser files share (parse.c: heads and error table;
  * parse_body.c: framing and the chunked decoder; parse_path.c: path
- * normalisation): the character classes and three tiny helpers. Private to
- * src/http/parse*.c; the public face is http/parse.h.
+ * normalisation; parse_host.c: authorities): the character classes and
+ * three tiny helpers. Private to src/http/parse*.c; the public face is
+ * http/parse.h.
  */
 #ifndef WEIR_HTTP_PARSE_T_H
 #define WEIR_HTTP_PARSE_T_H
@@ -21,6 +22,13 @@
 /* One byte of class bits per octet, defined in parse.c: a read-only
  * table, not state. */
 extern const unsigned char weir_http_cls[256];
+
+/* Is t[0..n) a valid authority (parse_host.c)? WEIR_OK or
+ * WEIR_HTTP_E_BAD_TARGET with *bad the offending offset. */
+#define WEIR_HOST_NEED_PORT  0x1    /* CONNECT: "host:port" required */
+#define WEIR_HOST_FIELD      0x2    /* a Host field: "host:" allowed */
+int weir_http_authority(const unsigned char *t, size_t n, unsigned flags,
+    size_t *bad);
 
 #define is_ws(ch)  ((ch) == ' ' || (ch) == '\t')
 

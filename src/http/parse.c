@@ -4,7 +4,8 @@
  * what every later stage trusts, so it is strict wherever two
  * implementations could read the same bytes two ways (request smuggling,
  * response splitting, path traversal). Framing and the chunked decoder
- * are in parse_body.c, path normalisation in parse_path.c.
+ * are in parse_body.c, path normalisation in parse_path.c, the host
+ * rules in parse_host.c.
  *
  * The head parsers keep no state between calls: the caller re-parses from
  * the start of the buffer when more bytes arrive. Each byte is judged once,
@@ -29,10 +30,6 @@ static int parse_fields(const unsigned char *p, size_t len, size_t *pos,
     weir_http_header_t *hdr, size_t max, size_t *num, size_t *epos);
 static int request_target(weir_http_request_head_t *h, const char *t,
     size_t n, size_t *bad);
-static int authority(const unsigned char *t, size_t n, int need_port,
-    size_t *bad);
-static int ipv6_literal(const unsigned char *t, size_t n);
-static int ipv4_tail(const unsigned char *t, size_t n);
 static void host_is_authority(weir_http_request_head_t *h);
 
 /* 0x80..0xff are all obs-text: allowed in values, nothing else */
@@ -196,7 +193,7 @@ request_target(weir_http_request_head_t *h, const char *t, size_t n,
         return n == 1 ? WEIR_OK : WEIR_HTTP_E_BAD_TARGET;
     }
     if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0) {
-        return authority(u, n, 1, bad);
+        return weir_http_authority(u, n, WEIR_HOST_NEED_PORT, bad);
     }
 
     /* The scheme, case-insensitive (RFC 3986 3.1). */
@@ -212,11 +209,12 @@ request_target(weir_http_request_head_t *h, const char *t, size_t n,
     }
 
     /* The authority ends at the path or the query; '#' or '@' inside it
-     * are refused by authority() like any byte a host cannot hold. */
+     * are refused by weir_http_authority() like any byte a host cannot
+     * hold. */
     for (end = i + 3; end < n && u[end] != '/' && u[end] != '?'; end++) {
         /* void */
     }
-    if (authority(u + i + 3, end - i - 3, 0, bad) != WEIR_OK) {
+    if (weir_http_authority(u + i + 3, end - i - 3, 0, bad) != WEIR_OK) {
         *bad += i + 3;
         return WEIR_HTTP_E_BAD_TARGET;
     }
@@ -239,139 +237,6 @@ request_target(weir_http_request_head_t *h, const char *t, size_t n,
         h->target_len = n - end;
     }
     return WEIR_OK;
-}
-
-/* authority = host [ ":" port ] (RFC 3986 3.2), with no userinfo: what
- * goes upstream as Host must be one host, not "user@host". host is an
- * IP literal or a non-empty reg-name (which covers IPv4); a port is
- * 1-65535 and, for CONNECT's authority-form, required. WEIR_OK or
- * WEIR_HTTP_E_BAD_TARGET with *bad the offending offset. */
-static int
-authority(const unsigned char *t, size_t n, int need_port, size_t *bad)
-{
-    const unsigned char  *rb;
-    size_t                i = 0, k;
-    unsigned              port = 0;
-
-    if (n > 0 && t[0] == '[') {
-        rb = memchr(t, ']', n);
-        if (rb == NULL || !ipv6_literal(t + 1, (size_t) (rb - t) - 1)) {
-            *bad = 0;
-            return WEIR_HTTP_E_BAD_TARGET;
-        }
-        i = (size_t) (rb - t) + 1;
-    } else {
-        for ( ; i < n && t[i] != ':'; i++) {
-            if (!(weir_http_cls[t[i]] & C_HOST)
-                || (t[i] == '%'
-                    && (n - i < 3 || !(weir_http_cls[t[i + 1]] & C_HEX)
-                        || !(weir_http_cls[t[i + 2]] & C_HEX))))
-            {
-                *bad = i;
-                return WEIR_HTTP_E_BAD_TARGET;
-            }
-        }
-        if (i == 0) {
-            *bad = 0;                   /* "http:///x": no host */
-            return WEIR_HTTP_E_BAD_TARGET;
-        }
-    }
-
-    if (i == n && !need_port) {
-        return WEIR_OK;
-    }
-    if (i == n || t[i] != ':' || i + 1 == n) {
-        *bad = i;
-        return WEIR_HTTP_E_BAD_TARGET;
-    }
-    for (k = i + 1; k < n; k++) {
-        if (weir_http_cls[t[k]] & C_DIGIT) {
-            port = port * 10 + (unsigned) (t[k] - '0');
-        }
-        if (!(weir_http_cls[t[k]] & C_DIGIT) || port > 65535) {
-            *bad = k;
-            return WEIR_HTTP_E_BAD_TARGET;
-        }
-    }
-    if (port == 0) {
-        *bad = i + 1;
-        return WEIR_HTTP_E_BAD_TARGET;
-    }
-    return WEIR_OK;
-}
-
-/* The inside of an IP literal: an IPv6 address (RFC 3986 3.2.2) of eight
- * 16-bit groups, "::" standing for one or more zero groups, the last two
- * possibly written as dotted IPv4. Zone ids and IPvFuture are refused:
- * no origin needs them in a Host. 1 if valid. */
-static int
-ipv6_literal(const unsigned char *t, size_t n)
-{
-    size_t  i = 0, start, groups = 0;
-    int     gap = 0;
-
-    if (n >= 2 && t[0] == ':' && t[1] == ':') {
-        gap = 1;
-        i = 2;
-    }
-    while (i < n) {
-        start = i;
-        while (i < n && (weir_http_cls[t[i]] & C_HEX) && i - start < 5) {
-            i++;
-        }
-        if (i < n && t[i] == '.') {
-            /* dotted IPv4 for the last 32 bits */
-            if (!ipv4_tail(t + start, n - start)) {
-                return 0;
-            }
-            groups += 2;
-            break;
-        }
-        if (i == start || i - start > 4) {
-            return 0;
-        }
-        groups++;
-        if (i == n) {
-            break;
-        }
-        if (t[i] != ':' || ++i == n) {
-            return 0;                   /* a stray byte or a final ':' */
-        }
-        if (t[i] == ':') {
-            if (gap) {
-                return 0;               /* "::" twice */
-            }
-            gap = 1;
-            i++;
-        }
-    }
-    return gap ? groups <= 7 : groups == 8;
-}
-
-/* Exactly four dec-octets 0-255 (no leading zero), dot-separated. */
-static int
-ipv4_tail(const unsigned char *t, size_t n)
-{
-    size_t    i = 0, part, start;
-    unsigned  v;
-
-    for (part = 0; part < 4; part++) {
-        if (part > 0) {
-            if (i == n || t[i] != '.') {
-                return 0;
-            }
-            i++;
-        }
-        start = i;
-        v = 0;
-        while (i < n && (weir_http_cls[t[i]] & C_DIGIT) && i - start < 3) {
-            v = v * 10 + (t[i++] - '0');
-        }
-        if (i == start || v > 255 || (t[start] == '0' && i - start > 1)) {
-            return 0;
-        }
-    }
-    return i == n;
 }
 
 /* RFC 9112 3.2.2: a server that receives an absolute-form target ignores

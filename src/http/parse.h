@@ -181,6 +181,16 @@ int weir_http_normalize_target(const char *target, size_t len, char *out,
     size_t outsz, size_t *out_len, char *fwd, size_t fwdsz,
     size_t *fwd_len);
 
+/* The same with flags. WEIR_PATH_PASS_SLASH: "%2F" is not refused but
+ * kept as the three bytes "%2F" in out and in fwd (never a separator);
+ * refused still when a piece of its segment between them is empty, "."
+ * or ".." (or those before a ';'). *seen (when not NULL) gets
+ * WEIR_PATH_PASS_SLASH when a "%2F" was kept. */
+#define WEIR_PATH_PASS_SLASH  0x1
+int weir_http_normalize_target_flags(const char *target, size_t len,
+    unsigned flags, char *out, size_t outsz, size_t *out_len, char *fwd,
+    size_t fwdsz, size_t *fwd_len, unsigned *seen);
+
 /* The HTTP status an error maps to (400/431/501/505/502 for
  * WEIR_HTTP_E_BAD_STATUS_LINE) and a short human reason. */
 int weir_http_error_status(int err);

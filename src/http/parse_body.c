@@ -354,50 +354,17 @@ scan_connection(const weir_http_header_t *hd, framing_scan_t *s)
     }
 }
 
-/* Host = uri-host [ ":" port ] (RFC 9110 7.2). An empty value is valid
- * (the target carried no authority). IP literals are checked loosely:
- * hex digits, ':' and '.' between brackets. */
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2), judged by the rules of a
+ * target's authority (parse_host.c). An empty value is refused: weir
+ * serves http and https, whose URIs always have a host, and nginx
+ * refuses it too. */
 static int
 valid_host(const char *v, size_t n)
 {
-    const unsigned char  *p = (const unsigned char *) v;
-    size_t                i = 0;
+    size_t  bad;
 
-    if (n > 0 && p[0] == '[') {
-        for (i = 1; i < n && p[i] != ']'; i++) {
-            if (!(weir_http_cls[p[i]] & C_HEX) && p[i] != ':' && p[i] != '.') {
-                return 0;
-            }
-        }
-        if (i == n || i == 1) {
-            return 0;
-        }
-        i++;
-    } else {
-        for ( ; i < n && p[i] != ':'; i++) {
-            if (!(weir_http_cls[p[i]] & C_HOST)) {
-                return 0;
-            }
-            if (p[i] == '%'
-                && (n - i < 3 || !(weir_http_cls[p[i + 1]] & C_HEX)
-                    || !(weir_http_cls[p[i + 2]] & C_HEX)))
-            {
-                return 0;
-            }
-        }
-    }
-    if (i == n) {
-        return 1;
-    }
-    if (p[i] != ':') {
-        return 0;
-    }
-    for (i++; i < n; i++) {
-        if (!(weir_http_cls[p[i]] & C_DIGIT)) {
-            return 0;
-        }
-    }
-    return 1;
+    return weir_http_authority((const unsigned char *) v, n,
+                               WEIR_HOST_FIELD, &bad) == WEIR_OK;
 }
 
 /*

@@ -8,18 +8,29 @@
  * on exactly the path the route was chosen for.
  *
  * What has no single meaning is refused rather than guessed: "%2F" (data
- * inside a segment to some origins, a separator to others), a backslash
+ * inside a segment to some origins, a separator to others; but see
+ * below), a backslash
  * raw or as "%5C" (a separator to IIS-style origins, a byte on Linux), a
  * "#" (a fragment never belongs in a request target), "%00", a malformed
  * escape, a ".." that would climb above "/", and a segment that is a dot
  * segment once its ";parameters" are cut ("..;", which Tomcat-style
  * origins resolve and the route would not).
  *
+ * With WEIR_PATH_PASS_SLASH (a route's `encoded_slash = pass`, for
+ * origins such as GitLab's API that read "group%2Fproject" as one name)
+ * "%2F" is kept as those three bytes in both results: it never becomes a
+ * '/', so it cannot end a segment, take part in a dot segment or move
+ * the route. A segment holding one is still refused when a piece of it
+ * between "%2F"s is empty, "." or ".." (or those before a ';'), so that
+ * an origin that does decode it finds no dot segment to resolve either.
+ *
  * Same rules as parse.c: no allocation, no I/O, no state.
  */
 #include "weir_config.h"
 #include "http/parse.h"
 #include "http/parse-t.h"
+
+#include <string.h>
 
 #include "core/core.h"
 
@@ -28,11 +39,15 @@ typedef struct {
     size_t   o, seg, outsz;
     char    *fwd;       /* canonical form, or NULL */
     size_t   f, fseg, fwdsz;
+    size_t   piece;     /* where the piece after the last kept %2F starts */
+    unsigned eslash:1;  /* this segment holds a kept %2F */
 } path_state_t;
 
 static int path_byte(path_state_t *s, unsigned ch, int escaped);
 static int close_segment(path_state_t *s);
 static int dot_params(const char *seg, size_t n);
+static int encoded_slash(path_state_t *s);
+static int bad_piece(const char *p, size_t n);
 static int unreserved(unsigned ch);
 static int raw_path_char(unsigned ch);
 
@@ -48,12 +63,25 @@ int
 weir_http_normalize_target(const char *target, size_t len, char *out,
     size_t outsz, size_t *out_len, char *fwd, size_t fwdsz, size_t *fwd_len)
 {
-    path_state_t  s = { out, 1, 1, outsz, fwd, 1, 1, fwdsz };
+    return weir_http_normalize_target_flags(target, len, 0, out, outsz,
+                                            out_len, fwd, fwdsz, fwd_len,
+                                            NULL);
+}
+
+int
+weir_http_normalize_target_flags(const char *target, size_t len,
+    unsigned flags, char *out, size_t outsz, size_t *out_len, char *fwd,
+    size_t fwdsz, size_t *fwd_len, unsigned *seen)
+{
+    path_state_t  s = { out, 1, 1, outsz, fwd, 1, 1, fwdsz, 1, 0 };
     size_t        i, k;
     unsigned      ch;
     int           end = 0, escaped;
 
     *out_len = 0;
+    if (seen) {
+        *seen = 0;
+    }
     if (fwd_len) {
         *fwd_len = 0;
     }
@@ -90,7 +118,15 @@ weir_http_normalize_target(const char *target, size_t len, char *out,
                 i += 2;
                 escaped = 1;
                 if (ch == '/') {
-                    return WEIR_HTTP_E_BAD_PATH;    /* "%2F": two readings */
+                    /* "%2F": two readings, unless asked to keep it */
+                    if (!(flags & WEIR_PATH_PASS_SLASH)
+                        || encoded_slash(&s) != WEIR_OK) {
+                        return WEIR_HTTP_E_BAD_PATH;
+                    }
+                    if (seen) {
+                        *seen |= WEIR_PATH_PASS_SLASH;
+                    }
+                    continue;
                 }
             }
             if (ch == '\0' || ch == '\\') {
@@ -107,15 +143,21 @@ weir_http_normalize_target(const char *target, size_t len, char *out,
         }
 
         /* a segment ended at a '/' or at the end */
+        if (s.eslash && bad_piece(out + s.piece, s.o - s.piece)) {
+            return WEIR_HTTP_E_BAD_PATH;
+        }
+        s.eslash = 0;
         if (close_segment(&s) != WEIR_OK) {
             return WEIR_HTTP_E_BAD_PATH;
         }
+        s.piece = s.seg;    /* a dropped "." or ".." moved seg back */
         if (!end && s.o > s.seg) {
             if (s.o + 1 >= s.outsz || (s.fwd && s.f + 1 >= s.fwdsz)) {
                 return WEIR_HTTP_E_BAD_PATH;
             }
             out[s.o++] = '/';
             s.seg = s.o;
+            s.piece = s.o;
             if (s.fwd) {
                 s.fwd[s.f++] = '/';
                 s.fseg = s.f;
@@ -200,6 +242,37 @@ close_segment(path_state_t *s)
         }
     }
     return WEIR_OK;
+}
+
+/* A "%2F" to keep: the piece before it must be a name, and the three
+ * bytes go to both results as they are (upper case, like every escape of
+ * the canonical form). */
+static int
+encoded_slash(path_state_t *s)
+{
+    if (bad_piece(s->out + s->piece, s->o - s->piece)
+        || s->o + 3 >= s->outsz || (s->fwd && s->f + 3 >= s->fwdsz)) {
+        return WEIR_ERROR;
+    }
+    memcpy(s->out + s->o, "%2F", 3);
+    s->o += 3;
+    s->piece = s->o;
+    s->eslash = 1;
+    if (s->fwd) {
+        memcpy(s->fwd + s->f, "%2F", 3);
+        s->f += 3;
+    }
+    return WEIR_OK;
+}
+
+/* A piece of a segment next to a kept "%2F" that would be an empty or a
+ * dot segment to an origin that decodes it: "", ".", "..", ".;x",
+ * "..;x". */
+static int
+bad_piece(const char *p, size_t n)
+{
+    return n == 0 || (n == 1 && p[0] == '.')
+           || (n == 2 && p[0] == '.' && p[1] == '.') || dot_params(p, n);
 }
 
 /* "..;x" or ".;x": a dot segment to an origin that cuts path parameters

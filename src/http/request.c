@@ -509,6 +509,10 @@ process_head(weir_request_t *r, size_t consumed)
     }
     rc = weir_route_select(r->srv, r->path.data, r->path.len, r->pool,
                            &r->route);
+    if (rc == WEIR_OK && r->encoded_slash) {
+        rc = weir_route_encoded_slash(r->srv, r->route, r->path.data,
+                                      r->path.len, r->pool);
+    }
     if (rc != WEIR_OK) {
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                        "client sent invalid or ambiguous path");
@@ -648,7 +652,8 @@ weir_http_send_response(weir_request_t *r)
         || c->requests + 1 >= (uint64_t) weir_http.conf->keepalive_requests) {
         r->keepalive = 0;
     }
-    if ((r->route && r->route->gzip && gzip_filter(r) != WEIR_OK)
+    if ((r->route && r->route->gzip && !r->precompressed
+         && gzip_filter(r) != WEIR_OK)
         || weir_http_response_head(r) != WEIR_OK) {
         weir_log_error(WEIR_LOG_ERR, &c->log, 0,
                        "cannot build the response head");

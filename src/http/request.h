@@ -71,6 +71,9 @@ typedef struct weir_request_s {
     /* one of the four conditional headers came on several lines (the
      * h_ pointers hold the last one; handler.c joins them) */
     unsigned                   cond_repeated:1;
+    /* path and target keep a "%2F" (parse_path.c): only a route with
+     * encoded_slash = pass takes the request (weir_route_encoded_slash) */
+    unsigned                   encoded_slash:1;
     /* The server the request is for: chosen by its host among those
      * sharing the address (http/vhost.h), else the connection's. Its
      * routes, statistics and $server_name are the request's. */
@@ -123,6 +126,9 @@ typedef struct weir_request_s {
     unsigned                   sent_continue:1;
     unsigned                   body_complete:1;
     unsigned                   upgraded:1;      /* 101: Connection: upgrade */
+    unsigned                   precompressed:1; /* body is a FILE.gz
+                                                   (gzip_static): no gzip
+                                                   filter */
 
     /* filled by the proxy, for the access log */
     char                      *upstream_addr;   /* "a:1, b:2" when retried */
@@ -132,6 +138,7 @@ typedef struct weir_request_s {
     int                        retries;
     int                        body_error;      /* status for a bad body */
     const char                *cache_status;    /* $cache_status; NULL: - */
+    const char                *upstream_tls_resumed; /* "r", "."; NULL: - */
     const char                *limit_status;    /* $limit_status; NULL: - */
     struct limit_req_s        *limit;           /* http/limit.c's state */
     void                      *proxy;           /* the proxy's state */

@@ -53,6 +53,7 @@ weir_http_normalize_request_target(weir_request_t *r)
     const char *q = r->uri.data, *a;
     size_t      plen = r->uri.len, fsz;
     char       *path, *fwd;
+    unsigned    seen = 0;
     int         rc;
 
     if (q[0] == '*') {
@@ -73,8 +74,13 @@ weir_http_normalize_request_target(weir_request_t *r)
         weir_http_finalize_error(r, 500, "INTERNAL_ERROR");
         return WEIR_ERROR;
     }
-    rc = weir_http_normalize_target(q, plen, path, plen + 2, &r->path.len,
-                                    fwd, fsz, &r->target.len);
+    /* "%2F" is kept here and judged once the route is known: only a
+     * route with encoded_slash = pass takes it (weir_route_encoded_slash).
+     * Kept, it is no separator, so the route is chosen on the segments
+     * the origin will see. */
+    rc = weir_http_normalize_target_flags(q, plen, WEIR_PATH_PASS_SLASH,
+                                          path, plen + 2, &r->path.len,
+                                          fwd, fsz, &r->target.len, &seen);
     if (rc != WEIR_OK) {
         weir_log_error(WEIR_LOG_INFO, &r->c->log, 0,
                        "client sent invalid or ambiguous path");
@@ -83,6 +89,7 @@ weir_http_normalize_request_target(weir_request_t *r)
     }
     r->path.data = path;
     r->target.data = fwd;
+    r->encoded_slash = (seen & WEIR_PATH_PASS_SLASH) != 0;
     if (a) {
         /* The query is the origin's to read; it goes as it came, "?"
          * included even when empty. Room: 3 * plen + 2 covers it. */

@@ -9,14 +9,10 @@
 #include <string.h>
 #include "core/core.h"
 #include "core/cidr.h"
-
-/* Captures are not used yet; a few pairs keep pcre2_match() from
- * returning 0 ("ovector too small") for patterns with groups. */
-#define ROUTE_OVECTOR_PAIRS 16
+#include "http/regex.h"
 
 static int regex_compile(weir_route_conf_t *r, const char *pattern,
     int caseless, char *err, size_t errlen);
-static pcre2_match_data *match_data(void);
 static size_t regex_literal_prefix(const weir_route_conf_t *r);
 static int regex_caseless(const weir_route_conf_t *r);
 
@@ -108,25 +104,9 @@ weir_route_free(weir_route_conf_t *r)
     }
 }
 
-/* One match block for the whole process: workers are single-threaded and
- * only ask yes or no, so nothing is kept between calls. It is created on
- * first use and lives as long as the process. */
-static pcre2_match_data *
-match_data(void)
-{
-    static pcre2_match_data *md;
-
-    if (md == NULL) {
-        md = pcre2_match_data_create(ROUTE_OVECTOR_PAIRS, NULL);
-    }
-    return md;
-}
-
 int
 weir_route_matches(const weir_route_conf_t *r, const char *path, size_t len)
 {
-    pcre2_match_data *md;
-
     switch (r->match_type) {
     case WEIR_MATCH_PREFIX:
         return len >= r->match_len
@@ -134,12 +114,9 @@ weir_route_matches(const weir_route_conf_t *r, const char *path, size_t len)
     case WEIR_MATCH_EXACT:
         return len == r->match_len && memcmp(path, r->match, len) == 0;
     case WEIR_MATCH_REGEX:
-        md = match_data();
-        if (md == NULL || r->regex == NULL) {
-            return 0;   /* out of memory: no route rather than a crash */
-        }
-        return pcre2_match(r->regex, (PCRE2_SPTR) path, len, 0, 0, md,
-                           NULL) >= 0;
+        /* bounded: a hostile path costs about a millisecond at most */
+        return weir_regex_match(r->regex, "route", r->name, "match",
+                                r->match, path, len);
     default:
         return 0;
     }
@@ -186,6 +163,36 @@ weir_route_select(const weir_server_conf_t *srv, const char *path,
         }
     }
     return weir_route_find(srv, cut, n) == *out ? WEIR_OK : WEIR_DECLINED;
+}
+
+int
+weir_route_encoded_slash(const weir_server_conf_t *srv,
+    const weir_route_conf_t *route, const char *path, size_t len,
+    weir_pool_t *pool)
+{
+    char   *dec;
+    size_t  i, n = 0;
+
+    if (route == NULL || route->encoded_slash != WEIR_ENCODED_SLASH_PASS) {
+        return WEIR_DECLINED;
+    }
+    dec = weir_palloc(pool, len + 1);
+    if (dec == NULL) {
+        return WEIR_ERROR;
+    }
+    /* Every "%2F" as a '/': also one that a "%25" spelled, which only
+     * makes the comparison stricter. */
+    for (i = 0; i < len; i++) {
+        if (path[i] == '%' && len - i >= 3 && path[i + 1] == '2'
+            && (path[i + 2] == 'F' || path[i + 2] == 'f')) {
+            dec[n++] = '/';
+            i += 2;
+        } else {
+            dec[n++] = path[i];
+        }
+    }
+    dec[n] = '\0';
+    return weir_route_find(srv, dec, n) == route ? WEIR_OK : WEIR_DECLINED;
 }
 
 /*

@@ -33,6 +33,17 @@ weir_route_conf_t *weir_route_find(const weir_server_conf_t *srv,
 int weir_route_select(const weir_server_conf_t *srv, const char *path,
     size_t len, weir_pool_t *pool, const weir_route_conf_t **out);
 
+/* A path that keeps "%2F" (parse_path.c, WEIR_PATH_PASS_SLASH) was given
+ * route (the first match, NULL for none). WEIR_OK when that route says
+ * encoded_slash = pass and the path read with every "%2F" as a '/' (as
+ * an origin that decodes it would) takes the same route; else
+ * WEIR_DECLINED, and the caller answers 400: a route that rejects gets no
+ * "%2F", and no "%2F" walks around a route (its deny, its origin) meant
+ * for the path it spells. WEIR_ERROR: out of memory. */
+int weir_route_encoded_slash(const weir_server_conf_t *srv,
+    const weir_route_conf_t *route, const char *path, size_t len,
+    weir_pool_t *pool);
+
 /* Does this route match? 1 or 0. */
 int weir_route_matches(const weir_route_conf_t *r, const char *path,
     size_t len);

@@ -46,6 +46,8 @@ static int open_file(const weir_static_req_t *req, int rootfd,
 static int open_index(const weir_static_req_t *req, int rootfd,
     char *rel, size_t rel_len, weir_static_res_t *res, const char **name,
     struct stat *st);
+static void open_gz(const weir_static_req_t *req, int rootfd,
+    const char *rel, weir_static_res_t *res, struct stat *st);
 static void decide(const weir_static_req_t *req, weir_static_res_t *res);
 static void fail(weir_static_res_t *res, int status, int err);
 static int errno_status(int err);
@@ -119,16 +121,21 @@ weir_static_open(const weir_static_req_t *req, weir_static_res_t *res)
         }
     }
 
+    if (rc == WEIR_OK && !S_ISREG(st.st_mode)) {
+        /* fifos, sockets, devices: nothing a web root should publish */
+        fail(res, 404, 0);
+        rc = WEIR_DONE;
+    }
+
+    if (rc == WEIR_OK && req->gz != WEIR_STATIC_GZ_NONE) {
+        /* rel now names the file itself, the index included */
+        open_gz(req, rootfd, rel, res, &st);
+    }
+
     close(rootfd);
 
     if (rc != WEIR_OK) {
         return WEIR_OK;     /* res already holds the decision */
-    }
-
-    if (!S_ISREG(st.st_mode)) {
-        /* fifos, sockets, devices: nothing a web root should publish */
-        fail(res, 404, 0);
-        return WEIR_OK;
     }
 
     res->file_size = st.st_size;
@@ -403,6 +410,58 @@ open_index(const weir_static_req_t *req, int rootfd, char *rel,
     fail(res, 403, ENOENT);
 
     return WEIR_DONE;
+}
+
+
+/*
+ * gzip_static: FILE.gz beside the file rel, confined beneath root like
+ * any other open (a symlink may point at another file inside root, never
+ * outside). Only a regular file is usable: a directory, fifo or dangling
+ * link named FILE.gz is as good as none, and so is one we may not open,
+ * whose errno goes to res->gz_err for the log. Serving it swaps res->fd
+ * and *st for the .gz's, so every validator and range that follows is
+ * the .gz's. Nothing here can fail the request: FILE is still open.
+ */
+static void
+open_gz(const weir_static_req_t *req, int rootfd, const char *rel,
+    weir_static_res_t *res, struct stat *st)
+{
+    char         gz[PATH_MAX];
+    struct stat  gst;
+    size_t       len = strlen(rel);
+    int          err, fd;
+
+    if (len == 0 || len + sizeof(".gz") > sizeof(gz)) {
+        return;
+    }
+    memcpy(gz, rel, len);
+    memcpy(gz + len, ".gz", sizeof(".gz"));
+
+    err = open_beneath(rootfd, req->root, gz, &fd);
+    if (err != WEIR_OK) {
+        if (err != ENOENT && err != ENOTDIR && err != EXDEV && err != ELOOP
+            && err != ENAMETOOLONG)
+        {
+            res->gz_err = err;
+        }
+        return;
+    }
+
+    if (fstat(fd, &gst) == -1 || !S_ISREG(gst.st_mode)) {
+        close(fd);
+        return;
+    }
+
+    if (req->gz == WEIR_STATIC_GZ_PROBE) {
+        close(fd);
+        res->gz = 1;
+        return;
+    }
+
+    close(res->fd);
+    res->fd = fd;
+    *st = gst;
+    res->gz = 2;
 }
 
 

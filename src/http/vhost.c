@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "event/listen.h"
+#include "http/regex.h"
 
 /*
  * The tables of one address. A name is stored lowercased and without a
@@ -44,17 +45,12 @@ struct weir_vhost_s {
     size_t                    nexact, nhead, ntail, nregex;
 };
 
-/* Captures are not used; a few pairs keep pcre2_match() from answering
- * "ovector too small" (0) for patterns with groups. */
-#define VHOST_OVECTOR_PAIRS 16
-
 static size_t vhost_normalise(const char *name, size_t len, char *out);
 static const vhost_entry_t *vhost_search(const vhost_entry_t *t, size_t n,
     const char *key, size_t len);
 static int vhost_entry_cmp(const void *a, const void *b);
 static int vhost_key_cmp(const char *a, size_t alen, const char *b,
     size_t blen);
-static pcre2_match_data *vhost_match_data(void);
 static void vhost_regex_free(void *data);
 static int vhost_name_shape(const char *w, char *err, size_t errlen);
 static int vhost_members(weir_vhost_t *vh, weir_http_conf_t *conf,
@@ -71,7 +67,7 @@ static void vhost_dups(const weir_vhost_t *vh, const vhost_entry_t *t,
 /* name without port and trailing dot, lowercased, into out[1..] with
  * out[0] = '.' (so that out is also the ".name" form a bare head entry
  * is found by). The length at out + 1, or 0 when nothing can match
- * (empty, too long). */
+ * (empty, too long, an empty label). */
 static size_t
 vhost_normalise(const char *name, size_t len, char *out)
 {
@@ -91,8 +87,16 @@ vhost_normalise(const char *name, size_t len, char *out)
     if (len && name[len - 1] == '.') {
         len--;
     }
-    if (len == 0 || len > WEIR_VHOST_NAME_MAX) {
+    if (len == 0 || len > WEIR_VHOST_NAME_MAX || name[0] == '.') {
         return 0;
+    }
+    /* An empty label ("a..b.test") names no host: the parser refuses it
+     * in Host, and an SNI name has not been through the parser, so it
+     * must not reach "*.b.test" here either. */
+    for (i = 1; i < len; i++) {
+        if (name[i] == '.' && name[i - 1] == '.') {
+            return 0;
+        }
     }
     out[0] = '.';
     for (i = 0; i < len; i++) {
@@ -134,26 +138,12 @@ vhost_search(const vhost_entry_t *t, size_t n, const char *key, size_t len)
     return NULL;
 }
 
-/* One match block for the process: workers are single-threaded and only
- * ask yes or no. Created on first use, kept for the process's life. */
-static pcre2_match_data *
-vhost_match_data(void)
-{
-    static pcre2_match_data *md;
-
-    if (md == NULL) {
-        md = pcre2_match_data_create(VHOST_OVECTOR_PAIRS, NULL);
-    }
-    return md;
-}
-
 const weir_server_conf_t *
 weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
 {
     char                 buf[WEIR_VHOST_NAME_MAX + 2];
     const char          *n;
     const vhost_entry_t *e;
-    pcre2_match_data    *md;
     size_t               nlen, i;
 
     if (vh == NULL
@@ -187,10 +177,12 @@ weir_vhost_match(const weir_vhost_t *vh, const char *name, size_t len)
             return e->srv;
         }
     }
-    md = vh->nregex ? vhost_match_data() : NULL;
-    for (i = 0; md && i < vh->nregex; i++) {
-        if (pcre2_match(vh->regex[i].sn->regex, (PCRE2_SPTR) n, nlen, 0, 0,
-                        md, NULL) >= 0) {
+    /* bounded: a hostile Host or SNI name costs about a millisecond at
+     * most per regex (http/regex.h) */
+    for (i = 0; i < vh->nregex; i++) {
+        if (weir_regex_match(vh->regex[i].sn->regex, "server",
+                             vh->regex[i].srv->name, "server_name",
+                             vh->regex[i].sn->name, n, nlen)) {
             return vh->regex[i].srv;
         }
     }

@@ -370,6 +370,7 @@ create_upstream(weir_conf_t *c, const char *name)
     u->health_rise = 2;
     u->panic_threshold = 50;
     u->tls_verify = 1;
+    u->tls_session_reuse = 1;
     u->file = c->file;
     u->line = c->line;
     return u;

@@ -654,12 +654,17 @@ check_route(load_t *ld, route_ext_t *x)
 
 /* gzip_types: media types the filter compares a Content-Type with; a
  * value that can never match one is a typo worth stopping at, and so is
- * a list on a route that does not compress. */
+ * a list on a route that does not compress. gzip_static needs a root. */
 static void
 route_gzip(load_t *ld, weir_route_conf_t *r)
 {
     size_t i;
 
+    /* only a static route has a FILE to look for FILE.gz beside */
+    if (r->gzip_static != WEIR_GZIP_STATIC_OFF && r->root == NULL) {
+        xerror(ld, line_of(ld, r, "gzip_static", r->line), "route", r->name,
+               "gzip_static", "requires root (a static route)");
+    }
     if (r->ngzip_types > 0 && !r->gzip) {
         xerror(ld, line_of(ld, r, "gzip_types", r->line), "route", r->name,
                "gzip_types", "requires gzip = on");

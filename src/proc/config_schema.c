@@ -146,10 +146,20 @@ static const weir_conf_enum_t tls_protocol_enums[] = {
     { "TLSv1.2", WEIR_TLS_V1_2 }, { "TLSv1.3", WEIR_TLS_V1_3 }, { NULL, 0 }
 };
 
+static const weir_conf_enum_t encoded_slash_enums[] = {
+    { "reject", WEIR_ENCODED_SLASH_REJECT },
+    { "pass", WEIR_ENCODED_SLASH_PASS }, { NULL, 0 }
+};
+
 static const weir_conf_enum_t tls_verify_enums[] = {
     { "off", WEIR_TLS_VERIFY_OFF }, { "on", WEIR_TLS_VERIFY_ON },
     { "optional", WEIR_TLS_VERIFY_OPTIONAL },
     { "optional_no_ca", WEIR_TLS_VERIFY_OPTIONAL_NO_CA }, { NULL, 0 }
+};
+
+static const weir_conf_enum_t gzip_static_enums[] = {
+    { "off", WEIR_GZIP_STATIC_OFF }, { "on", WEIR_GZIP_STATIC_ON },
+    { "always", WEIR_GZIP_STATIC_ALWAYS }, { NULL, 0 }
 };
 
 /* Repeatable paths of [server] (config_tls.c). */
@@ -274,6 +284,8 @@ const weir_conf_cmd_t weir_config_cmds[] = {
     ROW(SEC_UPSTREAM, "tls_certificate_key", W_PATH, ups_t,
         tls_certificate_key, 0, 0),
     ROW(SEC_UPSTREAM, "tls_ciphers", W_STR, ups_t, tls_ciphers, 0, 0),
+    ROW(SEC_UPSTREAM, "tls_session_reuse", W_FLAG, ups_t,
+        tls_session_reuse, 0, 0),
 
     ROW(SEC_CACHE, "path", W_PATH, cache_t, path, 0, 0),
     CUSTOM(SEC_CACHE, "levels", cache_t, levels, weir_config_set_levels,
@@ -354,12 +366,16 @@ const weir_conf_cmd_t weir_config_cmds[] = {
       offsetof(weir_route_conf_t, client_max_body_size), 0, NOMAX, 0, NULL,
       NULL, NULL, 0 },
     SEC_ROWS(SEC_ROUTE, weir_route_conf_t),
+    ENUM(SEC_ROUTE, "encoded_slash", weir_route_conf_t, encoded_slash,
+         encoded_slash_enums),
     ROW(SEC_ROUTE, "gzip", W_FLAG, weir_route_conf_t, gzip, 0, 0),
     WORDS(SEC_ROUTE, "gzip_types", weir_route_conf_t, gzip_types,
           ngzip_types, WEIR_CONF_MULTI),
     ROW(SEC_ROUTE, "gzip_min_length", W_SIZE, weir_route_conf_t,
         gzip_min_length, 0, NOMAX),
     ROW(SEC_ROUTE, "gzip_level", W_INT, weir_route_conf_t, gzip_level, 1, 9),
+    ENUM(SEC_ROUTE, "gzip_static", weir_route_conf_t, gzip_static,
+         gzip_static_enums),
     WORDS(SEC_ROUTE, "limit", weir_route_conf_t, limit_names, nlimit_names,
           0),
 

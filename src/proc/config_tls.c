@@ -108,6 +108,7 @@ upstream_ctx(weir_config_t *cf, weir_upstream_conf_t *u, char *err,
     o.certificate = u->tls_certificate;
     o.key = u->tls_certificate_key;
     o.ciphers = u->tls_ciphers;
+    o.session_reuse = u->tls_session_reuse;
     u->tls_ctx = weir_tls_client_ctx(&o, why, sizeof(why));
     if (u->tls_ctx == NULL) {
         key = strstr(why, "the CA") ? "tls_ca"

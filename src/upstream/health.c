@@ -300,7 +300,7 @@ probe_write(weir_event_t *ev)
             return;
         }
         if (p->uc->tls
-            && weir_upstream_tls_start(c, p->uc, p->pc) != WEIR_OK) {
+            && weir_upstream_tls_start(c, p->uc, p->pc, NULL) != WEIR_OK) {
             probe_end(p, 0, "cannot start TLS");
             return;
         }

@@ -87,6 +87,9 @@ typedef struct weir_upstream_state_s {
     _Atomic uint64_t  budget_exhausted_total;
     _Atomic uint64_t  queue_timeouts_total;
     _Atomic uint64_t  no_peer_total;
+    /* new TLS connections to the peers: [0] full handshakes, [1]
+     * resumed sessions (tls_session_reuse) */
+    _Atomic uint64_t  tls_handshakes_total[2];
     _Atomic uint32_t  retrying[WEIR_PROC_MAX];   /* retries in flight */
 } weir_upstream_state_t;
 

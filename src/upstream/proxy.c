@@ -367,6 +367,7 @@ connect_picked(proxy_t *p)
              : weir_upstream_keepalive_get(p->peer);
     p->fresh_only = 0;
     p->t_connect_start = weir_current_msec;
+    r->upstream_tls_resumed = NULL;     /* this try's, if it handshakes */
     if (uc) {
         p->uc = uc;
         p->reused = 1;

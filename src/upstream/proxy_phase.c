@@ -109,8 +109,8 @@ connect_handler(weir_event_t *ev)
     }
     if (p->uconf->tls) {
         /* connect_timeout, still armed, bounds the handshake too */
-        if (weir_upstream_tls_start(p->uc, p->uconf, p->peer->conf)
-            != WEIR_OK) {
+        if (weir_upstream_tls_start(p->uc, p->uconf, p->peer->conf,
+                                    &p->peer->tls_session) != WEIR_OK) {
             weir_proxy_fail(p, F_TLS_ERROR, 0, "cannot start TLS");
             return;
         }
@@ -138,10 +138,11 @@ tls_handler(weir_event_t *ev)
 {
     proxy_t *p = of(ev);
     char     why[256];
-    int      rc;
+    int      rc, resumed;
 
     if (ev->timedout) {
         ev->timedout = 0;
+        weir_tls_session_done(p->uc, &p->peer->tls_session, 0);
         weir_proxy_fail(p, F_TLS_ERROR, ETIMEDOUT, "handshake timed out");
         return;
     }
@@ -149,11 +150,16 @@ tls_handler(weir_event_t *ev)
     if (rc == WEIR_AGAIN) {
         return;
     }
+    /* a failed handshake drops the peer's session: the next one is full */
+    resumed = weir_tls_session_done(p->uc, &p->peer->tls_session,
+                                    rc == WEIR_OK);
     if (rc != WEIR_OK) {
         weir_proxy_fail(p, F_TLS_ERROR, 0,
                         weir_tls_error_text(why, sizeof(why), "closed"));
         return;
     }
+    weir_stat_add(&p->u->st->tls_handshakes_total[resumed], 1);
+    p->r->upstream_tls_resumed = resumed ? "r" : ".";
     connected(p);
 }
 

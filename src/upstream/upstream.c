@@ -479,14 +479,16 @@ weir_upstream_connect(weir_peer_t *p)
  * sent for it). */
 int
 weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
-    const weir_peer_conf_t *pc)
+    const weir_peer_conf_t *pc, weir_tls_session_t *slot)
 {
     const char *text = pc->host ? pc->host : pc->text, *end;
     char        host[256];
     size_t      len;
+    int         rc;
 
     if (u->tls_name) {
-        return weir_tls_connect(c, u->tls_ctx, u->tls_name, u->tls_name);
+        rc = weir_tls_connect(c, u->tls_ctx, u->tls_name, u->tls_name);
+        goto started;
     }
     if (*text == '[') {
         text++;
@@ -500,5 +502,13 @@ weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
     }
     memcpy(host, text, len);
     host[len] = '\0';
-    return weir_tls_connect(c, u->tls_ctx, pc->host ? host : NULL, host);
+    rc = weir_tls_connect(c, u->tls_ctx, pc->host ? host : NULL, host);
+
+started:
+    /* the slot is per peer, and a peer has one address and one SNI name
+     * under this upstream's context: what it holds fits this connection */
+    if (rc == WEIR_OK && slot != NULL && u->tls_session_reuse) {
+        weir_tls_session_offer(c, slot);
+    }
+    return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "core/core.h"
 #include "event/conn.h"
+#include "event/tls.h"
 #include "upstream/peer_state.h"
 #include "upstream/upstream_conf.h"
 
@@ -27,6 +28,9 @@ typedef struct weir_peer_s {
     int                     current_weight; /* smooth round robin */
     weir_upstream_idle_t   *idle;           /* pooled connections, LIFO */
     size_t                  nidle;
+    /* the last TLS session with the peer (tls_session_reuse), this
+     * worker's; it goes with the generation on a reload */
+    weir_tls_session_t      tls_session;
 } weir_peer_t;
 
 struct weir_upstream_s {
@@ -131,9 +135,11 @@ weir_conn_t *weir_upstream_connect(weir_peer_t *p);
 /* A `tls = on` upstream: start TLS on c, connected to peer pc, with the
  * upstream's context, sending tls_name (else the host name of the server
  * line) as SNI and checking the certificate for it (else for the peer's
- * address). The handshake is then weir_tls_handshake()'s. WEIR_OK or
- * WEIR_ERROR. */
+ * address). With tls_session_reuse, `slot` (the peer's, or NULL for
+ * none) gives the session to offer and keeps the ones the peer issues;
+ * the caller reports the handshake's end with weir_tls_session_done().
+ * The handshake is then weir_tls_handshake()'s. WEIR_OK or WEIR_ERROR. */
 int weir_upstream_tls_start(weir_conn_t *c, const weir_upstream_conf_t *u,
-    const weir_peer_conf_t *pc);
+    const weir_peer_conf_t *pc, weir_tls_session_t *slot);
 
 #endif /* WEIR_UPSTREAM_UPSTREAM_H */

@@ -115,6 +115,7 @@ typedef struct weir_upstream_conf_s {
     char              *tls_certificate;
     char              *tls_certificate_key;
     char              *tls_ciphers;
+    int                tls_session_reuse; /* on: resume with each peer */
     struct weir_tls_ctx_s *tls_ctx;
     const char        *file;
     int                line;

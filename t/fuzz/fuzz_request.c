@@ -43,17 +43,20 @@ parse(const char *buf, size_t len, weir_http_request_head_t *h,
 /* The target's path must normalise to something with no dot segments,
  * and its canonical form (what the proxy forwards) must normalise again
  * to the same path and the same canonical form: forwarding it is
- * idempotent, so an origin that normalises again sees what we routed. */
+ * idempotent, so an origin that normalises again sees what we routed.
+ * Likewise with WEIR_PATH_PASS_SLASH (encoded_slash = pass), where a kept
+ * "%2F" must never have let a dot segment through. */
 static void
-check_path(const char *t, size_t n)
+check_path(const char *t, size_t n, unsigned flags)
 {
     char    *out = malloc(n + 1), *fwd = malloc(3 * n + 1);
     char    *out2 = NULL, *fwd2 = NULL;
     size_t   out_len, fwd_len, out2_len, fwd2_len, k;
 
     check(out != NULL && fwd != NULL);
-    if (weir_http_normalize_target(t, n, out, n + 1, &out_len, fwd,
-                                   3 * n + 1, &fwd_len) == WEIR_OK) {
+    if (weir_http_normalize_target_flags(t, n, flags, out, n + 1, &out_len,
+                                         fwd, 3 * n + 1, &fwd_len, NULL)
+        == WEIR_OK) {
         check(out_len >= 1 && out_len <= n && out[0] == '/');
         check(strlen(out) == out_len && strlen(fwd) == fwd_len);
         for (k = 0; k + 1 < out_len; k++) {
@@ -65,9 +68,10 @@ check_path(const char *t, size_t n)
         out2 = malloc(fwd_len + 1);
         fwd2 = malloc(3 * fwd_len + 1);
         check(out2 != NULL && fwd2 != NULL);
-        check(weir_http_normalize_target(fwd, fwd_len, out2, fwd_len + 1,
-                                         &out2_len, fwd2, 3 * fwd_len + 1,
-                                         &fwd2_len) == WEIR_OK);
+        check(weir_http_normalize_target_flags(fwd, fwd_len, flags, out2,
+                                               fwd_len + 1, &out2_len, fwd2,
+                                               3 * fwd_len + 1, &fwd2_len,
+                                               NULL) == WEIR_OK);
         check(out2_len == out_len && memcmp(out2, out, out_len) == 0);
         check(fwd2_len == fwd_len && memcmp(fwd2, fwd, fwd_len) == 0);
     }
@@ -113,7 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(h.version == 11);
         }
         if (h.target[0] == '/') {
-            check_path(h.target, h.target_len);
+            check_path(h.target, h.target_len, 0);
+            check_path(h.target, h.target_len, WEIR_PATH_PASS_SLASH);
         }
     }
 
@@ -134,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* and the whole input as a path */
-    check_path(buf, size);
+    check_path(buf, size, 0);
+    check_path(buf, size, WEIR_PATH_PASS_SLASH);
     return 0;
 }

@@ -885,6 +885,7 @@ START_TEST(gzip_keys)
     ck_assert_int_eq(r->gzip_level, 1);
     ck_assert_int_eq(r->gzip_min_length, 256);
     ck_assert_ptr_null(r->gzip_types);
+    ck_assert_int_eq(r->gzip_static, WEIR_GZIP_STATIC_OFF);
     weir_config_free(cf);
 
     cf = load(BASE "gzip = on\ngzip_level = 9\ngzip_min_length = 1k\n"
@@ -908,6 +909,11 @@ START_TEST(gzip_keys)
     weir_config_free(cf);
 
     ck_load_error(BASE "gzip = maybe\n", "weir.ini:8: [route r] gzip: ");
+    /* gzip_static: a static route's key; on a proxy route, an error */
+    ck_load_error(BASE "gzip_static = on\n",
+                  "weir.ini:8: [route r] gzip_static: requires root");
+    ck_load_error(BASE "gzip_static = maybe\n",
+                  "weir.ini:8: [route r] gzip_static: ");
     ck_load_error(BASE "gzip = on\ngzip_level = 0\n",
                   "weir.ini:9: [route r] gzip_level: ");
     ck_load_error(BASE "gzip = on\ngzip_level = 10\n",

@@ -257,6 +257,53 @@ START_TEST(errors)
 }
 END_TEST
 
+/* [upstream] tls_session_reuse: on by default, off by choice, a boolean
+ * like the others (an error names the file, the line and the key). */
+#define UPSTREAM                                                            \
+    "[upstream u]\n"                                   /* 1 */              \
+    "server = 127.0.0.1:8443\n"                                             \
+    "tls = on\n"                                       /* 3 */
+
+#define UROUTE                                                              \
+    "[server s]\n"                                                          \
+    "listen = 127.0.0.1:8080\n"                                             \
+    "[route r]\n"                                                           \
+    "server = s\n"                                                          \
+    "match = /\n"                                                           \
+    "upstream = u\n"
+
+START_TEST(upstream_session_reuse)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf;
+    FILE                *fp;
+    char                 d[16384];
+    size_t               n;
+
+    cf = load("weir.ini", UPSTREAM UROUTE, &errs);
+    ck_assert_msg(cf != NULL, "%s", errs.n ? errs.lines[0] : "");
+    ck_assert_int_eq(cf->upstreams[0]->tls_session_reuse, 1);
+    weir_config_free(cf);
+
+    cf = load("weir.ini", UPSTREAM "tls_session_reuse = off\n" UROUTE,
+              &errs);
+    ck_assert_msg(cf != NULL, "%s", errs.n ? errs.lines[0] : "");
+    ck_assert_int_eq(cf->upstreams[0]->tls_session_reuse, 0);
+    fp = fopen("dump.ini", "w");
+    weir_config_dump(cf, fp);
+    fclose(fp);
+    fp = fopen("dump.ini", "r");
+    n = fread(d, 1, sizeof(d) - 1, fp);
+    d[n] = '\0';
+    fclose(fp);
+    ck_assert_ptr_nonnull(strstr(d, "\ntls_session_reuse = off\n"));
+    weir_config_free(cf);
+
+    ck_load_error(UPSTREAM "tls_session_reuse = maybe\n" UROUTE,
+                  "weir.ini:4: [upstream u] tls_session_reuse:");
+}
+END_TEST
+
 static Suite *
 conf_tls_suite(void)
 {
@@ -269,6 +316,7 @@ conf_tls_suite(void)
     tcase_add_test(tc, dump_loads_back);
     tcase_add_test(tc, optional_no_ca);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, upstream_session_reuse);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -399,6 +399,15 @@ static const struct {
     { S("GET http://evil.com:99999999999999999999/ HTTP/1.1\r\n\r\n"),
       WEIR_HTTP_E_BAD_TARGET },
     { S("GET http://evil.com:/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://..wild.test/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://a..wild.test/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://.wild.test/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://./ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("GET http://a:99999999999/ HTTP/1.1\r\n\r\n"),
+      WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT a..b:443 HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
+    { S("CONNECT a: HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
     { S("GET http://evil.com:8a/ HTTP/1.1\r\n\r\n"), WEIR_HTTP_E_BAD_TARGET },
     { S("GET http://evil.com:80:80/ HTTP/1.1\r\n\r\n"),
       WEIR_HTTP_E_BAD_TARGET },
@@ -710,10 +719,47 @@ static const struct {
     { RQ("Host: a%zz\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
     { RQ("Host: a\tb\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
     { RQ("Host: caf\xc3\xa9\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    /* empty, and empty labels: "*.wild.test" must not take these */
+    { RQ("Host: \r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ10("Host: \r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: ..wild.test\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: a..wild.test\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: .wild.test\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: a.test..\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: .\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: :80\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: a..b:80\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    /* ports: digits, 1-65535, no overflow */
+    { RQ("Host: example.test:99999999999\r\n"), WEIR_HTTP_E_BAD_HOST,
+      0, 0, 0, 0, 0 },
+    { RQ("Host: example.test:4294967377\r\n"), WEIR_HTTP_E_BAD_HOST,
+      0, 0, 0, 0, 0 },
+    { RQ("Host: example.test:65536\r\n"), WEIR_HTTP_E_BAD_HOST,
+      0, 0, 0, 0, 0 },
+    { RQ("Host: example.test:0\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: example.test:8o\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: example.test:-1\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: example.test: 80\r\n"), WEIR_HTTP_E_BAD_HOST,
+      0, 0, 0, 0, 0 },
+    /* IPv6 literals as strictly as in a target */
+    { RQ("Host: [1::2::3]\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: []:80\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: [::1]8080\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: [::1]:65536\r\n"), WEIR_HTTP_E_BAD_HOST, 0, 0, 0, 0, 0 },
+    { RQ("Host: [fe80::1%25eth0]\r\n"), WEIR_HTTP_E_BAD_HOST,
+      0, 0, 0, 0, 0 },
     /* accepted */
     { RQ("Host: a\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0, 0 },
-    { RQ("Host: \r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0, 0 },
     { RQ("Host: [::1]:8080\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0, 0 },
+    { RQ("Host: [::1]\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0, 0 },
+    { RQ("Host: [::ffff:1.2.3.4]:1\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE,
+      0, 1, 0, 0 },
+    { RQ("Host: example.test.\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE,
+      0, 1, 0, 0 },
+    { RQ("Host: EXAMPLE.Test.:65535\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE,
+      0, 1, 0, 0 },
+    { RQ("Host: 127.0.0.1:00080\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE,
+      0, 1, 0, 0 },
     { RQ("Host: example.com:\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE, 0, 1, 0,
       0 },
     { RQ("Host: a-b_c~d.e%41!$&'()*+,;=\r\n"), WEIR_OK, WEIR_HTTP_BODY_NONE,
@@ -1360,6 +1406,72 @@ START_TEST(test_normalize_canonical_small)
 }
 END_TEST
 
+/* WEIR_PATH_PASS_SLASH: "%2F" kept as "%2F" in both results, never a
+ * separator; a piece beside it that is empty or a dot segment is still
+ * refused. NULL path: refused. */
+static const struct {
+    const char  *in;
+    const char  *path;
+    const char  *fwd;
+} pass_slash[] = {
+    { "/api/v4/projects/group%2Fproject", "/api/v4/projects/group%2Fproject",
+      "/api/v4/projects/group%2Fproject" },
+    { "/a/b%2fc%2Fd/e", "/a/b%2Fc%2Fd/e", "/a/b%2Fc%2Fd/e" },
+    { "/a/b%2Fc/../d", "/a/d", "/a/d" },
+    { "/a/b%2Fc/./d", "/a/b%2Fc/d", "/a/b%2Fc/d" },
+    { "/a/x%252Fy", "/a/x%2Fy", "/a/x%252Fy" },
+    { "/a/%2e%2e.%2Fx", "/a/...%2Fx", "/a/...%2Fx" },
+    { "/a/x%2F..", NULL, NULL },
+    { "/a/x%2F../y", NULL, NULL },
+    { "/a/..%2Fx", NULL, NULL },
+    { "/a/%2e%2e%2Fx", NULL, NULL },
+    { "/a/x%2F%2E%2E%2Fy", NULL, NULL },
+    { "/a/x%2F.%2Fy", NULL, NULL },
+    { "/a/x%2F..;p%2Fy", NULL, NULL },
+    { "/a/%2Fx", NULL, NULL },
+    { "/a/x%2F", NULL, NULL },
+    { "/a/x%2F%2Fy", NULL, NULL },
+    { "/%2F", NULL, NULL },
+    { "/a/x%5Cy", NULL, NULL },
+    /* after a dropped "..", ".", "" the next piece starts at the segment */
+    { "/a/b/../%2Fx", NULL, NULL },
+    { "/a/./%2Fx", NULL, NULL },
+    { "/a//%2Fx", NULL, NULL },
+    { "/a/b/../c%2Fx", "/a/c%2Fx", "/a/c%2Fx" },
+    { "/a/bbbbbbbb/../..%2Fx", NULL, NULL },
+};
+
+START_TEST(test_normalize_pass_slash)
+{
+    const char *in = pass_slash[_i].in;
+    size_t      len = strlen(in), plen, flen;
+    char        path[256], fwd[768];
+    unsigned    seen = 7;
+    int         rc;
+
+    rc = weir_http_normalize_target_flags(in, len, WEIR_PATH_PASS_SLASH,
+                                          path, len + 1, &plen, fwd,
+                                          3 * len + 1, &flen, &seen);
+    if (pass_slash[_i].path == NULL) {
+        ck_assert_msg(rc == WEIR_HTTP_E_BAD_PATH, "%s: got %d", in, rc);
+    } else {
+        ck_assert_msg(rc == WEIR_OK, "%s: got %d", in, rc);
+        ck_assert_str_eq(path, pass_slash[_i].path);
+        ck_assert_uint_eq(plen, strlen(pass_slash[_i].path));
+        ck_assert_str_eq(fwd, pass_slash[_i].fwd);
+        ck_assert_uint_eq(flen, strlen(pass_slash[_i].fwd));
+        ck_assert_uint_eq(seen, strstr(in, "%2F") || strstr(in, "%2f")
+                                ? WEIR_PATH_PASS_SLASH : 0);
+    }
+    /* without the flag every one of them is refused, or has no %2F */
+    rc = weir_http_normalize_target(in, len, path, len + 1, &plen, fwd,
+                                    3 * len + 1, &flen);
+    if (strstr(in, "%2F") || strstr(in, "%2f")) {
+        ck_assert_msg(rc == WEIR_HTTP_E_BAD_PATH, "%s: got %d", in, rc);
+    }
+}
+END_TEST
+
 /*
  * Error table.
  */
@@ -1580,6 +1692,8 @@ parse_suite(void)
     tcase_add_loop_test(tc, test_normalize_path, 0, weir_nelems(paths));
     tcase_add_loop_test(tc, test_normalize_canonical, 0, weir_nelems(canon));
     tcase_add_test(tc, test_normalize_canonical_small);
+    tcase_add_loop_test(tc, test_normalize_pass_slash, 0,
+                        (int) weir_nelems(pass_slash));
     tcase_add_test(tc, test_normalize_small_buffer);
     suite_add_tcase(s, tc);
 

@@ -6,6 +6,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include "http/regex.h"
 
 /* A server with routes built from match strings, in this order. */
 typedef struct fixture_s {
@@ -121,6 +122,38 @@ START_TEST(first_match_in_file_order)
 }
 END_TEST
 
+/* A path that keeps "%2F" goes only to a route with encoded_slash =
+ * pass, and only when reading each "%2F" as '/' keeps that route. */
+START_TEST(encoded_slash_route)
+{
+    static const char *const m[] = {
+        "/api/private/", "/api/", "/files/", "/"
+    };
+    fixture_t   f;
+    weir_pool_t *pool = weir_pool_create(1024);
+
+#define ES(path) weir_route_encoded_slash(&f.srv, \
+        weir_route_find(&f.srv, path, strlen(path)), path, strlen(path), pool)
+
+    ck_assert_ptr_nonnull(pool);
+    build(&f, m, weir_nelems(m));
+    f.routes[1].encoded_slash = WEIR_ENCODED_SLASH_PASS;    /* /api/ */
+    ck_assert_int_eq(ES("/api/v4/projects/group%2Fproject"), WEIR_OK);
+    ck_assert_int_eq(ES("/api/a%2Fb%2Fc"), WEIR_OK);
+    /* read with '/', it would be /api/private/x: refused */
+    ck_assert_int_eq(ES("/api/private%2Fx"), WEIR_DECLINED);
+    ck_assert_int_eq(ES("/api/private%2fx"), WEIR_DECLINED);
+    /* routes that reject (the default) */
+    ck_assert_int_eq(ES("/files/a%2Fb"), WEIR_DECLINED);
+    ck_assert_int_eq(ES("/a%2Fb"), WEIR_DECLINED);
+    ck_assert_int_eq(weir_route_encoded_slash(&f.srv, NULL, "/x%2F", 5,
+                                              pool), WEIR_DECLINED);
+    teardown_routes(&f);
+    weir_pool_destroy(pool);
+#undef ES
+}
+END_TEST
+
 START_TEST(exact_before_prefix)
 {
     static const char *const m[] = { "= /api/health", "/api/" };
@@ -150,6 +183,31 @@ START_TEST(no_match)
 
     memset(&f, 0, sizeof(f));
     ck_assert_ptr_null(find(&f, "/"));            /* a server without routes */
+}
+END_TEST
+
+/* A catastrophic pattern hits the match limit: no match, counted, and
+ * the next route takes the path; the same pattern still matches what it
+ * should. */
+START_TEST(regex_match_limit)
+{
+    static const char *const m[] = { "~ ^/(a+)+$", "/" };
+    fixture_t     f;
+    char          path[64];
+    unsigned long before = weir_regex_limit_hits();
+
+    build(&f, m, weir_nelems(m));
+    memset(path, 'a', sizeof(path));
+    path[0] = '/';
+    path[sizeof(path) - 2] = 'b';
+    path[sizeof(path) - 1] = '\0';
+    ck_assert_str_eq(find(&f, path), "/");
+    ck_assert_uint_eq(weir_regex_limit_hits(), before + 1);
+    path[sizeof(path) - 2] = 'a';
+    ck_assert_str_eq(find(&f, path), "~ ^/(a+)+$");
+    ck_assert_str_eq(find(&f, "/ab"), "/");     /* a quick no is no hit */
+    ck_assert_uint_eq(weir_regex_limit_hits(), before + 1);
+    teardown_routes(&f);
 }
 END_TEST
 
@@ -294,6 +352,8 @@ route_suite(void)
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, first_match_in_file_order);
     tcase_add_test(tc, exact_before_prefix);
+    tcase_add_test(tc, regex_match_limit);
+    tcase_add_test(tc, encoded_slash_route);
     tcase_add_test(tc, no_match);
     tcase_add_test(tc, regex_anchors);
     tcase_add_test(tc, length_bounded);

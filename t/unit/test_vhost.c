@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "http/regex.h"
 #include <netinet/in.h>
 
 /*
@@ -235,6 +236,44 @@ START_TEST(dot_form)
 }
 END_TEST
 
+/* A catastrophic server_name regex hits the match limit: no match, and
+ * the address's default takes the host. */
+START_TEST(regex_match_limit)
+{
+    char          host[64];
+    unsigned long before = weir_regex_limit_hits();
+
+    add_server("dflt", 80, "_", 0);
+    add_server("re", 80, "~^(a+)+$", 0);
+    ck_assert_int_eq(build(), WEIR_OK);
+    memset(host, 'a', sizeof(host));
+    host[sizeof(host) - 2] = 'b';
+    host[sizeof(host) - 1] = '\0';
+    ck_assert_str_eq(pick(host), "dflt");
+    ck_assert_uint_eq(weir_regex_limit_hits(), before + 1);
+    host[sizeof(host) - 2] = 'a';
+    ck_assert_str_eq(pick(host), "re");
+}
+END_TEST
+
+/* A name with an empty label matches no wildcard (nor anything else):
+ * the SNI path reaches weir_vhost_find() without the parser's check. */
+START_TEST(empty_labels_match_nothing)
+{
+    add_server("dflt", 80, "_", 0);
+    add_server("wild", 80, "*.wild.test www.tail.* ~^x", 0);
+    ck_assert_int_eq(build(), WEIR_OK);
+    ck_assert_str_eq(pick("a.wild.test"), "wild");
+    ck_assert_str_eq(pick("a.wild.test."), "wild");
+    ck_assert_str_eq(pick("..wild.test"), "dflt");
+    ck_assert_str_eq(pick("a..wild.test"), "dflt");
+    ck_assert_str_eq(pick(".wild.test"), "dflt");
+    ck_assert_str_eq(pick("www..tail.org"), "dflt");
+    ck_assert_str_eq(pick("x..y"), "dflt");
+    ck_assert_str_eq(pick("."), "dflt");
+}
+END_TEST
+
 START_TEST(default_server_flag)
 {
     add_server("a", 80, "a.test", 0);
@@ -388,6 +427,8 @@ vhost_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, exact_names);
     tcase_add_test(tc, normalised_lookup);
+    tcase_add_test(tc, empty_labels_match_nothing);
+    tcase_add_test(tc, regex_match_limit);
     tcase_add_test(tc, too_long_is_default);
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, longest_trailing);
