@@ -232,6 +232,25 @@ weir_conn_fin_with_data(const weir_conn_t *c)
     return weir_current_msec - c->last_read_msec <= WEIR_FIN_WITH_DATA_MS;
 }
 
+int
+weir_conn_peek(weir_conn_t *c)
+{
+    char    byte;
+    ssize_t n;
+
+    if (c->ssl && c->tls_done) {
+        return weir_tls_peek(c);
+    }
+    do {
+        n = recv(c->fd, &byte, 1, MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? WEIR_AGAIN
+                                                       : WEIR_ERROR;
+    }
+    return n > 0 ? 1 : 0;
+}
+
 /* The shared tail of writev/sendfile: n bytes of `want` written, or an
  * errno. Clears write.ready on a short write or EAGAIN (edge-triggered:
  * the next EPOLLOUT edge says when to go on). WEIR_DONE asks the caller

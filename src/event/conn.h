@@ -111,6 +111,15 @@ ssize_t weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt);
 ssize_t weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset,
     size_t len);
 
+/* Has the peer gone? Looks at what waits on the connection without
+ * taking it from whoever reads next, through the transport: on a TLS
+ * connection the peer's close_notify is record bytes, not EOF, so a raw
+ * peek would call a closing client one that sent more. Returns 1 when
+ * bytes (a body, a pipelined request) wait, 0 at EOF (FIN, or a
+ * close_notify), WEIR_AGAIN when nothing came, WEIR_ERROR on a reset or
+ * a broken TLS session (errno set). */
+int weir_conn_peek(weir_conn_t *c);
+
 /* Format a socket address as "1.2.3.4:80" / "[::1]:80" (or without the
  * port when with_port is 0). Returns the length. */
 size_t weir_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len,

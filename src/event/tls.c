@@ -458,6 +458,34 @@ tls_sendfile(weir_conn_t *c, int fd, off_t *offset, size_t len)
     return (ssize_t) done;
 }
 
+int
+weir_tls_peek(weir_conn_t *c)
+{
+    char   byte;
+    size_t n;
+    int    err;
+
+    ERR_clear_error();
+    if (SSL_peek_ex(c->ssl, &byte, 1, &n) == 1) {
+        return 1;
+    }
+    err = SSL_get_error(c->ssl, 0);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        return WEIR_AGAIN;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+        c->read.eof = 1;
+        return 0;
+    }
+    c->tls_failed = 1;
+    c->read.error = 1;
+    if (err != SSL_ERROR_SYSCALL || errno == 0) {
+        errno = err == SSL_ERROR_SYSCALL ? ECONNRESET : EPROTO;
+    }
+    ERR_clear_error();
+    return WEIR_ERROR;
+}
+
 /* ---- what the logs and variables show ---------------------------------- */
 
 const char *
@@ -488,19 +516,37 @@ weir_tls_session_reused(const weir_conn_t *c)
     return SSL_session_reused(c->ssl) ? "r" : ".";
 }
 
-const char *
-weir_tls_client_verify(const weir_conn_t *c)
+int
+weir_tls_client_cert(const weir_conn_t *c)
 {
-    X509 *x;
+    if (c->ssl == NULL || !c->tls_done
+        || SSL_get0_peer_certificate(c->ssl) == NULL) {
+        return WEIR_TLS_CERT_NONE;
+    }
+    return SSL_get_verify_result(c->ssl) == X509_V_OK ? WEIR_TLS_CERT_OK
+                                                      : WEIR_TLS_CERT_FAILED;
+}
 
+/* nginx's values, so log parsers and origins written for it read ours. */
+const char *
+weir_tls_client_verify(const weir_conn_t *c, char *buf, size_t len)
+{
     if (c->ssl == NULL || !c->tls_done) {
         return NULL;
     }
-    x = SSL_get0_peer_certificate(c->ssl);
-    if (x == NULL) {
+    switch (weir_tls_client_cert(c)) {
+    case WEIR_TLS_CERT_NONE:
         return "NONE";
+    case WEIR_TLS_CERT_OK:
+        return "SUCCESS";
+    default:
+        if (buf == NULL || len == 0) {
+            return "FAILED";
+        }
+        snprintf(buf, len, "FAILED:%s", X509_verify_cert_error_string(
+                     SSL_get_verify_result(c->ssl)));
+        return buf;
     }
-    return SSL_get_verify_result(c->ssl) == X509_V_OK ? "SUCCESS" : "FAILED";
 }
 
 const char *

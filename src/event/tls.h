@@ -35,7 +35,16 @@ typedef struct weir_tls_ctx_s weir_tls_ctx_t;
 enum weir_tls_verify_client {
     WEIR_TLS_VERIFY_OFF = 0,
     WEIR_TLS_VERIFY_ON,        /* a valid client certificate is required */
-    WEIR_TLS_VERIFY_OPTIONAL   /* asked for; checked when one is sent */
+    WEIR_TLS_VERIFY_OPTIONAL,  /* asked for; a bad one is refused by the
+                                  HTTP layer (400), none passes */
+    WEIR_TLS_VERIFY_OPTIONAL_NO_CA /* asked for, verified, only recorded */
+};
+
+/* A client certificate's verdict (weir_tls_client_cert()). */
+enum weir_tls_client_cert {
+    WEIR_TLS_CERT_NONE = 0,    /* none sent (or no TLS) */
+    WEIR_TLS_CERT_OK,
+    WEIR_TLS_CERT_FAILED
 };
 
 /* The TLS 1.2 cipher list used when none is configured: forward-secret
@@ -151,6 +160,12 @@ void weir_tls_session_clear(weir_tls_session_t *slot);
  * WEIR_ERROR (why: weir_tls_error_text()). Never blocks. */
 int weir_tls_handshake(weir_conn_t *c);
 
+/* weir_conn_peek() on a TLS connection: decrypts what came into
+ * OpenSSL's buffer without handing it out (SSL_peek; the next tls_recv
+ * gets it, and read.ready stays set so it is looked for). 1 data, 0
+ * close_notify or EOF, WEIR_AGAIN, WEIR_ERROR (errno set). */
+int weir_tls_peek(weir_conn_t *c);
+
 /* Send close_notify when the session is healthy, free the TLS state.
  * Called by weir_conn_close(). */
 void weir_tls_close(weir_conn_t *c);
@@ -165,8 +180,14 @@ const char *weir_tls_cipher(const weir_conn_t *c);
 const char *weir_tls_server_name(const weir_conn_t *c);
 /* "r" when the session was resumed, "." otherwise (as nginx logs it). */
 const char *weir_tls_session_reused(const weir_conn_t *c);
-/* SUCCESS, NONE or FAILED:reason; NULL without TLS. */
-const char *weir_tls_client_verify(const weir_conn_t *c);
+/* SUCCESS, NONE or FAILED:reason (the verifier's reason, built in
+ * buf); NULL without TLS. */
+const char *weir_tls_client_verify(const weir_conn_t *c, char *buf,
+    size_t len);
+/* enum weir_tls_client_cert: what the handshake made of the client's
+ * certificate (the optional modes complete the handshake whatever the
+ * client sent and keep the verdict for this). */
+int weir_tls_client_cert(const weir_conn_t *c);
 /* The client certificate's subject ("CN=x,O=y") into buf, or NULL. */
 const char *weir_tls_client_subject(const weir_conn_t *c, char *buf,
     size_t len);

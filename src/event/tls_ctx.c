@@ -34,6 +34,7 @@ static int servername_cb(SSL *ssl, int *alert, void *arg);
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg);
 static int status_cb(SSL *ssl, void *arg);
+static int verify_keep_cb(int ok, X509_STORE_CTX *x);
 static void fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -103,11 +104,16 @@ weir_tls_server_ctx(const weir_tls_server_opts_t *o, char *err,
         }
         SSL_CTX_set_client_CA_list(t->ctx, names);
     }
+    if (o->verify_client == WEIR_TLS_VERIFY_ON) {
+        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER
+                                   | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    } else if (o->verify_client != WEIR_TLS_VERIFY_OFF) {
+        /* optional, optional_no_ca: the handshake completes whatever the
+         * client sends; the verdict stays in the SSL for the HTTP layer
+         * (400 or pass) and $ssl_client_verify. */
+        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, verify_keep_cb);
+    }
     if (o->verify_client != WEIR_TLS_VERIFY_OFF) {
-        SSL_CTX_set_verify(t->ctx, o->verify_client == WEIR_TLS_VERIFY_ON
-                               ? SSL_VERIFY_PEER
-                                     | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                               : SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_verify_depth(t->ctx, o->verify_depth ? o->verify_depth
                                                          : 9);
     }
@@ -392,6 +398,18 @@ status_cb(SSL *ssl, void *arg)
         }
     }
     return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* Accept every chain and let the verifier's error stand: OpenSSL keeps
+ * the last error it met as the SSL's verify result even when this says
+ * go on, which is what weir_tls_client_cert() reads after the
+ * handshake. */
+static int
+verify_keep_cb(int ok, X509_STORE_CTX *x)
+{
+    (void) ok;
+    (void) x;
+    return 1;
 }
 
 /* ---- client contexts (upstreams) -------------------------------------- */

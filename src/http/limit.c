@@ -249,23 +249,20 @@ limit_delay_watch(weir_event_t *ev)
     weir_conn_t      *c = ev->data;
     weir_http_conn_t *hc = c->data;
     weir_request_t   *r;
-    char              byte;
-    ssize_t           n;
+    int               rc;
 
     if (hc == NULL || (r = hc->r) == NULL || r->limit == NULL
         || (hc->buf && weir_buf_size(hc->buf) > 0)) {
         return;
     }
-    n = recv(c->fd, &byte, 1, MSG_PEEK);
-    if (n == 0 && weir_conn_fin_with_data(c)) {
+    rc = weir_conn_peek(c);
+    if (rc == 0 && weir_conn_fin_with_data(c)) {
         r->limit->halfclosed = 1;       /* once judged, for good */
     }
-    if (n > 0 || (n == 0 && r->limit->halfclosed)
-        || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
-                      || errno == EINTR))) {
+    if (rc == 1 || rc == WEIR_AGAIN || (rc == 0 && r->limit->halfclosed)) {
         return;
     }
-    weir_log_error(WEIR_LOG_INFO, &c->log, n < 0 ? errno : 0,
+    weir_log_error(WEIR_LOG_INFO, &c->log, rc < 0 ? errno : 0,
                    "client closed connection while its request was delayed "
                    "by a limit");
     r->status = 499;

@@ -501,6 +501,9 @@ process_head(weir_request_t *r, size_t consumed)
     }
 
     weir_http_select_server(r);
+    if (weir_http_tls_client_check(r) != WEIR_OK) {
+        return;
+    }
     if (weir_http_admission(r) != WEIR_OK) {
         return;
     }

@@ -173,7 +173,8 @@ void weir_http_init_connection(weir_conn_t *c, const weir_server_conf_t *srv,
 
 /* The same for a `proxy_protocol` listener: the connection must start
  * with a valid PROXY protocol header (request_proxy_protocol.c), whose
- * client address then stands for the peer's in logs and upstream. */
+ * client address then stands for the peer's in logs and upstream. On a
+ * `tls` one too the header comes first, then the TLS handshake. */
 void weir_http_init_proxy_protocol(weir_conn_t *c,
     const weir_server_conf_t *srv, const weir_listen_conf_t *l);
 
@@ -181,6 +182,20 @@ void weir_http_init_proxy_protocol(weir_conn_t *c,
  * (request_tls.c), with the context srv->tls built by the master. */
 void weir_http_init_tls(weir_conn_t *c, const weir_server_conf_t *srv,
     const weir_listen_conf_t *l);
+
+/* The client certificate rule of the request's server (r->srv, once
+ * the Host chose it), request_tls.c: WEIR_OK to go on, WEIR_ERROR when
+ * the request was refused (400 for a certificate tls_verify_client does
+ * not accept, 421 for a server with client verification reached through
+ * another server's handshake) and finalized. */
+int weir_http_tls_client_check(weir_request_t *r);
+
+/* The TLS handshake on a connection set up by
+ * weir_http_init_connection() (request_tls.c): after a PROXY protocol
+ * header on a `tls proxy_protocol` listener. now: drive it at once
+ * (the ClientHello may be in the socket already, and no edge will
+ * announce it). */
+void weir_http_start_tls(weir_conn_t *c, int now);
 
 /* Graceful stop: idle keep-alive connections get a short grace and are
  * closed; requests in flight finish with "Connection: close". */

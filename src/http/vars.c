@@ -9,7 +9,8 @@
 static int is_name_char(int ch);
 static size_t host_len(weir_str_t h);
 static void lower(char *p, size_t n);
-static weir_str_t value_of(weir_request_t *r, const char *name, size_t len);
+static weir_str_t value_of(weir_request_t *r, const char *name, size_t len,
+    char *scratch, size_t cap);
 static weir_str_t header_value(weir_request_t *r, const char *name,
     size_t len);
 static weir_str_t pair_value(weir_str_t list, char sep, const char *name,
@@ -75,6 +76,7 @@ weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
     const char *p = tmpl, *name;
     size_t      out = 0, n, len;
     weir_str_t  v;
+    char        scratch[1024];   /* $ssl_client_s_dn, $ssl_client_verify */
 
     if (cap == 0) {
         return 0;
@@ -89,7 +91,7 @@ weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
             p++;
         }
         len = (size_t) (p - name);
-        v = value_of(r, name, len);
+        v = value_of(r, name, len, scratch, sizeof(scratch));
         n = weir_min(v.len, cap - 1 - out);
         if (n) {
             memcpy(buf + out, v.data, n);
@@ -106,7 +108,8 @@ weir_http_vars_eval(weir_request_t *r, const char *tmpl, char *buf,
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
 
 static weir_str_t
-value_of(weir_request_t *r, const char *name, size_t len)
+value_of(weir_request_t *r, const char *name, size_t len, char *scratch,
+    size_t cap)
 {
     weir_str_t v = { 0, "" };
 
@@ -135,7 +138,7 @@ value_of(weir_request_t *r, const char *name, size_t len)
     } else if (IS("server_port")) {
         v = weir_http_vars_server_port(r);
     } else if (weir_http_vars_is_tls(name, len)) {
-        v = weir_http_vars_tls(r, name, len, NULL, 0);
+        v = weir_http_vars_tls(r, name, len, scratch, cap);
         if (v.data == NULL) {
             v.data = "";
             v.len = 0;
@@ -203,7 +206,7 @@ weir_http_vars_tls(const weir_request_t *r, const char *name, size_t len,
     } else if (IS("ssl_session_reused")) {
         s = weir_tls_session_reused(r->c);
     } else if (IS("ssl_client_verify")) {
-        s = weir_tls_client_verify(r->c);
+        s = weir_tls_client_verify(r->c, scratch, cap);
     } else if (IS("ssl_client_s_dn") && scratch) {
         s = weir_tls_client_subject(r->c, scratch, cap);
     }

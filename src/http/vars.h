@@ -32,7 +32,8 @@ weir_str_t weir_http_vars_server_port(const weir_request_t *r);
 
 /* The TLS variables: ssl_protocol, ssl_cipher, ssl_server_name,
  * ssl_session_reused ("r" or "."), ssl_client_verify (SUCCESS, NONE,
- * FAILED) and ssl_client_s_dn (needs scratch: cap bytes). data is NULL
+ * FAILED:reason; plain FAILED without scratch) and ssl_client_s_dn
+ * (needs scratch: cap bytes). data is NULL
  * when the connection has no TLS or the value does not apply. */
 int weir_http_vars_is_tls(const char *name, size_t len);
 weir_str_t weir_http_vars_tls(const weir_request_t *r, const char *name,

@@ -212,6 +212,8 @@ weir_config_check_vars(load_t *ld, const void *obj, const char *type,
                    "$remote_addr $host $request_uri $normalized_request_uri "
                    "$uri $args "
                    "$request_method $server_name $scheme $server_port "
+                   "$ssl_protocol $ssl_cipher $ssl_server_name "
+                   "$ssl_session_reused $ssl_client_verify $ssl_client_s_dn "
                    "$http_NAME $cookie_NAME $arg_NAME)", (int) (p - var),
                    var, t);
             return;
@@ -318,7 +320,8 @@ check_tls_file(load_t *ld, weir_server_conf_t *s, const char *key,
 
 /* A server with a `tls` listen: certificates and keys in pairs, the
  * files readable (that they load is for the master to find out: proc/
- * config_tls.c), client verification with a CA to verify against. */
+ * config_tls.c), client verification with a CA to verify against
+ * (optional_no_ca may have none). */
 static void
 check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
 {
@@ -341,10 +344,6 @@ check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
                "than certificates (%zu)", s->ntls_stapling_file,
                s->ntls_certificate);
     }
-    if (l->proxy_protocol) {
-        xerror(ld, l->line, "server", s->name, "listen",
-               "tls and proxy_protocol on one listen are not supported");
-    }
     if (s->tls_protocols == 0) {
         xerror(ld, line_of(ld, s, "tls_protocols", s->line), "server",
                s->name, "tls_protocols", "off leaves no protocol: "
@@ -362,7 +361,10 @@ check_tls(load_t *ld, weir_server_conf_t *s, const weir_listen_conf_t *l)
     }
     if (s->tls_client_ca) {
         check_tls_file(ld, s, "tls_client_ca", s->tls_client_ca);
-    } else if (s->tls_verify_client != WEIR_TLS_VERIFY_OFF) {
+    } else if (s->tls_verify_client != WEIR_TLS_VERIFY_OFF
+               && s->tls_verify_client != WEIR_TLS_VERIFY_OPTIONAL_NO_CA) {
+        /* optional_no_ca leaves verification to the origin: without a
+         * CA every certificate is FAILED:..., and passes. */
         xerror(ld, line_of(ld, s, "tls_verify_client", s->line), "server",
                s->name, "tls_verify_client", "needs tls_client_ca");
     }
@@ -553,6 +555,14 @@ route_refs(load_t *ld, weir_route_conf_t *r)
             xerror(ld, line_of(ld, r, "upstream", r->line), "route", r->name,
                    "upstream", "unknown upstream \"%s\" (no [upstream %s] "
                    "section)", r->upstream_name, r->upstream_name);
+        }
+    }
+    /* set_header values are templates (proxy_request.c): a misspelt
+     * variable would send an empty header. */
+    for (i = 0; i < r->nset_headers; i++) {
+        if (r->set_headers[i].value) {
+            weir_config_check_vars(ld, r, "route", r->name, r->line,
+                                   "set_header", r->set_headers[i].value);
         }
     }
     route_cache_vars(ld, r, "cache_bypass", r->cache_bypass);

@@ -153,7 +153,8 @@ static const weir_conf_enum_t encoded_slash_enums[] = {
 
 static const weir_conf_enum_t tls_verify_enums[] = {
     { "off", WEIR_TLS_VERIFY_OFF }, { "on", WEIR_TLS_VERIFY_ON },
-    { "optional", WEIR_TLS_VERIFY_OPTIONAL }, { NULL, 0 }
+    { "optional", WEIR_TLS_VERIFY_OPTIONAL },
+    { "optional_no_ca", WEIR_TLS_VERIFY_OPTIONAL_NO_CA }, { NULL, 0 }
 };
 
 static const weir_conf_enum_t gzip_static_enums[] = {

@@ -239,8 +239,7 @@ weir_proxy_client_watch(weir_event_t *ev)
 {
     weir_conn_t *c = ev->data;
     proxy_t     *p = weir_proxy_from_client(ev);
-    char         byte;
-    ssize_t      n;
+    int          rc;
 
     if (p == NULL
         || (p->phase != P_CONNECT && p->phase != P_TLS && p->phase != P_SEND
@@ -248,16 +247,14 @@ weir_proxy_client_watch(weir_event_t *ev)
         || (p->r->hc->buf && weir_buf_size(p->r->hc->buf) > 0)) {
         return;
     }
-    n = recv(c->fd, &byte, 1, MSG_PEEK);
-    if (n == 0 && weir_conn_fin_with_data(c)) {
+    rc = weir_conn_peek(c);
+    if (rc == 0 && weir_conn_fin_with_data(c)) {
         p->client_halfclosed = 1;       /* once judged, for good */
     }
-    if (n > 0 || (n == 0 && p->client_halfclosed)
-        || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
-                      || errno == EINTR))) {
+    if (rc == 1 || rc == WEIR_AGAIN || (rc == 0 && p->client_halfclosed)) {
         return;
     }
-    weir_log_error(WEIR_LOG_INFO, &c->log, n < 0 ? errno : 0,
+    weir_log_error(WEIR_LOG_INFO, &c->log, rc < 0 ? errno : 0,
                    "client closed connection while waiting for the "
                    "upstream response");
     weir_proxy_release_upstream(p, 0);

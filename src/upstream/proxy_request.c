@@ -21,6 +21,8 @@ static int listed_in_connection(const weir_request_t *r, const char *name,
 static int edited(const weir_route_conf_t *rt, const char *name, size_t len);
 static int underscored(const weir_http_header_t *h);
 static int conditional(const weir_http_header_t *h);
+static void set_header_value(weir_sbuf_t *sb, weir_request_t *r,
+    const char *value);
 static size_t upgrade_offer(const weir_request_t *r, weir_sbuf_t *sb);
 static void body_error(proxy_t *p);
 static int proxy_header(proxy_t *p);
@@ -91,6 +93,36 @@ conditional(const weir_http_header_t *h)
     };
 
     return weir_str_one_of(h->name, h->name_len, names, weir_nelems(names));
+}
+
+/* A set_header value: with a $variable it is a template (vars.c; the
+ * loader refused unknown names), evaluated per request, so the origin
+ * can get $remote_addr or $ssl_client_s_dn as nginx's proxy_set_header
+ * gives them. Bytes that would end the header line are blanked: no
+ * variable should carry them (the parser refuses them in headers, a
+ * subject's are escaped), and a header line must never be split. */
+static void
+set_header_value(weir_sbuf_t *sb, weir_request_t *r, const char *value)
+{
+    char   *buf;
+    size_t  n, i;
+    enum { CAP = 8192 };
+
+    if (strchr(value, '$') == NULL) {
+        weir_sbuf_append_cstr(sb, value);
+        return;
+    }
+    buf = weir_palloc(r->pool, CAP);
+    if (buf == NULL) {
+        return;     /* the value is empty; the sbuf's own failures stick */
+    }
+    n = weir_http_vars_eval(r, value, buf, CAP);
+    for (i = 0; i < n; i++) {
+        if (buf[i] == '\r' || buf[i] == '\n' || buf[i] == '\0') {
+            buf[i] = ' ';
+        }
+    }
+    weir_sbuf_append(sb, buf, n);
 }
 
 void
@@ -229,7 +261,7 @@ weir_proxy_build_head(proxy_t *p)
         if (e->value[0] != '\0') {
             weir_sbuf_append_cstr(&sb, e->name);
             weir_sbuf_lit(&sb, ": ");
-            weir_sbuf_append_cstr(&sb, e->value);
+            set_header_value(&sb, r, e->value);
             weir_sbuf_lit(&sb, "\r\n");
         }
     }

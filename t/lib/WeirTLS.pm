@@ -83,7 +83,8 @@ sub ca {
 # A leaf: certs/NAME.pem (leaf, then the CA's certificate unless
 # chain => 0) and certs/NAME.key. type: rsa (default) or ec; names: DNS
 # names (the first is the CN); client => 1 for a client certificate;
-# ca: the CA's name, or none for a self-signed one.
+# ca: the CA's name, or none for a self-signed one; days: validity (2;
+# -1 makes one that expired yesterday).
 sub cert {
     my ($t, $name, %o) = @_;
     my $d = $t->path('certs');
@@ -109,7 +110,7 @@ sub cert {
     }
     openssl($t, 'req', @key, '-nodes', '-keyout', "$d/$name.key",
         '-out', "$d/$name.csr", '-subj', "/CN=$names[0]");
-    openssl($t, 'x509', '-req', '-in', "$d/$name.csr", '-days', '2',
+    openssl($t, 'x509', '-req', '-in', "$d/$name.csr", '-days', $o{days} // 2,
         '-CA', "$d/$o{ca}.pem", '-CAkey', "$d/$o{ca}.key",
         '-CAcreateserial', '-out', "$d/$name.leaf", '-extfile', $ext);
     my $pem = _slurp("$d/$name.leaf");

@@ -727,6 +727,9 @@ START_TEST(errors_routes)
                   "set_header: expected \"Name: value\"");
     ck_load_error(BASE "remove_header = Bad(\n", "weir.ini:8: [route r] "
                   "remove_header: invalid header name \"Bad(\"");
+    ck_load_error(BASE "set_header = X-Who: $ssl_client_nope\n",
+                  "weir.ini:8: [route r] set_header: unknown variable "
+                  "\"$ssl_client_nope\"");
     ck_load_error(BASE "set_header = Content-Length: 5\n", "weir.ini:8: "
                   "[route r] set_header: \"Content-Length\" frames the "
                   "message");

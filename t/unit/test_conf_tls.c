@@ -194,6 +194,28 @@ START_TEST(dump_loads_back)
 }
 END_TEST
 
+/* optional_no_ca leaves verification to the origin: no CA needed. */
+START_TEST(optional_no_ca)
+{
+    weir_config_errors_t errs;
+    weir_config_t       *cf = load("weir.ini", SERVER
+                                   "tls_certificate = certs/rsa.pem\n"
+                                   "tls_certificate_key = certs/rsa.key\n"
+                                   "tls_verify_client = optional_no_ca\n"
+                                   ROUTE, &errs);
+
+    ck_assert_msg(cf != NULL, "%s", errs.n ? errs.lines[0] : "?");
+    ck_assert_int_eq(cf->http.servers[0]->tls_verify_client,
+                     WEIR_TLS_VERIFY_OPTIONAL_NO_CA);
+    weir_config_free(cf);
+    ck_load_error(SERVER "tls_certificate = certs/rsa.pem\n"
+                  "tls_certificate_key = certs/rsa.key\n"
+                  "tls_verify_client = optional\n" ROUTE,
+                  "weir.ini:5: [server s] tls_verify_client: needs "
+                  "tls_client_ca");
+}
+END_TEST
+
 START_TEST(errors)
 {
     ck_load_error(SERVER "tls_certificate = certs/rsa.pem\n"
@@ -292,6 +314,7 @@ conf_tls_suite(void)
     tcase_add_test(tc, values);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, dump_loads_back);
+    tcase_add_test(tc, optional_no_ca);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, upstream_session_reuse);
     suite_add_tcase(s, tc);
