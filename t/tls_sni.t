@@ -127,6 +127,22 @@ is(scalar keys %resumed_on, 2,
 ok(grep({ $_ != ($issuer // 0) } keys %resumed_on),
    'including one that did not issue the ticket');
 
+# TLS 1.3 clients use a ticket once: each resumption must bring a fresh
+# ticket, or a client that resumes every time (browsers, wrk) is left
+# with nothing and makes a full handshake every other connection.
+# s_client writes -sess_out only when a new ticket arrives.
+my $prev = $sess;
+for my $i (1 .. 4) {
+    my $next = $t->path("chain$i.pem");
+    my $h = hello(sni => 'a.test', args => [ '-tls1_3', '-sess_in', $prev,
+        '-sess_out', $next, '-ign_eof' ],
+        input => "GET /chain/$i HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+    like($h->{out}, qr/^Reused, TLSv1\.3/m, "resumption $i with the ticket of the one before");
+    ok(-s $next, "resumption $i brought a fresh ticket");
+    last unless -s $next;
+    $prev = $next;
+}
+
 # ---- reload with a new certificate ------------------------------------
 
 my $serial_before = WeirTLS::openssl($t, 'x509', '-noout', '-serial', '-in',

@@ -160,8 +160,8 @@ mac_init(EVP_MAC_CTX *hctx, const weir_tls_ticket_key_t *k)
 
 /* OpenSSL's ticket hook. Encrypting: the current key (1, or -1 on
  * error: no ticket). Decrypting: 1 with the current key, 2 with the
- * previous one (OpenSSL then issues a fresh ticket), 0 for an unknown or
- * expired key (a full handshake). */
+ * previous one or on TLS 1.3 (OpenSSL then issues a fresh ticket), 0 for
+ * an unknown or expired key (a full handshake). */
 static int
 ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
@@ -170,7 +170,6 @@ ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     weir_tls_ticket_key_t k;
     int                   i;
 
-    (void) s;
     if (ring == NULL) {
         return 0;       /* no shared keys: no tickets, no resumption */
     }
@@ -199,7 +198,11 @@ ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
         {
             return -1;
         }
-        return i == 0 ? 1 : 2;
+        /* TLS 1.3 clients use a ticket once (RFC 8446 C.4), so a
+         * resumption that issues none leaves the client nothing to resume
+         * with next time: every other connection would be a full
+         * handshake. 2 has OpenSSL issue a fresh ticket. */
+        return i == 0 && SSL_version(s) < TLS1_3_VERSION ? 1 : 2;
     }
     return 0;
 }
