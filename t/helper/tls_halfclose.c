@@ -74,11 +74,12 @@ main(int argc, char **argv)
 {
     struct sockaddr_in sa;
     struct pollfd      pfd;
-    SSL_CTX           *ctx;
-    SSL               *ssl;
-    char              *req, buf[16384];
+    SSL_CTX           *ctx = NULL;
+    SSL               *ssl = NULL;
+    char              *req = NULL, buf[16384];
     size_t             len, n;
-    int                fd, on = 1, notify = 0, together = 0, i, rc, err;
+    int                fd = -1, on = 1, notify = 0, together = 0, i, rc,
+                       err, status = 1;
 
     if (argc < 3) {
         fprintf(stderr, "usage: tls_halfclose PORT FILE [notify] "
@@ -98,7 +99,8 @@ main(int argc, char **argv)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-        return die("connect");
+        die("connect");
+        goto done;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     ctx = SSL_CTX_new(TLS_client_method());
@@ -107,33 +109,37 @@ main(int argc, char **argv)
         || SSL_set_tlsext_host_name(ssl, "localhost") != 1
         || SSL_connect(ssl) != 1)
     {
-        return die("handshake");
+        die("handshake");
+        goto done;
     }
     if (together) {
         setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
     }
     if (SSL_write_ex(ssl, req, len, &n) != 1 || n != len) {
-        return die("write");
+        die("write");
+        goto done;
     }
     if (notify) {
         (void) SSL_shutdown(ssl);
     }
     if (shutdown(fd, SHUT_WR) != 0) {
-        return die("shutdown");
+        die("shutdown");
+        goto done;
     }
     pfd.fd = fd;
     pfd.events = POLLIN;
     for (;;) {
         rc = poll(&pfd, 1, WAIT_MS);
         if (rc == 0) {
-            fflush(stdout);
-            return 2;
+            status = 2;
+            break;
         }
         if (rc < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            return die("poll");
+            die("poll");
+            break;
         }
         rc = SSL_read(ssl, buf, sizeof(buf));
         if (rc > 0) {
@@ -145,7 +151,17 @@ main(int argc, char **argv)
             continue;
         }
         /* close_notify, a FIN or a reset: the server is done. */
-        fflush(stdout);
-        return 0;
+        status = 0;
+        break;
     }
+
+done:
+    fflush(stdout);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(req);
+    return status;
 }
