@@ -59,6 +59,7 @@ static int next_chunk(weir_conn_t *c, size_t left, size_t *n);
 static const char *gather(struct iovec *iov, int iovcnt, size_t skip,
     size_t n);
 static int is_ip(const char *name);
+static int read_failed(weir_conn_t *c, int err);
 static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
     long argl, int ret, size_t *processed);
 
@@ -268,6 +269,20 @@ weir_tls_error_text(char *buf, size_t len, const char *fallback)
 
 /* ---- transport ---------------------------------------------------------- */
 
+/* A read that failed for good (SSL_get_error() said err): the session is
+ * broken (no close_notify at close) and errno says why. */
+static int
+read_failed(weir_conn_t *c, int err)
+{
+    c->tls_failed = 1;
+    c->read.error = 1;
+    if (err != SSL_ERROR_SYSCALL || errno == 0) {
+        errno = err == SSL_ERROR_SYSCALL ? ECONNRESET : EPROTO;
+    }
+    ERR_clear_error();
+    return WEIR_ERROR;
+}
+
 static ssize_t
 tls_recv(weir_conn_t *c, char *buf, size_t len)
 {
@@ -309,13 +324,7 @@ tls_recv(weir_conn_t *c, char *buf, size_t len)
         if (got) {
             return (ssize_t) got;   /* the error again on the next call */
         }
-        c->tls_failed = 1;
-        c->read.error = 1;
-        if (err != SSL_ERROR_SYSCALL || errno == 0) {
-            errno = err == SSL_ERROR_SYSCALL ? ECONNRESET : EPROTO;
-        }
-        ERR_clear_error();
-        return WEIR_ERROR;
+        return read_failed(c, err);
     }
     /* The buffer is full: OpenSSL may hold more (SSL_pending), which no
      * edge will announce, even to a caller that read without one. */
@@ -477,13 +486,7 @@ weir_tls_peek(weir_conn_t *c)
         c->read.eof = 1;
         return 0;
     }
-    c->tls_failed = 1;
-    c->read.error = 1;
-    if (err != SSL_ERROR_SYSCALL || errno == 0) {
-        errno = err == SSL_ERROR_SYSCALL ? ECONNRESET : EPROTO;
-    }
-    ERR_clear_error();
-    return WEIR_ERROR;
+    return read_failed(c, err);
 }
 
 /* ---- what the logs and variables show ---------------------------------- */
