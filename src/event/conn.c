@@ -226,14 +226,35 @@ weir_conn_recv(weir_conn_t *c, char *buf, size_t len)
     }
 }
 
-int
-weir_conn_fin_with_data(const weir_conn_t *c)
-{
-    return weir_current_msec - c->last_read_msec <= WEIR_FIN_WITH_DATA_MS;
-}
+static int peek(weir_conn_t *c);
 
 int
-weir_conn_peek(weir_conn_t *c)
+weir_conn_gone(weir_conn_t *c, int fin_with_request)
+{
+    int rc = peek(c);
+
+    if (rc == 0 && !c->fin_waits
+        && (fin_with_request
+            || weir_current_msec - c->last_read_msec
+                   <= WEIR_FIN_WITH_DATA_MS))
+    {
+        c->fin_waits = 1;
+    }
+    if (rc == 1 || rc == WEIR_AGAIN || (rc == 0 && c->fin_waits)) {
+        return 0;
+    }
+    return rc == 0 ? 1 : WEIR_ERROR;
+}
+
+/* What waits on the connection, looked at without taking it from
+ * whoever reads next, through the transport: on a TLS
+ * connection the peer's close_notify is record bytes, not EOF, so a raw
+ * peek would call a closing client one that sent more. Returns 1 when
+ * bytes (a body, a pipelined request) wait, 0 at EOF (FIN, or a
+ * close_notify), WEIR_AGAIN when nothing came, WEIR_ERROR on a reset or
+ * a broken TLS session (errno set). */
+static int
+peek(weir_conn_t *c)
 {
     char    byte;
     ssize_t n;

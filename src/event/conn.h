@@ -76,6 +76,8 @@ struct weir_conn_s {
                                               refresh), not a client */
     unsigned                 tls_done:1;   /* handshake finished */
     unsigned                 tls_failed:1; /* no close_notify: broken */
+    unsigned                 fin_waits:1;  /* its FIN came with the request:
+                                              waiting, not gone */
     unsigned                 tls_drained:1; /* the last socket read was
                                               short: the socket is empty */
 };
@@ -106,19 +108,17 @@ ssize_t weir_conn_recv(weir_conn_t *c, char *buf, size_t len);
  * bytes while the FIN's edge is still queued. A client that gives up
  * does so after seconds, not milliseconds. */
 #define WEIR_FIN_WITH_DATA_MS 20
-int weir_conn_fin_with_data(const weir_conn_t *c);
+
+/* Has a client that waits for its answer gone? Looks without consuming
+ * (a peek through the transport): 0 while it is there (bytes, nothing
+ * yet, or a FIN that came with the request: fin_with_request, or within
+ * WEIR_FIN_WITH_DATA_MS, judged once for the connection), 1 for a FIN
+ * that came later, WEIR_ERROR (errno set) for a reset or error. */
+int weir_conn_gone(weir_conn_t *c, int fin_with_request);
+
 ssize_t weir_conn_writev(weir_conn_t *c, struct iovec *iov, int iovcnt);
 ssize_t weir_conn_sendfile(weir_conn_t *c, int fd, off_t *offset,
     size_t len);
-
-/* Has the peer gone? Looks at what waits on the connection without
- * taking it from whoever reads next, through the transport: on a TLS
- * connection the peer's close_notify is record bytes, not EOF, so a raw
- * peek would call a closing client one that sent more. Returns 1 when
- * bytes (a body, a pipelined request) wait, 0 at EOF (FIN, or a
- * close_notify), WEIR_AGAIN when nothing came, WEIR_ERROR on a reset or
- * a broken TLS session (errno set). */
-int weir_conn_peek(weir_conn_t *c);
 
 /* Format a socket address as "1.2.3.4:80" / "[::1]:80" (or without the
  * port when with_port is 0). Returns the length. */

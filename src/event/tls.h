@@ -160,7 +160,7 @@ void weir_tls_session_clear(weir_tls_session_t *slot);
  * WEIR_ERROR (why: weir_tls_error_text()). Never blocks. */
 int weir_tls_handshake(weir_conn_t *c);
 
-/* weir_conn_peek() on a TLS connection: decrypts what came into
+/* weir_conn_gone()'s peek on a TLS connection: decrypts what came into
  * OpenSSL's buffer without handing it out (SSL_peek; the next tls_recv
  * gets it, and read.ready stays set so it is looked for). 1 data, 0
  * close_notify or EOF, WEIR_AGAIN, WEIR_ERROR (errno set). */

@@ -255,11 +255,8 @@ limit_delay_watch(weir_event_t *ev)
         || (hc->buf && weir_buf_size(hc->buf) > 0)) {
         return;
     }
-    rc = weir_conn_peek(c);
-    if (rc == 0 && weir_conn_fin_with_data(c)) {
-        r->limit->halfclosed = 1;       /* once judged, for good */
-    }
-    if (rc == 1 || rc == WEIR_AGAIN || (rc == 0 && r->limit->halfclosed)) {
+    rc = weir_conn_gone(c, r->limit->halfclosed);
+    if (rc == 0) {
         return;
     }
     weir_log_error(WEIR_LOG_INFO, &c->log, rc < 0 ? errno : 0,

@@ -247,11 +247,8 @@ weir_proxy_client_watch(weir_event_t *ev)
         || (p->r->hc->buf && weir_buf_size(p->r->hc->buf) > 0)) {
         return;
     }
-    rc = weir_conn_peek(c);
-    if (rc == 0 && weir_conn_fin_with_data(c)) {
-        p->client_halfclosed = 1;       /* once judged, for good */
-    }
-    if (rc == 1 || rc == WEIR_AGAIN || (rc == 0 && p->client_halfclosed)) {
+    rc = weir_conn_gone(c, p->client_halfclosed);
+    if (rc == 0) {
         return;
     }
     weir_log_error(WEIR_LOG_INFO, &c->log, rc < 0 ? errno : 0,
