@@ -32,6 +32,47 @@ use IO::Compress::Gzip qw(gzip $GzipError);
 use WeirTest;
 use WeirOrigin;
 
+# A reader of a chunked gzip response on socket $s: each call reads and
+# decodes until $done->() says enough, the last chunk came or the
+# deadline passed, handing what it decodes to $sink; it returns whether
+# the last chunk came. The tests below use it to watch a compressed
+# stream as it arrives.
+sub gz_reader {
+    my ($s, $sink, $bufsize) = @_;
+    my ($inf) = Compress::Raw::Zlib::Inflate->new(
+        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
+    my ($buf, $pending, $head_done, $ended) = ('', '', 0, 0);
+    return sub {
+        my ($done, $dl) = @_;
+        while (!$ended && !$done->() && time < $dl) {
+            if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
+                substr($buf, 0, $e + 4, '');
+                $head_done = 1;
+            }
+            while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
+                my $size = hex $1;
+                my $hl = length($1) + 2;
+                last if length $buf < $hl + $size + 2;
+                $pending .= substr($buf, $hl, $size);
+                substr($buf, 0, $hl + $size + 2, '');
+                if ($size == 0) { $ended = 1; last }
+            }
+            if (length $pending) {
+                my $out = '';
+                $inf->inflate($pending, $out);
+                $sink->($out);
+                next;
+            }
+            my $rin = '';
+            vec($rin, fileno($s), 1) = 1;
+            next unless select($rin, undef, undef, 0.2) > 0;
+            my $n = sysread $s, $buf, $bufsize // 65536, length $buf;
+            last unless $n;
+        }
+        return $ended;
+    };
+}
+
 # Under AddressSanitizer freed memory sits in a quarantine: keep it small
 # and allow more growth (as proxy_bigbody.t does).
 my $asan = 0;
@@ -433,41 +474,13 @@ cmp_ok($rss1 - $rss0, '<', $limit_kb,
     (undef, $rss0) = WeirOrigin::proc_mem($wpid);
     my $c = $t->connect;
     $c->send(WeirTest::request('GET', '/p/stream', @GZ, Connection => 'close'));
-    my $s = $c->{sock};
-    my $buf = '';
     my $dl = WeirTest::deadline(30);
-    my ($inf) = Compress::Raw::Zlib::Inflate->new(
-        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
-    my ($decoded, $pending, $head_done, $ended) = ('', '', 0, 0);
-    # Decode chunks from $buf as they come; returns when $want bytes of
-    # the body have been decoded or the deadline passes.
+    my ($decoded, $ended) = ('', 0);
+    my $read = gz_reader($c->{sock}, sub { $decoded .= $_[0] });
+    # Decode until $want bytes of the body came or the deadline passes.
     my $pump = sub {
         my ($want) = @_;
-        while (length $decoded < $want && time < $dl && !$ended) {
-            if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
-                substr($buf, 0, $e + 4, '');
-                $head_done = 1;
-            }
-            while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
-                my $size = hex $1;
-                my $hl = length($1) + 2;
-                last if length $buf < $hl + $size + 2;
-                $pending .= substr($buf, $hl, $size);
-                substr($buf, 0, $hl + $size + 2, '');
-                if ($size == 0) { $ended = 1; last }
-            }
-            if (length $pending) {
-                my $out = '';
-                $inf->inflate($pending, $out);
-                $decoded .= $out;
-                next;
-            }
-            my $rin = '';
-            vec($rin, fileno($s), 1) = 1;
-            next unless select($rin, undef, undef, 0.2) > 0;
-            my $n = sysread $s, $buf, 65536, length $buf;
-            last unless $n;
-        }
+        $ended = $read->(sub { length $decoded >= $want }, $dl);
     };
     $pump->(256 << 10);
     my $early = length $decoded;
@@ -493,36 +506,11 @@ sub weir_max { $_[0] > $_[1] ? $_[0] : $_[1] }
 {
     my $c = $t->connect;
     $c->send(WeirTest::request('GET', '/p/trickle', @GZ, Connection => 'close'));
-    my $s = $c->{sock};
-    my ($inf) = Compress::Raw::Zlib::Inflate->new(
-        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
-    my ($buf, $pending, $decoded, $head_done, $ended) = ('', '', '', 0, 0);
+    my ($decoded, $ended) = ('', 0);
+    my $read = gz_reader($c->{sock}, sub { $decoded .= $_[0] });
     my $read_some = sub {
         my ($want, $dl) = @_;
-        while (length $decoded < $want && !$ended && time < $dl) {
-            my $rin = '';
-            vec($rin, fileno($s), 1) = 1;
-            next unless select($rin, undef, undef, 0.2) > 0;
-            my $n = sysread $s, $buf, 65536, length $buf;
-            last unless $n;
-            if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
-                substr($buf, 0, $e + 4, '');
-                $head_done = 1;
-            }
-            while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
-                my $size = hex $1;
-                my $hl = length($1) + 2;
-                last if length $buf < $hl + $size + 2;
-                $pending .= substr($buf, $hl, $size);
-                substr($buf, 0, $hl + $size + 2, '');
-                if ($size == 0) { $ended = 1; last }
-            }
-            if (length $pending) {
-                my $out = '';
-                $inf->inflate($pending, $out);
-                $decoded .= $out;
-            }
-        }
+        $ended = $read->(sub { length $decoded >= $want }, $dl);
     };
     $read_some->(length $HTML, WeirTest::deadline(10));
     ok($decoded eq $HTML, 'origin pauses: the part that came is decodable at once')
@@ -555,36 +543,10 @@ sub weir_max { $_[0] > $_[1] ? $_[0] : $_[1] }
     my $held = $source->written;
     cmp_ok($held, '<', $SRC * 3 / 4, 'no reader: the origin was held back at '
            . int($held / 1048576) . ' MiB of 64');
-    my ($inf) = Compress::Raw::Zlib::Inflate->new(
-        -WindowBits => WANT_GZIP, -ConsumeInput => 1, -LimitOutput => 0);
-    my ($buf, $pending, $n_out, $head_done, $ended) = ('', '', 0, 0, 0);
+    my $n_out = 0;
     my $md5 = Digest::MD5->new;
-    $dl = WeirTest::deadline(60);
-    while (!$ended && time < $dl) {
-        my $rin = '';
-        vec($rin, fileno($s), 1) = 1;
-        next unless select($rin, undef, undef, 0.2) > 0;
-        my $n = sysread $s, $buf, 262144, length $buf;
-        last unless $n;
-        if (!$head_done && (my $e = index($buf, "\r\n\r\n")) >= 0) {
-            substr($buf, 0, $e + 4, '');
-            $head_done = 1;
-        }
-        while ($head_done && $buf =~ /^([0-9a-f]+)\r\n/) {
-            my $size = hex $1;
-            my $hl = length($1) + 2;
-            last if length $buf < $hl + $size + 2;
-            $pending .= substr($buf, $hl, $size);
-            substr($buf, 0, $hl + $size + 2, '');
-            if ($size == 0) { $ended = 1; last }
-        }
-        if (length $pending) {
-            my $out = '';
-            $inf->inflate($pending, $out);
-            $n_out += length $out;
-            $md5->add($out);
-        }
-    }
+    my $ended = gz_reader($s, sub { $n_out += length $_[0]; $md5->add($_[0]) },
+                          262144)->(sub { 0 }, WeirTest::deadline(60));
     ok($ended, 'no reader, then reading: the last chunk came');
     is($n_out, $SRC, 'all 64 MiB decoded');
     is($md5->hexdigest, WeirOrigin::pattern_md5($SRC), 'and intact');
